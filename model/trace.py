@@ -1,0 +1,160 @@
+"""The single event trace: every producer appends, every checker reads.
+
+Producers are the host model (CPU stores/loads, PTE changes, frame life, op
+steps), the device (reference or RTL monitors: device accesses, memory-port
+accesses, invalidations). Times are device clock cycles on one global clock,
+so an RTL run and a reference run produce comparable traces.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CpuStore:
+    """A CPU store. Its index among all stores is the global write order."""
+
+    time: int
+    thread: str
+    pasid: int
+    va: int
+    pa: int
+    value: int
+
+
+@dataclass(frozen=True)
+class CpuLoad:
+    time: int
+    thread: str
+    pasid: int
+    va: int
+    pa: int
+    value: int
+
+
+@dataclass(frozen=True)
+class DevAccess:
+    """One completed device command, with the instant it reached memory.
+
+    `mem_time` is when the memory port performed the access (read data
+    sampled / write data committed); None when the command faulted before it.
+    """
+
+    thread: int
+    write: bool
+    pasid: int
+    va: int
+    pa: int
+    value: int  # read data, or write data
+    issue: int
+    complete: int
+    fault: int = 0
+    atc_hit: bool = False
+    mem_time: int | None = None
+
+
+@dataclass(frozen=True)
+class MemAccess:
+    """An access at the device's memory port (walker read or DMA)."""
+
+    time: int
+    source: str  # "walk" | "dma"
+    pa: int
+    write: bool
+    value: int
+    tag: int = 0  # walk slot or device thread
+    error: bool = False
+
+
+@dataclass(frozen=True)
+class PteChange:
+    """A leaf mapping change as the host wrote it to the page table."""
+
+    time: int
+    pasid: int
+    va: int  # page base
+    size: int
+    old_pa: int | None  # None: not present before
+    new_pa: int | None  # None: not present after
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class FrameEvent:
+    time: int
+    pfn: int
+    kind: str  # "alloc" | "free"
+    owner: str = ""  # "anon", "pagetable", "ksm", "zero", ...
+
+
+@dataclass(frozen=True)
+class OpStep:
+    """A kernel operation reached a named step (a preemption point)."""
+
+    time: int
+    thread: str
+    op: str
+    step: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class InvReq:
+    time: int
+    itag: int
+    pasid: int | None
+    start: int
+    size: int
+
+
+@dataclass(frozen=True)
+class InvCpl:
+    time: int
+    itag: int
+
+
+EVENT_TYPES = (CpuStore, CpuLoad, DevAccess, MemAccess, PteChange, FrameEvent, OpStep, InvReq, InvCpl)
+_BY_NAME = {t.__name__: t for t in EVENT_TYPES}
+
+
+@dataclass
+class Trace:
+    events: list = field(default_factory=list)
+
+    def add(self, ev) -> None:
+        self.events.append(ev)
+
+    def of(self, kind: type[T]) -> list[T]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def __iter__(self) -> Iterator:
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def to_json(self) -> list[dict]:
+        return [{"type": type(e).__name__, **asdict(e)} for e in self.events]
+
+    @classmethod
+    def from_json(cls, rows: list[dict]) -> "Trace":
+        out = cls()
+        for i, row in enumerate(rows):
+            row = dict(row)
+            kind = _BY_NAME.get(row.pop("type", None))
+            if kind is None:
+                raise ValueError(f"trace row {i}: unknown event type")
+            names = {f.name for f in fields(kind)}
+            bad = set(row) - names
+            if bad:
+                raise ValueError(f"trace row {i}: unknown field(s) {sorted(bad)} for {kind.__name__}")
+            out.add(kind(**row))
+        return out
+
+    def dump(self, path: str) -> None:
+        with open(path, "w") as f:
+            json.dump(self.to_json(), f)

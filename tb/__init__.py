@@ -1,0 +1,1 @@
+"""cocotb + pyuvm testbenches binding the host model to the RTL."""

