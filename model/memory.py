@@ -1,0 +1,110 @@
+"""Host physical memory: sparse, byte-exact, little-endian.
+
+The RTL's AXI slave calls `read64`/`write64` once per beat and the reference
+device once per access, so the aligned 8-byte path is the hot one: it is a dict
+lookup plus `int.from_bytes` on one page. Pages that were never written read as
+zero without being allocated, so a walk through an empty table costs no memory.
+"""
+from __future__ import annotations
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+_OFF_MASK = PAGE_SIZE - 1
+_ZERO_PAGE = bytes(PAGE_SIZE)
+
+
+class PhysMem:
+    """Sparse physical memory of `2**pa_bits` bytes in 4 KiB bytearray pages."""
+
+    __slots__ = ("pa_bits", "limit", "_pages")
+
+    def __init__(self, pa_bits: int = 48) -> None:
+        if not 12 <= pa_bits <= 64:
+            raise ValueError(f"pa_bits {pa_bits} outside 12..64")
+        self.pa_bits = pa_bits
+        self.limit = 1 << pa_bits
+        self._pages: dict[int, bytearray] = {}
+
+    # -- checks ------------------------------------------------------------
+    def _check(self, pa: int, n: int) -> None:
+        # An address outside the physical space is a model bug (the RTL port is
+        # only PaWidth wide), so fail loudly instead of wrapping.
+        if pa < 0 or n < 0 or pa + n > self.limit:
+            raise ValueError(f"access [{pa:#x}, +{n}) outside {self.pa_bits}-bit physical space")
+
+    def _page(self, pfn: int) -> bytearray:
+        page = self._pages.get(pfn)
+        if page is None:
+            page = self._pages[pfn] = bytearray(PAGE_SIZE)
+        return page
+
+    # -- byte access -------------------------------------------------------
+    def read(self, pa: int, n: int) -> bytes:
+        self._check(pa, n)
+        out = bytearray()
+        while n > 0:
+            off = pa & _OFF_MASK
+            chunk = min(n, PAGE_SIZE - off)
+            page = self._pages.get(pa >> PAGE_SHIFT)
+            out += page[off:off + chunk] if page is not None else bytes(chunk)
+            pa += chunk
+            n -= chunk
+        return bytes(out)
+
+    def write(self, pa: int, data: bytes) -> None:
+        n = len(data)
+        self._check(pa, n)
+        pos = 0
+        while pos < n:
+            off = pa & _OFF_MASK
+            chunk = min(n - pos, PAGE_SIZE - off)
+            self._page(pa >> PAGE_SHIFT)[off:off + chunk] = data[pos:pos + chunk]
+            pa += chunk
+            pos += chunk
+
+    # -- qword access (hot path) ------------------------------------------
+    def read64(self, pa: int) -> int:
+        off = pa & _OFF_MASK
+        if off > PAGE_SIZE - 8 or pa < 0 or pa + 8 > self.limit:
+            return int.from_bytes(self.read(pa, 8), "little")
+        page = self._pages.get(pa >> PAGE_SHIFT)
+        if page is None:
+            return 0
+        return int.from_bytes(page[off:off + 8], "little")
+
+    def write64(self, pa: int, value: int) -> None:
+        if not 0 <= value < (1 << 64):
+            raise ValueError(f"value {value:#x} is not a 64-bit unsigned integer")
+        off = pa & _OFF_MASK
+        if off > PAGE_SIZE - 8 or pa < 0 or pa + 8 > self.limit:
+            self.write(pa, value.to_bytes(8, "little"))
+            return
+        self._page(pa >> PAGE_SHIFT)[off:off + 8] = value.to_bytes(8, "little")
+
+    # -- page operations ---------------------------------------------------
+    def copy_page(self, dst_pa: int, src_pa: int) -> None:
+        if (dst_pa | src_pa) & _OFF_MASK:
+            raise ValueError(f"copy_page needs page-aligned addresses ({dst_pa:#x} <- {src_pa:#x})")
+        self._check(dst_pa, PAGE_SIZE)
+        self._check(src_pa, PAGE_SIZE)
+        src = self._pages.get(src_pa >> PAGE_SHIFT)
+        if src is None:
+            self._pages.pop(dst_pa >> PAGE_SHIFT, None)
+        else:
+            self._pages[dst_pa >> PAGE_SHIFT] = bytearray(src)
+
+    def zero_page(self, pa: int) -> None:
+        if pa & _OFF_MASK:
+            raise ValueError(f"zero_page needs a page-aligned address ({pa:#x})")
+        self._check(pa, PAGE_SIZE)
+        # Dropping the page is the same as zeroing it: absent pages read as 0.
+        self._pages.pop(pa >> PAGE_SHIFT, None)
+
+    # -- introspection (tests, dumps) --------------------------------------
+    def touched_pages(self) -> list[int]:
+        """PFNs that hold a backing page (were written since last zeroed)."""
+        return sorted(self._pages)
+
+    def page_is_zero(self, pa: int) -> bool:
+        page = self._pages.get(pa >> PAGE_SHIFT)
+        return page is None or page == _ZERO_PAGE

@@ -1,0 +1,393 @@
+"""Transaction-level reference device: ATC, page walker, DMA threads, invalidation.
+
+It plays the RTL's role without a simulator, so scenarios and checkers can be
+developed and regression-tested in pure Python, and so an RTL run can be
+compared with a run whose behaviour is easy to read. It is a discrete-event
+model on the one global clock: every memory access (each walker read, each
+DMA) happens on `PhysMem` at its own cycle, never earlier, so a host PTE
+change made while the device clock stands at `now` is seen by exactly the
+reads scheduled at or after `now`.
+
+Pipeline of one command (latencies from `RefConfig`):
+
+    submit @t -> lookup @t+lookup_latency
+        misaligned / non-canonical -> fault response
+        ATC hit (a write needs a writable entry) -> DMA passes lookup
+        miss -> walk (waits for one of num_walks slots); one memory read per
+                level, performed walk_latency after it is issued, its data back
+                walk_return later; fault -> fault response;
+                ok -> fill the ATC, DMA passes lookup
+    DMA passes lookup @u -> memory port @u+dma_latency -> response +rsp_latency
+
+The two ATS rules (docs/ARCHITECTURE.md section 5) are modelled as stated:
+an invalidation, when applied, drops matching ATC entries, poisons every
+walk in flight whose PASID matches and whose 1 GiB region overlaps the range
+(the walk's result is neither cached nor used: it is walked again from the
+PASID entry), and snapshots the DMAs that have passed lookup but not reached
+the memory port; its completion leaves `cpl_latency` after the last of them.
+There is no page-walk cache: every walk reads every level.
+
+Within one cycle events run in this order: invalidations applied, walker
+reads, lookups, DMA at the memory port, responses, completions. An
+invalidation and a lookup in the same cycle therefore never race.
+"""
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Generator
+
+from .ats import Fault, InvalidateRequest
+from .device import DevCommand, DevResponse
+from .pagetable import SIZE_1G, Walk, is_canonical, translate_steps
+from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
+
+MASK64 = (1 << 64) - 1
+
+# event priorities inside one cycle
+_P_INV, _P_WALK, _P_LOOKUP, _P_DMA, _P_RSP, _P_CPL = range(6)
+
+
+@dataclass
+class RefConfig:
+    num_threads: int = 4
+    atc_entries: int = 16
+    num_walks: int = 2
+    pa_bits: int = 48
+    lookup_latency: int = 1  # command accepted -> ATC lookup
+    walk_latency: int = 6  # walker read issued -> performed at memory (one per level)
+    walk_return: int = 2  # performed at memory -> data back at the walker
+    dma_latency: int = 8  # DMA passes lookup -> performed at the memory port
+    rsp_latency: int = 2  # memory port (or walk done) -> response leaves the device
+    fault_latency: int = 1  # fault decided -> response leaves the device
+    inv_latency: int = 1  # Invalidate Request accepted -> ATC drop, poison, drain snapshot
+    cpl_latency: int = 1  # last drained DMA at the memory port -> Invalidate Completion
+    jitter: int = 0  # each memory access takes 0..jitter extra cycles (seeded)
+    seed: int = 0
+    # (pa, "walk" | "dma") -> True to answer that access with an AXI error
+    bus_error: Callable[[int, str], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.num_threads <= 8:
+            raise ValueError("num_threads must be 1..8")
+        if self.atc_entries < 1 or self.num_walks < 1:
+            raise ValueError("atc_entries and num_walks must be >= 1")
+        lat = (self.lookup_latency, self.walk_latency, self.walk_return, self.dma_latency, self.rsp_latency,
+               self.fault_latency, self.inv_latency, self.cpl_latency, self.jitter)
+        if min(lat) < 0:
+            raise ValueError("latencies must be >= 0")
+        if self.lookup_latency > self.inv_latency:
+            # A command issued before an Invalidate Request must look up the ATC
+            # before the request is applied; the protocol checker relies on it
+            # (an ATC hit counts as translated at issue).
+            raise ValueError("lookup_latency must not exceed inv_latency")
+
+
+@dataclass
+class AtcEntry:
+    pasid: int
+    vbase: int
+    size: int
+    pbase: int
+    writable: bool
+    used: int = 0  # LRU stamp
+
+
+@dataclass
+class _Cmd:
+    cmd: DevCommand
+    issue: int
+    uid: int
+    atc_hit: bool = False
+    pa: int = 0
+    walks: int = 0  # walks started (re-walks after poison count)
+
+
+@dataclass
+class _WalkCtx:
+    c: _Cmd
+    slot: int
+    gen: Generator[int, int, Walk] | None = None
+    poisoned: bool = False
+    next_pa: int = 0
+
+
+@dataclass
+class _Inv:
+    req: InvalidateRequest
+    accepted: int
+    applied: bool = False
+    waiting: set[int] = field(default_factory=set)  # uids of DMAs that must reach memory first
+    done: bool = False
+
+
+class RefDevice:
+    """Implements the `model.device.Device` protocol."""
+
+    def __init__(self, mem, pasid_tbl_base: int, trace: Trace | None = None,
+                 config: RefConfig | None = None) -> None:
+        self.mem = mem
+        self.pasid_tbl_base = pasid_tbl_base
+        self.trace = trace if trace is not None else Trace()
+        self.cfg = config or RefConfig()
+        self.now: int = 0
+        self._rng = random.Random(self.cfg.seed)
+        self._heap: list[tuple[int, int, int, Callable, tuple]] = []
+        self._seq = 0
+        self._uid = 0
+        self._busy: list[_Cmd | None] = [None] * self.cfg.num_threads
+        self._responses: list[DevResponse] = []
+        self._completions: list[int] = []
+        self.atc: list[AtcEntry] = []
+        self._lru = 0
+        self._walk_slots: list[_WalkCtx | None] = [None] * self.cfg.num_walks
+        self._walk_queue: list[_Cmd] = []
+        self._dma_pending: set[int] = set()  # uid of DMAs past lookup, not yet at memory
+        self._invs: list[_Inv] = []
+        self.stats: dict[str, int] = {
+            "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
+            "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0,
+        }
+
+    # -- event queue -------------------------------------------------------
+    def _at(self, t: int, prio: int, fn: Callable, *args) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (t, prio, self._seq, fn, args))
+
+    def _mem_lat(self, base: int) -> int:
+        return base + (self._rng.randint(0, self.cfg.jitter) if self.cfg.jitter else 0)
+
+    # -- Device protocol ---------------------------------------------------
+    def thread_idle(self, thread: int) -> bool:
+        return self._busy[thread] is None
+
+    def submit(self, cmd: DevCommand) -> None:
+        if not 0 <= cmd.thread < self.cfg.num_threads:
+            raise ValueError(f"thread {cmd.thread} outside 0..{self.cfg.num_threads - 1}")
+        if self._busy[cmd.thread] is not None:
+            raise RuntimeError(f"thread {cmd.thread} is busy")
+        if not (0 <= cmd.va <= MASK64 and 0 <= cmd.wdata <= MASK64 and 0 <= cmd.pasid < (1 << 20)):
+            raise ValueError(f"command field out of range: {cmd}")
+        self._uid += 1
+        c = _Cmd(cmd, self.now, self._uid)
+        self._busy[cmd.thread] = c
+        self._at(self.now + self.cfg.lookup_latency, _P_LOOKUP, self._lookup, c)
+
+    def invalidate(self, req: InvalidateRequest) -> None:
+        inv = _Inv(req, self.now)
+        self._invs.append(inv)
+        start, size = req.range
+        self.trace.add(InvReq(time=self.now, itag=req.itag,
+                              pasid=None if req.all_pasids else req.pasid, start=start, size=size))
+        self.stats["invalidations"] += 1
+        self._at(self.now + self.cfg.inv_latency, _P_INV, self._inv_apply, inv)
+
+    async def run(self, cycles: int) -> None:
+        if cycles < 0:
+            raise ValueError("cycles must be >= 0")
+        end = self.now + cycles
+        heap = self._heap
+        while heap and heap[0][0] < end:
+            t, _, _, fn, args = heapq.heappop(heap)
+            self.now = t
+            fn(*args)
+        self.now = end
+
+    def take_responses(self) -> list[DevResponse]:
+        out, self._responses = self._responses, []
+        return out
+
+    def take_completions(self) -> list[int]:
+        out, self._completions = self._completions, []
+        return out
+
+    # -- additive helpers ----------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """Nothing in flight: no command, walk, DMA or invalidation outstanding."""
+        return not self._heap and all(b is None for b in self._busy)
+
+    def next_event_time(self) -> int | None:
+        """Cycle of the next internal event (lets a scheduler skip dead time)."""
+        return self._heap[0][0] if self._heap else None
+
+    async def run_until_idle(self, limit: int = 1_000_000) -> None:
+        """Advance until idle (then one more cycle so `now` is past the last event)."""
+        stop = self.now + limit
+        while not self.idle:
+            nxt = self.next_event_time()
+            if nxt is None or nxt >= stop:
+                raise RuntimeError("device did not go idle within the cycle limit")
+            await self.run(nxt + 1 - self.now)
+
+    # -- ATC ---------------------------------------------------------------
+    def _atc_find(self, pasid: int, va: int) -> AtcEntry | None:
+        for e in self.atc:
+            if e.pasid == pasid and e.vbase <= va < e.vbase + e.size:
+                return e
+        return None
+
+    def _atc_fill(self, pasid: int, va: int, w: Walk) -> None:
+        vbase = va & ~(w.page_size - 1)
+        # One translation per address: a fill replaces anything it overlaps.
+        self.atc = [e for e in self.atc
+                    if not (e.pasid == pasid and e.vbase < vbase + w.page_size and vbase < e.vbase + e.size)]
+        if len(self.atc) >= self.cfg.atc_entries:
+            victim = min(self.atc, key=lambda e: e.used)
+            self.atc.remove(victim)
+            self.stats["evictions"] += 1
+        self._lru += 1
+        self.atc.append(AtcEntry(pasid, vbase, w.page_size, w.base, w.writable, self._lru))
+
+    # -- command pipeline ----------------------------------------------------
+    def _lookup(self, c: _Cmd) -> None:
+        cmd = c.cmd
+        if cmd.va & 7:
+            self._fault(c, Fault.MISALIGNED)
+            return
+        if not is_canonical(cmd.va):
+            self._fault(c, Fault.NONCANONICAL)
+            return
+        e = self._atc_find(cmd.pasid, cmd.va)
+        if e is not None and (e.writable or not cmd.write):
+            self._lru += 1
+            e.used = self._lru
+            self.stats["hits"] += 1
+            c.atc_hit = True
+            self._dma_pass(c, e.pbase + (cmd.va - e.vbase))
+            return
+        self.stats["misses"] += 1
+        self._walk_queue.append(c)
+        self._walk_dispatch()
+
+    def _walk_dispatch(self) -> None:
+        for slot, w in enumerate(self._walk_slots):
+            if not self._walk_queue:
+                return
+            if w is None:
+                ctx = _WalkCtx(self._walk_queue.pop(0), slot)
+                self._walk_slots[slot] = ctx
+                self._walk_start(ctx)
+
+    def _walk_start(self, ctx: _WalkCtx) -> None:
+        cmd = ctx.c.cmd
+        ctx.c.walks += 1
+        ctx.poisoned = False
+        self.stats["walks"] += 1
+        ctx.gen = translate_steps(self.pasid_tbl_base, cmd.pasid, cmd.va, cmd.write, self.cfg.pa_bits)
+        try:
+            ctx.next_pa = next(ctx.gen)
+        except StopIteration as stop:  # decided without a read (non-canonical)
+            self._walk_done(ctx, stop.value)
+            return
+        self._at(self.now + self._mem_lat(self.cfg.walk_latency), _P_WALK, self._walk_read, ctx)
+
+    def _walk_read(self, ctx: _WalkCtx) -> None:
+        """The read is performed at memory now; its data reaches the walker later."""
+        pa = ctx.next_pa
+        self.stats["walk_reads"] += 1
+        if self.cfg.bus_error is not None and self.cfg.bus_error(pa, "walk"):
+            self.trace.add(MemAccess(self.now, "walk", pa, False, 0, tag=ctx.slot, error=True))
+            self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, None)
+            return
+        value = self.mem.read64(pa)
+        self.trace.add(MemAccess(self.now, "walk", pa, False, value, tag=ctx.slot))
+        self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, value)
+
+    def _walk_data(self, ctx: _WalkCtx, value: int | None) -> None:
+        assert ctx.gen is not None
+        if value is None:  # AXI error response
+            ctx.gen.close()
+            self._walk_done(ctx, Walk(Fault.BUS_WALK, 0, 0, False, -1, []))
+            return
+        try:
+            ctx.next_pa = ctx.gen.send(value)
+        except StopIteration as stop:
+            self._walk_done(ctx, stop.value)
+            return
+        self._at(self.now + self._mem_lat(self.cfg.walk_latency), _P_WALK, self._walk_read, ctx)
+
+    def _walk_done(self, ctx: _WalkCtx, w: Walk) -> None:
+        if ctx.poisoned:
+            # Rule 1: a walk that overlapped an invalidation is neither cached
+            # nor used; the request is translated again from the PASID entry.
+            self.stats["rewalks"] += 1
+            self._walk_start(ctx)
+            return
+        self._walk_slots[ctx.slot] = None
+        c = ctx.c
+        if w.fault != Fault.NONE:
+            self._fault(c, w.fault)
+        else:
+            self._atc_fill(c.cmd.pasid, c.cmd.va, w)
+            self._dma_pass(c, w.pa)
+        self._walk_dispatch()
+
+    def _fault(self, c: _Cmd, cause: Fault) -> None:
+        self.stats["faults"] += 1
+        self._at(self.now + self.cfg.fault_latency, _P_RSP, self._respond, c, int(cause), 0, None)
+
+    def _dma_pass(self, c: _Cmd, pa: int) -> None:
+        c.pa = pa
+        self._dma_pending.add(c.uid)
+        self._at(self.now + self._mem_lat(self.cfg.dma_latency), _P_DMA, self._dma_mem, c)
+
+    def _dma_mem(self, c: _Cmd) -> None:
+        cmd = c.cmd
+        self._dma_pending.discard(c.uid)
+        if self.cfg.bus_error is not None and self.cfg.bus_error(c.pa, "dma"):
+            self.trace.add(MemAccess(self.now, "dma", c.pa, cmd.write, 0, tag=cmd.thread, error=True))
+            self._at(self.now + self.cfg.rsp_latency, _P_RSP, self._respond, c, int(Fault.BUS_DATA), 0, self.now)
+        else:
+            if cmd.write:
+                self.mem.write64(c.pa, cmd.wdata)
+                value, rdata = cmd.wdata, 0
+            else:
+                value = rdata = self.mem.read64(c.pa)
+            self.trace.add(MemAccess(self.now, "dma", c.pa, cmd.write, value, tag=cmd.thread))
+            self._at(self.now + self.cfg.rsp_latency, _P_RSP, self._respond, c, 0, rdata, self.now)
+        self._inv_progress(c.uid)
+
+    def _respond(self, c: _Cmd, fault: int, rdata: int, mem_time: int | None) -> None:
+        cmd = c.cmd
+        # A translation fault reports PA 0; a bus error on the data access keeps the PA.
+        pa = c.pa if fault in (0, Fault.BUS_DATA) else 0
+        rsp = DevResponse(thread=cmd.thread, fault=fault, rdata=rdata, pa=pa, atc_hit=c.atc_hit,
+                          issue=c.issue, complete=self.now, mem_time=mem_time)
+        self.trace.add(DevAccess(thread=cmd.thread, write=cmd.write, pasid=cmd.pasid, va=cmd.va, pa=pa,
+                                 value=cmd.wdata if cmd.write else rdata, issue=c.issue,
+                                 complete=self.now, fault=fault, atc_hit=c.atc_hit, mem_time=mem_time))
+        self._responses.append(rsp)
+        self._busy[cmd.thread] = None
+
+    # -- invalidation --------------------------------------------------------
+    def _inv_apply(self, inv: _Inv) -> None:
+        req = inv.req
+        keep = [e for e in self.atc if not req.matches(e.pasid, e.vbase, e.size)]
+        self.stats["dropped"] += len(self.atc) - len(keep)
+        self.atc = keep
+        for ctx in self._walk_slots:
+            if ctx is not None and req.matches(ctx.c.cmd.pasid, ctx.c.cmd.va & ~(SIZE_1G - 1), SIZE_1G):
+                ctx.poisoned = True
+        # Rule 2: wait for every DMA that already passed lookup (it may hold a
+        # translation this request removes) to reach the memory port.
+        inv.waiting = set(self._dma_pending)
+        inv.applied = True
+        self._inv_check(inv)
+
+    def _inv_progress(self, dma_id: int) -> None:
+        for inv in self._invs:
+            if inv.applied and not inv.done and dma_id in inv.waiting:
+                inv.waiting.discard(dma_id)
+                self._inv_check(inv)
+
+    def _inv_check(self, inv: _Inv) -> None:
+        if inv.applied and not inv.waiting and not inv.done:
+            inv.done = True
+            self._at(self.now + self.cfg.cpl_latency, _P_CPL, self._inv_complete, inv)
+
+    def _inv_complete(self, inv: _Inv) -> None:
+        self._invs.remove(inv)
+        self._completions.append(inv.req.itag)
+        self.trace.add(InvCpl(time=self.now, itag=inv.req.itag))
