@@ -1,0 +1,318 @@
+"""Shared views of a trace used by several checkers.
+
+* the global write order (CPU stores and device writes merged; see
+  `build_write_order` for why device writes sit where they do),
+* the mapping history of each virtual page (from `PteChange`),
+* the life of each physical frame (from `FrameEvent`),
+* one-line event descriptions with hex addresses for verdict messages.
+
+Conventions shared by all checkers:
+
+* An "address" is `(pasid, va)`: the checkers reason about what a program sees
+  at a virtual address, because that is what a remapping (COW, migration, KSM)
+  must preserve. Two VAs aliasing one frame are two addresses.
+* Time ties are resolved leniently: when two events carry the same cycle and
+  the trace cannot say which came first inside that cycle, a checker assumes
+  the order that does not produce a failure. Only a strict difference in
+  cycles can convict a device. The one exception is the order of two writes
+  in the same cycle, which must be total: it follows the order in which their
+  memory effects were recorded (see `WriteOrder`).
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterable
+
+from model.trace import CpuLoad, CpuStore, DevAccess, FrameEvent, MemAccess, PteChange, Trace
+
+PAGE = 4096
+Addr = tuple[int, int]  # (pasid, va)
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_event(ev: object) -> str:
+    """One-line, hex-addressed description of a trace event."""
+    if isinstance(ev, CpuStore):
+        return (f"CpuStore(t={ev.time} {ev.thread} pasid={ev.pasid} va={ev.va:#x} "
+                f"pa={ev.pa:#x} value={ev.value:#x})")
+    if isinstance(ev, CpuLoad):
+        return (f"CpuLoad(t={ev.time} {ev.thread} pasid={ev.pasid} va={ev.va:#x} "
+                f"pa={ev.pa:#x} value={ev.value:#x})")
+    if isinstance(ev, DevAccess):
+        kind = "write" if ev.write else "read"
+        mem = f" mem={ev.mem_time}" if ev.mem_time is not None else ""
+        flt = f" fault={ev.fault}" if ev.fault else ""
+        hit = " atc-hit" if ev.atc_hit else ""
+        return (f"DevAccess({kind} dev-thread={ev.thread} pasid={ev.pasid} va={ev.va:#x} "
+                f"pa={ev.pa:#x} value={ev.value:#x} issue={ev.issue}{mem} complete={ev.complete}"
+                f"{hit}{flt})")
+    if isinstance(ev, MemAccess):
+        kind = "write" if ev.write else "read"
+        err = " bus-error" if ev.error else ""
+        return (f"MemAccess(t={ev.time} {ev.source} {kind} pa={ev.pa:#x} value={ev.value:#x} "
+                f"tag={ev.tag}{err})")
+    if isinstance(ev, PteChange):
+        old = "none" if ev.old_pa is None else f"{ev.old_pa:#x}"
+        new = "none" if ev.new_pa is None else f"{ev.new_pa:#x}"
+        return (f"PteChange(t={ev.time} pasid={ev.pasid} va={ev.va:#x} size={ev.size:#x} "
+                f"{old} -> {new}{' rw' if ev.writable else ''})")
+    if isinstance(ev, FrameEvent):
+        own = f" owner={ev.owner}" if ev.owner else ""
+        return f"FrameEvent(t={ev.time} pfn={ev.pfn:#x} {ev.kind}{own})"
+    return repr(ev)
+
+
+def fmt_addr(a: Addr) -> str:
+    return f"pasid {a[0]} va {a[1]:#x}"
+
+
+# --------------------------------------------------------------------------- write order
+
+def dev_write_time(d: DevAccess) -> int:
+    """When a device write reached memory: `mem_time`, else its completion.
+
+    Monitors give `mem_time` for every access that reached memory; the
+    completion is the latest instant the write can have committed, used only
+    if a producer left it out.
+    """
+    return d.mem_time if d.mem_time is not None else d.complete
+
+
+def committed_dev_write(d: DevAccess) -> bool:
+    """A device write that changed memory (a faulted write changed nothing)."""
+    return d.write and d.fault == 0
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write in the global order. `index` is 1-based (0 = initial content)."""
+
+    index: int
+    addr: Addr
+    value: int
+    time: int  # CPU store time, or the device write's memory time
+    event: object  # CpuStore or DevAccess
+    source: str  # "cpu" | "dev"
+
+    def describe(self) -> str:
+        return f"write #{self.index} ({fmt_event(self.event)})"
+
+
+class WriteOrder:
+    """The global write order and the per-address write sequences.
+
+    Order: CPU stores in trace order (the host's CPU side is sequential, so this
+    is its store order). A committed device write joins the order at its memory
+    time: after every write of an earlier cycle. Inside one cycle, writes keep
+    the order in which their memory effect was recorded in the trace: for a CPU
+    store its `CpuStore`, for a device write the DMA `MemAccess` of the same
+    cycle and PA when the monitor recorded one (it is appended when the data
+    reaches memory), else the `DevAccess` itself (appended at completion, so a
+    same-cycle CPU store then comes first). CPU store times used for placement
+    are their running maximum, so an out-of-order timestamp cannot split the
+    CPU's order.
+    """
+
+    def __init__(self, trace: Trace | Iterable) -> None:
+        events = list(trace)
+        port: dict[tuple[int, int], list[int]] = {}
+        for i, ev in enumerate(events):
+            if isinstance(ev, MemAccess) and ev.source == "dma" and ev.write and not ev.error:
+                port.setdefault((ev.time, ev.pa), []).append(i)
+        keyed: list[tuple[int, int, object]] = []
+        run_max = None
+        for i, ev in enumerate(events):
+            if isinstance(ev, CpuStore):
+                run_max = ev.time if run_max is None else max(run_max, ev.time)
+                keyed.append((run_max, i, ev))
+            elif isinstance(ev, DevAccess) and committed_dev_write(ev):
+                t = dev_write_time(ev)
+                seen = port.get((t, ev.pa))
+                keyed.append((t, seen.pop(0) if seen else i, ev))
+        keyed.sort(key=lambda k: (k[0], k[1]))
+        self.writes: list[Write] = []
+        self.times: list[int] = []  # placement time of write k at position k-1 (non-decreasing)
+        self.by_addr: dict[Addr, list[Write]] = {}
+        for pos, (t, _, ev) in enumerate(keyed, start=1):
+            addr = (ev.pasid, ev.va)
+            w = Write(pos, addr, ev.value, t, ev, "cpu" if isinstance(ev, CpuStore) else "dev")
+            self.writes.append(w)
+            self.times.append(t)
+            self.by_addr.setdefault(addr, []).append(w)
+        self._idx_by_addr = {a: [w.index for w in ws] for a, ws in self.by_addr.items()}
+        self._times_by_addr = {a: [w.time for w in ws] for a, ws in self.by_addr.items()}
+        # (addr, value) -> positions in by_addr[addr]: values are unique per store, so a
+        # read's value finds its write without scanning the address's history.
+        self.pos_by_value: dict[tuple[Addr, int], list[int]] = {}
+        for a, ws in self.by_addr.items():
+            for j, w in enumerate(ws):
+                self.pos_by_value.setdefault((a, w.value), []).append(j)
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    def performed_by(self, t: int) -> int:
+        """Largest prefix of the order performed at or before instant t."""
+        return bisect.bisect_right(self.times, t)
+
+    def write(self, index: int) -> Write | None:
+        return self.writes[index - 1] if index >= 1 else None
+
+    def next_write_to(self, addr: Addr, index: int) -> Write | None:
+        """The first write to `addr` later in the order than position `index`."""
+        idx = self._idx_by_addr.get(addr)
+        if not idx:
+            return None
+        j = bisect.bisect_right(idx, index)
+        return self.by_addr[addr][j] if j < len(idx) else None
+
+    def writes_at(self, addr: Addr, t: int) -> list[Write]:
+        """Writes to `addr` placed exactly at instant t."""
+        ws = self.by_addr.get(addr)
+        if not ws:
+            return []
+        times = self._times_by_addr[addr]
+        return ws[bisect.bisect_left(times, t):bisect.bisect_right(times, t)]
+
+    def last_write_before(self, addr: Addr, t: int, *, strict: bool = True) -> Write | None:
+        """Latest write to `addr` placed before instant t (strictly, or at/before)."""
+        ws = self.by_addr.get(addr)
+        if not ws:
+            return None
+        times = self._times_by_addr[addr]  # non-decreasing: placement follows the order
+        j = bisect.bisect_left(times, t) if strict else bisect.bisect_right(times, t)
+        return ws[j - 1] if j else None
+
+
+# --------------------------------------------------------------------------- mappings
+
+UNKNOWN = object()  # no PteChange ever covered this VA: the checker cannot judge
+
+
+class MappingHistory:
+    """What each virtual page mapped to over time, from the PteChange events.
+
+    Before the first change that covers a VA, the VA mapped to that change's
+    `old_pa`. A VA no change ever covered has an UNKNOWN mapping, and checkers
+    stay silent about it rather than guess.
+    """
+
+    def __init__(self, trace: Trace | Iterable) -> None:
+        self.changes: dict[int, list[tuple[int, int, PteChange]]] = {}
+        # 4 KiB changes indexed by page; larger ones (2 MiB, 1 GiB) kept per PASID and
+        # scanned, as they are few.
+        self._small: dict[tuple[int, int], list[tuple[int, int, PteChange]]] = {}
+        self._large: dict[int, list[tuple[int, int, PteChange]]] = {}
+        for i, ev in enumerate(trace):
+            if isinstance(ev, PteChange):
+                item = (ev.time, i, ev)
+                self.changes.setdefault(ev.pasid, []).append(item)
+                if ev.size <= PAGE:
+                    self._small.setdefault((ev.pasid, ev.va & ~(PAGE - 1)), []).append(item)
+                else:
+                    self._large.setdefault(ev.pasid, []).append(item)
+        for lst in self.changes.values():
+            lst.sort(key=lambda x: (x[0], x[1]))
+        self._cover: dict[tuple[int, int], tuple[list[PteChange], list[int]]] = {}
+
+    def covering(self, pasid: int, va: int) -> list[PteChange]:
+        """Changes covering va's 4 KiB page, in time order."""
+        return self._covering(pasid, va)[0]
+
+    def _covering(self, pasid: int, va: int) -> tuple[list[PteChange], list[int]]:
+        key = (pasid, va & ~(PAGE - 1))
+        got = self._cover.get(key)
+        if got is None:
+            items = list(self._small.get(key, []))
+            items += [x for x in self._large.get(pasid, []) if x[2].va <= va < x[2].va + x[2].size]
+            items.sort(key=lambda x: (x[0], x[1]))
+            cs = [c for (_, _, c) in items]
+            got = self._cover[key] = (cs, [c.time for c in cs])
+        return got
+
+    @staticmethod
+    def page_of(pa_base: int | None, change: PteChange, va: int) -> int | None:
+        """4 KiB-page PA that `change`'s mapping gives `va` (None: not present)."""
+        if pa_base is None:
+            return None
+        return (pa_base + (va - change.va)) & ~(PAGE - 1)
+
+    def possible_pages(self, pasid: int, va: int, t: int) -> set | object:
+        """Page PAs va may have mapped to at instant t (None = not present).
+
+        The state after all changes strictly before t, plus the state after
+        each change made at exactly t (same-cycle ties are lenient).
+        """
+        cs, times = self._covering(pasid, va)
+        if not cs:
+            return UNKNOWN
+        nb = bisect.bisect_left(times, t)  # changes strictly before t
+        if nb:
+            last = cs[nb - 1]
+            out = {self.page_of(last.new_pa, last, va)}
+        else:
+            out = {self.page_of(cs[0].old_pa, cs[0], va)}
+        for c in cs[nb:bisect.bisect_right(times, t)]:
+            out.add(self.page_of(c.new_pa, c, va))
+        return out
+
+    def state_at(self, pasid: int, va: int, t: int) -> tuple[int | None, bool, PteChange | None] | object:
+        """(page PA or None, writable, deciding change) after all changes at or before t."""
+        cs, times = self._covering(pasid, va)
+        if not cs:
+            return UNKNOWN
+        n = bisect.bisect_right(times, t)
+        if n:
+            last = cs[n - 1]
+            return self.page_of(last.new_pa, last, va), last.writable, last
+        first = cs[0]
+        # Before the first change: old mapping; its permission is not recorded.
+        return self.page_of(first.old_pa, first, va), True, None
+
+    def mapping_size(self, pasid: int, va: int, t: int) -> int:
+        """Size of the page that mapped va around t (4 KiB when unknown)."""
+        cs = self.covering(pasid, va)
+        upto = [c for c in cs if c.time <= t and c.new_pa is not None]
+        if upto:
+            return upto[-1].size
+        olds = [c for c in cs if c.old_pa is not None]
+        return olds[0].size if olds else PAGE
+
+
+# --------------------------------------------------------------------------- frames
+
+class FrameHistory:
+    """Life of each physical frame, from FrameEvent.
+
+    Same-cycle ties are lenient: a free at cycle f affects accesses after f; an
+    alloc at cycle a covers accesses at a. A frame whose first event is an
+    alloc was free before it (the allocator hands out free frames); a frame
+    whose first event is a free was allocated before it; a frame with no events
+    is not judged.
+    """
+
+    def __init__(self, trace: Trace | Iterable) -> None:
+        self.events: dict[int, list[tuple[int, int, FrameEvent]]] = {}
+        for i, ev in enumerate(trace):
+            if isinstance(ev, FrameEvent):
+                self.events.setdefault(ev.pfn, []).append((ev.time, i, ev))
+        for lst in self.events.values():
+            lst.sort(key=lambda x: (x[0], x[1]))
+
+    def state_at(self, pfn: int, t: int) -> tuple[str, FrameEvent | None] | None:
+        """("free" | "alloc", the deciding event) at instant t; None if never seen."""
+        evs = self.events.get(pfn)
+        if not evs:
+            return None
+        applied = [e for (tt, _, e) in evs if tt < t or (tt == t and e.kind == "alloc")]
+        if applied:
+            last = applied[-1]
+            return ("free" if last.kind == "free" else "alloc"), last
+        first = evs[0][2]
+        return ("free" if first.kind == "alloc" else "alloc"), None
+
+    def frees_between(self, pfn: int, lo: int, hi: int) -> list[FrameEvent]:
+        """Frees at lo <= time < hi."""
+        return [e for (tt, _, e) in self.events.get(pfn, []) if e.kind == "free" and lo <= tt < hi]

@@ -1,0 +1,119 @@
+"""Lost writes (DESIGN.md 5, "Lost device write").
+
+A write that completed must stay visible at its virtual address until a later
+write to that address replaces it. The classic loss: the device writes through
+a stale translation into the old page after COW or migration copied it, so the
+program, which now reads the new page, never sees the write.
+
+Evidence used:
+
+* the final state: `final[(pasid, va)]` (or `final(pasid, va)`) is what the
+  host reads at each VA through the final page tables; None or a missing key
+  means "not mapped at the end" and is not judged. The last write to an
+  address in the global write order (`common.WriteOrder`) must be the final
+  value.
+* CPU loads during the run: a CPU load at cycle t must return the latest write
+  to its address placed strictly before t (writes in the same cycle as the load
+  may or may not be included).
+
+Both checks cover CPU stores as well as device writes: a CPU store that
+vanishes was overwritten by something outside the write order, typically a
+device write through a stale translation into a frame that now backs another
+address.
+
+Exemption: a mapping removal (`PteChange` with `new_pa=None`) covering the
+address at or after the write and before the observation (munmap,
+MADV_DONTNEED, swap-out) legitimately ends what the device trace can say about
+the content, so the write is not judged there. A remap to another page
+(COW, migration, KSM) is not an exemption: its content must carry the write.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping, Optional, Union
+
+from model.trace import CpuLoad, PteChange, Trace
+
+from .common import Addr, MappingHistory, Write, WriteOrder, fmt_addr, fmt_event
+from .verdict import Verdict, limit
+
+# Content at each address through the final page tables (None: unmapped).
+FinalState = Union[Mapping[Addr, Optional[int]], Callable[[int, int], Optional[int]]]
+
+
+def _getter(final: FinalState | None) -> Callable[[int, int], int | None] | None:
+    if final is None:
+        return None
+    if callable(final) and not isinstance(final, Mapping):
+        return final
+    return lambda pasid, va: final.get((pasid, va))
+
+
+def _removed_between(hist: MappingHistory, addr: Addr, lo: int, hi: int | None) -> PteChange | None:
+    """A removal of addr's mapping at lo <= time (<= hi when hi is given)."""
+    for c in hist.covering(*addr):
+        if c.new_pa is None and c.time >= lo and (hi is None or c.time <= hi):
+            return c
+    return None
+
+
+def _who(w: Write) -> str:
+    return "device write" if w.source == "dev" else "CPU store"
+
+
+def check_lost_writes(trace: Trace | Iterable, final: FinalState | None = None, *,
+                      max_reports: int | None = 50) -> list[Verdict]:
+    """Verdicts for rule lost-write."""
+    events = list(trace)
+    order = WriteOrder(events)
+    hist = MappingHistory(events)
+    get = _getter(final)
+    bad: list[Verdict] = []
+    checked_final = checked_loads = 0
+
+    # CPU loads: each must see the latest write placed strictly before it.
+    for ld in (e for e in events if isinstance(e, CpuLoad)):
+        addr = (ld.pasid, ld.va)
+        w = order.last_write_before(addr, ld.time)
+        if w is None or _removed_between(hist, addr, w.time, ld.time) is not None:
+            continue
+        same_cycle = {x.value for x in order.writes_at(addr, ld.time)}
+        checked_loads += 1
+        if ld.value == w.value or ld.value in same_cycle:
+            continue
+        bad.append(Verdict(
+            "lost-write", False,
+            f"[lost-write] CPU load of {fmt_addr(addr)} at t={ld.time} returned {ld.value:#x}, but the "
+            f"latest write to that address was the {_who(w)} of {w.value:#x} at t={w.time} "
+            f"({w.describe()}); the write did not reach the page the CPU reads "
+            f"(CPU load pa {ld.pa:#x}, write pa {w.event.pa:#x})",
+            [w.event, ld]))
+
+    # Final state: the last write to each address must be its final value.
+    if get is not None:
+        for addr, ws in sorted(order.by_addr.items()):
+            w = ws[-1]
+            if _removed_between(hist, addr, w.time, None) is not None:
+                continue
+            got = get(*addr)
+            if got is None:
+                continue
+            checked_final += 1
+            if got == w.value:
+                continue
+            tail = (" (a write outside the global write order replaced it: a device write through a "
+                    "stale translation into a reused frame?)" if w.source == "cpu" else
+                    f" (write pa {w.event.pa:#x}; the final page tables map the address elsewhere or "
+                    f"the page content was copied before the write)")
+            bad.append(Verdict(
+                "lost-write", False,
+                f"[lost-write] the {_who(w)} of {w.value:#x} to {fmt_addr(addr)} at t={w.time} "
+                f"({fmt_event(w.event)}) is the last write to that address, but the final content "
+                f"there is {got:#x}{tail}",
+                [w.event]))
+
+    if bad:
+        return limit(bad, "lost-write", max_reports)
+    note = "" if get is not None else " (no final state given: only CPU loads checked)"
+    return [Verdict.passed("lost-write",
+                           f"{checked_final} final value(s) and {checked_loads} CPU load(s) match the "
+                           f"write order{note}", final_checked=checked_final, loads_checked=checked_loads)]

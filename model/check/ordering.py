@@ -1,0 +1,314 @@
+"""Total-store-order for the device (DESIGN.md 5, "Ordering").
+
+The device must behave as if it watched one monotone, possibly delayed,
+prefix of the global write order: there is a non-decreasing view k(t) such that
+every device read, performed at some instant inside its window, returns the
+latest write to its address among the first k writes. Slow is allowed; seeing a
+newer write and then an older value than one already overwritten is not.
+
+Semantics fixed here (also in the module docstrings of `common`):
+
+* Global write order: CPU stores in trace order, with committed device writes
+  inserted at their memory time; inside one cycle, in the order their memory
+  effects were recorded (`common.WriteOrder`). Device writes are
+  writes like any other: a read returning a device-written value needs the view
+  to have reached that write, and write-to-write coherence covers them.
+* Device writes do not move the device's view by themselves (a device may write
+  while its view lags), with one exception, read-own-write coherence: a device
+  read whose window starts strictly after a device write to the same address
+  reached memory must return that write or a later one.
+* Initial values: write index 0 of every address. `initial[(pasid, va)]` is
+  authoritative where given. For an address it omits, the earliest
+  observation (device read or CPU load; by window start, then trace order)
+  returning a value that no write to the address produced defines it; an
+  address whose observations all returned written values has no known initial
+  value. Callers that know memory's initial content should pass it: then a
+  garbage value is always an unknown-value rather than possibly the inferred
+  initial value.
+* A read's window is [mem_time, mem_time] when the monitor recorded when it hit
+  memory, else [issue, complete]. Reads whose windows overlap may be ordered
+  either way; reads at the same instant too (ordering inside one cycle is not
+  observable). A read ending at cycle b may see writes performed at cycles <= b.
+* A read may not see a write performed after its window ended ("future-read"),
+  nor a value never written to its address ("unknown-value").
+
+Decision procedure (exact, O(n log n)): take the lazy view, the lowest
+non-decreasing k(t) the reads force. Every feasible view is pointwise above it,
+so if the lazy view cannot explain a read, nothing can. Process reads in order
+of window end b; a read r is explained at the smallest k in its allowed set
+that is >= L(a_r) = max{k_q : b_q < a_r} (and >= its own-write floor) and
+<= the number of writes performed by b_r. The lazy view then rises to k_r at b_r.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from model.trace import CpuLoad, DevAccess, Trace
+
+from .common import Addr, Write, WriteOrder, fmt_addr
+from .verdict import Verdict, limit
+
+ORDER_RULES = ("ordering", "coherence", "future-read", "unknown-value")
+
+
+def read_window(d: DevAccess) -> tuple[int, int]:
+    """The instants at which a device read may have sampled memory."""
+    if d.mem_time is not None:
+        return d.mem_time, d.mem_time
+    return d.issue, d.complete
+
+
+def device_reads(trace: Iterable) -> list[tuple[int, DevAccess]]:
+    """(trace index, event) of every device read that returned data."""
+    return [(i, e) for i, e in enumerate(trace)
+            if isinstance(e, DevAccess) and not e.write and e.fault == 0]
+
+
+@dataclass
+class _Read:
+    idx: int  # trace index
+    ev: DevAccess
+    addr: Addr
+    a: int
+    b: int
+
+
+@dataclass
+class OrderingAnalysis:
+    """Everything the ordering pass decided, for verdicts and for tests.
+
+    `view[trace_index]` is the prefix index the lazy view assigned to each
+    explained read; `returned[trace_index]` the write index it returned
+    (0 = initial value).
+    """
+
+    order: WriteOrder
+    initial: dict[Addr, int]
+    inferred: dict[Addr, int]
+    view: dict[int, int] = field(default_factory=dict)
+    returned: dict[int, int] = field(default_factory=dict)
+    violations: list[Verdict] = field(default_factory=list)
+
+
+def infer_initial(trace: list, order: WriteOrder, initial: Mapping[Addr, int] | None) -> tuple[dict, dict]:
+    """Initial values: the given ones, plus inferred ones for the other addresses.
+
+    For an address `initial` omits, the earliest observation (device read or
+    CPU load; by window start, then trace order) that returned a value no write
+    to the address produced defines its initial value. A second, different
+    unwritten value is then an unknown-value. Pass `initial` to have every
+    unwritten value checked.
+    """
+    given = dict(initial or {})
+    firsts: dict[Addr, tuple[tuple, int]] = {}
+    for i, e in enumerate(trace):
+        if isinstance(e, DevAccess) and not e.write and e.fault == 0:
+            key = (read_window(e), i)
+        elif isinstance(e, CpuLoad):
+            key = ((e.time, e.time), i)
+        else:
+            continue
+        addr = (e.pasid, e.va)
+        if addr in given or (addr, e.value) in order.pos_by_value:
+            continue
+        if addr not in firsts or key < firsts[addr][0]:
+            firsts[addr] = (key, e.value)
+    inferred = {addr: value for addr, (_, value) in firsts.items()}
+    return {**given, **inferred}, inferred
+
+
+def _candidates(addr: Addr, value: int, order: WriteOrder, initial: dict) -> list[tuple[int, int]]:
+    """[lo, hi) prefix intervals in which `value` is the latest write to `addr`."""
+    end = len(order) + 1
+    ws = order.by_addr.get(addr, [])
+    out = []
+    if addr in initial and initial[addr] == value:
+        out.append((0, ws[0].index if ws else end))
+    for j in order.pos_by_value.get((addr, value), ()):
+        out.append((ws[j].index, ws[j + 1].index if j + 1 < len(ws) else end))
+    return out
+
+
+def _desc_write(order: WriteOrder, index: int, addr: Addr) -> str:
+    if index == 0:
+        return f"the initial value of {fmt_addr(addr)}"
+    w = order.write(index)
+    return w.describe() if w else f"write #{index}"
+
+
+def analyze_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None) -> OrderingAnalysis:
+    """Run the lazy-view pass; every violation becomes a failing Verdict."""
+    events = list(trace)
+    order = WriteOrder(events)
+    init, inferred = infer_initial(events, order, initial)
+    res = OrderingAnalysis(order=order, initial=init, inferred=inferred)
+
+    reads = [_Read(i, e, (e.pasid, e.va), *read_window(e)) for i, e in device_reads(events)]
+    reads.sort(key=lambda r: (r.b, r.a, r.idx))
+
+    # Device writes per address, by memory time, for the read-own-write floor.
+    dev_writes: dict[Addr, list[Write]] = {}
+    for w in order.writes:
+        if w.source == "dev":
+            dev_writes.setdefault(w.addr, []).append(w)
+    dev_times = {a: [w.time for w in ws] for a, ws in dev_writes.items()}
+
+    # Global lazy view: window ends of processed reads, running max of k and who set it.
+    ends: list[int] = []
+    pmax: list[int] = []
+    parg: list[object] = []  # reason: (_Read, write index it returned) or Write (device floor)
+    # Per address: running max of the write index actually returned (coherence witness).
+    a_ends: dict[Addr, list[int]] = {}
+    a_max: dict[Addr, list[int]] = {}
+    a_arg: dict[Addr, list[object]] = {}
+
+    def push(r: _Read, k: int, reason: object) -> None:
+        ends.append(r.b)
+        if pmax and pmax[-1] >= k:
+            pmax.append(pmax[-1])
+            parg.append(parg[-1])
+        else:
+            pmax.append(k)
+            parg.append(reason)
+
+    def push_addr(r: _Read, j: int) -> None:
+        e, m, g = a_ends.setdefault(r.addr, []), a_max.setdefault(r.addr, []), a_arg.setdefault(r.addr, [])
+        e.append(r.b)
+        if m and m[-1] >= j:
+            m.append(m[-1])
+            g.append(g[-1])
+        else:
+            m.append(j)
+            g.append((r, j))
+
+    for r in reads:
+        n = bisect.bisect_left(ends, r.a)
+        lview = pmax[n - 1] if n else 0
+        lreason = parg[n - 1] if n else None
+        na = bisect.bisect_left(a_ends.get(r.addr, []), r.a)
+        laddr = a_max[r.addr][na - 1] if na else 0
+        laddr_reason = a_arg[r.addr][na - 1] if na else None
+        floor, floor_w = 0, None
+        dts = dev_times.get(r.addr)
+        if dts:
+            m = bisect.bisect_left(dts, r.a)  # device writes strictly before the window
+            if m:
+                floor_w = dev_writes[r.addr][m - 1]
+                floor = floor_w.index
+        lo_bound = max(lview, floor)
+        perf = order.performed_by(r.b)
+        cands = _candidates(r.addr, r.ev.value, order, init)
+
+        best = None
+        for lo, hi in cands:
+            k = max(lo, lo_bound)
+            if k < hi and k <= perf and (best is None or k < best[0]):
+                best = (k, lo)
+        if best is not None:
+            k, lo = best
+            if k == lo:
+                reason = (r, lo)
+            elif k == floor and floor >= lview:
+                reason = floor_w
+            else:
+                reason = lreason
+            res.view[r.idx] = k
+            res.returned[r.idx] = lo
+            push(r, k, reason)
+            push_addr(r, lo)
+            continue
+
+        res.violations.append(_explain(r, cands, perf, order, init, lview, lreason, laddr,
+                                       laddr_reason, floor, floor_w))
+        push(r, lview, lreason)  # a failed read does not move the lazy view
+
+    return res
+
+
+def _explain(r: _Read, cands, perf: int, order: WriteOrder, init: dict, lview: int, lreason,
+             laddr: int, laddr_reason, floor: int, floor_w: Write | None) -> Verdict:
+    """Build the failing verdict for a read no view could explain."""
+    ev, addr = r.ev, r.addr
+    where = (f"device read of {fmt_addr(addr)} (dev-thread {ev.thread}, pa {ev.pa:#x}) "
+             f"in [{r.a}, {r.b}] returned {ev.value:#x}")
+    if not cands:
+        iv = init.get(addr)
+        ivs = "unknown" if iv is None else f"{iv:#x}"
+        written = [f"{w.value:#x}@t={w.time}" for w in order.by_addr.get(addr, [])]
+        return Verdict("unknown-value", False,
+                       f"[unknown-value] {where}, a value no write to that address produced "
+                       f"(initial value {ivs}; writes: {', '.join(written) or 'none'})",
+                       [ev])
+    past = [(lo, hi) for lo, hi in cands if lo <= perf]
+    if not past:
+        lo, _ = min(cands)
+        w = order.write(lo)
+        return Verdict("future-read", False,
+                       f"[future-read] {where}, written by {w.describe()} at t={w.time}, after the "
+                       f"read had completed (only writes #1..#{perf} were performed by t={r.b})",
+                       [ev, w.event])
+    lo, hi = max(past)  # the youngest write it could have returned
+    over = order.write(hi)
+    evs: list = [ev]
+    if lo > 0:
+        evs.append(order.write(lo).event)
+    if over is not None:
+        evs.append(over.event)
+    got = _desc_write(order, lo, addr)
+    over_s = over.describe() if over is not None else f"write #{hi}"
+    coh_floor = max(laddr, floor)
+    if all(h <= coh_floor for _, h in past):
+        if floor >= laddr and floor_w is not None:
+            evs.append(floor_w.event)
+            why = (f"the device itself had written {floor_w.value:#x} there at t={floor_w.time} "
+                   f"({floor_w.describe()}) before this read began")
+        else:
+            wr, wj = laddr_reason
+            evs.append(wr.ev)
+            ww = order.write(wj)
+            if ww is not None:
+                evs.append(ww.event)
+            why = (f"an earlier device read of the same address in [{wr.a}, {wr.b}] had already "
+                   f"returned {wr.ev.value:#x} ({_desc_write(order, wj, addr)})")
+        return Verdict("coherence", False,
+                       f"[coherence] {where} = {got}, older than {over_s} which replaced it; but {why}: "
+                       f"the device observed two writes to {fmt_addr(addr)} in the opposite of their "
+                       f"order", evs)
+    # Ordering: the view had passed `hi` because of some other observation.
+    if isinstance(lreason, Write):
+        evs.append(lreason.event)
+        why = (f"the device's view had already reached {lreason.describe()} (its own write, which "
+               f"an earlier read of that address, begun after the write, had to include)")
+    elif lreason is not None:
+        wr, wj = lreason
+        evs.append(wr.ev)
+        ww = order.write(wj)
+        if ww is not None:
+            evs.append(ww.event)
+        why = (f"earlier, in [{wr.a}, {wr.b}], the device read {fmt_addr(wr.addr)} = {wr.ev.value:#x} "
+               f"({_desc_write(order, wj, wr.addr)}), so its view had already reached write "
+               f"#{wj} >= #{hi}")
+    else:
+        why = f"the device's view had already reached write #{lview}"
+    return Verdict("ordering", False,
+                   f"[ordering] {where} = {got}, which {over_s} had replaced; {why}. No single "
+                   f"non-decreasing prefix of the global write order explains both reads (the device "
+                   f"saw a newer write before an older one that preceded it)", evs)
+
+
+def check_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None, *,
+                   max_reports: int | None = 50) -> list[Verdict]:
+    """Verdicts for the rules ordering, coherence, future-read, unknown-value."""
+    res = analyze_ordering(trace, initial)
+    out: list[Verdict] = []
+    nreads = len(res.view) + len(res.violations)
+    for rule in ORDER_RULES:
+        bad = [v for v in res.violations if v.rule == rule]
+        if bad:
+            out.extend(limit(bad, rule, max_reports))
+        else:
+            out.append(Verdict.passed(rule, f"{nreads} device read(s) against {len(res.order)} write(s)",
+                                      reads=nreads, writes=len(res.order)))
+    return out

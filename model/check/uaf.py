@@ -1,0 +1,114 @@
+"""Use-after-free (DESIGN.md 5): device accesses to frames that are not theirs.
+
+The doc's case A: if the page behind a mapping is freed before the secondary
+TLB is invalidated, the device can read or write a page that "might now be used
+by some completely different task". Two shapes are reported:
+
+* free: any device access (DMA or page walk, `MemAccess`, and `DevAccess` by
+  its memory time) to a frame that is free at that instant (`FrameEvent`
+  history; see `common.FrameHistory` for ties and for frames seen only
+  partially).
+* reassigned: a device data access whose PA is no longer what its VA maps to
+  (`PteChange` history), where the frame was freed after that mapping was
+  removed and before the access, even if it has been allocated again since
+  (then it belongs to someone else). A walker read from a frame now allocated
+  as data (owner in `DATA_OWNERS`) is the page-table flavour of the same bug: a
+  freed page-table page reused for data while the walker still follows it.
+
+A `DevAccess` and the DMA `MemAccess` of the same access (same cycle and PA)
+are reported once, with both events.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from model.trace import DevAccess, FrameEvent, MemAccess, Trace
+
+from .common import PAGE, UNKNOWN, FrameHistory, MappingHistory, fmt_addr, fmt_event
+from .verdict import Verdict, limit
+
+# Owners that never hold page-table entries: a walk reading one is a UAF.
+DATA_OWNERS = frozenset({"anon", "ksm", "zero", "file"})
+
+
+def _free_msg(what: str, pfn: int, t: int, ev: FrameEvent | None) -> str:
+    since = f" since {fmt_event(ev)}" if ev is not None else " (allocated only later)"
+    return f"[use-after-free] {what} at t={t} touched frame pfn {pfn:#x}, which was free{since}"
+
+
+def check_uaf(trace: Trace | Iterable, *, max_reports: int | None = 50) -> list[Verdict]:
+    """Verdicts for rule use-after-free."""
+    events = list(trace)
+    frames = FrameHistory(events)
+    hist = MappingHistory(events)
+    bad: list[Verdict] = []
+    n = 0
+
+    dma_by_key: dict[tuple[int, int], list[MemAccess]] = {}
+    for e in events:
+        if isinstance(e, MemAccess) and e.source == "dma":
+            dma_by_key.setdefault((e.time, e.pa), []).append(e)
+    claimed: set[int] = set()  # id() of MemAccess events reported with their DevAccess
+
+    for d in (e for e in events if isinstance(e, DevAccess) and e.mem_time is not None):
+        n += 1
+        t, pfn = d.mem_time, d.pa // PAGE
+        mem = dma_by_key.get((t, d.pa), [])
+        for m in mem:
+            claimed.add(id(m))
+        evs: list = [d, *mem]
+        kind = "write" if d.write else "read"
+        what = (f"device {kind} of {fmt_addr((d.pasid, d.va))} (dev-thread {d.thread}) at pa {d.pa:#x}")
+        st = frames.state_at(pfn, t)
+        if st is not None and st[0] == "free":
+            if st[1] is not None:
+                evs.append(st[1])
+            bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, t, st[1]), evs))
+            continue
+        pages = hist.possible_pages(d.pasid, d.va, t)
+        page = d.pa & ~(PAGE - 1)
+        if pages is UNKNOWN or page in pages:
+            continue
+        removals = [c for c in hist.covering(d.pasid, d.va)
+                    if c.time < t and hist.page_of(c.old_pa, c, d.va) == page]
+        if not removals:
+            continue
+        r = removals[-1]
+        frees = frames.frees_between(pfn, r.time, t)
+        if not frees:
+            continue
+        f = frees[0]
+        now = ""
+        if st is not None and st[1] is not None:
+            now = f"; it has since been reallocated ({fmt_event(st[1])})"
+            evs.append(st[1])
+        bad.append(Verdict(
+            "use-after-free", False,
+            f"[use-after-free] {what} at t={t} used a translation removed by {fmt_event(r)}; "
+            f"frame pfn {pfn:#x} was then freed ({fmt_event(f)}) before the access{now}",
+            evs + [r, f]))
+
+    for m in (e for e in events if isinstance(e, MemAccess) and id(e) not in claimed):
+        n += 1
+        pfn = m.pa // PAGE
+        who = "page walk" if m.source == "walk" else "DMA"
+        kind = "write" if m.write else "read"
+        what = f"{who} {kind} (tag {m.tag}) of pa {m.pa:#x}"
+        st = frames.state_at(pfn, m.time)
+        if st is None:
+            continue
+        if st[0] == "free":
+            evs = [m] + ([st[1]] if st[1] is not None else [])
+            bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, m.time, st[1]), evs))
+        elif m.source == "walk" and st[1] is not None and st[1].owner in DATA_OWNERS:
+            bad.append(Verdict(
+                "use-after-free", False,
+                f"[use-after-free] {what} at t={m.time} read a page-table entry from frame pfn "
+                f"{pfn:#x}, which now holds {st[1].owner} data ({fmt_event(st[1])}): the walker "
+                f"followed a freed page-table page", [m, st[1]]))
+
+    if bad:
+        bad.sort(key=lambda v: (v.time if v.time is not None else -1))
+        return limit(bad, "use-after-free", max_reports)
+    return [Verdict.passed("use-after-free", f"{n} device/memory-port access(es) hit frames that were theirs",
+                           accesses=n)]
