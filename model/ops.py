@@ -1,0 +1,1061 @@
+"""Kernel operations split into named, preemptible steps.
+
+Each operation is a generator that performs one step's effect, then yields a
+`Step` (a preemption point; the step is recorded as `trace.OpStep`), or yields
+`Blocked` when it must wait (a held lock, ITags, invalidation completions).
+Call sites that may tell the secondary TLB go through `Notifier`, which
+applies the policy; nothing in here knows which policy is active.
+
+The steps follow the Linux 4.15 code paths (the version mmu_notifier.rst was
+written against) and name the call that each step stands for. Two historic
+variants are separate operations:
+
+* `ksm_replace_page_early_free`: replace_page as in the August 2017 patch
+  discussed on LKML: `ptep_clear_flush_notify`, and the old page's last
+  reference dropped under the lock, before `invalidate_range_end`.
+* `zap_early_free`: a zap whose mmu_gather fills up (force flush), so the
+  gathered pages are freed before `invalidate_range_end`; safe only when the
+  gather's own flush invalidates the secondary TLB (Andrea Arcangeli,
+  2017-08-31: "zap_page_range tlb gather freeing strictly requires an
+  explicit mmu_notifier_invalidate_range before the page is actually freed").
+
+Step names shared by the operations (usable in a scenario's `until`):
+see `STEP_NAMES`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Generator, Iterator, Union
+
+from . import pagetable as pt
+from .ats import Fault
+from .memory import PAGE_SHIFT, PAGE_SIZE
+from .mm import (HPAGE_NR, HPAGE_SIZE, SOFT_DIRTY, SWP_MIGRATION, SWP_SWAP, Blocked, Mm,
+                 SegmentationFault, Step)
+from .notifier import FULL_RANGE, Event, MmuNotifierRange, Notifier, Site
+from .trace import CpuStore, OpStep
+
+Yield = Union[Step, Blocked]
+OpGen = Generator[Yield, None, None]
+
+STEP_NAMES: frozenset[str] = frozenset({
+    "fault", "segv", "store", "load", "alloc", "copy", "range_start", "pt_lock", "pte_clear",
+    "secondary_inval", "pte_set", "pt_unlock", "range_end", "page_put", "page_free", "page_lock",
+    "page_unlock", "ksm_page", "compare", "abort", "tlb_flush", "detach_vmas", "mmap_lock",
+    "mmap_unlock", "add_to_swap", "swap_write", "swap_read", "pmd_clear", "pmd_populate", "pmd_set",
+    "migration_wait", "vma_prot",
+})
+
+
+@dataclass
+class Kernel:
+    """What every kernel path needs: the mm, its notifier chain, and the
+    write-fault flavour `wp_fault`: "lock-wait" (Linux 4.15 do_wp_page: a
+    locked anonymous page makes the fault sleep on the page lock, then reuse
+    it if it is mapped once) or "refcount" (do_wp_page after the 2020
+    simplification, Linux 5.9+: copy unless this is the only reference and the
+    trylock succeeds; never sleep)."""
+
+    mm: Mm
+    notifier: Notifier
+    wp_fault: str = "lock-wait"
+    steps: int = field(default=0)
+
+    def step(self, thread: str, op: str, name: str, detail: str = "") -> Step:
+        if name not in STEP_NAMES:
+            raise AssertionError(f"undeclared step name {name!r}")
+        self.steps += 1
+        self.mm.trace.add(OpStep(time=self.mm.clock(), thread=thread, op=op, step=name, detail=detail))
+        return Step(op, name, detail)
+
+
+class Op:
+    """One running kernel path: a thread, an op name and step helpers."""
+
+    def __init__(self, k: Kernel, thread: str, name: str) -> None:
+        self.k, self.mm, self.thread, self.name = k, k.mm, thread, name
+
+    def step(self, name: str, detail: str = "") -> Step:
+        return self.k.step(self.thread, self.name, name, detail)
+
+    # -- page-table lock ----------------------------------------------------------
+    def lock(self) -> OpGen:
+        yield from self.mm.ptl.acquire(self.thread)
+        yield self.step("pt_lock")
+
+    def unlock(self) -> OpGen:
+        self.mm.ptl.release(self.thread)
+        yield self.step("pt_unlock")
+
+    # -- notifier -------------------------------------------------------------------
+    def range_start(self, start: int, end: int, event: Event) -> Generator[Yield, None, MmuNotifierRange]:
+        rng = self.k.notifier.make_range(start, end, event)
+        self.k.notifier.range_start(rng)
+        yield self.step("range_start", rng.describe())
+        return rng
+
+    def range_end(self, rng: MmuNotifierRange, *, only_end: bool = False) -> OpGen:
+        reaches = self.k.notifier.range_end_reaches_device(only_end)
+        yield from self.k.notifier.range_end(rng, only_end=only_end)
+        yield self.step("range_end", ("only_end " if only_end else "") + rng.describe()
+                        + (", secondary TLB invalidated" if reaches else ""))
+
+    def site(self, site: Site, start: int, end: int) -> OpGen:
+        """A call site that may invalidate the secondary TLB (policy decides)."""
+        invalidates = self.k.notifier.invalidates_at(site)
+        yield from self.k.notifier.at_site(site, start, end)  # logs the site either way
+        if invalidates:
+            yield self.step("secondary_inval", f"{site.value} [{start:#x}, {end:#x})")
+
+    # -- page locks -------------------------------------------------------------------
+    def page_lock(self, pfn: int) -> OpGen:
+        yield from self.mm.page_locks.lock(pfn, self.thread)
+        yield self.step("page_lock", f"pfn {pfn:#x}")
+
+    def page_unlock(self, pfn: int) -> None:
+        self.mm.page_locks.unlock(pfn, self.thread)
+
+    def put(self, pfn: int, what: str = "") -> Step:
+        freed = self.mm.put_page(pfn)
+        return self.step("page_free" if freed else "page_put", f"pfn {pfn:#x}" + (f" ({what})" if what else ""))
+
+
+def _page(va: int) -> int:
+    return va & ~(PAGE_SIZE - 1)
+
+
+def _pa(pfn: int) -> int:
+    return pfn << PAGE_SHIFT
+
+
+def _pfn_of(value: int, size: int = PAGE_SIZE) -> int | None:
+    pa = Mm.pte_pa(value, size)
+    return None if pa is None else pa >> PAGE_SHIFT
+
+
+# =========================================================================== CPU accesses and faults
+
+def cpu_store(k: Kernel, thread: str, va: int, value: int | None = None) -> OpGen:
+    """A user store: fault until the translation is writable, then store.
+
+    The store itself is atomic with its last translation (one step), so a
+    store can never land through a PTE that changed since it was checked.
+    """
+    o = Op(k, thread, "store")
+    if value is None:
+        value = k.mm.values.cpu()
+    while True:
+        fault = k.mm.access_fault(va, True)
+        if fault == Fault.NONE:
+            k.mm.cpu_store_at(thread, va, value)
+            yield o.step("store", f"{va:#x} = {value:#x}")
+            return
+        yield o.step("fault", f"write {va:#x}: {fault.name}")
+        try:
+            yield from handle_mm_fault(k, thread, va, write=True)
+        except SegmentationFault as e:
+            yield o.step("segv", str(e))
+            return
+
+
+def cpu_load(k: Kernel, thread: str, va: int) -> OpGen:
+    o = Op(k, thread, "load")
+    while True:
+        fault = k.mm.access_fault(va, False)
+        if fault == Fault.NONE:
+            ev = k.mm.cpu_load_at(thread, va)
+            yield o.step("load", f"{va:#x} -> {ev.value:#x}")
+            return
+        yield o.step("fault", f"read {va:#x}: {fault.name}")
+        try:
+            yield from handle_mm_fault(k, thread, va, write=False)
+        except SegmentationFault as e:
+            yield o.step("segv", str(e))
+            return
+
+
+def handle_mm_fault(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
+    """Dispatch a CPU page fault the way handle_pte_fault does (under mmap_lock read)."""
+    mm = k.mm
+    vma = mm.find_vma(va)
+    if vma is None:
+        raise SegmentationFault(f"no VMA at {va:#x}")
+    if write and not vma.writable:
+        raise SegmentationFault(f"write to read-only VMA at {va:#x}")
+    yield from mm.mmap_lock.down_read(thread)
+    try:
+        hit = mm.leaf(va)
+        value = 0 if hit is None else hit[1]
+        size = PAGE_SIZE if hit is None else hit[2]
+        if size == HPAGE_SIZE and value & pt.P:
+            if write and not value & pt.RW:
+                yield from _huge_wp_reuse(k, thread, va)
+            return
+        if value == 0:
+            if vma.kind == "anon":
+                yield from do_anonymous_page(k, thread, va, write=write)
+            else:
+                yield from do_file_fault(k, thread, va, write=write)
+        elif Mm.is_swap(value):
+            yield from do_swap_page(k, thread, va, value)
+        elif Mm.is_migration(value):
+            o = Op(k, thread, "migration_entry_wait")
+            yield Blocked(f"migration entry at {va:#x}", lambda: mm.pte(va) != value)
+            yield o.step("migration_wait", f"{va:#x}")
+        elif value & pt.P and write and not value & pt.RW:
+            yield from do_wp_page(k, thread, va)
+        # else: spurious (another thread fixed it first); retry the access
+    finally:
+        mm.mmap_lock.up_read(thread)
+
+
+def do_anonymous_page(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
+    """First touch of an anonymous page: a read maps the zero page, a write a new page.
+    The PTE was none, so nothing can be cached for it: no notifier."""
+    mm = k.mm
+    o = Op(k, thread, "do_anonymous_page")
+    if write:
+        pfn = mm.frames.alloc("anon")
+        yield o.step("alloc", f"pfn {pfn:#x}")
+    else:
+        pfn = mm.zero_pfn
+    yield from o.lock()
+    if mm.pte(va) != 0:  # raced with another fault
+        yield from o.unlock()
+        if write:
+            yield o.put(pfn, "lost race")
+        return
+    mm.write_leaf(va, mm.make_pte(pfn, writable=write))
+    mm.add_map(pfn)
+    mm.record_change(_page(va), PAGE_SIZE, None, _pa(pfn), write)
+    yield o.step("pte_set", f"{_page(va):#x} -> {'new page' if write else 'zero page'} pfn {pfn:#x}")
+    yield from o.unlock()
+
+
+def do_file_fault(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
+    """Fault on a file mapping: map the page-cache page read-only, or for a
+    write to a private writable mapping copy it into a new anon page
+    (do_cow_fault). The PTE was none: no notifier."""
+    mm = k.mm
+    vma = mm.find_vma(va)
+    assert vma is not None and vma.file is not None
+    o = Op(k, thread, "do_file_fault")
+    idx = vma.file_index(va)
+    if idx not in vma.file.pages:
+        vma.file.pages[idx] = mm.frames.alloc("file")
+    cache_pfn = vma.file.pages[idx]
+    if write:
+        pfn = mm.frames.alloc("anon")
+        mm.mem.copy_page(_pa(pfn), _pa(cache_pfn))
+        yield o.step("copy", f"page cache pfn {cache_pfn:#x} -> pfn {pfn:#x}")
+    else:
+        pfn = cache_pfn
+        mm.get_page(pfn)
+    yield from o.lock()
+    if mm.pte(va) != 0:
+        yield from o.unlock()
+        yield o.put(pfn, "lost race")
+        return
+    mm.write_leaf(va, mm.make_pte(pfn, writable=write))
+    mm.add_map(pfn)
+    mm.record_change(_page(va), PAGE_SIZE, None, _pa(pfn), write)
+    yield o.step("pte_set", f"{_page(va):#x} -> pfn {pfn:#x}")
+    yield from o.unlock()
+
+
+def do_swap_page(k: Kernel, thread: str, va: int, entry: int) -> OpGen:
+    """Swap-in. A page still in the swap cache is mapped again (same frame);
+    if reclaim still holds it locked the fault sleeps on the page lock."""
+    mm = k.mm
+    o = Op(k, thread, "do_swap_page")
+    slot_no = Mm.swp_index(entry)
+    slot = mm.swap.slots[slot_no]
+    if slot.cache_pfn is not None:
+        pfn = slot.cache_pfn
+        if mm.page_locks.locked(pfn):
+            yield Blocked(f"swap cache page {pfn:#x} locked", lambda: not mm.page_locks.locked(pfn))
+            return  # retry the fault: the page may have left the swap cache
+        mm.get_page(pfn)
+    else:
+        assert slot.data is not None
+        pfn = mm.frames.alloc("anon")
+        mm.mem.write(_pa(pfn), slot.data)
+        yield o.step("swap_read", f"slot {slot_no} -> pfn {pfn:#x}")
+    yield from o.lock()
+    if mm.pte(va) != entry:
+        yield from o.unlock()
+        yield o.put(pfn, "lost race")
+        return
+    vma = mm.find_vma(va)
+    writable = bool(vma and vma.writable)
+    mm.write_leaf(va, mm.make_pte(pfn, writable=writable))
+    mm.add_map(pfn)
+    mm.record_change(_page(va), PAGE_SIZE, None, _pa(pfn), writable)
+    if slot.cache_pfn is None:
+        del mm.swap.slots[slot_no]
+    yield o.step("pte_set", f"{_page(va):#x} -> pfn {pfn:#x} (swap-in)")
+    yield from o.unlock()
+
+
+def do_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
+    """Write fault on a present read-only PTE of a writable VMA: reuse or copy."""
+    mm = k.mm
+    value = mm.pte(va)
+    pfn = _pfn_of(value)
+    assert pfn is not None
+    vma = mm.find_vma(va)
+    assert vma is not None
+    if pfn == mm.zero_pfn or vma.kind != "anon" or mm.page_owner(pfn) == "ksm":
+        yield from wp_page_copy(k, thread, va, value)
+        return
+    if k.wp_fault == "refcount":
+        # 5.9+: copy unless this is the only reference; never sleep on the lock.
+        if mm.refcount(pfn) != 1 or not mm.page_locks.trylock(pfn, thread):
+            yield from wp_page_copy(k, thread, va, value)
+            return
+    else:
+        # 4.15: trylock, else sleep on the page lock and recheck the PTE.
+        if not mm.page_locks.trylock(pfn, thread):
+            mm.get_page(pfn)
+            yield from mm.page_locks.lock(pfn, thread)
+            mm.put_page(pfn)
+            if mm.pte(va) != value:
+                mm.page_locks.unlock(pfn, thread)
+                return  # changed meanwhile (e.g. KSM merged it): retry the fault
+        if mm.map_count(pfn) != 1:
+            mm.page_locks.unlock(pfn, thread)
+            yield from wp_page_copy(k, thread, va, value)
+            return
+    mm.page_locks.unlock(pfn, thread)
+    yield from wp_page_reuse(k, thread, va, value)
+
+
+def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> OpGen:
+    """Make the PTE writable in place (same page): a permission upgrade, so
+    no flush and no notifier (a stale read-only device entry just refaults)."""
+    mm = k.mm
+    o = Op(k, thread, "wp_page_reuse")
+    yield from o.lock()
+    if mm.pte(va) == orig:
+        pfn = _pfn_of(orig)
+        assert pfn is not None
+        mm.write_leaf(va, mm.make_pte(pfn, writable=True))
+        mm.lazyfree.discard(pfn)
+        mm.record_change(_page(va), PAGE_SIZE, _pa(pfn), _pa(pfn), True)
+        yield o.step("pte_set", f"{_page(va):#x} writable (reuse pfn {pfn:#x})")
+    yield from o.unlock()
+
+
+def _huge_wp_reuse(k: Kernel, thread: str, va: int) -> OpGen:
+    mm = k.mm
+    o = Op(k, thread, "do_huge_pmd_wp_page")
+    base = va & ~(HPAGE_SIZE - 1)
+    yield from o.lock()
+    hit = mm.leaf(base)
+    if hit is not None and hit[2] == HPAGE_SIZE and hit[1] & pt.P and not hit[1] & pt.RW:
+        pfn = _pfn_of(hit[1], HPAGE_SIZE)
+        assert pfn is not None
+        mm.write_leaf(base, mm.make_pte(pfn, writable=True, huge=True))
+        mm.record_change(base, HPAGE_SIZE, _pa(pfn), _pa(pfn), True)
+        yield o.step("pte_set", f"{base:#x} huge writable (reuse)")
+    yield from o.unlock()
+
+
+def wp_page_copy(k: Kernel, thread: str, va: int, orig: int) -> OpGen:
+    """COW (and the write fault on the zero page), mm/memory.c wp_page_copy.
+
+    The doc's case B: the PTE is repointed to a new page, so the secondary TLB
+    must be invalidated between the clear and the set, under the lock
+    (`ptep_clear_flush_notify`), and range_end is `only_end`.
+    """
+    mm = k.mm
+    o = Op(k, thread, "wp_page_copy")
+    old = _pfn_of(orig)
+    assert old is not None
+    new = mm.frames.alloc("anon")
+    if old == mm.zero_pfn:
+        yield o.step("alloc", f"zeroed pfn {new:#x} for the zero page")
+    else:
+        yield o.step("alloc", f"pfn {new:#x}")
+        mm.mem.copy_page(_pa(new), _pa(old))
+        yield o.step("copy", f"pfn {old:#x} -> pfn {new:#x}")
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    if mm.pte(va) != orig:
+        yield from o.unlock()
+        yield from o.range_end(rng, only_end=True)
+        yield o.put(new, "PTE changed, fault retried")
+        return
+    mm.write_leaf(va, 0)
+    yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush_notify)")
+    yield from o.site(Site.CLEAR_FLUSH_NOTIFY, page, page + PAGE_SIZE)
+    mm.write_leaf(va, mm.make_pte(new, writable=True))
+    mm.add_map(new)
+    mm.record_change(page, PAGE_SIZE, _pa(old), _pa(new), True)
+    yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x}")
+    mm.remove_map(old)
+    yield from o.unlock()
+    yield from o.range_end(rng, only_end=True)
+    if old != mm.zero_pfn:
+        yield o.put(old, "old page")
+
+
+# =========================================================================== uprobes
+
+def replace_page_uprobe(k: Kernel, thread: str, va: int, value: int | None = None) -> OpGen:
+    """kernel/events/uprobes.c __replace_page: install a breakpoint by mapping
+    a modified anonymous copy of a file page (case B: repoint to a new page).
+
+    The breakpoint write is recorded as a `CpuStore` at the instant the new
+    PTE is set, since that is when the new content becomes what the address
+    holds. The old page stays in the page cache, so dropping the mapping's
+    reference before range_end frees nothing.
+    """
+    mm = k.mm
+    o = Op(k, thread, "__replace_page")
+    if value is None:
+        value = mm.values.cpu()
+    vma = mm.find_vma(va)
+    if vma is None or vma.kind != "file":
+        yield o.step("abort", f"{va:#x} is not in a file mapping")
+        return
+    if not mm.pte(va) & pt.P:
+        yield from handle_mm_fault(k, thread, va, write=False)  # get_user_pages(FOLL_FORCE)
+    orig = mm.pte(va)
+    old = _pfn_of(orig)
+    assert old is not None
+    new = mm.frames.alloc("anon")
+    yield o.step("alloc", f"pfn {new:#x}")
+    off = va & (PAGE_SIZE - 1)
+    mm.mem.copy_page(_pa(new), _pa(old))
+    mm.mem.write64(_pa(new) + off, value)
+    yield o.step("copy", f"pfn {old:#x} -> pfn {new:#x} with breakpoint {value:#x} at +{off:#x}")
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    if mm.pte(va) != orig:
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        yield o.put(new, "PTE changed")
+        return
+    mm.write_leaf(va, 0)
+    yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush_notify)")
+    yield from o.site(Site.CLEAR_FLUSH_NOTIFY, page, page + PAGE_SIZE)
+    mm.write_leaf(va, mm.make_pte(new, writable=False))
+    mm.add_map(new)
+    mm.record_change(page, PAGE_SIZE, _pa(old), _pa(new), False)
+    mm.trace.add(CpuStore(time=mm.clock(), thread=thread, pasid=mm.bound_pasid, va=va,
+                          pa=_pa(new) + off, value=value))
+    yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (breakpoint visible)")
+    mm.remove_map(old)
+    yield o.put(old, "page cache keeps it")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+
+
+# =========================================================================== KSM
+
+def _write_protect_page(o: Op, va: int, pfn: int) -> Generator[Yield, None, bool]:
+    """mm/ksm.c write_protect_page: plain ptep_clear_flush, set read-only,
+    full range_end ("No need to notify as we are downgrading page table to
+    read only not changing it to point to a new page")."""
+    mm = o.mm
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    orig = mm.pte(va)
+    ok = _pfn_of(orig) == pfn
+    if ok:
+        mm.write_leaf(va, 0)
+        yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
+        yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+        mm.write_leaf(va, mm.make_pte(pfn, writable=False, dirty=False,
+                                      soft_dirty=bool(orig & SOFT_DIRTY)))
+        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(pfn), False)
+        yield o.step("pte_set", f"{page:#x} read-only")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    return ok
+
+
+def _replace_page(o: Op, va: int, pfn: int, kpfn: int, *, early_free: bool) -> OpGen:
+    """mm/ksm.c replace_page: point the read-only PTE at the KSM page.
+
+    4.15: plain `ptep_clear_flush`, the mapping's reference dropped under the
+    lock but the page survives because the KSM scanner still holds its own
+    reference until after range_end. `early_free`: the August 2017 code path,
+    `ptep_clear_flush_notify` and the last reference dropped under the lock.
+    """
+    mm = o.mm
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    orig = mm.pte(va)
+    if _pfn_of(orig) != pfn or orig & pt.RW:
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        yield o.step("abort", "PTE changed since write_protect_page")
+        return
+    mm.write_leaf(va, 0)
+    if early_free:
+        yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush_notify)")
+        yield from o.site(Site.CLEAR_FLUSH_NOTIFY, page, page + PAGE_SIZE)
+    else:
+        yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
+        yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+    mm.get_page(kpfn)
+    mm.write_leaf(va, mm.make_pte(kpfn, writable=False, dirty=False))
+    mm.add_map(kpfn)
+    mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(kpfn), False)
+    yield o.step("pte_set", f"{page:#x} -> KSM page pfn {kpfn:#x}")
+    mm.remove_map(pfn)
+    yield o.put(pfn, "mapping's reference" + (", last one: freed before range_end" if early_free else ""))
+    yield from o.unlock()
+    yield from o.range_end(rng)
+
+
+def _ksm_prepare(o: Op, va: int, *, need_ro: bool) -> Generator[Yield, None, int | None]:
+    mm = o.mm
+    vma = mm.find_vma(va)
+    value = mm.pte(va)
+    pfn = _pfn_of(value)
+    why = None
+    if vma is None or vma.kind != "anon":
+        why = "not an anonymous mapping"
+    elif pfn is None or pfn == mm.zero_pfn or mm.leaf(va)[2] != PAGE_SIZE:  # type: ignore[index]
+        why = "no anonymous 4 KiB page mapped"
+    elif need_ro and value & pt.RW:
+        why = "PTE not write-protected (run ksm_write_protect_page first)"
+    if why:
+        yield o.step("abort", f"{va:#x}: {why}")
+        return None
+    return pfn
+
+
+def _stable_page(o: Op, pfn: int) -> Generator[Yield, None, int]:
+    """The stable-tree KSM page with identical content (the tree holds its reference)."""
+    kpfn = o.mm.frames.alloc("ksm")
+    o.mm.mem.copy_page(_pa(kpfn), _pa(pfn))
+    yield o.step("ksm_page", f"stable KSM page pfn {kpfn:#x} = copy of pfn {pfn:#x}")
+    return kpfn
+
+
+def ksm_write_protect_page(k: Kernel, thread: str, va: int) -> OpGen:
+    """KSM's first half of try_to_merge_one_page: pin, lock, write-protect."""
+    o = Op(k, thread, "ksm_write_protect_page")
+    pfn = yield from _ksm_prepare(o, va, need_ro=False)
+    if pfn is None:
+        return
+    k.mm.get_page(pfn)  # follow_page(FOLL_GET) by the scanner
+    yield from o.page_lock(pfn)
+    yield from _write_protect_page(o, va, pfn)
+    o.page_unlock(pfn)
+    yield o.step("page_unlock", f"pfn {pfn:#x}")
+    yield o.put(pfn, "scanner's reference")
+
+
+def ksm_replace_page(k: Kernel, thread: str, va: int) -> OpGen:
+    """KSM's second half: map the stable page instead of the (write-protected) page."""
+    o = Op(k, thread, "ksm_replace_page")
+    pfn = yield from _ksm_prepare(o, va, need_ro=True)
+    if pfn is None:
+        return
+    k.mm.get_page(pfn)  # the scanner's reference, dropped after range_end
+    yield from o.page_lock(pfn)
+    kpfn = yield from _stable_page(o, pfn)
+    yield from _replace_page(o, va, pfn, kpfn, early_free=False)
+    o.page_unlock(pfn)
+    yield o.step("page_unlock", f"pfn {pfn:#x}")
+    yield o.put(pfn, "scanner's reference, after range_end")
+
+
+def ksm_replace_page_early_free(k: Kernel, thread: str, va: int) -> OpGen:
+    """Historic variant (LKML, 2017-08-31): the old page is freed under the
+    lock, before range_end; only the in-lock notify protects the device."""
+    o = Op(k, thread, "ksm_replace_page_early_free")
+    pfn = yield from _ksm_prepare(o, va, need_ro=True)
+    if pfn is None:
+        return
+    kpfn = yield from _stable_page(o, pfn)
+    yield from _replace_page(o, va, pfn, kpfn, early_free=True)
+
+
+def ksm_merge(k: Kernel, thread: str, va: int) -> OpGen:
+    """try_to_merge_one_page in full: write-protect, compare, replace."""
+    mm = k.mm
+    o = Op(k, thread, "ksm_merge")
+    pfn = yield from _ksm_prepare(o, va, need_ro=False)
+    if pfn is None:
+        return
+    mm.get_page(pfn)
+    yield from o.page_lock(pfn)
+    kpfn = yield from _stable_page(o, pfn)
+    ok = yield from _write_protect_page(o, va, pfn)
+    same = ok and mm.mem.read(_pa(pfn), PAGE_SIZE) == mm.mem.read(_pa(kpfn), PAGE_SIZE)
+    yield o.step("compare", "identical" if same else "pages differ: no merge")
+    if same:
+        yield from _replace_page(o, va, pfn, kpfn, early_free=False)
+    o.page_unlock(pfn)
+    yield o.step("page_unlock", f"pfn {pfn:#x}")
+    yield o.put(pfn, "scanner's reference")
+    if not same:
+        yield o.put(kpfn, "unused KSM candidate")
+
+
+# =========================================================================== zap: munmap, MADV_DONTNEED
+
+def _pages(start: int, end: int) -> range:
+    return range(_page(start), end, PAGE_SIZE)
+
+
+def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
+    """unmap_vmas/zap_page_range with an mmu_gather of `batch` pages (None:
+    never fills). 4.15 zap_pte_range: get_and_clear without notify; when the
+    batch is full, tlb_flush_mmu_tlbonly under the lock, the pages freed after
+    unlock (force_flush), i.e. before range_end."""
+    mm = o.mm
+    gathered: list[int] = []
+
+    def free_gathered(why: str) -> Iterator[Step]:
+        freed = 0
+        for pfn in gathered:
+            freed += mm.put_page(pfn)
+        n = len(gathered)
+        gathered.clear()
+        if n:
+            yield o.step("page_free", f"{n} gathered page(s), {freed} freed ({why})")
+
+    rng = yield from o.range_start(start, end, Event.UNMAP)
+    va = _page(start)
+    while va < end:
+        yield from o.lock()
+        force = False
+        while va < end:
+            hit = mm.leaf(va)
+            value = 0 if hit is None else hit[1]
+            size = PAGE_SIZE if hit is None else hit[2]
+            if size == HPAGE_SIZE and value & pt.P:
+                first = _pfn_of(value, size)
+                assert first is not None
+                mm.write_leaf(va, 0)
+                mm.record_change(va, size, _pa(first), None, False)
+                for i in range(HPAGE_NR):
+                    mm.remove_map(first + i)
+                    gathered.append(first + i)
+                yield o.step("pte_clear", f"{va:#x} huge")
+                va += size
+            elif value & pt.P:
+                pfn = _pfn_of(value)
+                assert pfn is not None
+                mm.write_leaf(va, 0)
+                mm.record_change(va, PAGE_SIZE, _pa(pfn), None, False)
+                mm.remove_map(pfn)
+                if pfn != mm.zero_pfn:
+                    gathered.append(pfn)
+                yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
+                va += PAGE_SIZE
+            else:
+                if Mm.is_swap(value):
+                    mm.write_leaf(va, 0)
+                    mm.record_change(va, PAGE_SIZE, None, None, False)
+                    slot = mm.swap.slots.pop(Mm.swp_index(value), None)
+                    if slot is not None and slot.cache_pfn is not None:
+                        gathered.append(slot.cache_pfn)
+                va += PAGE_SIZE
+            if batch is not None and len(gathered) >= batch:
+                force = True
+                break
+        if force:
+            yield from o.site(Site.TLB_GATHER, start, end)
+            yield o.step("tlb_flush", "force flush: mmu_gather batch full")
+        yield from o.unlock()
+        if force:
+            yield from free_gathered("force flush, before range_end")
+    yield from o.range_end(rng)
+    # tlb_finish_mmu
+    yield from o.site(Site.TLB_GATHER, start, end)
+    yield o.step("tlb_flush", "tlb_finish_mmu")
+    yield from free_gathered("tlb_finish_mmu")
+
+
+def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """do_munmap: detach the VMAs (mmap_lock held for write), then unmap_region."""
+    o = Op(k, thread, "munmap")
+    start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from k.mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    k.mm.remove_vma_range(start, end)
+    yield o.step("detach_vmas", f"[{start:#x}, {end:#x})")
+    yield from _zap_range(o, start, end, batch=None)
+    k.mm.mmap_lock.up_write(thread)
+    yield o.step("mmap_unlock")
+
+
+def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """MADV_DONTNEED: zap_page_range; the VMA stays (next touch faults in zero)."""
+    o = Op(k, thread, "madv_dontneed")
+    start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from _zap_range(o, start, end, batch=None)
+
+
+def zap_early_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """MADV_DONTNEED whose mmu_gather is full after one page (force flush):
+    gathered pages are freed before range_end."""
+    o = Op(k, thread, "zap_early_free")
+    start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from _zap_range(o, start, end, batch=1)
+
+
+# =========================================================================== MADV_FREE
+
+def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """madvise_free_pte_range: mark exclusively mapped anon pages clean and
+    old, same page, no TLB flush under the lock; range_end (full) and the
+    mmu_gather flush afterwards. Nothing is freed here (reclaim may later)."""
+    mm = k.mm
+    o = Op(k, thread, "madv_free")
+    start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    rng = yield from o.range_start(start, end, Event.CLEAR)
+    yield from o.lock()
+    n = 0
+    for a in _pages(start, end):
+        hit = mm.leaf(a)
+        if hit is None or hit[2] != PAGE_SIZE or not hit[1] & pt.P:
+            continue
+        pfn = _pfn_of(hit[1])
+        assert pfn is not None
+        if pfn == mm.zero_pfn or mm.map_count(pfn) != 1:
+            continue
+        writable = bool(hit[1] & pt.RW)
+        mm.write_leaf(a, mm.make_pte(pfn, writable=writable, dirty=False,
+                                     soft_dirty=bool(hit[1] & SOFT_DIRTY)) & ~pt.A)
+        mm.lazyfree.add(pfn)
+        mm.record_change(a, PAGE_SIZE, _pa(pfn), _pa(pfn), writable)
+        n += 1
+    yield o.step("pte_set", f"{n} PTE(s) clean+old (lazyfree)")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    yield from o.site(Site.TLB_GATHER, start, end)
+    yield o.step("tlb_flush", "tlb_finish_mmu")
+
+
+# =========================================================================== reclaim and migration
+
+def _exclusive_anon(o: Op, va: int) -> Generator[Yield, None, int | None]:
+    mm = o.mm
+    hit = mm.leaf(va)
+    vma = mm.find_vma(va)
+    why = None
+    pfn = None if hit is None else _pfn_of(hit[1], hit[2])
+    if vma is None or vma.kind != "anon":
+        why = "not an anonymous mapping"
+    elif hit is None or pfn is None or hit[2] != PAGE_SIZE or pfn == mm.zero_pfn:
+        why = "no anonymous 4 KiB page mapped"
+    elif mm.map_count(pfn) != 1:
+        why = "page mapped more than once (rmap walk of other mms not modelled)"
+    if why:
+        yield o.step("abort", f"{va:#x}: {why}")
+        return None
+    return pfn
+
+
+def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
+    """Reclaim (shrink_page_list) of the anon page at va: add_to_swap,
+    try_to_unmap_one, pageout, free.
+
+    4.15 try_to_unmap_one: `ptep_clear_flush`, set the swap entry, then an
+    explicit `mmu_notifier_invalidate_range()` under the lock ("Invalidate as
+    we cleared the pte"), full range_end. The page is freed only after
+    pageout, long after range_end (LKML: "as long as the page that use to be
+    pointed by the pte is not free before the IOMMU tlb flush then we are fine").
+    """
+    mm = k.mm
+    o = Op(k, thread, "try_to_unmap")
+    pfn = yield from _exclusive_anon(o, va)
+    if pfn is None:
+        return
+    mm.get_page(pfn)  # isolate_lru_page
+    yield from o.page_lock(pfn)
+    slot = mm.swap.alloc(pfn)
+    yield o.step("add_to_swap", f"pfn {pfn:#x} -> slot {slot}")
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    orig = mm.pte(va)
+    writable = bool(orig & pt.RW)
+    mm.write_leaf(va, 0)
+    yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
+    yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+    mm.write_leaf(va, Mm.swp_entry(SWP_SWAP, slot))
+    mm.record_change(page, PAGE_SIZE, _pa(pfn), None, writable)
+    yield o.step("pte_set", f"{page:#x} -> swap entry {slot}")
+    yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE)
+    mm.remove_map(pfn)
+    yield o.put(pfn, "mapping's reference")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    mm.swap.slots[slot].data = mm.mem.read(_pa(pfn), PAGE_SIZE)
+    yield o.step("swap_write", f"pfn {pfn:#x} -> slot {slot} (pageout)")
+    mm.swap.slots[slot].cache_pfn = None
+    o.page_unlock(pfn)
+    yield o.put(pfn, "removed from swap cache")
+
+
+def migrate(k: Kernel, thread: str, va: int) -> OpGen:
+    """migrate_pages of the anon page at va (unmap_and_move).
+
+    try_to_unmap(TTU_MIGRATION): `ptep_clear_flush`, a migration entry, no
+    explicit invalidate ("it will synchronize on against the special swap
+    migration pte"), full range_end; only then the copy, the new PTE
+    (remove_migration_ptes) and the free of the old page. The secondary TLB
+    is therefore clean before the new page is mapped under every policy.
+    """
+    mm = k.mm
+    o = Op(k, thread, "migrate")
+    pfn = yield from _exclusive_anon(o, va)
+    if pfn is None:
+        return
+    mm.get_page(pfn)  # isolate
+    yield from o.page_lock(pfn)
+    new = mm.frames.alloc("anon")
+    yield o.step("alloc", f"pfn {new:#x}")
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.MIGRATE)
+    yield from o.lock()
+    orig = mm.pte(va)
+    writable = bool(orig & pt.RW)
+    mm.write_leaf(va, 0)
+    yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
+    yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+    entry = Mm.swp_entry(SWP_MIGRATION, pfn)
+    mm.write_leaf(va, entry)
+    yield o.step("pte_set", f"{page:#x} -> migration entry")
+    mm.remove_map(pfn)
+    yield o.put(pfn, "mapping's reference")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    mm.mem.copy_page(_pa(new), _pa(pfn))
+    yield o.step("copy", f"pfn {pfn:#x} -> pfn {new:#x}")
+    yield from o.lock()
+    if mm.pte(va) == entry:
+        mm.write_leaf(va, mm.make_pte(new, writable=writable))
+        mm.add_map(new)
+        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
+        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
+    yield from o.unlock()
+    o.page_unlock(pfn)
+    yield o.put(pfn, "old page")
+
+
+# =========================================================================== THP
+
+def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
+    """__split_huge_pmd of an anonymous THP: pmdp_invalidate (plain), a PTE
+    table pointing at the same subpages, range_only_end (4.15: "Split a huge
+    pmd into pte pointing to the same page. No need to invalidate secondary
+    tlb entry they are all still valid")."""
+    mm = k.mm
+    o = Op(k, thread, "thp_split")
+    base = va & ~(HPAGE_SIZE - 1)
+    hit = mm.leaf(base)
+    if hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P:
+        yield o.step("abort", f"{base:#x}: no huge PMD mapped")
+        return
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    old = mm.leaf(base)
+    assert old is not None
+    first = _pfn_of(old[1], HPAGE_SIZE)
+    assert first is not None
+    writable = bool(old[1] & pt.RW)
+    mm.write_leaf(base, old[1] & ~pt.P)  # pmd_mknotpresent
+    yield o.step("pmd_clear", f"{base:#x} (pmdp_invalidate)")
+    yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+    table = mm.frames.alloc("pagetable")
+    mm.tables.table_pfns.add(table)
+    for i in range(HPAGE_NR):
+        mm.mem.write64(_pa(table) + 8 * i, mm.make_pte(first + i, writable=writable))
+    mm.tables.set_entry(base, 3, pt.make_pte(_pa(table)))
+    mm.record_change(base, HPAGE_SIZE, _pa(first), _pa(first), writable)
+    yield o.step("pmd_populate", f"{base:#x} -> PTE table pfn {table:#x} (same subpages)")
+    yield from o.unlock()
+    yield from o.range_end(rng, only_end=True)
+
+
+def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
+    """khugepaged collapse_huge_page: with mmap_lock held for write,
+    pmdp_collapse_flush (plain) under the lock, full range_end, *then* copy the
+    small pages into the huge page, free them, and set the huge PMD. The
+    invalidation sits between the clear and the set under every policy."""
+    mm = k.mm
+    o = Op(k, thread, "thp_collapse")
+    base = va & ~(HPAGE_SIZE - 1)
+    vma = mm.find_vma(base)
+    if vma is None or vma.kind != "anon" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
+        yield o.step("abort", f"{base:#x}: no anonymous VMA covers the 2 MiB range")
+        return
+    pmd = mm.tables.entry(base, 3)
+    if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
+        yield o.step("abort", f"{base:#x}: no PTE table to collapse")
+        return
+    yield from mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    hfirst = mm.huge.alloc("anon")
+    yield o.step("alloc", f"huge page pfn {hfirst:#x}")
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    table_pa = mm.tables.entry(base, 3)[1] & pt.addr_mask(PAGE_SIZE)  # type: ignore[index]
+    ptes = [mm.mem.read64(table_pa + 8 * i) for i in range(HPAGE_NR)]
+    mm.tables.set_entry(base, 3, 0)
+    yield o.step("pmd_clear", f"{base:#x} (pmdp_collapse_flush)")
+    yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    olds: list[tuple[int, int | None]] = []
+    for i, e in enumerate(ptes):
+        pfn = _pfn_of(e)
+        if pfn is not None:
+            mm.mem.copy_page(_pa(hfirst + i), _pa(pfn))
+        olds.append((i, pfn))
+    yield o.step("copy", f"{sum(p is not None for _, p in olds)} small page(s) -> huge page")
+    freed = 0
+    for _, pfn in olds:
+        if pfn is not None:
+            mm.remove_map(pfn)
+            freed += mm.put_page(pfn) if pfn != mm.zero_pfn else 0
+    yield o.step("page_free", f"{freed} small page(s) freed")
+    yield from o.lock()
+    mm.tables.set_entry(base, 3, mm.make_pte(hfirst, writable=vma.writable, huge=True))
+    for i, pfn in olds:
+        mm.add_map(hfirst + i)
+        mm.record_change(base + i * PAGE_SIZE, PAGE_SIZE, None if pfn is None else _pa(pfn),
+                         _pa(hfirst + i), vma.writable)
+    yield o.step("pmd_set", f"{base:#x} -> huge page pfn {hfirst:#x}")
+    yield from o.unlock()
+    mm.mmap_lock.up_write(thread)
+    yield o.step("mmap_unlock")
+
+
+# =========================================================================== protection changes
+
+def mprotect(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, prot: str = "ro") -> OpGen:
+    """mprotect: change_protection. A downgrade rewrites PTEs read-only under
+    the lock without a flush, full range_end, then flush_tlb_range (4.15
+    change_protection_range). An upgrade only changes the VMA (PTEs are made
+    writable by the next write fault)."""
+    mm = k.mm
+    o = Op(k, thread, "mprotect")
+    start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    writable = prot == "rw"
+    yield from mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    _set_vma_prot(mm, start, end, writable)
+    yield o.step("vma_prot", f"[{start:#x}, {end:#x}) {prot}")
+    if not writable:
+        rng = yield from o.range_start(start, end, Event.PROTECTION_VMA)
+        yield from o.lock()
+        n = 0
+        a = start
+        while a < end:
+            hit = mm.leaf(a)
+            size = PAGE_SIZE if hit is None else hit[2]
+            if hit is not None and hit[1] & pt.P and hit[1] & pt.RW:
+                mm.write_leaf(a, hit[1] & ~pt.RW)
+                pa = Mm.pte_pa(hit[1], size)
+                mm.record_change(a & ~(size - 1), size, pa, pa, False)
+                n += 1
+            a = (a & ~(size - 1)) + size
+        yield o.step("pte_set", f"{n} PTE(s) read-only")
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        yield from o.site(Site.TLB_FLUSH_RANGE, start, end)
+        yield o.step("tlb_flush", "flush_tlb_range")
+    mm.mmap_lock.up_write(thread)
+    yield o.step("mmap_unlock")
+
+
+def _set_vma_prot(mm: Mm, start: int, end: int, writable: bool) -> None:
+    from .mm import Vma
+    out = []
+    for v in mm.vmas:
+        if v.end <= start or end <= v.start:
+            out.append(v)
+            continue
+        lo, hi = max(v.start, start), min(v.end, end)
+        if v.start < lo:
+            out.append(Vma(v.start, lo, v.kind, v.writable, v.mergeable, v.file, v.pgoff))
+        out.append(Vma(lo, hi, v.kind, writable, v.mergeable, v.file, v.file_index(lo)))
+        if hi < v.end:
+            out.append(Vma(hi, v.end, v.kind, v.writable, v.mergeable, v.file, v.file_index(hi)))
+    mm.vmas = sorted(out, key=lambda v: v.start)
+
+
+def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
+    """echo 4 > /proc/pid/clear_refs: write-protect every PTE and clear its
+    soft-dirty bit (same pages), notifier range 0..-1, flush_tlb_mm after."""
+    mm = k.mm
+    o = Op(k, thread, "clear_soft_dirty")
+    yield from mm.mmap_lock.down_read(thread)
+    rng = yield from o.range_start(*FULL_RANGE, Event.SOFT_DIRTY)
+    yield from o.lock()
+    n = 0
+    for v in list(mm.vmas):
+        a = v.start
+        while a < v.end:
+            hit = mm.leaf(a)
+            size = PAGE_SIZE if hit is None else hit[2]
+            if hit is not None and hit[1] & pt.P:
+                new = hit[1] & ~(pt.RW | SOFT_DIRTY)
+                if new != hit[1]:
+                    mm.write_leaf(a, new)
+                    pa = Mm.pte_pa(hit[1], size)
+                    mm.record_change(a & ~(size - 1), size, pa, pa, False)
+                    n += 1
+            a = (a & ~(size - 1)) + size
+    yield o.step("pte_set", f"{n} PTE(s) write-protected, soft-dirty cleared")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE)
+    yield o.step("tlb_flush", "flush_tlb_mm")
+    mm.mmap_lock.up_read(thread)
+
+
+# =========================================================================== registry
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How a scenario names an operation and what arguments it takes.
+
+    `args` lists the parameters after the thread: "va" (an address), "len"
+    (bytes, optional, default one page), "prot" ("ro" | "rw", optional) and
+    "value" (optional 64-bit value).
+    """
+
+    name: str
+    fn: Callable[..., OpGen]
+    args: tuple[str, ...]
+    summary: str
+
+
+OPS: dict[str, OpSpec] = {s.name: s for s in (
+    OpSpec("store", cpu_store, ("va", "value?"), "CPU store (faults as needed: COW, zero page, swap-in...)"),
+    OpSpec("load", cpu_load, ("va",), "CPU load (faults as needed)"),
+    OpSpec("__replace_page", replace_page_uprobe, ("va", "value?"), "uprobes breakpoint install"),
+    OpSpec("ksm_write_protect_page", ksm_write_protect_page, ("va",), "KSM write_protect_page"),
+    OpSpec("ksm_replace_page", ksm_replace_page, ("va",), "KSM replace_page (4.15)"),
+    OpSpec("ksm_replace_page_early_free", ksm_replace_page_early_free, ("va",),
+           "KSM replace_page freeing the old page before range_end (2017)"),
+    OpSpec("ksm_merge", ksm_merge, ("va",), "KSM try_to_merge_one_page"),
+    OpSpec("munmap", munmap, ("va", "len?"), "munmap (zap with mmu_gather)"),
+    OpSpec("madv_dontneed", madv_dontneed, ("va", "len?"), "MADV_DONTNEED (zap_page_range)"),
+    OpSpec("zap_early_free", zap_early_free, ("va", "len?"),
+           "zap whose mmu_gather frees pages before range_end (force flush)"),
+    OpSpec("madv_free", madv_free, ("va", "len?"), "MADV_FREE"),
+    OpSpec("try_to_unmap", try_to_unmap, ("va",), "reclaim: swap-out of the page"),
+    OpSpec("migrate", migrate, ("va",), "page migration"),
+    OpSpec("thp_split", thp_split, ("va",), "split a huge PMD"),
+    OpSpec("thp_collapse", thp_collapse, ("va",), "khugepaged collapse into a huge PMD"),
+    OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),
+    OpSpec("clear_soft_dirty", clear_soft_dirty, (), "clear_refs soft-dirty reset"),
+)}

@@ -1,0 +1,545 @@
+"""Scenario files: the mmu_notifier.rst timeline as an executable table.
+
+The format (docs/SCENARIOS.md) mirrors the doc's table: a setup block, then
+`[Time ...]` rows with one line per thread (`CPU-thread-N {...}`,
+`DEV-thread-N {...}`) saying what that thread does in that row. Rows run in
+order; inside a row the listed threads run concurrently, and the row ends
+when every listed action has finished (a CPU operation reached its `until`
+step or returned, a device access got its response).
+
+Everything is checked when the file is read, so a malformed file fails with
+one `ScenarioError` naming the file, the line and the problem before anything
+runs. Problems that only show while running (a deadlock, starting an
+operation while the thread's previous one is still preempted) raise
+`ScenarioRunError` with the line of the row or action at fault.
+
+`python -m model.scenario FILE [--policy P|all] [--mode script|random] [--seed S]`
+runs a file on the reference device and prints the verdicts.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .memory import PAGE_SIZE
+from .mm import HPAGE_SIZE
+from .notifier import POLICIES, Policy
+from .ops import OPS, STEP_NAMES
+
+THREAD_RE = re.compile(r"^(CPU|DEV)-thread-(\d+)$")
+ROW_RE = re.compile(r"^\[Time\s+([^\]]*?)\s*\]\s*-*\s*$")
+CELL_RE = re.compile(r"^(\S+)\s*\{(.*)\}\s*$")
+PAGE_STATES = ("present", "ro", "cow", "zero", "none", "file", "huge")
+KNOWN_RULES: tuple[str, ...] = (
+    "ordering", "coherence", "future-read", "unknown-value", "lost-write", "use-after-free",
+    "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
+    "completion-before-drain",
+)
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used, with the file and line at fault."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class ScenarioRunError(ScenarioError):
+    """The scenario parsed but cannot be carried out (deadlock, misuse of a thread)."""
+
+
+@dataclass(frozen=True)
+class VmaSpec:
+    line: int
+    start: int
+    end: int
+    kind: str  # anon | file
+    writable: bool
+    mergeable: bool = False
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    line: int
+    name: str | None
+    va: int
+    state: str
+    value: int | None
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a thread does in a row."""
+
+    line: int
+    thread: str
+    verb: str  # an op name (model.ops.OPS), resume, wait, read, write
+    text: str
+    va: int | None = None
+    length: int | None = None
+    value: int | None = None
+    prot: str | None = None
+    until: str | None = None
+    until_n: int = 1
+    nowait: bool = False
+    cycles: int = 0  # wait
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.thread.startswith("CPU-")
+
+
+@dataclass
+class Row:
+    label: str
+    line: int
+    cells: dict[str, list[Action]] = field(default_factory=dict)
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    description: str = ""
+    pasid: int = 1
+    cycles_per_step: int = 10
+    wp_fault: str = "lock-wait"
+    vmas: list[VmaSpec] = field(default_factory=list)
+    pages: list[PageSpec] = field(default_factory=list)
+    labels: dict[str, int] = field(default_factory=dict)
+    threads: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    expects: dict[str, frozenset[str]] = field(default_factory=dict)  # policy -> failing rules
+
+    @property
+    def cpu_threads(self) -> list[str]:
+        return [t for t in self.threads if t.startswith("CPU-")]
+
+    @property
+    def dev_threads(self) -> list[str]:
+        return [t for t in self.threads if t.startswith("DEV-")]
+
+    def actions(self) -> list[Action]:
+        return [a for r in self.rows for acts in r.cells.values() for a in acts]
+
+    def names(self) -> dict[int, str]:
+        """va -> label, for rendering."""
+        return {va: n for n, va in self.labels.items()}
+
+
+def dev_index(thread: str) -> int:
+    m = THREAD_RE.match(thread)
+    assert m and m.group(1) == "DEV"
+    return int(m.group(2))
+
+
+# --------------------------------------------------------------------------- parsing
+
+class _Parser:
+    def __init__(self, text: str, path: str) -> None:
+        self.text, self.path = text, path
+        self.sc = Scenario(name=Path(path).stem, path=path)
+        self.line = 0
+        self.started: set[str] = set()  # CPU threads that have run an operation
+        self.in_rows = False
+
+    def err(self, msg: str, line: int | None = None) -> ScenarioError:
+        return ScenarioError(self.path, self.line if line is None else line, msg)
+
+    # -- numbers and addresses -------------------------------------------------------
+    def num(self, tok: str, what: str) -> int:
+        try:
+            v = int(tok.replace("_", ""), 0)
+        except ValueError:
+            raise self.err(f"{what}: {tok!r} is not a number") from None
+        if v < 0:
+            raise self.err(f"{what}: {tok!r} is negative")
+        return v
+
+    def addr(self, tok: str) -> int:
+        m = re.match(r"^([A-Za-z_][\w]*)?\s*(?:([+-])\s*(\S+))?$", tok)
+        if m and m.group(1) is not None:
+            name = m.group(1)
+            if name not in self.sc.labels:
+                raise self.err(f"unknown address label {name!r} (define it with 'page' or 'label')")
+            base = self.sc.labels[name]
+            if m.group(2):
+                off = self.num(m.group(3), "address offset")
+                base = base + off if m.group(2) == "+" else base - off
+            return base
+        return self.num(tok, "address")
+
+    # -- top level -----------------------------------------------------------------------
+    def parse(self) -> Scenario:
+        row: Row | None = None
+        for self.line, raw in enumerate(self.text.splitlines(), start=1):
+            line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+            if not line:
+                continue
+            m = ROW_RE.match(line)
+            if m:
+                if not self.in_rows:
+                    self._finish_setup()
+                self.in_rows = True
+                row = Row(label=m.group(1) or "?", line=self.line)
+                self.sc.rows.append(row)
+                continue
+            if line.startswith("[Time"):
+                raise self.err("malformed row header; expected '[Time LABEL]' (dashes after it are allowed)")
+            if line == "[setup]":
+                if self.in_rows:
+                    raise self.err("[setup] after the timeline began")
+                continue
+            words = line.split()
+            if words[0] == "expect":
+                self._expect(words[1:])
+                continue
+            m = CELL_RE.match(line)
+            if m or THREAD_RE.match(words[0]):
+                if m is None:
+                    raise self.err(f"thread line needs its actions in braces: '{words[0]} {{...}}'")
+                if not THREAD_RE.match(m.group(1)):
+                    raise self.err(f"bad thread name {m.group(1)!r}; expected CPU-thread-N or DEV-thread-N")
+                if row is None:
+                    raise self.err("thread line before the first '[Time ...]' row")
+                self._cell(row, m.group(1), m.group(2))
+                continue
+            if self.in_rows:
+                raise self.err(f"unexpected {words[0]!r} in the timeline (setup directives come before "
+                               f"the first '[Time ...]' row)")
+            self._directive(words)
+        if not self.in_rows:
+            self._finish_setup()
+        if not self.sc.rows:
+            raise ScenarioError(self.path, None, "no '[Time ...]' rows: nothing to run")
+        # column order: explicit 'threads' first, then first appearance
+        seen = list(self.sc.threads)
+        for r in self.sc.rows:
+            for t in r.cells:
+                if t not in seen:
+                    seen.append(t)
+        self.sc.threads = seen
+        return self.sc
+
+    # -- setup -----------------------------------------------------------------------------
+    def _directive(self, w: list[str]) -> None:
+        d, args = w[0], w[1:]
+        sc = self.sc
+        if d == "scenario":
+            if len(args) != 1:
+                raise self.err("usage: scenario NAME")
+            sc.name = args[0]
+        elif d == "description":
+            sc.description = " ".join(args)
+        elif d == "pasid":
+            if len(args) != 1:
+                raise self.err("usage: pasid N")
+            sc.pasid = self.num(args[0], "pasid")
+            if not 0 < sc.pasid < (1 << 20):
+                raise self.err(f"pasid {sc.pasid} outside 1..2^20-1")
+        elif d == "cycles-per-step":
+            if len(args) != 1:
+                raise self.err("usage: cycles-per-step N")
+            sc.cycles_per_step = self.num(args[0], "cycles-per-step")
+            if sc.cycles_per_step < 1:
+                raise self.err("cycles-per-step must be at least 1")
+        elif d == "wp-fault":
+            if args not in (["lock-wait"], ["refcount"]):
+                raise self.err("usage: wp-fault lock-wait|refcount")
+            sc.wp_fault = args[0]
+        elif d == "threads":
+            for t in args:
+                if not THREAD_RE.match(t):
+                    raise self.err(f"bad thread name {t!r}; expected CPU-thread-N or DEV-thread-N")
+            sc.threads = list(dict.fromkeys(args))
+        elif d == "vma":
+            self._vma(args)
+        elif d == "page":
+            self._page(args)
+        elif d == "label":
+            if len(args) != 2:
+                raise self.err("usage: label NAME ADDRESS")
+            self._define(args[0], self.addr(args[1]))
+        else:
+            raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, "
+                           f"cycles-per-step, wp-fault, threads, vma, page, label)")
+
+    def _define(self, name: str, va: int) -> None:
+        if not re.match(r"^[A-Za-z_]\w*$", name):
+            raise self.err(f"bad label name {name!r}")
+        if name in self.sc.labels:
+            raise self.err(f"label {name!r} defined twice")
+        if name in OPS or name in ("resume", "wait", "read", "write", "until", "nowait", "expect"):
+            raise self.err(f"label {name!r} is a reserved word")
+        self.sc.labels[name] = va
+
+    def _vma(self, args: list[str]) -> None:
+        if len(args) < 4:
+            raise self.err("usage: vma START END anon|file rw|ro [mergeable] [file=NAME]")
+        start, end = self.num(args[0], "vma start"), self.num(args[1], "vma end")
+        kind, prot = args[2], args[3]
+        if start % PAGE_SIZE or end % PAGE_SIZE or end <= start:
+            raise self.err(f"vma [{start:#x}, {end:#x}) must be page aligned and non-empty")
+        if end > 1 << 47:
+            raise self.err(f"vma end {end:#x} beyond the user address space (2^47)")
+        if kind not in ("anon", "file"):
+            raise self.err(f"vma kind {kind!r}: expected anon or file")
+        if prot not in ("rw", "ro"):
+            raise self.err(f"vma protection {prot!r}: expected rw or ro")
+        mergeable, fname = False, ""
+        for f in args[4:]:
+            if f == "mergeable":
+                mergeable = True
+            elif f.startswith("file="):
+                fname = f[5:]
+            else:
+                raise self.err(f"unknown vma flag {f!r} (known: mergeable, file=NAME)")
+        if kind == "file" and not fname:
+            fname = f"file@{start:#x}"
+        for v in self.sc.vmas:
+            if v.start < end and start < v.end:
+                raise self.err(f"vma [{start:#x}, {end:#x}) overlaps the vma of line {v.line}")
+        self.sc.vmas.append(VmaSpec(self.line, start, end, kind, prot == "rw", mergeable, fname))
+
+    def _page(self, args: list[str]) -> None:
+        if len(args) < 3:
+            raise self.err("usage: page NAME|- ADDRESS STATE [value=V] [count=N]")
+        name = None if args[0] == "-" else args[0]
+        va = self.addr(args[1])
+        state = args[2]
+        if state not in PAGE_STATES:
+            raise self.err(f"page state {state!r}: expected one of {', '.join(PAGE_STATES)}")
+        value, count = None, 1
+        for f in args[3:]:
+            if f.startswith("value="):
+                value = self.num(f[6:], "value")
+                if value >= 1 << 64:
+                    raise self.err("value wider than 64 bits")
+            elif f.startswith("count="):
+                count = self.num(f[6:], "count")
+                if count < 1:
+                    raise self.err("count must be at least 1")
+            else:
+                raise self.err(f"unknown page option {f!r} (known: value=V, count=N)")
+        if va % 8:
+            raise self.err(f"page address {va:#x} is not 8-byte aligned")
+        size = HPAGE_SIZE if state == "huge" else PAGE_SIZE
+        base = va & ~(size - 1)
+        vma = next((v for v in self.sc.vmas if v.start <= base and base + size * count <= v.end), None)
+        if vma is None:
+            raise self.err(f"page {va:#x} (+{size * count:#x}) is not inside one vma declared above")
+        anon_states = ("present", "ro", "cow", "zero", "none", "huge")
+        if vma.kind == "anon" and state not in anon_states:
+            raise self.err(f"state {state!r} needs a file vma (vma of line {vma.line} is anon)")
+        if vma.kind == "file" and state not in ("file", "none"):
+            raise self.err(f"state {state!r} needs an anon vma (vma of line {vma.line} is a file mapping)")
+        if state == "zero" and value not in (None, 0):
+            raise self.err("a page mapped to the zero page reads 0; drop value=")
+        if state == "none" and value is not None:
+            raise self.err("a 'none' page has no content; drop value=")
+        for p in self.sc.pages:
+            psize = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+            pbase = p.va & ~(psize - 1)
+            if pbase < base + size * count and base < pbase + psize * p.count:
+                raise self.err(f"page {va:#x} overlaps the page of line {p.line}")
+        if name is not None:
+            self._define(name, va)
+        self.sc.pages.append(PageSpec(self.line, name, va, state, value, count))
+
+    def _finish_setup(self) -> None:
+        if not self.sc.vmas:
+            raise self.err("no 'vma' in the setup: nothing for the threads to access")
+
+    # -- expectations ---------------------------------------------------------------------
+    def _expect(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise self.err("usage: expect POLICY|all clean|RULE[,RULE...]")
+        pol = args[0]
+        names = [p.value for p in POLICIES]
+        if pol != "all" and pol not in names:
+            raise self.err(f"expect: unknown policy {pol!r} (known: {', '.join(names)}, all)")
+        rules = [r for a in args[1:] for r in a.split(",") if r]
+        if rules == ["clean"]:
+            got: frozenset[str] = frozenset()
+        else:
+            for r in rules:
+                if r not in KNOWN_RULES:
+                    raise self.err(f"expect: unknown rule {r!r} (known: clean, {', '.join(KNOWN_RULES)})")
+            got = frozenset(rules)
+        for p in (names if pol == "all" else [pol]):
+            if p in self.sc.expects:
+                raise self.err(f"expect: policy {p} given twice")
+            self.sc.expects[p] = got
+
+    # -- rows -------------------------------------------------------------------------------
+    def _cell(self, row: Row, thread: str, body: str) -> None:
+        if thread in row.cells:
+            raise self.err(f"{thread} appears twice in the row of line {row.line}")
+        acts: list[Action] = []
+        for part in body.split(";"):
+            text = part.strip()
+            if text in ("", "-", "preempted"):
+                continue
+            acts.append(self._action(thread, text))
+        row.cells[thread] = acts
+
+    def _action(self, thread: str, text: str) -> Action:
+        w = text.split()
+        cpu = thread.startswith("CPU-")
+        until, until_n, nowait = None, 1, False
+        if "until" in w:
+            i = w.index("until")
+            if not cpu:
+                raise self.err(f"'until' is for CPU threads; a device access always runs to its response")
+            if len(w) != i + 2:
+                raise self.err("usage: ... until STEP[:N] (at the end of the action)")
+            step = w[i + 1]
+            if ":" in step:
+                step, n = step.split(":", 1)
+                until_n = self.num(n, "until count")
+                if until_n < 1:
+                    raise self.err("until count must be at least 1")
+            if step not in STEP_NAMES:
+                raise self.err(f"unknown step {step!r} (known: {', '.join(sorted(STEP_NAMES))})")
+            until = step
+            w = w[:i]
+        if w and w[-1] == "nowait":
+            if cpu:
+                raise self.err("'nowait' is for device accesses")
+            nowait = True
+            w = w[:-1]
+        if not w:
+            raise self.err(f"empty action in {text!r}")
+        verb, args = w[0], w[1:]
+        line = self.line
+        if verb == "wait":
+            if len(args) != 1:
+                raise self.err("usage: wait CYCLES")
+            return Action(line, thread, "wait", text, cycles=self.num(args[0], "wait cycles"))
+        if not cpu:
+            if verb == "read":
+                if len(args) != 1:
+                    raise self.err("usage: read ADDRESS [nowait]")
+                return Action(line, thread, "read", text, va=self._va8(args[0]), nowait=nowait)
+            if verb == "write":
+                args = [a for a in args if a != "="]
+                if len(args) not in (1, 2):
+                    raise self.err("usage: write ADDRESS [VALUE] [nowait]")
+                value = self._value(args[1]) if len(args) == 2 else None
+                return Action(line, thread, "write", text, va=self._va8(args[0]), value=value, nowait=nowait)
+            raise self.err(f"unknown device action {verb!r} (known: read, write, wait)")
+        if verb == "resume":
+            if args:
+                raise self.err("usage: resume [until STEP]")
+            if thread not in self.started:
+                raise self.err(f"{thread} has no operation to resume")
+            return Action(line, thread, "resume", text, until=until, until_n=until_n)
+        spec = OPS.get(verb)
+        if spec is None:
+            raise self.err(f"unknown CPU action {verb!r} (known: resume, wait, {', '.join(sorted(OPS))})")
+        fields: dict = {}
+        rest = [a for a in args if a != "="]
+        for p in spec.args:
+            opt = p.endswith("?")
+            p = p.rstrip("?")
+            if not rest:
+                if opt:
+                    continue
+                raise self.err(f"{verb}: missing {p} (usage: {verb} {' '.join(spec.args)})")
+            tok = rest.pop(0)
+            if p == "va":
+                fields["va"] = self._va8(tok)
+            elif p == "len":
+                fields["length"] = self.num(tok, "length")
+                if fields["length"] < 1:
+                    raise self.err("length must be at least 1")
+            elif p == "prot":
+                if tok not in ("ro", "rw"):
+                    raise self.err(f"{verb}: protection {tok!r}: expected ro or rw")
+                fields["prot"] = tok
+            elif p == "value":
+                fields["value"] = self._value(tok)
+        if rest:
+            raise self.err(f"{verb}: unexpected {' '.join(rest)!r} (usage: {verb} {' '.join(spec.args)})")
+        self.started.add(thread)
+        return Action(line, thread, verb, text, until=until, until_n=until_n, **fields)
+
+    def _va8(self, tok: str) -> int:
+        va = self.addr(tok)
+        if va % 8:
+            raise self.err(f"address {va:#x} is not 8-byte aligned (accesses are 8 bytes)")
+        if va >= 1 << 47:
+            raise self.err(f"address {va:#x} beyond the user address space")
+        return va
+
+    def _value(self, tok: str) -> int:
+        v = self.num(tok, "value")
+        if v >= 1 << 64:
+            raise self.err("value wider than 64 bits")
+        return v
+
+
+def parse(text: str, path: str = "<scenario>") -> Scenario:
+    """Parse scenario text; raises ScenarioError (file:line: problem)."""
+    return _Parser(text, path).parse()
+
+
+def load(path: str | Path) -> Scenario:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScenarioError(str(path), None, f"cannot read: {e.strerror or e}") from None
+    return parse(text, str(path))
+
+
+# --------------------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m model.scenario", description=__doc__.splitlines()[0])
+    ap.add_argument("file")
+    ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
+    ap.add_argument("--mode", default="script", choices=("script", "random"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeline", action="store_true", help="print the trace as a timeline table")
+    args = ap.parse_args(argv)
+    from .check import summarize
+    from .scheduler import run_scenario_sync
+
+    try:
+        sc = load(args.file)
+        policies = [p.value for p in POLICIES] if args.policy == "all" else [Policy.parse(args.policy).value]
+    except (ScenarioError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    status = 0
+    for pol in policies:
+        try:
+            res = run_scenario_sync(sc, pol, args.seed, mode=args.mode)
+        except ScenarioError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        bad = sorted(res.failed_rules)
+        print(f"== {sc.name} [{pol}] seed {args.seed}, {args.mode}: "
+              f"{'clean' if not bad else 'FAIL ' + ','.join(bad)}")
+        print(summarize(res.verdicts))
+        if args.timeline:
+            print(res.timeline())
+        exp = sc.expects.get(pol)
+        if exp is not None and exp != frozenset(bad):
+            print(f"   expected {'clean' if not exp else ','.join(sorted(exp))}")
+            status = 1
+        print()
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,565 @@
+"""CPU threads and device threads on one clock, scripted or seeded-random.
+
+The scheduler owns the global clock, which is the device's cycle counter: a
+CPU thread advances one step (one `Step` of a kernel operation) at a time and
+every CPU step costs `cycles_per_step` device cycles (`await device.run(n)`).
+Device threads issue the accesses a scenario lists, one outstanding command
+per thread, in order. Invalidation completions are handed to the mm's
+`SecondaryTlb`, which wakes the CPU thread waiting in the notifier hook.
+
+Two ways to interleave:
+
+* "script": the scenario's `[Time ...]` rows in order. Inside a row the listed
+  CPU threads step round-robin while the listed device accesses run; the row
+  ends when each listed action has finished (`until` reached, operation
+  returned, response received). Threads not listed are preempted.
+* "random": each thread's actions in file order, `until`/`resume` ignored.
+  A `random.Random(seed)` picks which awake thread moves next; after each
+  step a CPU thread that holds no spinlock (preemption is disabled under the
+  page-table lock) is preempted with probability 1/4 for 1..30 steps' worth
+  of cycles, and each device access waits 0..3 steps before it is issued. Long preemptions are what the doc's timeline is about, and
+  uniform choice alone almost never keeps a thread away long enough to open
+  such a window. The same seed gives the same run.
+
+Either way, after the last row every operation still preempted is resumed to
+completion and the device is allowed to go quiet, so the final state the
+lost-write checker reads is the state after all the kernel paths finished.
+
+The only awaited call is `device.run()`, so the same coroutine runs under
+cocotb against the RTL (tb.rtldev.RtlDevice) and, through
+`model.device.run_sync`, against the reference device.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .check import Verdict, check_all
+from .device import DevCommand, DevResponse, run_sync
+from .frames import FrameAllocator
+from .memory import PAGE_SIZE, PhysMem
+from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vma
+from .notifier import Notifier, Policy, SecondaryTlb
+from .ops import OPS, Kernel
+from .pasid import PasidTable
+from .scenario import Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
+from .trace import Trace
+
+Addr = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the host puts things in physical memory."""
+
+    pasid_tbl_base: int = 0x1000
+    pool_first_pfn: int = 0x100  # 1 MiB
+    pool_frames: int = 0x4000  # 64 MiB of 4 KiB frames (the first is the zero page)
+    huge_base: int = 0x4000_0000  # THP regions from 1 GiB
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced."""
+
+    scenario: str
+    policy: str
+    seed: int
+    mode: str
+    trace: Trace
+    verdicts: list[Verdict]
+    initial: dict[Addr, int]
+    final: dict[Addr, int | None]
+    metrics: dict[str, Any]
+    names: dict[int, str] = field(default_factory=dict)  # va -> label
+    responses: list[tuple[int, DevResponse]] = field(default_factory=list)  # (scenario line, response)
+
+    @property
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.ok]
+
+    @property
+    def failed_rules(self) -> frozenset[str]:
+        return frozenset(v.rule for v in self.failures)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def response_at(self, line: int) -> DevResponse:
+        """The device response of the access written on scenario line `line`."""
+        got = [r for ln, r in self.responses if ln == line]
+        if len(got) != 1:
+            raise KeyError(f"{len(got)} device responses for line {line}")
+        return got[0]
+
+    def timeline(self) -> str:
+        """The trace as text rows in the layout of the doc's table."""
+        from .report import timeline_rows
+        cols, rows = timeline_rows(self.trace, self.names, [e for v in self.failures for e in v.events])
+        out = []
+        for t, cells in rows:
+            out.append(f"[{t}] " + "-" * 60)
+            for c in cols:
+                cell = cells.get(c)
+                if cell and cell.lines:
+                    mark = "  <-- VIOLATION" if cell.bad else ""
+                    out.append(f"  {c:<14} " + " | ".join(cell.lines) + mark)
+        return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- the host
+
+class Host:
+    """The kernel side of one run: memory layout, mm, notifier, initial state."""
+
+    def __init__(self, scenario: Scenario, device: Any, mem: PhysMem, pasid_tbl_base: int, trace: Trace,
+                 policy: Policy, layout: Layout = Layout()) -> None:
+        self.scenario, self.device, self.mem, self.trace = scenario, device, mem, trace
+        clock: Callable[[], int] = lambda: device.now
+        first, n = layout.pool_first_pfn, layout.pool_frames
+        tbl_pfn = pasid_tbl_base >> 12
+        if first <= tbl_pfn < first + n:
+            raise ValueError(f"PASID table at {pasid_tbl_base:#x} lies inside the frame pool")
+        self.frames = FrameAllocator(mem, first, n, trace, clock)
+        self.mm = Mm(mem, self.frames, PasidTable(mem, pasid_tbl_base), trace, clock,
+                     huge_base_pa=layout.huge_base)
+        self.secondary = SecondaryTlb(device, scenario.pasid)
+        self.notifier = Notifier(self.mm, policy, self.secondary)
+        self.kernel = Kernel(self.mm, self.notifier, wp_fault=scenario.wp_fault)
+        self.initial: dict[Addr, int] = {}
+        self._setup()
+
+    def _setup(self) -> None:
+        sc, mm = self.scenario, self.mm
+        files: dict[str, FileObject] = {}
+        for v in sc.vmas:
+            f = files.setdefault(v.file, FileObject(v.file)) if v.kind == "file" else None
+            mm.add_vma(Vma(v.start, v.end, v.kind, v.writable, v.mergeable, f, 0 if f is None else v.start >> 12))
+        mm.bind_pasid(sc.pasid)
+        for p in sc.pages:
+            size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+            for i in range(p.count):
+                va = p.va + i * size
+                value = p.value if (p.value is not None and i == 0) else mm.values.initial()
+                self._setup_page(va, p.state, value)
+
+    def _setup_page(self, va: int, state: str, value: int) -> None:
+        mm, frames = self.mm, self.frames
+        vma = mm.find_vma(va)
+        assert vma is not None
+        off = va & (PAGE_SIZE - 1)
+        if state == "none":
+            return
+        if state == "zero":
+            mm.setup_map(va, frames.zero_pfn, writable=False)
+            self.initial[(mm.bound_pasid, va)] = 0
+            return
+        if state == "huge":
+            base = va & ~(HPAGE_SIZE - 1)
+            first = mm.huge.alloc("anon")
+            self.mem.write64((first << 12) + (va - base), value)
+            mm.setup_map_huge(base, first, writable=vma.writable)
+        elif state == "file":
+            assert vma.file is not None
+            idx = vma.file_index(va)
+            pfn = vma.file.pages.get(idx)
+            if pfn is None:
+                pfn = vma.file.pages[idx] = frames.alloc("file")
+            frames.get(pfn)  # the mapping's reference; the page cache keeps the first
+            self.mem.write64((pfn << 12) + off, value)
+            mm.setup_map(va, pfn, writable=False)
+        else:
+            pfn = frames.alloc("anon")
+            self.mem.write64((pfn << 12) + off, value)
+            mm.setup_map(va, pfn, writable=vma.writable and state == "present")
+            if state == "cow":  # also mapped by a forked child: refcount and mapcount 2
+                frames.get(pfn)
+                mm.add_map(pfn)
+        self.initial[(mm.bound_pasid, va)] = value
+
+    def addresses(self, trace: Trace) -> set[Addr]:
+        """Every address the run touched or the scenario named."""
+        pasid = self.mm.bound_pasid
+        out: set[Addr] = set(self.initial)
+        out |= {(pasid, va) for va in self.scenario.labels.values()}
+        out |= {(pasid, a.va) for a in self.scenario.actions() if a.va is not None}
+        for e in trace:
+            if hasattr(e, "va") and hasattr(e, "pasid") and type(e).__name__ in ("CpuStore", "CpuLoad", "DevAccess"):
+                if e.pasid == pasid:
+                    out.add((e.pasid, e.va))
+        return out
+
+    def values(self, addrs: set[Addr]) -> dict[Addr, int | None]:
+        return {a: self.mm.read_value(a[1]) for a in sorted(addrs)}
+
+
+# --------------------------------------------------------------------------- threads
+
+@dataclass
+class _Cpu:
+    name: str
+    queue: deque = field(default_factory=deque)
+    gen: Any = None
+    gen_action: Action | None = None
+    active: Action | None = None
+    target: tuple[str, int] | None = None
+    seen: int = 0
+    blocked: Blocked | None = None
+    wait_until: int = 0
+    steps: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.active is None and not self.queue
+
+
+@dataclass
+class _Dev:
+    name: str
+    index: int
+    queue: deque = field(default_factory=deque)
+    outstanding: Action | None = None
+    waiting: Action | None = None
+    wait_until: int = 0
+
+    @property
+    def done(self) -> bool:
+        return (not self.queue and self.waiting is None
+                and (self.outstanding is None or self.outstanding.nowait))
+
+
+class _Run:
+    def __init__(self, host: Host, device: Any, mode: str, seed: int, cycles_per_step: int,
+                 stall_limit: int) -> None:
+        self.host, self.device, self.mode = host, device, mode
+        self.sc = host.scenario
+        self.rng = random.Random(seed)
+        self.cps = cycles_per_step
+        self.stall_limit = stall_limit
+        self.cpus = {t: _Cpu(t) for t in self.sc.cpu_threads}
+        self.devs = {t: _Dev(t, dev_index(t)) for t in self.sc.dev_threads}
+        self.by_index = {d.index: d for d in self.devs.values()}
+        self.responses: list[tuple[int, DevResponse]] = []
+        self.progress = False
+        self.dev_commands = 0
+        # random mode: after a step, a CPU thread holding no spinlock is preempted
+        # with probability p_preempt for 1..max_sleep steps; a device access
+        # waits 0..max_dev_wait steps before it is issued
+        self.p_preempt = 0.25
+        self.max_sleep = 30
+        self.max_dev_wait = 3
+
+    @property
+    def now(self) -> int:
+        return self.device.now
+
+    def err(self, line: int | None, msg: str) -> ScenarioRunError:
+        return ScenarioRunError(self.sc.path, line, msg)
+
+    # -- device ------------------------------------------------------------------------
+    async def tick(self, n: int) -> None:
+        await self.device.run(n)
+        self.poll()
+
+    def poll(self) -> None:
+        for r in self.device.take_responses():
+            d = self.by_index.get(r.thread)
+            if d is None or d.outstanding is None:
+                raise self.err(None, f"device response for thread {r.thread} that has nothing outstanding")
+            self.responses.append((d.outstanding.line, r))
+            d.outstanding = None
+            self.progress = True
+        for tag in self.device.take_completions():
+            self.host.secondary.complete(tag)
+            self.progress = True
+
+    def dev_try(self, d: _Dev) -> bool:
+        if d.waiting is not None:
+            if self.now < d.wait_until:
+                return False
+            d.waiting = None
+            return True
+        if not d.queue or d.outstanding is not None:
+            return False
+        a: Action = d.queue[0]
+        if a.verb == "wait":
+            d.queue.popleft()
+            d.waiting, d.wait_until = a, self.now + a.cycles
+            return True
+        try:
+            idle = self.device.thread_idle(d.index)
+        except (IndexError, ValueError) as e:
+            raise self.err(a.line, f"{d.name}: {a.text}: the device refused the thread ({e!r})") from None
+        if not idle:
+            return False
+        d.queue.popleft()
+        mm = self.host.mm
+        write = a.verb == "write"
+        value = (a.value if a.value is not None else mm.values.dev()) if write else 0
+        assert a.va is not None
+        try:
+            self.device.submit(DevCommand(thread=d.index, write=write, pasid=mm.bound_pasid, va=a.va,
+                                          wdata=value))
+        except (ValueError, RuntimeError) as e:
+            raise self.err(a.line, f"{d.name}: {a.text}: the device refused the command ({e})") from None
+        d.outstanding = a
+        self.dev_commands += 1
+        return True
+
+    # -- CPU ------------------------------------------------------------------------------
+    def start(self, t: _Cpu, a: Action) -> None:
+        t.active, t.seen = a, 0
+        t.target = (a.until, a.until_n) if a.until else None
+        if a.verb == "wait":
+            t.wait_until = self.now + a.cycles
+            return
+        if a.verb == "resume":
+            return
+        if t.gen is not None:
+            prev = t.gen_action
+            raise self.err(a.line, f"{t.name} starts {a.verb!r} while its {prev.verb!r} (line {prev.line}) "
+                                   f"is still preempted; 'resume' it first")
+        spec = OPS[a.verb]
+        kwargs: dict[str, Any] = {}
+        for p in spec.args:
+            p = p.rstrip("?")
+            v = {"va": a.va, "len": a.length, "prot": a.prot, "value": a.value}[p]
+            if v is not None:
+                kwargs["length" if p == "len" else p] = v
+        t.gen = spec.fn(self.host.kernel, t.name, **kwargs)
+        t.gen_action = a
+
+    def can_move(self, t: _Cpu) -> bool:
+        if t.done:
+            return False
+        if t.active is not None and t.active.verb == "wait":
+            return self.now >= t.wait_until
+        return t.blocked is None or t.blocked.ready()
+
+    def cpu_try(self, t: _Cpu) -> str:
+        """Advance t by at most one step: "step", "blocked" or "idle"."""
+        for _ in range(10_000):
+            if t.active is None:
+                if not t.queue:
+                    return "idle"
+                self.start(t, t.queue.popleft())
+                continue
+            a = t.active
+            if a.verb == "wait":
+                if self.now < t.wait_until:
+                    return "blocked"
+                t.active = None
+                continue
+            if t.gen is None:  # resume of an operation that already returned
+                t.active = t.target = None
+                continue
+            if t.blocked is not None:
+                if not t.blocked.ready():
+                    return "blocked"
+                t.blocked = None
+            try:
+                y = next(t.gen)
+            except StopIteration:
+                t.gen = t.gen_action = None
+                t.active = t.target = None
+                continue
+            except (RuntimeError, ValueError, AssertionError, KeyError, MemoryError) as e:
+                line = t.gen_action.line if t.gen_action else a.line
+                raise self.err(line, f"{t.name}: {a.text}: {type(e).__name__}: {e}") from e
+            if isinstance(y, Blocked):
+                t.blocked = y
+                continue
+            assert isinstance(y, Step)
+            t.steps += 1
+            if t.target is not None and y.name == t.target[0]:
+                t.seen += 1
+                if t.seen >= t.target[1]:
+                    t.active = t.target = None
+            return "step"
+        raise self.err(t.active.line if t.active else None, f"{t.name} spins without progress")
+
+    def describe_blocked(self, cpus: list[_Cpu], devs: list[_Dev]) -> str:
+        parts = []
+        for t in cpus:
+            if t.done:
+                continue
+            if t.blocked is not None:
+                parts.append(f"{t.name} waits: {t.blocked.reason}")
+            else:
+                parts.append(f"{t.name} cannot proceed")
+        for d in devs:
+            if not d.done:
+                parts.append(f"{d.name} waits for the device")
+        if self.host.secondary.outstanding:
+            parts.append(f"{self.host.secondary.outstanding} invalidation(s) outstanding")
+        return "; ".join(parts) or "nothing to do"
+
+    # -- loops ------------------------------------------------------------------------------
+    async def drive(self, cpus: list[_Cpu], devs: list[_Dev], done: Callable[[], bool], line: int | None,
+                    what: str) -> None:
+        """Script mode: step until `done()`; round-robin over `cpus`."""
+        last = self.now
+        while not done():
+            self.progress = False
+            for d in devs:
+                if self.dev_try(d):
+                    self.progress = True
+            stepped = False
+            for t in cpus:
+                if self.cpu_try(t) == "step":
+                    stepped = True
+                    await self.tick(self.cps)
+            if not stepped:
+                await self.tick(self.cps)
+            if stepped or self.progress:
+                last = self.now
+            elif self.now - last > self.stall_limit:
+                raise self.err(line, f"{what} cannot finish (no progress for {self.stall_limit} cycles): "
+                                     f"{self.describe_blocked(cpus, devs)}")
+
+    async def run_script(self) -> None:
+        for row in self.sc.rows:
+            cpus, devs = [], []
+            for thread, acts in row.cells.items():
+                if thread in self.cpus:
+                    self.cpus[thread].queue.extend(acts)
+                    cpus.append(self.cpus[thread])
+                else:
+                    self.devs[thread].queue.extend(acts)
+                    devs.append(self.devs[thread])
+            await self.drive(cpus, devs, lambda: all(t.done for t in cpus) and all(d.done for d in devs),
+                             row.line, f"row [Time {row.label}]")
+
+    async def run_random(self) -> None:
+        for row in self.sc.rows:
+            for thread, acts in row.cells.items():
+                for a in acts:
+                    if a.verb == "resume":
+                        continue
+                    if thread in self.cpus:
+                        self.cpus[thread].queue.append(Action(a.line, a.thread, a.verb, a.text, a.va, a.length,
+                                                              a.value, a.prot, None, 1, a.nowait, a.cycles))
+                    else:
+                        self.devs[thread].queue.append(a)
+        cpus, devs = list(self.cpus.values()), list(self.devs.values())
+        sleep: dict[str, int] = {}  # thread -> cycle it wakes up (preempted until then)
+        last = self.now
+        while not (all(t.done for t in cpus) and all(d.done for d in devs)):
+            self.progress = False
+            awake = lambda name: self.now >= sleep.get(name, 0)  # noqa: E731
+            cands: list[tuple[str, Any]] = [("cpu", t) for t in cpus if awake(t.name) and self.can_move(t)]
+            for d in devs:
+                if d.queue and d.outstanding is None and (d.waiting is None or self.now >= d.wait_until):
+                    if d.name not in sleep:  # decide once per access how long it waits
+                        sleep[d.name] = self.now + self.rng.randint(0, self.max_dev_wait) * self.cps
+                    if awake(d.name):
+                        cands.append(("dev", d))
+            kind, obj = self.rng.choice(cands) if cands else ("tick", None)
+            if kind == "cpu":
+                if self.cpu_try(obj) == "step":
+                    self.progress = True
+                    # never inside the page-table spinlock: preemption is disabled there
+                    if self.host.mm.ptl.owner != obj.name and self.rng.random() < self.p_preempt:
+                        sleep[obj.name] = self.now + self.rng.randint(1, self.max_sleep) * self.cps
+                    await self.tick(self.cps)
+            elif kind == "dev":
+                if self.dev_try(obj):
+                    self.progress = True
+                    sleep.pop(obj.name, None)
+            else:
+                await self.tick(self.cps)
+            if self.progress:
+                last = self.now
+            elif self.now - last > self.stall_limit:
+                raise self.err(None, f"random schedule cannot finish: {self.describe_blocked(cpus, devs)}")
+
+    async def drain(self) -> None:
+        """Resume every preempted operation to completion, then let the device go quiet."""
+        cpus = list(self.cpus.values())
+        for t in cpus:
+            if t.gen is not None and t.active is None:
+                t.queue.append(Action(0, t.name, "resume", "resume (end of scenario)"))
+        devs = list(self.devs.values())
+        sec = self.host.secondary
+        await self.drive(cpus, devs,
+                         lambda: all(t.done for t in cpus) and all(d.done and d.outstanding is None for d in devs)
+                         and sec.outstanding == 0,
+                         None, "the end of the scenario (resuming preempted operations)")
+        await self.tick(self.cps)
+
+
+# --------------------------------------------------------------------------- entry points
+
+DeviceFactory = Callable[[PhysMem, int, Trace], Any]
+
+
+async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Policy | str, seed: int = 0, *,
+                       mode: str = "script", cycles_per_step: int | None = None,
+                       layout: Layout | None = None, stall_limit: int = 200_000) -> RunResult:
+    """Run one scenario under one notifier policy on `device`; check the trace.
+
+    `device` is either a Device already bound to host memory (it must expose
+    `mem`, `pasid_tbl_base` and `trace`, as RefDevice does) or a factory
+    `(mem, pasid_tbl_base, trace) -> Device` that builds one on fresh memory.
+    `seed` drives the random mode (and is recorded in every result).
+    """
+    sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
+    pol = Policy.parse(policy)
+    if mode not in ("script", "random"):
+        raise ValueError(f"mode {mode!r}: expected script or random")
+    layout = layout or Layout()
+    if callable(device) and not hasattr(device, "submit"):
+        mem, trace = PhysMem(), Trace()
+        device = device(mem, layout.pasid_tbl_base, trace)
+        base = layout.pasid_tbl_base
+    else:
+        mem, trace, base = device.mem, device.trace, device.pasid_tbl_base
+    try:
+        host = Host(sc, device, mem, base, trace, pol, layout)
+    except (ValueError, RuntimeError, MemoryError) as e:
+        raise ScenarioRunError(sc.path, None, f"setup failed: {e}") from e
+    initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
+    initial.update(host.initial)
+    run = _Run(host, device, mode, seed, cycles_per_step or sc.cycles_per_step, stall_limit)
+    if mode == "script":
+        await run.run_script()
+    else:
+        await run.run_random()
+    await run.drain()
+    final = host.values(host.addresses(trace))
+    verdicts = check_all(trace, initial, final)
+    metrics: dict[str, Any] = {
+        "cycles": device.now,
+        "cpu_steps": host.kernel.steps,
+        "dev_commands": run.dev_commands,
+        "dev_faults": sum(1 for _, r in run.responses if r.fault),
+        "inv_hook_calls": host.secondary.calls,
+        "inv_requests": host.secondary.requests,
+        "stray_completions": len(host.secondary.stray),
+    }
+    for v in verdicts:
+        if v.rule == "stale-window":
+            metrics["stale_window"] = v.metrics
+    return RunResult(scenario=sc.name, policy=pol.value, seed=seed, mode=mode, trace=trace, verdicts=verdicts,
+                     initial=initial, final=final, metrics=metrics, names=sc.names(), responses=run.responses)
+
+
+def run_scenario_sync(scenario: Scenario | str | Path, policy: Policy | str, seed: int = 0, *,
+                      config: Any = None, **kw: Any) -> RunResult:
+    """`run_scenario` on a fresh reference device (model.refdev.RefDevice)."""
+    from .refdev import RefConfig, RefDevice
+
+    cfg = config or RefConfig()
+
+    def factory(mem: PhysMem, base: int, trace: Trace) -> RefDevice:
+        return RefDevice(mem, base, trace, cfg)
+
+    return run_sync(run_scenario(scenario, factory, policy, seed, **kw))
+
+
+__all__ = ["Layout", "RunResult", "Host", "run_scenario", "run_scenario_sync", "ScenarioError",
+           "SegmentationFault"]
