@@ -53,6 +53,12 @@ def setup_env() -> dict[str, str]:
     venv_bin = str(Path(sys.executable).parent)
     keep = [p for p in path if p not in (str(root / "bin"), venv_bin)]
     os.environ["PATH"] = os.pathsep.join([str(root / "bin"), venv_bin, *keep])
+    # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so gcc takes the
+    # precompiled-header name as a linker input on larger designs; give `-include` back
+    # through MAKEFLAGS, which the runner's make inherits.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
     return dict(os.environ)
 
 
@@ -124,6 +130,7 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
     xml = runner.test(
         hdl_toplevel=toplevel,
+        hdl_toplevel_lang="verilog",
         test_module=test_module,
         testcase=testcase,
         build_dir=str(build_dir),

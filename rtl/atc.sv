@@ -1,0 +1,413 @@
+// Address Translation Cache (device TLB) and Translation Request tracking.
+//
+// Fully associative, AtcEntries entries tagged by PASID + virtual page, page
+// sizes 4K/2M/1G, writable bit, tree pseudo-LRU replacement (invalid entries
+// first). One lookup per cycle, hit in the same cycle. A write that hits a
+// read-only entry is a miss (walked again: the host may have upgraded the PTE
+// without an invalidation).
+//
+// Every miss gets a tracker (one per device thread, tracker id = thread) that
+// sends a Translation Request to the walker and waits for its Completion.
+// Only successful, unpoisoned completions fill the ATC; a fill first removes
+// every entry of the same PASID that overlaps the new page (one translation
+// per address) and reuses the first such slot.
+//
+// Invalidation (inv_valid_i, one cycle per accepted request):
+//   - drops every entry of a matching PASID whose page overlaps the range;
+//   - poisons every tracker whose request is in flight (or issued this cycle)
+//     and whose 1 GiB region overlaps: its completion is neither cached nor
+//     used, the request is sent again (rule 1). A completion arriving in the
+//     invalidation cycle is checked against it too.
+
+module atc #(
+  parameter int unsigned NumThreads = 4,
+  parameter int unsigned AtcEntries = 16,
+  parameter int unsigned PaWidth    = 48,
+  parameter int unsigned ThreadW    = 2,
+  parameter int unsigned IdW        = 3
+) (
+  input  logic                       clk_i,
+  input  logic                       rst_ni,
+  // lookup from the DMA threads (one per cycle, always accepted)
+  input  logic                       lkp_valid_i,
+  input  logic [ThreadW-1:0]         lkp_thread_i,
+  input  logic [ats_pkg::PasidW-1:0] lkp_pasid_i,
+  input  logic [35:0]                lkp_vpn_i,         // VA[47:12], canonical
+  input  logic                       lkp_write_i,
+  output logic                       lkp_hit_o,
+  output logic [PaWidth-13:0]        lkp_ppn_o,         // PA[PaWidth-1:12] of the access
+  // translation result of a miss, back to the thread
+  output logic                       xres_valid_o,
+  output logic [ThreadW-1:0]         xres_thread_o,
+  output logic [3:0]                 xres_cause_o,
+  output logic [PaWidth-13:0]        xres_ppn_o,
+  // Translation Request
+  output logic                       xreq_valid_o,
+  input  logic                       xreq_ready_i,
+  output logic [IdW-1:0]             xreq_id_o,
+  output logic [ats_pkg::PasidW-1:0] xreq_pasid_o,
+  output logic [51:0]                xreq_vpn_o,
+  output logic                       xreq_write_o,
+  // Translation Completion
+  input  logic                       xcpl_valid_i,
+  output logic                       xcpl_ready_o,
+  input  logic [IdW-1:0]             xcpl_id_i,
+  input  logic [3:0]                 xcpl_cause_i,
+  input  logic [PaWidth-13:0]        xcpl_ppn_i,
+  input  logic [1:0]                 xcpl_size_i,
+  input  logic                       xcpl_writable_i,
+  // invalidation (accepted this cycle)
+  input  logic                       inv_valid_i,
+  input  logic                       inv_all_i,
+  input  logic [ats_pkg::PasidW-1:0] inv_pasid_i,
+  input  logic [51:0]                inv_addr_i,
+  input  logic [51:0]                inv_keep_i
+);
+
+  localparam int unsigned CVpnW  = ats_pkg::CVpnW;
+  localparam int unsigned PasidW = ats_pkg::PasidW;
+  localparam int unsigned PpnW  = PaWidth - 12;
+  localparam int unsigned N     = AtcEntries;
+  localparam int unsigned IdxW  = (N > 1) ? $clog2(N) : 1;
+  localparam int unsigned TreeN = 1 << IdxW;  // PLRU leaves (N rounded up)
+
+  localparam logic [1:0] TFree = 2'd0;  // no request
+  localparam logic [1:0] TNeed = 2'd1;  // request waiting to be sent
+  localparam logic [1:0] TInfl = 2'd2;  // request at the walker
+
+  // ---------------------------------------------------------------------------
+  // entries
+  // ---------------------------------------------------------------------------
+  logic [N-1:0]         v_q, v_d;
+  logic [N*PasidW-1:0]      pasid_q, pasid_d;
+  logic [N*CVpnW-1:0]   vpn_q, vpn_d;
+  logic [N*2-1:0]       size_q, size_d;
+  logic [N*PpnW-1:0]    ppn_q, ppn_d;
+  logic [N-1:0]         wr_q, wr_d;
+  logic [TreeN-2:0]     plru_q, plru_d;
+
+  // trackers
+  logic [NumThreads*2-1:0]     tst_q, tst_d;
+  logic [NumThreads-1:0]       tpois_q, tpois_d;
+  logic [NumThreads*PasidW-1:0]    tpasid_q, tpasid_d;
+  logic [NumThreads*CVpnW-1:0] tvpn_q, tvpn_d;
+  logic [NumThreads-1:0]       twr_q, twr_d;
+
+  // ---------------------------------------------------------------------------
+  // lookup
+  // ---------------------------------------------------------------------------
+  logic            lkp_any;
+  logic [IdxW-1:0] lkp_idx;
+
+  always_comb begin
+    lkp_any = 1'b0;
+    lkp_idx = '0;
+    for (int unsigned i = 0; i < N; i++) begin
+      if (!lkp_any && v_q[i] && pasid_q[i*PasidW +: PasidW] == lkp_pasid_i &&
+          ((vpn_q[i*CVpnW +: CVpnW] ^ lkp_vpn_i) & ats_pkg::cvpn_keep(size_q[i*2 +: 2])) == '0) begin
+        lkp_any = 1'b1;
+        lkp_idx = IdxW'(i);
+      end
+    end
+  end
+
+  logic [39:0]     lkp_ppn40;
+  logic [PpnW-1:0] lkp_ent_ppn;
+  logic [1:0]      lkp_ent_size;
+  logic            lkp_ent_wr;
+
+  always_comb begin
+    lkp_ent_ppn  = '0;
+    lkp_ent_size = '0;
+    lkp_ent_wr   = 1'b0;
+    for (int unsigned i = 0; i < N; i++) begin
+      if (lkp_idx == IdxW'(i)) begin
+        lkp_ent_ppn  = ppn_q[i*PpnW +: PpnW];
+        lkp_ent_size = size_q[i*2 +: 2];
+        lkp_ent_wr   = wr_q[i];
+      end
+    end
+  end
+
+  assign lkp_hit_o = lkp_valid_i && lkp_any && (!lkp_write_i || lkp_ent_wr);
+  assign lkp_ppn40 = ats_pkg::page_ppn(40'(lkp_ent_ppn), lkp_ent_size, lkp_vpn_i[17:0]);
+  assign lkp_ppn_o = lkp_ppn40[PpnW-1:0];
+
+  // ---------------------------------------------------------------------------
+  // invalidation: entries to drop, trackers to poison
+  // ---------------------------------------------------------------------------
+  logic [N-1:0]          inv_drop;
+  logic [NumThreads-1:0] inv_hit_trk;
+
+  always_comb begin
+    for (int unsigned i = 0; i < N; i++) begin
+      inv_drop[i] = inv_valid_i && v_q[i] &&
+                    (inv_all_i || pasid_q[i*PasidW +: PasidW] == inv_pasid_i) &&
+                    ats_pkg::range_overlap(inv_addr_i, inv_keep_i,
+                                           ats_pkg::sext_vpn(vpn_q[i*CVpnW +: CVpnW]),
+                                           ats_pkg::size_keep(size_q[i*2 +: 2]));
+    end
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      inv_hit_trk[t] = inv_valid_i &&
+                       (inv_all_i || tpasid_q[t*PasidW +: PasidW] == inv_pasid_i) &&
+                       ats_pkg::range_overlap(inv_addr_i, inv_keep_i,
+                                              ats_pkg::sext_vpn(tvpn_q[t*CVpnW +: CVpnW]),
+                                              ats_pkg::size_keep(ats_pkg::Pg1G));
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // request issue: round robin over waiting trackers, held while not accepted
+  // ---------------------------------------------------------------------------
+  logic               iss_any;
+  logic [ThreadW-1:0] iss_sel;
+  logic               iss_lock_q, iss_lock_d;
+  logic [ThreadW-1:0] iss_sel_q, iss_sel_d;
+  logic [ThreadW-1:0] iss_rr_q, iss_rr_d;
+  logic               iss_fire;
+
+  always_comb begin
+    iss_any = 1'b0;
+    iss_sel = '0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!iss_any && tst_q[t*2 +: 2] == TNeed && ThreadW'(t) > iss_rr_q) begin
+        iss_any = 1'b1;
+        iss_sel = ThreadW'(t);
+      end
+    end
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!iss_any && tst_q[t*2 +: 2] == TNeed) begin
+        iss_any = 1'b1;
+        iss_sel = ThreadW'(t);
+      end
+    end
+    if (iss_lock_q) begin
+      iss_any = 1'b1;
+      iss_sel = iss_sel_q;
+    end
+  end
+
+  assign iss_fire     = iss_any && xreq_ready_i;
+  assign xreq_valid_o = iss_any;
+  assign xreq_id_o    = IdW'(iss_sel);
+  logic [CVpnW-1:0] iss_vpn;
+
+  always_comb begin
+    xreq_pasid_o = '0;
+    iss_vpn      = '0;
+    xreq_write_o = 1'b0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (iss_sel == ThreadW'(t)) begin
+        xreq_pasid_o = tpasid_q[t*PasidW +: PasidW];
+        iss_vpn      = tvpn_q[t*CVpnW +: CVpnW];
+        xreq_write_o = twr_q[t];
+      end
+    end
+  end
+  assign xreq_vpn_o = ats_pkg::sext_vpn(iss_vpn);
+
+  always_comb begin
+    iss_lock_d = iss_any && !xreq_ready_i;
+    iss_sel_d  = iss_lock_d ? iss_sel : iss_sel_q;
+    iss_rr_d   = iss_fire ? iss_sel : iss_rr_q;
+  end
+
+  // ---------------------------------------------------------------------------
+  // completion
+  // ---------------------------------------------------------------------------
+  logic               cpl_ok;      // completion for a tracker in flight
+  logic [ThreadW-1:0] cpl_t;
+  logic               cpl_poison;
+  logic               cpl_use;     // delivered to the thread
+  logic               fill_en;
+  logic [CVpnW-1:0]   cpl_vpn;
+  logic [PasidW-1:0] cpl_pasid;
+  logic [39:0]        cpl_ppn40;
+
+  assign xcpl_ready_o = 1'b1;
+  assign cpl_t        = xcpl_id_i[ThreadW-1:0];
+  logic cpl_infl;
+
+  always_comb begin
+    cpl_infl   = 1'b0;
+    cpl_poison = 1'b0;
+    cpl_vpn    = '0;
+    cpl_pasid  = '0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (xcpl_id_i == IdW'(t)) begin
+        cpl_infl   = tst_q[t*2 +: 2] == TInfl;
+        cpl_poison = tpois_q[t] || inv_hit_trk[t];
+        cpl_vpn    = tvpn_q[t*CVpnW +: CVpnW];
+        cpl_pasid  = tpasid_q[t*PasidW +: PasidW];
+      end
+    end
+  end
+
+  assign cpl_ok       = xcpl_valid_i && cpl_infl;
+  assign cpl_use      = cpl_ok && !cpl_poison;
+  assign fill_en      = cpl_use && xcpl_cause_i == ats_pkg::FaultNone;
+  assign cpl_ppn40    = ats_pkg::page_ppn(40'(xcpl_ppn_i), xcpl_size_i, cpl_vpn[17:0]);
+
+  assign xres_valid_o  = cpl_use;
+  assign xres_thread_o = cpl_t;
+  assign xres_cause_o  = xcpl_cause_i;
+  assign xres_ppn_o    = (xcpl_cause_i == ats_pkg::FaultNone) ? cpl_ppn40[PpnW-1:0] : '0;
+
+  // One translation per address: a fill removes every entry of the PASID that
+  // overlaps the new page and takes the first of their slots, else an empty
+  // entry, else the PLRU victim.
+  logic            fhit_any, free_any;
+  logic [IdxW-1:0] fhit_idx, free_idx, victim, fill_idx;
+  logic [N-1:0]    v_kept;   // after the invalidation
+  logic [N-1:0]    fill_ovl; // overlapped by the fill
+
+  assign v_kept = v_q & ~inv_drop;
+
+  always_comb begin
+    fhit_any = 1'b0;
+    fhit_idx = '0;
+    free_any = 1'b0;
+    free_idx = '0;
+    for (int unsigned i = 0; i < N; i++) begin
+      fill_ovl[i] = fill_en && v_kept[i] && pasid_q[i*PasidW +: PasidW] == cpl_pasid &&
+                    ((vpn_q[i*CVpnW +: CVpnW] ^ cpl_vpn) & ats_pkg::cvpn_keep(size_q[i*2 +: 2]) &
+                     ats_pkg::cvpn_keep(xcpl_size_i)) == '0;
+      if (!fhit_any && fill_ovl[i]) begin
+        fhit_any = 1'b1;
+        fhit_idx = IdxW'(i);
+      end
+      if (!free_any && !v_kept[i]) begin
+        free_any = 1'b1;
+        free_idx = IdxW'(i);
+      end
+    end
+  end
+
+  // tree PLRU victim: bit = 1 means the victim is in the upper half
+  always_comb begin
+    logic [IdxW-1:0] vic;
+    vic = '0;
+    for (int unsigned l = 0; l < IdxW; l++) begin
+      vic[IdxW-1-l] = plru_q[(1 << l) - 1 + (32'(vic) >> (IdxW - l))];
+    end
+    victim = (32'(vic) < N) ? vic : IdxW'(N - 1);
+  end
+
+  always_comb begin
+    if (fhit_any) begin
+      fill_idx = fhit_idx;
+    end else if (free_any) begin
+      fill_idx = free_idx;
+    end else begin
+      fill_idx = victim;
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // next state
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    v_d     = v_kept & ~fill_ovl;
+    pasid_d = pasid_q;
+    vpn_d   = vpn_q;
+    size_d  = size_q;
+    ppn_d   = ppn_q;
+    wr_d    = wr_q;
+    plru_d  = plru_q;
+
+    // PLRU: touch the lookup hit, then the fill
+    for (int unsigned l = 0; l < IdxW; l++) begin
+      for (int unsigned j = 0; j < (1 << l); j++) begin
+        if (lkp_hit_o && (32'(lkp_idx) >> (IdxW - l)) == j) begin
+          plru_d[(1 << l) - 1 + j] = ~lkp_idx[IdxW-1-l];
+        end
+      end
+    end
+    for (int unsigned l = 0; l < IdxW; l++) begin
+      for (int unsigned j = 0; j < (1 << l); j++) begin
+        if (fill_en && (32'(fill_idx) >> (IdxW - l)) == j) begin
+          plru_d[(1 << l) - 1 + j] = ~fill_idx[IdxW-1-l];
+        end
+      end
+    end
+
+    for (int unsigned i = 0; i < N; i++) begin
+      if (fill_en && fill_idx == IdxW'(i)) begin
+        v_d[i]                  = 1'b1;
+        pasid_d[i*PasidW +: PasidW]     = cpl_pasid;
+        vpn_d[i*CVpnW +: CVpnW] = cpl_vpn;
+        size_d[i*2 +: 2]        = xcpl_size_i;
+        ppn_d[i*PpnW +: PpnW]   = xcpl_ppn_i;
+        wr_d[i]                 = xcpl_writable_i;
+      end
+    end
+  end
+
+  always_comb begin
+    tst_d    = tst_q;
+    tpois_d  = tpois_q;
+    tpasid_d = tpasid_q;
+    tvpn_d   = tvpn_q;
+    twr_d    = twr_q;
+
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      logic iss_t;
+      iss_t = iss_fire && iss_sel == ThreadW'(t);
+      if (iss_t) begin
+        tst_d[t*2 +: 2] = TInfl;
+      end
+      // rule 1: poison requests in flight (or leaving this cycle)
+      if (inv_hit_trk[t] && (tst_q[t*2 +: 2] == TInfl || iss_t)) begin
+        tpois_d[t] = 1'b1;
+      end
+      if (cpl_ok && xcpl_id_i == IdW'(t)) begin
+        tst_d[t*2 +: 2] = cpl_poison ? TNeed : TFree;
+        tpois_d[t]      = 1'b0;
+      end
+      // a miss opens a request for the thread (its tracker is free)
+      if (lkp_valid_i && !lkp_hit_o && lkp_thread_i == ThreadW'(t)) begin
+        tst_d[t*2 +: 2]          = TNeed;
+        tpois_d[t]               = 1'b0;
+        tpasid_d[t*PasidW +: PasidW]     = lkp_pasid_i;
+        tvpn_d[t*CVpnW +: CVpnW] = lkp_vpn_i;
+        twr_d[t]                 = lkp_write_i;
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      v_q        <= '0;
+      plru_q     <= '0;
+      tst_q      <= '0;
+      tpois_q    <= '0;
+      iss_lock_q <= 1'b0;
+      iss_sel_q  <= '0;
+      iss_rr_q   <= '0;
+    end else begin
+      v_q        <= v_d;
+      plru_q     <= plru_d;
+      tst_q      <= tst_d;
+      tpois_q    <= tpois_d;
+      iss_lock_q <= iss_lock_d;
+      iss_sel_q  <= iss_sel_d;
+      iss_rr_q   <= iss_rr_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    pasid_q  <= pasid_d;
+    vpn_q    <= vpn_d;
+    size_q   <= size_d;
+    ppn_q    <= ppn_d;
+    wr_q     <= wr_d;
+    tpasid_q <= tpasid_d;
+    tvpn_q   <= tvpn_d;
+    twr_q    <= twr_d;
+  end
+
+  // only the VA/PPN bits of the access are used
+  logic unused_atc;
+  assign unused_atc = ^{lkp_ppn40, cpl_ppn40};
+
+endmodule

@@ -1,0 +1,321 @@
+// PCIe ATS-capable device: DMA threads, ATC, page walker, invalidation
+// queue and one AXI4 master port (docs/ARCHITECTURE.md section 2).
+//
+//   dma (threads) --lookup--> atc --Translation Request/Completion--> ptw
+//        |                     ^                                        |
+//        |                     +-- inv (drop, poison) ----- PWC flush --+
+//        +------ accesses ------> axi_arb <------- walker reads --------+
+
+module ats_dev_top #(
+  parameter int unsigned NumThreads = 4,
+  parameter int unsigned AtcEntries = 16,
+  parameter int unsigned NumWalks   = 2,
+  parameter int unsigned PwcEntries = 8,
+  parameter int unsigned PaWidth    = 48,
+  localparam int unsigned ThreadW   = (NumThreads > 1) ? $clog2(NumThreads) : 1
+) (
+  input  logic                       clk_i,
+  input  logic                       rst_ni,
+  // config
+  input  logic [PaWidth-1:0]         pasid_tbl_base_i,
+  // commands
+  input  logic                       cmd_valid_i,
+  output logic                       cmd_ready_o,
+  input  logic [ThreadW-1:0]         cmd_thread_i,
+  input  logic                       cmd_write_i,
+  input  logic [ats_pkg::PasidW-1:0] cmd_pasid_i,
+  input  logic [63:0]                cmd_va_i,
+  input  logic [63:0]                cmd_wdata_i,
+  // responses
+  output logic                       rsp_valid_o,
+  input  logic                       rsp_ready_i,
+  output logic [ThreadW-1:0]         rsp_thread_o,
+  output logic                       rsp_fault_o,
+  output logic [3:0]                 rsp_cause_o,
+  output logic [63:0]                rsp_rdata_o,
+  output logic [PaWidth-1:0]         rsp_pa_o,
+  output logic                       rsp_atc_hit_o,
+  // Invalidate Request
+  input  logic                       inv_valid_i,
+  output logic                       inv_ready_o,
+  input  logic [ats_pkg::ItagW-1:0]  inv_itag_i,
+  input  logic                       inv_pasid_valid_i,
+  input  logic [ats_pkg::PasidW-1:0] inv_pasid_i,
+  input  logic [51:0]                inv_addr_i,
+  input  logic                       inv_s_i,
+  input  logic                       inv_global_i,
+  // Invalidate Completion
+  output logic                       invc_valid_o,
+  input  logic                       invc_ready_i,
+  output logic [ats_pkg::ItagW-1:0]  invc_itag_o,
+  // AXI4 master
+  output logic [ats_pkg::AxiIdW-1:0] m_axi_awid,
+  output logic [PaWidth-1:0]         m_axi_awaddr,
+  output logic [7:0]                 m_axi_awlen,
+  output logic [2:0]                 m_axi_awsize,
+  output logic [1:0]                 m_axi_awburst,
+  output logic                       m_axi_awvalid,
+  input  logic                       m_axi_awready,
+  output logic [63:0]                m_axi_wdata,
+  output logic [7:0]                 m_axi_wstrb,
+  output logic                       m_axi_wlast,
+  output logic                       m_axi_wvalid,
+  input  logic                       m_axi_wready,
+  input  logic [ats_pkg::AxiIdW-1:0] m_axi_bid,
+  input  logic [1:0]                 m_axi_bresp,
+  input  logic                       m_axi_bvalid,
+  output logic                       m_axi_bready,
+  output logic [ats_pkg::AxiIdW-1:0] m_axi_arid,
+  output logic [PaWidth-1:0]         m_axi_araddr,
+  output logic [7:0]                 m_axi_arlen,
+  output logic [2:0]                 m_axi_arsize,
+  output logic [1:0]                 m_axi_arburst,
+  output logic                       m_axi_arvalid,
+  input  logic                       m_axi_arready,
+  input  logic [ats_pkg::AxiIdW-1:0] m_axi_rid,
+  input  logic [63:0]                m_axi_rdata,
+  input  logic [1:0]                 m_axi_rresp,
+  input  logic                       m_axi_rlast,
+  input  logic                       m_axi_rvalid,
+  output logic                       m_axi_rready
+);
+
+  localparam int unsigned PpnW = PaWidth - 12;
+  localparam int unsigned IdW  = ats_pkg::XIdW;
+
+  // ATC lookup
+  logic               lkp_valid;
+  logic [ThreadW-1:0] lkp_thread;
+  logic [ats_pkg::PasidW-1:0] lkp_pasid;
+  logic [35:0]        lkp_vpn;
+  logic               lkp_write;
+  logic               lkp_hit;
+  logic [PpnW-1:0]    lkp_ppn;
+  // miss results
+  logic               xres_valid;
+  logic [ThreadW-1:0] xres_thread;
+  logic [3:0]         xres_cause;
+  logic [PpnW-1:0]    xres_ppn;
+  // Translation Request / Completion
+  logic               xreq_valid, xreq_ready;
+  logic [IdW-1:0]     xreq_id;
+  logic [ats_pkg::PasidW-1:0] xreq_pasid;
+  logic [51:0]        xreq_vpn;
+  logic               xreq_write;
+  logic               xcpl_valid, xcpl_ready;
+  logic [IdW-1:0]     xcpl_id;
+  logic [3:0]         xcpl_cause;
+  logic [PpnW-1:0]    xcpl_ppn;
+  logic [1:0]         xcpl_size;
+  logic               xcpl_writable;
+  // invalidation
+  logic               ap_valid, ap_all;
+  logic [ats_pkg::PasidW-1:0] ap_pasid;
+  logic [51:0]        ap_addr, ap_keep;
+  logic [NumThreads-1:0] holds_xlat, mem_done;
+  // memory
+  logic [NumWalks-1:0]           pw_req, pw_gnt, pw_r_valid;
+  logic [NumWalks*PaWidth-1:0]   pw_addr;
+  logic [NumThreads-1:0]         dm_rd_req, dm_wr_req, dm_gnt, dm_r_valid, dm_b_valid;
+  logic [NumThreads*PaWidth-1:0] dm_addr;
+  logic [NumThreads*64-1:0]      dm_wdata;
+  logic [63:0]                   r_data;
+  logic                          r_err, b_err;
+
+  dma #(
+    .NumThreads(NumThreads),
+    .PaWidth   (PaWidth),
+    .ThreadW   (ThreadW)
+  ) u_dma (
+    .clk_i,
+    .rst_ni,
+    .cmd_valid_i,
+    .cmd_ready_o,
+    .cmd_thread_i,
+    .cmd_write_i,
+    .cmd_pasid_i,
+    .cmd_va_i,
+    .cmd_wdata_i,
+    .rsp_valid_o,
+    .rsp_ready_i,
+    .rsp_thread_o,
+    .rsp_fault_o,
+    .rsp_cause_o,
+    .rsp_rdata_o,
+    .rsp_pa_o,
+    .rsp_atc_hit_o,
+    .lkp_valid_o  (lkp_valid),
+    .lkp_thread_o (lkp_thread),
+    .lkp_pasid_o  (lkp_pasid),
+    .lkp_vpn_o    (lkp_vpn),
+    .lkp_write_o  (lkp_write),
+    .lkp_hit_i    (lkp_hit),
+    .lkp_ppn_i    (lkp_ppn),
+    .xres_valid_i (xres_valid),
+    .xres_thread_i(xres_thread),
+    .xres_cause_i (xres_cause),
+    .xres_ppn_i   (xres_ppn),
+    .rd_req_o     (dm_rd_req),
+    .wr_req_o     (dm_wr_req),
+    .mem_addr_o   (dm_addr),
+    .mem_wdata_o  (dm_wdata),
+    .mem_gnt_i    (dm_gnt),
+    .r_valid_i    (dm_r_valid),
+    .r_data_i     (r_data),
+    .r_err_i      (r_err),
+    .b_valid_i    (dm_b_valid),
+    .b_err_i      (b_err),
+    .holds_xlat_o (holds_xlat),
+    .mem_done_o   (mem_done)
+  );
+
+  atc #(
+    .NumThreads(NumThreads),
+    .AtcEntries(AtcEntries),
+    .PaWidth   (PaWidth),
+    .ThreadW   (ThreadW),
+    .IdW       (IdW)
+  ) u_atc (
+    .clk_i,
+    .rst_ni,
+    .lkp_valid_i    (lkp_valid),
+    .lkp_thread_i   (lkp_thread),
+    .lkp_pasid_i    (lkp_pasid),
+    .lkp_vpn_i      (lkp_vpn),
+    .lkp_write_i    (lkp_write),
+    .lkp_hit_o      (lkp_hit),
+    .lkp_ppn_o      (lkp_ppn),
+    .xres_valid_o   (xres_valid),
+    .xres_thread_o  (xres_thread),
+    .xres_cause_o   (xres_cause),
+    .xres_ppn_o     (xres_ppn),
+    .xreq_valid_o   (xreq_valid),
+    .xreq_ready_i   (xreq_ready),
+    .xreq_id_o      (xreq_id),
+    .xreq_pasid_o   (xreq_pasid),
+    .xreq_vpn_o     (xreq_vpn),
+    .xreq_write_o   (xreq_write),
+    .xcpl_valid_i   (xcpl_valid),
+    .xcpl_ready_o   (xcpl_ready),
+    .xcpl_id_i      (xcpl_id),
+    .xcpl_cause_i   (xcpl_cause),
+    .xcpl_ppn_i     (xcpl_ppn),
+    .xcpl_size_i    (xcpl_size),
+    .xcpl_writable_i(xcpl_writable),
+    .inv_valid_i    (ap_valid),
+    .inv_all_i      (ap_all),
+    .inv_pasid_i    (ap_pasid),
+    .inv_addr_i     (ap_addr),
+    .inv_keep_i     (ap_keep)
+  );
+
+  ptw #(
+    .NumWalks  (NumWalks),
+    .PwcEntries(PwcEntries),
+    .PaWidth   (PaWidth),
+    .IdW       (IdW)
+  ) u_ptw (
+    .clk_i,
+    .rst_ni,
+    .pasid_tbl_base_i,
+    .xreq_valid_i   (xreq_valid),
+    .xreq_ready_o   (xreq_ready),
+    .xreq_id_i      (xreq_id),
+    .xreq_pasid_i   (xreq_pasid),
+    .xreq_vpn_i     (xreq_vpn),
+    .xreq_write_i   (xreq_write),
+    .xcpl_valid_o   (xcpl_valid),
+    .xcpl_ready_i   (xcpl_ready),
+    .xcpl_id_o      (xcpl_id),
+    .xcpl_cause_o   (xcpl_cause),
+    .xcpl_ppn_o     (xcpl_ppn),
+    .xcpl_size_o    (xcpl_size),
+    .xcpl_writable_o(xcpl_writable),
+    .pwc_flush_i    (ap_valid),
+    .ar_req_o       (pw_req),
+    .ar_addr_o      (pw_addr),
+    .ar_gnt_i       (pw_gnt),
+    .r_valid_i      (pw_r_valid),
+    .r_data_i       (r_data),
+    .r_err_i        (r_err)
+  );
+
+  inv #(
+    .NumThreads(NumThreads),
+    .Depth     (ats_pkg::NumItag)
+  ) u_inv (
+    .clk_i,
+    .rst_ni,
+    .inv_valid_i,
+    .inv_ready_o,
+    .inv_itag_i,
+    .inv_pasid_valid_i,
+    .inv_pasid_i,
+    .inv_addr_i,
+    .inv_s_i,
+    .inv_global_i,
+    .invc_valid_o,
+    .invc_ready_i,
+    .invc_itag_o,
+    .apply_o      (ap_valid),
+    .apply_all_o  (ap_all),
+    .apply_pasid_o(ap_pasid),
+    .apply_addr_o (ap_addr),
+    .apply_keep_o (ap_keep),
+    .holds_xlat_i (holds_xlat),
+    .mem_done_i   (mem_done)
+  );
+
+  axi_arb #(
+    .NumThreads(NumThreads),
+    .NumWalks  (NumWalks),
+    .PaWidth   (PaWidth)
+  ) u_axi (
+    .clk_i,
+    .rst_ni,
+    .pw_req_i    (pw_req),
+    .pw_addr_i   (pw_addr),
+    .pw_gnt_o    (pw_gnt),
+    .pw_r_valid_o(pw_r_valid),
+    .dm_rd_req_i (dm_rd_req),
+    .dm_wr_req_i (dm_wr_req),
+    .dm_addr_i   (dm_addr),
+    .dm_wdata_i  (dm_wdata),
+    .dm_gnt_o    (dm_gnt),
+    .dm_r_valid_o(dm_r_valid),
+    .dm_b_valid_o(dm_b_valid),
+    .r_data_o    (r_data),
+    .r_err_o     (r_err),
+    .b_err_o     (b_err),
+    .m_axi_awid,
+    .m_axi_awaddr,
+    .m_axi_awlen,
+    .m_axi_awsize,
+    .m_axi_awburst,
+    .m_axi_awvalid,
+    .m_axi_awready,
+    .m_axi_wdata,
+    .m_axi_wstrb,
+    .m_axi_wlast,
+    .m_axi_wvalid,
+    .m_axi_wready,
+    .m_axi_bid,
+    .m_axi_bresp,
+    .m_axi_bvalid,
+    .m_axi_bready,
+    .m_axi_arid,
+    .m_axi_araddr,
+    .m_axi_arlen,
+    .m_axi_arsize,
+    .m_axi_arburst,
+    .m_axi_arvalid,
+    .m_axi_arready,
+    .m_axi_rid,
+    .m_axi_rdata,
+    .m_axi_rresp,
+    .m_axi_rlast,
+    .m_axi_rvalid,
+    .m_axi_rready
+  );
+
+endmodule

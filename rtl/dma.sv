@@ -1,0 +1,344 @@
+// Device DMA thread contexts.
+//
+// NumThreads contexts, one command each. A command is checked (8-byte
+// alignment first, then canonical VA), looked up in the ATC (round robin, one lookup per
+// cycle), translated by a walk on a miss, performed at the AXI port and
+// answered. Responses leave round robin across threads; a response is held
+// stable until accepted, and the thread takes a new command only after its
+// response was accepted (in order within a thread).
+
+module dma #(
+  parameter int unsigned NumThreads = 4,
+  parameter int unsigned PaWidth    = 48,
+  parameter int unsigned ThreadW    = 2
+) (
+  input  logic                          clk_i,
+  input  logic                          rst_ni,
+  // commands
+  input  logic                          cmd_valid_i,
+  output logic                          cmd_ready_o,
+  input  logic [ThreadW-1:0]            cmd_thread_i,
+  input  logic                          cmd_write_i,
+  input  logic [ats_pkg::PasidW-1:0]    cmd_pasid_i,
+  input  logic [63:0]                   cmd_va_i,
+  input  logic [63:0]                   cmd_wdata_i,
+  // responses
+  output logic                          rsp_valid_o,
+  input  logic                          rsp_ready_i,
+  output logic [ThreadW-1:0]            rsp_thread_o,
+  output logic                          rsp_fault_o,
+  output logic [3:0]                    rsp_cause_o,
+  output logic [63:0]                   rsp_rdata_o,
+  output logic [PaWidth-1:0]            rsp_pa_o,
+  output logic                          rsp_atc_hit_o,
+  // ATC lookup
+  output logic                          lkp_valid_o,
+  output logic [ThreadW-1:0]            lkp_thread_o,
+  output logic [ats_pkg::PasidW-1:0]    lkp_pasid_o,
+  output logic [35:0]                   lkp_vpn_o,
+  output logic                          lkp_write_o,
+  input  logic                          lkp_hit_i,
+  input  logic [PaWidth-13:0]           lkp_ppn_i,
+  // translation result of a miss
+  input  logic                          xres_valid_i,
+  input  logic [ThreadW-1:0]            xres_thread_i,
+  input  logic [3:0]                    xres_cause_i,
+  input  logic [PaWidth-13:0]           xres_ppn_i,
+  // memory accesses
+  output logic [NumThreads-1:0]         rd_req_o,
+  output logic [NumThreads-1:0]         wr_req_o,
+  output logic [NumThreads*PaWidth-1:0] mem_addr_o,
+  output logic [NumThreads*64-1:0]      mem_wdata_o,
+  input  logic [NumThreads-1:0]         mem_gnt_i,
+  input  logic [NumThreads-1:0]         r_valid_i,
+  input  logic [63:0]                   r_data_i,
+  input  logic                          r_err_i,
+  input  logic [NumThreads-1:0]         b_valid_i,
+  input  logic                          b_err_i,
+  // drain tracking for invalidations
+  output logic [NumThreads-1:0]         holds_xlat_o,    // next cycle: has a translation, access not answered
+  output logic [NumThreads-1:0]         mem_done_o       // AXI response of the thread's access this cycle
+);
+
+  localparam int unsigned PpnW   = PaWidth - 12;
+  localparam int unsigned PasidW = ats_pkg::PasidW;
+
+  localparam logic [2:0] TIdle = 3'd0;  // free
+  localparam logic [2:0] TLkp  = 3'd1;  // waiting for an ATC lookup slot
+  localparam logic [2:0] TXlat = 3'd2;  // ATC miss, waiting for the walk
+  localparam logic [2:0] TMem  = 3'd3;  // translated, access waiting for the AXI port
+  localparam logic [2:0] TMwt  = 3'd4;  // access issued, waiting for R/B
+  localparam logic [2:0] TRsp  = 3'd5;  // response pending
+
+  logic [NumThreads*3-1:0]    st_q, st_d;
+  logic [NumThreads-1:0]      wr_q, wr_d;
+  logic [NumThreads*PasidW-1:0]   pasid_q, pasid_d;
+  logic [NumThreads*48-1:0]   va_q, va_d;       // VA[47:0] (canonical once looked up)
+  logic [NumThreads*64-1:0]   wdata_q, wdata_d;
+  logic [NumThreads*PpnW-1:0] ppn_q, ppn_d;
+  logic [NumThreads-1:0]      hit_q, hit_d;
+  logic [NumThreads*4-1:0]    cause_q, cause_d;
+  logic [NumThreads*64-1:0]   rdata_q, rdata_d;
+
+  // ---------------------------------------------------------------------------
+  // command acceptance
+  // ---------------------------------------------------------------------------
+  logic       cmd_fire;
+  logic [3:0] cmd_cause;
+
+  always_comb begin
+    cmd_ready_o = 1'b0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (cmd_thread_i == ThreadW'(t)) cmd_ready_o = st_q[t*3 +: 3] == TIdle;
+    end
+  end
+  assign cmd_fire    = cmd_valid_i && cmd_ready_o;
+
+  always_comb begin
+    if (cmd_va_i[2:0] != 3'b000) begin
+      cmd_cause = ats_pkg::FaultMisaligned;
+    end else if (!ats_pkg::vpn_canonical(cmd_va_i[63:47])) begin
+      cmd_cause = ats_pkg::FaultNoncanonical;
+    end else begin
+      cmd_cause = ats_pkg::FaultNone;
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // ATC lookup: round robin over threads in TLkp
+  // ---------------------------------------------------------------------------
+  logic               lkp_any;
+  logic [ThreadW-1:0] lkp_sel;
+  logic [ThreadW-1:0] lkp_rr_q, lkp_rr_d;
+
+  always_comb begin
+    lkp_any = 1'b0;
+    lkp_sel = '0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!lkp_any && st_q[t*3 +: 3] == TLkp && ThreadW'(t) > lkp_rr_q) begin
+        lkp_any = 1'b1;
+        lkp_sel = ThreadW'(t);
+      end
+    end
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!lkp_any && st_q[t*3 +: 3] == TLkp) begin
+        lkp_any = 1'b1;
+        lkp_sel = ThreadW'(t);
+      end
+    end
+    lkp_rr_d = lkp_any ? lkp_sel : lkp_rr_q;
+  end
+
+  assign lkp_valid_o  = lkp_any;
+  assign lkp_thread_o = lkp_sel;
+  always_comb begin
+    lkp_pasid_o = '0;
+    lkp_vpn_o   = '0;
+    lkp_write_o = 1'b0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (lkp_sel == ThreadW'(t)) begin
+        lkp_pasid_o = pasid_q[t*PasidW +: PasidW];
+        lkp_vpn_o   = va_q[t*48 + 12 +: 36];
+        lkp_write_o = wr_q[t];
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // responses: round robin, held stable until accepted
+  // ---------------------------------------------------------------------------
+  logic               rsp_any;
+  logic [ThreadW-1:0] rsp_sel;
+  logic               rsp_lock_q, rsp_lock_d;
+  logic [ThreadW-1:0] rsp_sel_q, rsp_sel_d;
+  logic [ThreadW-1:0] rsp_rr_q, rsp_rr_d;
+  logic               rsp_fire;
+
+  always_comb begin
+    rsp_any = 1'b0;
+    rsp_sel = '0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!rsp_any && st_q[t*3 +: 3] == TRsp && ThreadW'(t) > rsp_rr_q) begin
+        rsp_any = 1'b1;
+        rsp_sel = ThreadW'(t);
+      end
+    end
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!rsp_any && st_q[t*3 +: 3] == TRsp) begin
+        rsp_any = 1'b1;
+        rsp_sel = ThreadW'(t);
+      end
+    end
+    if (rsp_lock_q) begin
+      rsp_any = 1'b1;
+      rsp_sel = rsp_sel_q;
+    end
+  end
+
+  assign rsp_fire = rsp_any && rsp_ready_i;
+
+  always_comb begin
+    rsp_lock_d = rsp_any && !rsp_ready_i;
+    rsp_sel_d  = rsp_lock_d ? rsp_sel : rsp_sel_q;
+    rsp_rr_d   = rsp_fire ? rsp_sel : rsp_rr_q;
+  end
+
+  logic [3:0] rsp_cause;
+  logic       rsp_xlat_fault;  // fault before a PA existed
+
+  logic [PaWidth-1:0] rsp_pa;
+
+  always_comb begin
+    rsp_cause     = '0;
+    rsp_rdata_o   = '0;
+    rsp_pa        = '0;
+    rsp_atc_hit_o = 1'b0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (rsp_sel == ThreadW'(t)) begin
+        rsp_cause     = cause_q[t*4 +: 4];
+        rsp_rdata_o   = rdata_q[t*64 +: 64];
+        rsp_pa        = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
+        rsp_atc_hit_o = hit_q[t];
+      end
+    end
+  end
+
+  assign rsp_xlat_fault = rsp_cause != ats_pkg::FaultNone && rsp_cause != ats_pkg::FaultBusData;
+  assign rsp_valid_o    = rsp_any;
+  assign rsp_thread_o   = rsp_sel;
+  assign rsp_fault_o    = rsp_cause != ats_pkg::FaultNone;
+  assign rsp_cause_o    = rsp_cause;
+  assign rsp_pa_o       = rsp_xlat_fault ? '0 : rsp_pa;
+
+  // ---------------------------------------------------------------------------
+  // memory requests
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
+      wr_req_o[t] = st_q[t*3 +: 3] == TMem && wr_q[t];
+      mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
+      mem_wdata_o[t*64 +: 64] = wdata_q[t*64 +: 64];
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // thread FSMs
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    st_d    = st_q;
+    wr_d    = wr_q;
+    pasid_d = pasid_q;
+    va_d    = va_q;
+    wdata_d = wdata_q;
+    ppn_d   = ppn_q;
+    hit_d   = hit_q;
+    cause_d = cause_q;
+    rdata_d = rdata_q;
+
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      mem_done_o[t] = 1'b0;
+      case (st_q[t*3 +: 3])
+        TIdle: begin
+          if (cmd_fire && cmd_thread_i == ThreadW'(t)) begin
+            wr_d[t]             = cmd_write_i;
+            pasid_d[t*PasidW +: PasidW] = cmd_pasid_i;
+            va_d[t*48 +: 48]    = cmd_va_i[47:0];
+            wdata_d[t*64 +: 64] = cmd_wdata_i;
+            ppn_d[t*PpnW +: PpnW] = '0;
+            hit_d[t]            = 1'b0;
+            cause_d[t*4 +: 4]   = cmd_cause;
+            rdata_d[t*64 +: 64] = '0;
+            st_d[t*3 +: 3]      = (cmd_cause == ats_pkg::FaultNone) ? TLkp : TRsp;
+          end
+        end
+
+        TLkp: begin
+          if (lkp_any && lkp_sel == ThreadW'(t)) begin
+            if (lkp_hit_i) begin
+              st_d[t*3 +: 3]        = TMem;
+              ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
+              hit_d[t]              = 1'b1;
+            end else begin
+              st_d[t*3 +: 3] = TXlat;
+            end
+          end
+        end
+
+        TXlat: begin
+          if (xres_valid_i && xres_thread_i == ThreadW'(t)) begin
+            cause_d[t*4 +: 4] = xres_cause_i;
+            if (xres_cause_i == ats_pkg::FaultNone) begin
+              st_d[t*3 +: 3]        = TMem;
+              ppn_d[t*PpnW +: PpnW] = xres_ppn_i;
+            end else begin
+              st_d[t*3 +: 3] = TRsp;
+            end
+          end
+        end
+
+        TMem: begin
+          if (mem_gnt_i[t]) st_d[t*3 +: 3] = TMwt;
+        end
+
+        TMwt: begin
+          if (!wr_q[t] && r_valid_i[t]) begin
+            mem_done_o[t]  = 1'b1;
+            st_d[t*3 +: 3] = TRsp;
+            if (r_err_i) begin
+              cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
+            end else begin
+              rdata_d[t*64 +: 64] = r_data_i;
+            end
+          end else if (wr_q[t] && b_valid_i[t]) begin
+            mem_done_o[t]  = 1'b1;
+            st_d[t*3 +: 3] = TRsp;
+            if (b_err_i) cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
+          end
+        end
+
+        TRsp: begin
+          if (rsp_fire && rsp_sel == ThreadW'(t)) st_d[t*3 +: 3] = TIdle;
+        end
+
+        default: st_d[t*3 +: 3] = TIdle;
+      endcase
+    end
+
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      holds_xlat_o[t] = st_d[t*3 +: 3] == TMem || st_d[t*3 +: 3] == TMwt;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      st_q       <= '0;
+      lkp_rr_q   <= '0;
+      rsp_lock_q <= 1'b0;
+      rsp_sel_q  <= '0;
+      rsp_rr_q   <= '0;
+    end else begin
+      st_q       <= st_d;
+      lkp_rr_q   <= lkp_rr_d;
+      rsp_lock_q <= rsp_lock_d;
+      rsp_sel_q  <= rsp_sel_d;
+      rsp_rr_q   <= rsp_rr_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    wr_q    <= wr_d;
+    pasid_q <= pasid_d;
+    va_q    <= va_d;
+    wdata_q <= wdata_d;
+    ppn_q   <= ppn_d;
+    hit_q   <= hit_d;
+    cause_q <= cause_d;
+    rdata_q <= rdata_d;
+  end
+
+  // VA[63:48] only feed the canonical check
+  logic unused_dma;
+  assign unused_dma = ^{cmd_va_i[63:48]};
+
+endmodule

@@ -1,0 +1,485 @@
+// x86-64 4-level page walker with an optional page-walk cache (PWC).
+//
+// Translation Request in (id, pasid, vpn = VA[63:12], write), Translation
+// Completion out (id, cause, ppn of the page base, size, writable). NumWalks
+// walk slots run independently; slot s issues its reads with AXI ID {0, s}.
+//
+// A walk reads the PASID table entry, then PML4E, PDPTE, PDE, PTE (PS stops
+// early for 1 GiB / 2 MiB). Checks per entry in the order P, reserved, US,
+// RW (write only); the first failing entry decides. The PWC holds non-leaf
+// entries that passed all checks with RW=1 on the whole path; a walk starts
+// below the deepest PWC hit. pwc_flush_i clears the PWC and marks every walk
+// in flight `invalidated` (Rocket): such a walk never fills the PWC.
+
+module ptw #(
+  parameter int unsigned NumWalks   = 2,
+  parameter int unsigned PwcEntries = 8,
+  parameter int unsigned PaWidth    = 48,
+  parameter int unsigned IdW        = 3
+) (
+  input  logic                        clk_i,
+  input  logic                        rst_ni,
+  input  logic [PaWidth-1:0]          pasid_tbl_base_i,
+  // Translation Request
+  input  logic                        xreq_valid_i,
+  output logic                        xreq_ready_o,
+  input  logic [IdW-1:0]              xreq_id_i,
+  input  logic [ats_pkg::PasidW-1:0]  xreq_pasid_i,
+  input  logic [51:0]                 xreq_vpn_i,
+  input  logic                        xreq_write_i,
+  // Translation Completion
+  output logic                        xcpl_valid_o,
+  input  logic                        xcpl_ready_i,
+  output logic [IdW-1:0]              xcpl_id_o,
+  output logic [3:0]                  xcpl_cause_o,
+  output logic [PaWidth-13:0]         xcpl_ppn_o,
+  output logic [1:0]                  xcpl_size_o,
+  output logic                        xcpl_writable_o,
+  // PWC flush (every invalidation)
+  input  logic                        pwc_flush_i,
+  // memory reads: one request line per walk slot
+  output logic [NumWalks-1:0]         ar_req_o,
+  output logic [NumWalks*PaWidth-1:0] ar_addr_o,
+  input  logic [NumWalks-1:0]         ar_gnt_i,
+  input  logic [NumWalks-1:0]         r_valid_i,
+  input  logic [63:0]                 r_data_i,
+  input  logic                        r_err_i
+);
+
+  localparam int unsigned CVpnW  = ats_pkg::CVpnW;
+  localparam int unsigned PasidW = ats_pkg::PasidW;
+  localparam int unsigned PpnW   = PaWidth - 12;
+  localparam int unsigned SlotW  = (NumWalks > 1) ? $clog2(NumWalks) : 1;
+  // bits [51:PaWidth] are reserved in every paging entry
+  localparam logic [63:0] HiRsvd = ((64'd1 << 52) - 64'd1) & ~((64'd1 << PaWidth) - 64'd1);
+
+  localparam logic [1:0] WIdle = 2'd0;  // free
+  localparam logic [1:0] WRead = 2'd1;  // read request pending at the AXI port
+  localparam logic [1:0] WWait = 2'd2;  // waiting for the read data
+  localparam logic [1:0] WDone = 2'd3;  // completion pending
+
+  // ---------------------------------------------------------------------------
+  // walk slot state (flat vectors, slot s at [s*W +: W])
+  // ---------------------------------------------------------------------------
+  logic [NumWalks*2-1:0]     st_q, st_d;
+  logic [NumWalks*IdW-1:0]   id_q, id_d;
+  logic [NumWalks*PasidW-1:0]    pasid_q, pasid_d;
+  logic [NumWalks*CVpnW-1:0] vpn_q, vpn_d;
+  logic [NumWalks-1:0]       wr_q, wr_d;
+  logic [NumWalks*3-1:0]     lvl_q, lvl_d;    // 0 PASID entry, 1 PML4E .. 4 PTE
+  logic [NumWalks*PpnW-1:0]  base_q, base_d;  // table to read at lvl (lvl >= 1)
+  logic [NumWalks-1:0]       inval_q, inval_d;
+  logic [NumWalks*4-1:0]     cause_q, cause_d;
+  logic [NumWalks*PpnW-1:0]  ppn_q, ppn_d;
+  logic [NumWalks*2-1:0]     size_q, size_d;
+  logic [NumWalks-1:0]       wrbl_q, wrbl_d;  // RW over the levels read so far
+
+  // PWC lookup (for the incoming request) and fill
+  logic            pwc_hit;
+  logic [1:0]      pwc_hit_lvl;
+  logic [PpnW-1:0] pwc_hit_base;
+  logic            pwc_ins;
+  logic [1:0]      pwc_ins_lvl;
+  logic [PasidW-1:0] pwc_ins_pasid;
+  logic [26:0]     pwc_ins_tag;
+  logic [PpnW-1:0] pwc_ins_base;
+
+  // completion arbitration (held stable while not accepted)
+  logic             cpl_lock_q, cpl_lock_d;
+  logic [SlotW-1:0] cpl_sel_q, cpl_sel_d;
+  logic [SlotW-1:0] cpl_sel;
+  logic             cpl_any;
+
+  // request allocation
+  logic             alloc_any;
+  logic [SlotW-1:0] alloc_sel;
+
+  // ---------------------------------------------------------------------------
+  // read addresses
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      logic [2:0]       lvl;
+      logic [CVpnW-1:0] vpn;
+      logic [8:0]       idx;
+      lvl = lvl_q[s*3 +: 3];
+      vpn = vpn_q[s*CVpnW +: CVpnW];
+      case (lvl)
+        3'd1:    idx = vpn[35:27];
+        3'd2:    idx = vpn[26:18];
+        3'd3:    idx = vpn[17:9];
+        default: idx = vpn[8:0];
+      endcase
+      if (lvl == 3'd0) begin
+        ar_addr_o[s*PaWidth +: PaWidth] = pasid_tbl_base_i +
+                                          {{(PaWidth - 23){1'b0}}, pasid_q[s*PasidW +: PasidW], 3'b000};
+      end else begin
+        ar_addr_o[s*PaWidth +: PaWidth] = {base_q[s*PpnW +: PpnW], idx, 3'b000};
+      end
+      ar_req_o[s] = (st_q[s*2 +: 2] == WRead);
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // allocation and completion selection
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    alloc_any = 1'b0;
+    alloc_sel = '0;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (!alloc_any && st_q[s*2 +: 2] == WIdle) begin
+        alloc_any = 1'b1;
+        alloc_sel = SlotW'(s);
+      end
+    end
+  end
+  assign xreq_ready_o = alloc_any;
+
+  always_comb begin
+    cpl_any = 1'b0;
+    cpl_sel = '0;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (!cpl_any && st_q[s*2 +: 2] == WDone) begin
+        cpl_any = 1'b1;
+        cpl_sel = SlotW'(s);
+      end
+    end
+    if (cpl_lock_q) begin
+      cpl_any = 1'b1;
+      cpl_sel = cpl_sel_q;
+    end
+  end
+
+  assign xcpl_valid_o = cpl_any;
+
+  always_comb begin
+    xcpl_id_o       = '0;
+    xcpl_cause_o    = '0;
+    xcpl_ppn_o      = '0;
+    xcpl_size_o     = '0;
+    xcpl_writable_o = 1'b0;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (cpl_sel == SlotW'(s)) begin
+        xcpl_id_o       = id_q[s*IdW +: IdW];
+        xcpl_cause_o    = cause_q[s*4 +: 4];
+        xcpl_ppn_o      = ppn_q[s*PpnW +: PpnW];
+        xcpl_size_o     = size_q[s*2 +: 2];
+        xcpl_writable_o = wrbl_q[s];
+      end
+    end
+  end
+
+  always_comb begin
+    cpl_sel_d  = cpl_sel_q;
+    cpl_lock_d = 1'b0;
+    if (cpl_any && !xcpl_ready_i) begin
+      cpl_lock_d = 1'b1;
+      cpl_sel_d  = cpl_sel;
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // walk slot FSMs
+  // ---------------------------------------------------------------------------
+  always_comb begin
+    pwc_ins       = 1'b0;
+    pwc_ins_lvl   = '0;
+    pwc_ins_pasid = '0;
+    pwc_ins_tag   = '0;
+    pwc_ins_base  = '0;
+
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      // current slot
+      logic [1:0]       st;
+      logic [PasidW-1:0] pasid;
+      logic [CVpnW-1:0] vpn;
+      logic             wr;
+      logic [2:0]       lvl;
+      logic             inval;
+      logic             wrbl;
+      // next slot
+      logic [1:0]       st_n;
+      logic [IdW-1:0]   id_n;
+      logic [PasidW-1:0] pasid_n;
+      logic [CVpnW-1:0] vpn_n;
+      logic             wr_n;
+      logic [2:0]       lvl_n;
+      logic [PpnW-1:0]  base_n;
+      logic             inval_n;
+      logic [3:0]       cause_n;
+      logic [PpnW-1:0]  ppn_n;
+      logic [1:0]       size_n;
+      logic             wrbl_n;
+      // entry checks
+      logic [63:0]      e;
+      logic             rsvd;
+      logic             leaf;
+
+      st      = st_q[s*2 +: 2];
+      pasid   = pasid_q[s*PasidW +: PasidW];
+      vpn     = vpn_q[s*CVpnW +: CVpnW];
+      wr      = wr_q[s];
+      lvl     = lvl_q[s*3 +: 3];
+      inval   = inval_q[s];
+      wrbl    = wrbl_q[s];
+
+      st_n    = st;
+      id_n    = id_q[s*IdW +: IdW];
+      pasid_n = pasid;
+      vpn_n   = vpn;
+      wr_n    = wr;
+      lvl_n   = lvl;
+      base_n  = base_q[s*PpnW +: PpnW];
+      inval_n = inval | (pwc_flush_i && st != WIdle);
+      cause_n = cause_q[s*4 +: 4];
+      ppn_n   = ppn_q[s*PpnW +: PpnW];
+      size_n  = size_q[s*2 +: 2];
+      wrbl_n  = wrbl;
+
+      e = r_data_i;
+      rsvd = |(e & HiRsvd);
+      if (lvl == 3'd1 && e[ats_pkg::PtePs]) rsvd = 1'b1;
+      if (lvl == 3'd2 && e[ats_pkg::PtePs] && (|e[29:13])) rsvd = 1'b1;
+      if (lvl == 3'd3 && e[ats_pkg::PtePs] && (|e[20:13])) rsvd = 1'b1;
+      leaf = (lvl == 3'd4) || ((lvl == 3'd2 || lvl == 3'd3) && e[ats_pkg::PtePs]);
+
+      case (st)
+        WIdle: begin
+          if (xreq_valid_i && alloc_any && alloc_sel == SlotW'(s)) begin
+            id_n    = xreq_id_i;
+            pasid_n = xreq_pasid_i;
+            vpn_n   = xreq_vpn_i[CVpnW-1:0];
+            wr_n    = xreq_write_i;
+            inval_n = pwc_flush_i;
+            wrbl_n  = 1'b1;
+            cause_n = ats_pkg::FaultNone;
+            st_n    = WRead;
+            if (!ats_pkg::vpn_canonical(xreq_vpn_i[51:CVpnW-1])) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultNoncanonical;
+            end else if (pwc_hit) begin
+              lvl_n  = {1'b0, pwc_hit_lvl} + 3'd1;
+              base_n = pwc_hit_base;
+            end else begin
+              lvl_n  = 3'd0;
+            end
+          end
+        end
+
+        WRead: begin
+          if (ar_gnt_i[s]) st_n = WWait;
+        end
+
+        WWait: begin
+          if (r_valid_i[s]) begin
+            if (r_err_i) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultBusWalk;
+            end else if (lvl == 3'd0) begin
+              // PASID table entry: bit 0 present, [PaWidth-1:12] PML4 base
+              if (!e[ats_pkg::PteP]) begin
+                st_n    = WDone;
+                cause_n = ats_pkg::FaultPasid;
+              end else begin
+                st_n   = WRead;
+                lvl_n  = 3'd1;
+                base_n = e[PaWidth-1:12];
+                if (!inval && !pwc_flush_i) begin
+                  pwc_ins       = 1'b1;
+                  pwc_ins_lvl   = 2'd0;
+                  pwc_ins_pasid = pasid;
+                  pwc_ins_tag   = vpn[35:9];
+                  pwc_ins_base  = e[PaWidth-1:12];
+                end
+              end
+            end else if (!e[ats_pkg::PteP]) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultNotPresent;
+            end else if (rsvd) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultReserved;
+            end else if (!e[ats_pkg::PteUs]) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultSupervisor;
+            end else if (wr && !e[ats_pkg::PteRw]) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultWriteProtect;
+            end else if (leaf) begin
+              st_n    = WDone;
+              cause_n = ats_pkg::FaultNone;
+              wrbl_n  = wrbl & e[ats_pkg::PteRw];
+              ppn_n   = e[PaWidth-1:12];
+              size_n  = ats_pkg::Pg4K;
+              if (lvl == 3'd2) begin
+                ppn_n[17:0] = '0;
+                size_n      = ats_pkg::Pg1G;
+              end else if (lvl == 3'd3) begin
+                ppn_n[8:0] = '0;
+                size_n     = ats_pkg::Pg2M;
+              end
+            end else begin
+              st_n   = WRead;
+              lvl_n  = lvl + 3'd1;
+              base_n = e[PaWidth-1:12];
+              wrbl_n = wrbl & e[ats_pkg::PteRw];
+              if (!inval && !pwc_flush_i && wrbl && e[ats_pkg::PteRw]) begin
+                pwc_ins       = 1'b1;
+                pwc_ins_lvl   = lvl[1:0];
+                pwc_ins_pasid = pasid;
+                pwc_ins_tag   = vpn[35:9];
+                pwc_ins_base  = e[PaWidth-1:12];
+              end
+            end
+          end
+        end
+
+        default: begin  // WDone
+          if (xcpl_ready_i && cpl_any && cpl_sel == SlotW'(s)) begin
+            st_n = WIdle;
+          end
+        end
+      endcase
+
+      // faults carry no translation
+      if (cause_n != ats_pkg::FaultNone) begin
+        ppn_n  = '0;
+        size_n = ats_pkg::Pg4K;
+        wrbl_n = 1'b0;
+      end
+
+      st_d[s*2 +: 2]           = st_n;
+      id_d[s*IdW +: IdW]       = id_n;
+      pasid_d[s*PasidW +: PasidW]      = pasid_n;
+      vpn_d[s*CVpnW +: CVpnW]  = vpn_n;
+      wr_d[s]                  = wr_n;
+      lvl_d[s*3 +: 3]          = lvl_n;
+      base_d[s*PpnW +: PpnW]   = base_n;
+      inval_d[s]               = inval_n;
+      cause_d[s*4 +: 4]        = cause_n;
+      ppn_d[s*PpnW +: PpnW]    = ppn_n;
+      size_d[s*2 +: 2]         = size_n;
+      wrbl_d[s]                = wrbl_n;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      st_q       <= '0;
+      inval_q    <= '0;
+      cpl_lock_q <= 1'b0;
+      cpl_sel_q  <= '0;
+    end else begin
+      st_q       <= st_d;
+      inval_q    <= inval_d;
+      cpl_lock_q <= cpl_lock_d;
+      cpl_sel_q  <= cpl_sel_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    id_q    <= id_d;
+    pasid_q <= pasid_d;
+    vpn_q   <= vpn_d;
+    wr_q    <= wr_d;
+    lvl_q   <= lvl_d;
+    base_q  <= base_d;
+    cause_q <= cause_d;
+    ppn_q   <= ppn_d;
+    size_q  <= size_d;
+    wrbl_q  <= wrbl_d;
+  end
+
+  // ---------------------------------------------------------------------------
+  // page-walk cache
+  // ---------------------------------------------------------------------------
+  if (PwcEntries > 0) begin : gen_pwc
+    localparam int unsigned PwcIdxW = (PwcEntries > 1) ? $clog2(PwcEntries) : 1;
+
+    logic [PwcEntries-1:0]            pv_q, pv_d;
+    logic [PwcEntries*2-1:0]          plvl_q, plvl_d;
+    logic [PwcEntries*PasidW-1:0]         ppasid_q, ppasid_d;
+    logic [PwcEntries*27-1:0]         ptag_q, ptag_d;    // VA[47:21]
+    logic [PwcEntries*PpnW-1:0]       pbase_q, pbase_d;  // next-level table
+    logic [PwcIdxW-1:0]               pptr_q, pptr_d;
+    logic                             dup;
+
+    // lookup for the request being accepted: deepest hit wins
+    always_comb begin
+      pwc_hit      = 1'b0;
+      pwc_hit_lvl  = '0;
+      pwc_hit_base = '0;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        if (pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
+            ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0 &&
+            (!pwc_hit || plvl_q[i*2 +: 2] > pwc_hit_lvl)) begin
+          pwc_hit      = 1'b1;
+          pwc_hit_lvl  = plvl_q[i*2 +: 2];
+          pwc_hit_base = pbase_q[i*PpnW +: PpnW];
+        end
+      end
+    end
+
+    // fill: skip an entry already present, else replace round robin
+    always_comb begin
+      dup = 1'b0;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        if (pv_q[i] && plvl_q[i*2 +: 2] == pwc_ins_lvl && ppasid_q[i*PasidW +: PasidW] == pwc_ins_pasid &&
+            ((ptag_q[i*27 +: 27] ^ pwc_ins_tag) & ats_pkg::pwc_lvl_mask(pwc_ins_lvl)) == '0) begin
+          dup = 1'b1;
+        end
+      end
+      pv_d     = pv_q;
+      plvl_d   = plvl_q;
+      ppasid_d = ppasid_q;
+      ptag_d   = ptag_q;
+      pbase_d  = pbase_q;
+      pptr_d   = pptr_q;
+      if (pwc_flush_i) begin
+        pv_d = '0;
+      end else if (pwc_ins && !dup) begin
+        for (int unsigned i = 0; i < PwcEntries; i++) begin
+          if (pptr_q == PwcIdxW'(i)) begin
+            pv_d[i]                 = 1'b1;
+            plvl_d[i*2 +: 2]        = pwc_ins_lvl;
+            ppasid_d[i*PasidW +: PasidW]    = pwc_ins_pasid;
+            ptag_d[i*27 +: 27]      = pwc_ins_tag;
+            pbase_d[i*PpnW +: PpnW] = pwc_ins_base;
+          end
+        end
+        if (pptr_q == PwcIdxW'(PwcEntries - 1)) begin
+          pptr_d = '0;
+        end else begin
+          pptr_d = pptr_q + 1'b1;
+        end
+      end
+    end
+
+    always_ff @(posedge clk_i or negedge rst_ni) begin
+      if (!rst_ni) begin
+        pv_q   <= '0;
+        pptr_q <= '0;
+      end else begin
+        pv_q   <= pv_d;
+        pptr_q <= pptr_d;
+      end
+    end
+
+    always_ff @(posedge clk_i) begin
+      plvl_q   <= plvl_d;
+      ppasid_q <= ppasid_d;
+      ptag_q   <= ptag_d;
+      pbase_q  <= pbase_d;
+    end
+  end else begin : gen_no_pwc
+    assign pwc_hit      = 1'b0;
+    assign pwc_hit_lvl  = '0;
+    assign pwc_hit_base = '0;
+    logic unused_pwc;
+    assign unused_pwc = ^{pwc_ins, pwc_ins_lvl, pwc_ins_pasid, pwc_ins_tag, pwc_ins_base};
+  end
+
+  // VA[63:48] only feed the canonical check; entry bits 63:52, 11:8, 6:3 are ignored
+  logic unused_ptw;
+  assign unused_ptw = ^{xreq_vpn_i[51:CVpnW], r_data_i[63:52], r_data_i[11:8], r_data_i[6:3]};
+
+endmodule
