@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth matrix stress bench clean distclean venv
+.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
 
 all: test
 
@@ -52,6 +52,9 @@ stress: $(STAMP)
 
 bench: $(STAMP)
 	@$(VPY) -m tb.bench --out $(BUILD)/bench
+
+figures: $(STAMP)
+	@$(VPY) -m tb.figures --out $(BUILD)/figures
 
 clean:
 	rm -rf $(BUILD)
