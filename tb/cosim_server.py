@@ -1,0 +1,250 @@
+"""cocotb module: the co-simulation server (one Verilator process, many runs).
+
+`tb.rtldev.CosimServer` starts the simulator on this module with COSIM_ADDR
+set; the test connects back, then executes requests `(handler, kwargs)` until
+it receives None. Each handler is an async function of (ctx, **kwargs) run in
+simulated time; its return value (or the traceback of its exception) is sent
+back. The simulator is paused while waiting for a request.
+
+Handlers: `scenario` (one run through the pyuvm env, tb/env.py),
+`scenarios` (several runs, one env build), `ping` (liveness, idle cycles)
+and tb.stress's `stress_batch`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+import cocotb
+
+from model.scheduler import Layout
+from model.trace import Trace
+from tb.env import CosimJob, WatchedMem, run_jobs
+from tb.rtldev import CosimConfig, Ports, RtlDevice
+
+
+@dataclass
+class Ctx:
+    dut: Any
+    ports: Ports
+    cfg: CosimConfig
+    base: CosimConfig
+    runs: int = 0
+    info: dict = field(default_factory=dict)
+
+
+HANDLERS: dict[str, Callable[..., Awaitable[Any]]] = {}
+
+
+def handler(fn):
+    HANDLERS[fn.__name__] = fn
+    return fn
+
+
+def _scenario_obj(scenario: Any):
+    from model.scenario import Scenario, load, parse
+
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, str) and "\n" in scenario:
+        return parse(scenario, "<text>")
+    return load(scenario)
+
+
+def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_timeout=None) -> None:
+    """Per-request slave settings; anything not given returns to the server's start-up value."""
+    import random
+
+    cfg, base = ctx.ports.cfg, ctx.base
+    cfg.latency = tuple(latency) if latency is not None else base.latency
+    cfg.reorder = bool(reorder) if reorder is not None else base.reorder
+    cfg.tamper = tamper
+    cfg.cmd_timeout = cmd_timeout or base.cmd_timeout
+    ctx.ports.rng = random.Random(seed if seed is not None else base.seed)
+
+
+@handler
+async def ping(ctx: Ctx, cycles: int = 0, step: int = 0, **kw: Any) -> dict:
+    """Liveness; with `cycles`, also let that many idle cycles pass (in `step`-cycle Timers)."""
+    t0 = time.perf_counter()
+    k = ctx.ports.cycle()
+    n = 0
+    while n < cycles:
+        d = min(step or cycles, cycles - n)
+        await ctx.ports.to_qp(k + n + d)
+        n += d
+    return {"cycle": ctx.ports.cycle(), "runs": ctx.runs, "seconds": time.perf_counter() - t0}
+
+
+def make_job(ctx: Ctx, scenario: Any, policy: str, seed: int = 0, mode: str = "script",
+             cycles_per_step: int | None = None, latency=None, reorder=None, axi_seed=None, repro: str = "",
+             stall_limit: int | None = None, tamper: str | None = None, cmd_timeout: int | None = None) -> CosimJob:
+    sc = _scenario_obj(scenario)
+    layout = Layout()
+    dev = RtlDevice(ctx.ports, WatchedMem(), layout.pasid_tbl_base, Trace(), repro=repro)
+    kw = {"stall_limit": stall_limit} if stall_limit else {}
+    aseed = axi_seed if axi_seed is not None else seed
+    return CosimJob(scenario=sc, policy=policy, seed=seed, device=dev, mode=mode, cycles_per_step=cycles_per_step,
+                    run_kwargs=kw, setup=lambda: configure(ctx, latency, reorder, aseed, tamper, cmd_timeout))
+
+
+def job_output(ctx: Ctx, job: CosimJob, discover: bool = False) -> dict:
+    dev = job.device
+    out = {"result": job.result, "scoreboard": job.scoreboard, "checker": job.checker, "stats": dict(dev.stats),
+           "seconds": job.seconds, "epoch": dev.epoch, "cycles": dev.now, "period": ctx.ports.P,
+           "t0": ctx.ports.T0}
+    if discover:
+        from tb.gtkw import discover as disc
+
+        out["signals"] = disc(ctx.dut)
+    return out
+
+
+@handler
+async def scenario(ctx: Ctx, discover: bool = False, **kw: Any) -> dict:
+    """One scenario run through the pyuvm environment; returns the RunResult and the scoreboard."""
+    cb0 = ctx.ports.callbacks
+    job = make_job(ctx, **kw)
+    await run_jobs([job])
+    ctx.runs += 1
+    if job.error is not None:
+        raise job.error
+    out = job_output(ctx, job, discover)
+    out["callbacks"] = ctx.ports.callbacks - cb0
+    return out
+
+
+@handler
+async def scenarios(ctx: Ctx, specs: list[dict], keep: bool = True) -> list[dict]:
+    """Several runs through one environment build; per run the output of `scenario` (or its error)."""
+    jobs = [make_job(ctx, **sp) for sp in specs]
+    await run_jobs(jobs)
+    ctx.runs += len(jobs)
+    outs = []
+    for job in jobs:
+        if job.error is not None:
+            outs.append({"error": f"{type(job.error).__name__}: {job.error}"})
+            continue
+        o = job_output(ctx, job)
+        if not keep:
+            o["result"] = None
+        outs.append(o)
+    return outs
+
+
+@handler
+async def walks(ctx: Ctx, seed: int, n_mappings: int = 60, commands: int = 400, threads: int = 4,
+                bus_errors: int = 0, latency=None, reorder=None) -> dict:
+    """Random page tables (model.pagetable.random_space: 4K/2M/1G, damage at every
+    level, non-canonical and misaligned VAs), random reads/writes on several
+    device threads straight through RtlDevice, every response scoreboarded.
+
+    With `bus_errors` that many pages (data and page-table frames) answer
+    SLVERR. Returns the responses per thread in order, with the command list,
+    so the caller can replay the same commands on the reference device.
+    """
+    import random as _random
+
+    from model.device import DevCommand
+    from model.frames import FrameAllocator
+    from model.pagetable import random_space
+    from model.pasid import PasidTable
+
+    rng = _random.Random(seed)
+    mem = WatchedMem()
+    layout = Layout()
+    frames = FrameAllocator(mem, 0x100, 0x400)
+    pt, probes = random_space(mem, frames, rng, n_mappings)
+    PasidTable(mem, layout.pasid_tbl_base).set(1, pt.root_pa)
+    probes = probes + [va | 4 for va in probes[:3]]  # misaligned too
+    err_pages = set()
+    if bus_errors:
+        cands = sorted({w.pa >> 12 for w in [pt.walk(v) for v in probes] if w.ok} | set(pt.table_pfns))
+        err_pages = set(rng.sample(cands, min(bus_errors, len(cands))))
+    cmds = [DevCommand(thread=i % threads, write=rng.random() < 0.3, pasid=1 if rng.random() < 0.95 else 2,
+                       va=rng.choice(probes), wdata=rng.getrandbits(64)) for i in range(commands)]
+    dev = RtlDevice(ctx.ports, mem, layout.pasid_tbl_base, Trace())
+
+    async def body(d: RtlDevice) -> dict:
+        queues = {t: [c for c in cmds if c.thread == t] for t in range(threads)}
+        got: dict[int, list] = {t: [] for t in range(threads)}
+        while any(queues.values()) or any(not d.thread_idle(t) for t in range(threads)):
+            for t in range(threads):
+                if queues[t] and d.thread_idle(t):
+                    d.submit(queues[t].pop(0))
+            await d.run(rng.randint(1, 6))
+            for r in d.take_responses():
+                got[r.thread].append(r)
+        await d.run(4)
+        return {"responses": got}
+
+    def setup() -> None:
+        configure(ctx, latency, reorder, seed)
+        ctx.ports.cfg.bus_error = (lambda pa, src: (pa >> 12) in err_pages) if err_pages else None
+
+    job = CosimJob(scenario=None, policy="-", seed=seed, device=dev, setup=setup, body=body,
+                   bus_errors=bool(err_pages))
+    try:
+        await run_jobs([job])
+    finally:
+        ctx.ports.cfg.bus_error = None
+    if job.error is not None:
+        raise job.error
+    return {"responses": job.result["responses"], "commands": cmds, "scoreboard": job.scoreboard,
+            "err_pages": sorted(err_pages), "stats": dict(dev.stats), "trace": dev.trace}
+
+
+def _extra_handlers() -> None:
+    """Handlers that live with the tools using them (tb.stress)."""
+    from tb import stress
+
+    HANDLERS["stress_batch"] = stress.stress_batch
+
+
+@cocotb.test()
+async def serve(dut):
+    """Serve requests from tb.rtldev.CosimServer until told to stop."""
+    from multiprocessing.connection import Client
+
+    cfg = CosimConfig(**json.loads(os.environ.get("COSIM_CFG", "{}") or "{}"))
+    ports = Ports(dut, cfg)
+    await ports.start(Layout().pasid_tbl_base)
+    import copy
+
+    ctx = Ctx(dut, ports, cfg, copy.copy(cfg))
+    _extra_handlers()
+    conn = Client(os.environ["COSIM_ADDR"], family="AF_UNIX", authkey=bytes.fromhex(os.environ["COSIM_AUTHKEY"]))
+    try:
+        while True:
+            req = conn.recv()
+            if req is None:
+                break
+            name, kw = req
+            t0 = time.perf_counter()
+            prof = os.environ.get("COSIM_PROFILE")
+            try:
+                fn = HANDLERS[name]
+                if prof:
+                    import cProfile
+
+                    pr = cProfile.Profile()
+                    pr.enable()
+                    out = await fn(ctx, **kw)
+                    pr.disable()
+                    pr.dump_stats(prof)
+                else:
+                    out = await fn(ctx, **kw)
+                conn.send((True, out))
+            except Exception as e:  # noqa: BLE001 - sent back to the caller with its traceback
+                text = "".join(traceback.format_exception(e))
+                conn.send((False, f"{type(e).__name__}: {e}\n{text}"))
+                if ports.error is not None:  # the ports are unusable: restart them
+                    ports.error = None
+            ctx.info.setdefault("wall", 0.0)
+            ctx.info["wall"] += time.perf_counter() - t0
+    finally:
+        conn.close()
