@@ -7,9 +7,7 @@ fault) under those that invalidate before that point.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -107,13 +105,6 @@ def test_cli_exits_nonzero_on_a_mismatch(tmp_path, monkeypatch):
 
     monkeypatch.setattr(m, "load_rows", wrong)
     assert main(["--out", str(tmp_path), "--only", "cow"]) == 1
-
-
-@pytest.mark.skipif(importlib.util.find_spec("tb.rtldev") is not None, reason="tb.rtldev exists")
-def test_rtl_device_without_the_binding_is_a_clear_error():
-    p = subprocess.run([sys.executable, "-m", "model.matrix", "--device", "rtl", "--out", "/tmp/x"], cwd=ROOT,
-                       capture_output=True, text=True)
-    assert p.returncode == 2 and "tb/rtldev.py" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_docs_matrix_is_the_rendered_table_of_the_current_expectations():
