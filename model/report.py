@@ -9,6 +9,7 @@ waveform.
 from __future__ import annotations
 
 import html
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -99,7 +100,11 @@ def render_svg(trace: Trace, title: str, names: dict[int, str] | None = None,
     """An SVG table: time rows, one column per thread, violating reads in red."""
     bad_events = list(bad_events)
     cols, rows = timeline_rows(trace, names, bad_events)
-    col_w, time_w, line_h, pad = 250, 80, 15, 4
+    col_w, time_w, line_h, pad, chars = 250, 80, 15, 4, 38
+    for _, r in rows:  # wrap long cell lines instead of cutting them
+        for cell in r.values():
+            cell.lines = [w for line in cell.lines
+                          for w in (textwrap.wrap(line, chars, subsequent_indent="  ") or [""])]
     width = time_w + col_w * max(1, len(cols))
     heights = [max(1, max((len(c.lines) for c in r.values()), default=1)) * line_h + 2 * pad for _, r in rows]
     top = 58
@@ -126,7 +131,7 @@ def render_svg(trace: Trace, title: str, names: dict[int, str] | None = None,
                 out.append(f'<rect x="{x}" y="{y + 1}" width="{col_w - 2}" height="{h - 2}" '
                            f'fill="#ffd0d0" stroke="#d00"/>')
             for j, line in enumerate(cell.lines):
-                s = line if len(line) <= 40 else line[:39] + "…"
+                s = line
                 color = "#b00000" if cell.bad else "black"
                 out.append(f'<text x="{x + 4}" y="{y + pad + 11 + j * line_h}" fill="{color}">'
                            f'<title>{html.escape(line)}</title>{html.escape(s)}</text>')
