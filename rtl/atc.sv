@@ -159,33 +159,28 @@ module atc #(
   // ---------------------------------------------------------------------------
   // request issue: round robin over waiting trackers, held while not accepted
   // ---------------------------------------------------------------------------
-  logic               iss_any;
-  logic [ThreadW-1:0] iss_sel;
-  logic               iss_lock_q, iss_lock_d;
-  logic [ThreadW-1:0] iss_sel_q, iss_sel_d;
-  logic [ThreadW-1:0] iss_rr_q, iss_rr_d;
-  logic               iss_fire;
+  logic [NumThreads-1:0] iss_req;
+  logic                  iss_any;
+  logic [ThreadW-1:0]    iss_sel;
+  logic                  iss_fire;
 
   always_comb begin
-    iss_any = 1'b0;
-    iss_sel = '0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!iss_any && tst_q[t*2 +: 2] == TNeed && ThreadW'(t) > iss_rr_q) begin
-        iss_any = 1'b1;
-        iss_sel = ThreadW'(t);
-      end
-    end
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!iss_any && tst_q[t*2 +: 2] == TNeed) begin
-        iss_any = 1'b1;
-        iss_sel = ThreadW'(t);
-      end
-    end
-    if (iss_lock_q) begin
-      iss_any = 1'b1;
-      iss_sel = iss_sel_q;
+      iss_req[t] = tst_q[t*2 +: 2] == TNeed;
     end
   end
+
+  rr_arb #(
+    .N   (NumThreads),
+    .IdxW(ThreadW)
+  ) u_iss_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (iss_req),
+    .ready_i(xreq_ready_i),
+    .valid_o(iss_any),
+    .idx_o  (iss_sel)
+  );
 
   assign iss_fire     = iss_any && xreq_ready_i;
   assign xreq_valid_o = iss_any;
@@ -205,12 +200,6 @@ module atc #(
     end
   end
   assign xreq_vpn_o = ats_pkg::sext_vpn(iss_vpn);
-
-  always_comb begin
-    iss_lock_d = iss_any && !xreq_ready_i;
-    iss_sel_d  = iss_lock_d ? iss_sel : iss_sel_q;
-    iss_rr_d   = iss_fire ? iss_sel : iss_rr_q;
-  end
 
   // ---------------------------------------------------------------------------
   // completion
@@ -283,6 +272,21 @@ module atc #(
     end
   end
 
+  // tree PLRU touch: every node on the path to idx points away from it
+  function automatic logic [TreeN-2:0] plru_touch(input logic [TreeN-2:0] tree, input logic en,
+                                                  input logic [IdxW-1:0]  idx);
+    logic [TreeN-2:0] t;
+    t = tree;
+    for (int unsigned l = 0; l < IdxW; l++) begin
+      for (int unsigned j = 0; j < (1 << l); j++) begin
+        if (en && (32'(idx) >> (IdxW - l)) == j) begin
+          t[(1 << l) - 1 + j] = ~idx[IdxW-1-l];
+        end
+      end
+    end
+    plru_touch = t;
+  endfunction
+
   // tree PLRU victim: bit = 1 means the victim is in the upper half
   always_comb begin
     logic [IdxW-1:0] vic;
@@ -316,20 +320,8 @@ module atc #(
     plru_d  = plru_q;
 
     // PLRU: touch the lookup hit, then the fill
-    for (int unsigned l = 0; l < IdxW; l++) begin
-      for (int unsigned j = 0; j < (1 << l); j++) begin
-        if (lkp_hit_o && (32'(lkp_idx) >> (IdxW - l)) == j) begin
-          plru_d[(1 << l) - 1 + j] = ~lkp_idx[IdxW-1-l];
-        end
-      end
-    end
-    for (int unsigned l = 0; l < IdxW; l++) begin
-      for (int unsigned j = 0; j < (1 << l); j++) begin
-        if (fill_en && (32'(fill_idx) >> (IdxW - l)) == j) begin
-          plru_d[(1 << l) - 1 + j] = ~fill_idx[IdxW-1-l];
-        end
-      end
-    end
+    plru_d = plru_touch(plru_d, lkp_hit_o, lkp_idx);
+    plru_d = plru_touch(plru_d, fill_en, fill_idx);
 
     for (int unsigned i = 0; i < N; i++) begin
       if (fill_en && fill_idx == IdxW'(i)) begin
@@ -377,21 +369,15 @@ module atc #(
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      v_q        <= '0;
-      plru_q     <= '0;
-      tst_q      <= '0;
-      tpois_q    <= '0;
-      iss_lock_q <= 1'b0;
-      iss_sel_q  <= '0;
-      iss_rr_q   <= '0;
+      v_q     <= '0;
+      plru_q  <= '0;
+      tst_q   <= '0;
+      tpois_q <= '0;
     end else begin
-      v_q        <= v_d;
-      plru_q     <= plru_d;
-      tst_q      <= tst_d;
-      tpois_q    <= tpois_d;
-      iss_lock_q <= iss_lock_d;
-      iss_sel_q  <= iss_sel_d;
-      iss_rr_q   <= iss_rr_d;
+      v_q     <= v_d;
+      plru_q  <= plru_d;
+      tst_q   <= tst_d;
+      tpois_q <= tpois_d;
     end
   end
 

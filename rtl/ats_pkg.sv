@@ -36,7 +36,9 @@ package ats_pkg;
 
   // Package functions below compare page sizes against literals (1 = Pg2M,
   // 2 = Pg1G): Yosys 0.23 does not resolve enum items inside package
-  // functions inlined into a module.
+  // functions inlined into a module. They also spell all-ones as
+  // {W{1'b1}}: Yosys 0.23 folds a call with constant arguments with '1 read
+  // as a single 1 bit.
 
   // x86-64 paging entry bits
   localparam int unsigned PteP  = 0;
@@ -51,7 +53,7 @@ package ats_pkg;
   // that name the page (offset bits inside the page are 0).
   function automatic logic [VpnW-1:0] size_keep(input logic [1:0] size);
     logic [VpnW-1:0] k;
-    k = '1;
+    k = {VpnW{1'b1}};
     if (size == 2'd1) begin
       k[8:0] = '0;
     end else if (size == 2'd2) begin
@@ -70,7 +72,7 @@ package ats_pkg;
     if (s) begin
       k = ~(addr ^ (addr + 1'b1));
     end else begin
-      k = '1;
+      k = {VpnW{1'b1}};
     end
     inv_keep = k;
   endfunction
@@ -87,21 +89,15 @@ package ats_pkg;
     sext_vpn = {{(VpnW - CVpnW){vpn[CVpnW-1]}}, vpn};
   endfunction
 
-  // Keep mask over a canonical VPN (VA[47:12]) for a page of the given size.
+  // Keep mask over a canonical VPN (VA[47:12]) for a page of the given size:
+  // the low CVpnW bits of size_keep.
   function automatic logic [CVpnW-1:0] cvpn_keep(input logic [1:0] size);
-    logic [CVpnW-1:0] k;
-    k = '1;
-    if (size == 2'd1) begin
-      k[8:0] = '0;
-    end else if (size == 2'd2) begin
-      k[17:0] = '0;
-    end
-    cvpn_keep = k;
+    cvpn_keep = CVpnW'(size_keep(size));
   endfunction
 
   // VA[63:47] (= VPN[51:35]) all equal.
   function automatic logic vpn_canonical(input logic [VpnW-CVpnW:0] hi);
-    vpn_canonical = (hi == '0) || (hi == '1);
+    vpn_canonical = ~|hi || &hi;
   endfunction
 
   // PPN of the 4 KiB page holding the VA, from the base PPN of a page of

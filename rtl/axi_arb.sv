@@ -75,7 +75,6 @@ module axi_arb #(
   logic [NumRd-1:0]   rd_req;
   logic               ar_any;
   logic [RdW-1:0]     ar_sel;
-  logic [RdW-1:0]     ar_rr_q, ar_rr_d;
   logic               ar_load;
   logic               arvalid_q, arvalid_d;
   logic [ats_pkg::AxiIdW-1:0] arid_q, arid_d;
@@ -84,22 +83,20 @@ module axi_arb #(
   assign rd_req  = {dm_rd_req_i, pw_req_i};
   assign ar_load = !arvalid_q || m_axi_arready;
 
-  always_comb begin
-    ar_any = 1'b0;
-    ar_sel = '0;
-    for (int unsigned i = 0; i < NumRd; i++) begin
-      if (!ar_any && rd_req[i] && RdW'(i) > ar_rr_q) begin
-        ar_any = 1'b1;
-        ar_sel = RdW'(i);
-      end
-    end
-    for (int unsigned i = 0; i < NumRd; i++) begin
-      if (!ar_any && rd_req[i]) begin
-        ar_any = 1'b1;
-        ar_sel = RdW'(i);
-      end
-    end
-  end
+  // no lock: the output register holds a request, and requesters keep
+  // requesting until granted
+  rr_arb #(
+    .N   (NumRd),
+    .Lock(1'b0),
+    .IdxW(RdW)
+  ) u_ar_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (rd_req),
+    .ready_i(ar_load),
+    .valid_o(ar_any),
+    .idx_o  (ar_sel)
+  );
 
   logic [NumThreads-1:0] dm_rd_gnt, dm_wr_gnt;
 
@@ -107,12 +104,10 @@ module axi_arb #(
     arvalid_d = arvalid_q && !m_axi_arready;
     arid_d    = arid_q;
     araddr_d  = araddr_q;
-    ar_rr_d   = ar_rr_q;
     pw_gnt_o  = '0;
     dm_rd_gnt = '0;
     if (ar_load && ar_any) begin
       arvalid_d = 1'b1;
-      ar_rr_d   = ar_sel;
     end
     for (int unsigned s = 0; s < NumWalks; s++) begin
       if (ar_load && ar_any && ar_sel == RdW'(s)) begin
@@ -137,7 +132,6 @@ module axi_arb #(
   // ---------------------------------------------------------------------------
   logic               wr_any;
   logic [WrW-1:0]     wr_sel;
-  logic [WrW-1:0]     wr_rr_q, wr_rr_d;
   logic               aw_load;
   logic               awvalid_q, awvalid_d;
   logic               wvalid_q, wvalid_d;
@@ -147,22 +141,18 @@ module axi_arb #(
 
   assign aw_load = (!awvalid_q || m_axi_awready) && (!wvalid_q || m_axi_wready);
 
-  always_comb begin
-    wr_any = 1'b0;
-    wr_sel = '0;
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!wr_any && dm_wr_req_i[t] && WrW'(t) > wr_rr_q) begin
-        wr_any = 1'b1;
-        wr_sel = WrW'(t);
-      end
-    end
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!wr_any && dm_wr_req_i[t]) begin
-        wr_any = 1'b1;
-        wr_sel = WrW'(t);
-      end
-    end
-  end
+  rr_arb #(
+    .N   (NumThreads),
+    .Lock(1'b0),
+    .IdxW(WrW)
+  ) u_aw_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (dm_wr_req_i),
+    .ready_i(aw_load),
+    .valid_o(wr_any),
+    .idx_o  (wr_sel)
+  );
 
   always_comb begin
     awvalid_d = awvalid_q && !m_axi_awready;
@@ -170,13 +160,11 @@ module axi_arb #(
     awid_d    = awid_q;
     awaddr_d  = awaddr_q;
     wdata_d   = wdata_q;
-    wr_rr_d   = wr_rr_q;
     dm_wr_gnt = '0;
     if (aw_load && wr_any) begin
       awvalid_d = 1'b1;
       wvalid_d  = 1'b1;
       awid_d    = {1'b1, 3'(wr_sel)};
-      wr_rr_d   = wr_sel;
     end
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (aw_load && wr_any && wr_sel == WrW'(t)) begin
@@ -192,8 +180,6 @@ module axi_arb #(
       arvalid_q <= 1'b0;
       awvalid_q <= 1'b0;
       wvalid_q  <= 1'b0;
-      ar_rr_q   <= '0;
-      wr_rr_q   <= '0;
       arid_q    <= '0;
       awid_q    <= '0;
       araddr_q  <= '0;
@@ -203,8 +189,6 @@ module axi_arb #(
       arvalid_q <= arvalid_d;
       awvalid_q <= awvalid_d;
       wvalid_q  <= wvalid_d;
-      ar_rr_q   <= ar_rr_d;
-      wr_rr_q   <= wr_rr_d;
       arid_q    <= arid_d;
       awid_q    <= awid_d;
       araddr_q  <= araddr_d;

@@ -105,29 +105,39 @@ module dma #(
   end
 
   // ---------------------------------------------------------------------------
-  // ATC lookup: round robin over threads in TLkp
+  // per-thread requests: ATC lookup, response, memory access
+  // ---------------------------------------------------------------------------
+  logic [NumThreads-1:0] lkp_req, rsp_req;
+
+  always_comb begin
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      lkp_req[t]  = st_q[t*3 +: 3] == TLkp;
+      rsp_req[t]  = st_q[t*3 +: 3] == TRsp;
+      rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
+      wr_req_o[t] = st_q[t*3 +: 3] == TMem && wr_q[t];
+      mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
+      mem_wdata_o[t*64 +: 64] = wdata_q[t*64 +: 64];
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // ATC lookup: round robin over threads in TLkp (a lookup is always accepted)
   // ---------------------------------------------------------------------------
   logic               lkp_any;
   logic [ThreadW-1:0] lkp_sel;
-  logic [ThreadW-1:0] lkp_rr_q, lkp_rr_d;
 
-  always_comb begin
-    lkp_any = 1'b0;
-    lkp_sel = '0;
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!lkp_any && st_q[t*3 +: 3] == TLkp && ThreadW'(t) > lkp_rr_q) begin
-        lkp_any = 1'b1;
-        lkp_sel = ThreadW'(t);
-      end
-    end
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!lkp_any && st_q[t*3 +: 3] == TLkp) begin
-        lkp_any = 1'b1;
-        lkp_sel = ThreadW'(t);
-      end
-    end
-    lkp_rr_d = lkp_any ? lkp_sel : lkp_rr_q;
-  end
+  rr_arb #(
+    .N   (NumThreads),
+    .Lock(1'b0),
+    .IdxW(ThreadW)
+  ) u_lkp_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (lkp_req),
+    .ready_i(1'b1),
+    .valid_o(lkp_any),
+    .idx_o  (lkp_sel)
+  );
 
   assign lkp_valid_o  = lkp_any;
   assign lkp_thread_o = lkp_sel;
@@ -149,39 +159,21 @@ module dma #(
   // ---------------------------------------------------------------------------
   logic               rsp_any;
   logic [ThreadW-1:0] rsp_sel;
-  logic               rsp_lock_q, rsp_lock_d;
-  logic [ThreadW-1:0] rsp_sel_q, rsp_sel_d;
-  logic [ThreadW-1:0] rsp_rr_q, rsp_rr_d;
   logic               rsp_fire;
 
-  always_comb begin
-    rsp_any = 1'b0;
-    rsp_sel = '0;
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!rsp_any && st_q[t*3 +: 3] == TRsp && ThreadW'(t) > rsp_rr_q) begin
-        rsp_any = 1'b1;
-        rsp_sel = ThreadW'(t);
-      end
-    end
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!rsp_any && st_q[t*3 +: 3] == TRsp) begin
-        rsp_any = 1'b1;
-        rsp_sel = ThreadW'(t);
-      end
-    end
-    if (rsp_lock_q) begin
-      rsp_any = 1'b1;
-      rsp_sel = rsp_sel_q;
-    end
-  end
+  rr_arb #(
+    .N   (NumThreads),
+    .IdxW(ThreadW)
+  ) u_rsp_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (rsp_req),
+    .ready_i(rsp_ready_i),
+    .valid_o(rsp_any),
+    .idx_o  (rsp_sel)
+  );
 
   assign rsp_fire = rsp_any && rsp_ready_i;
-
-  always_comb begin
-    rsp_lock_d = rsp_any && !rsp_ready_i;
-    rsp_sel_d  = rsp_lock_d ? rsp_sel : rsp_sel_q;
-    rsp_rr_d   = rsp_fire ? rsp_sel : rsp_rr_q;
-  end
 
   logic [3:0] rsp_cause;
   logic       rsp_xlat_fault;  // fault before a PA existed
@@ -209,18 +201,6 @@ module dma #(
   assign rsp_fault_o    = rsp_cause != ats_pkg::FaultNone;
   assign rsp_cause_o    = rsp_cause;
   assign rsp_pa_o       = rsp_xlat_fault ? '0 : rsp_pa;
-
-  // ---------------------------------------------------------------------------
-  // memory requests
-  // ---------------------------------------------------------------------------
-  always_comb begin
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
-      wr_req_o[t] = st_q[t*3 +: 3] == TMem && wr_q[t];
-      mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
-      mem_wdata_o[t*64 +: 64] = wdata_q[t*64 +: 64];
-    end
-  end
 
   // ---------------------------------------------------------------------------
   // thread FSMs
@@ -312,17 +292,9 @@ module dma #(
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      st_q       <= '0;
-      lkp_rr_q   <= '0;
-      rsp_lock_q <= 1'b0;
-      rsp_sel_q  <= '0;
-      rsp_rr_q   <= '0;
+      st_q <= '0;
     end else begin
-      st_q       <= st_d;
-      lkp_rr_q   <= lkp_rr_d;
-      rsp_lock_q <= rsp_lock_d;
-      rsp_sel_q  <= rsp_sel_d;
-      rsp_rr_q   <= rsp_rr_d;
+      st_q <= st_d;
     end
   end
 

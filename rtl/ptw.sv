@@ -85,10 +85,9 @@ module ptw #(
   logic [PpnW-1:0] pwc_ins_base;
 
   // completion arbitration (held stable while not accepted)
-  logic             cpl_lock_q, cpl_lock_d;
-  logic [SlotW-1:0] cpl_sel_q, cpl_sel_d;
-  logic [SlotW-1:0] cpl_sel;
-  logic             cpl_any;
+  logic [NumWalks-1:0] cpl_req;
+  logic [SlotW-1:0]    cpl_sel;
+  logic                cpl_any;
 
   // request allocation
   logic             alloc_any;
@@ -135,20 +134,25 @@ module ptw #(
   end
   assign xreq_ready_o = alloc_any;
 
+  // fixed priority: lowest slot first
   always_comb begin
-    cpl_any = 1'b0;
-    cpl_sel = '0;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      if (!cpl_any && st_q[s*2 +: 2] == WDone) begin
-        cpl_any = 1'b1;
-        cpl_sel = SlotW'(s);
-      end
-    end
-    if (cpl_lock_q) begin
-      cpl_any = 1'b1;
-      cpl_sel = cpl_sel_q;
+      cpl_req[s] = st_q[s*2 +: 2] == WDone;
     end
   end
+
+  rr_arb #(
+    .N         (NumWalks),
+    .RoundRobin(1'b0),
+    .IdxW      (SlotW)
+  ) u_cpl_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (cpl_req),
+    .ready_i(xcpl_ready_i),
+    .valid_o(cpl_any),
+    .idx_o  (cpl_sel)
+  );
 
   assign xcpl_valid_o = cpl_any;
 
@@ -166,15 +170,6 @@ module ptw #(
         xcpl_size_o     = size_q[s*2 +: 2];
         xcpl_writable_o = wrbl_q[s];
       end
-    end
-  end
-
-  always_comb begin
-    cpl_sel_d  = cpl_sel_q;
-    cpl_lock_d = 1'b0;
-    if (cpl_any && !xcpl_ready_i) begin
-      cpl_lock_d = 1'b1;
-      cpl_sel_d  = cpl_sel;
     end
   end
 
@@ -364,15 +359,11 @@ module ptw #(
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      st_q       <= '0;
-      inval_q    <= '0;
-      cpl_lock_q <= 1'b0;
-      cpl_sel_q  <= '0;
+      st_q    <= '0;
+      inval_q <= '0;
     end else begin
-      st_q       <= st_d;
-      inval_q    <= inval_d;
-      cpl_lock_q <= cpl_lock_d;
-      cpl_sel_q  <= cpl_sel_d;
+      st_q    <= st_d;
+      inval_q <= inval_d;
     end
   end
 

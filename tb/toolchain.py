@@ -25,6 +25,7 @@ BUILD = ROOT / "build"
 # Compile order matters for packages: ats_pkg first.
 RTL_SOURCES = [
     "ats_pkg.sv",
+    "rr_arb.sv",
     "axi_arb.sv",
     "ptw.sv",
     "atc.sv",
