@@ -51,6 +51,10 @@ SOFT_DIRTY = 1 << 11
 SWP_SWAP = 1 << 9
 SWP_MIGRATION = 1 << 10
 _SWP_KIND = SWP_SWAP | SWP_MIGRATION
+#: A writable migration entry (make_writable_migration_entry): the PTE that
+#: remove_migration_ptes restores is writable. mprotect's change_pte_range
+#: turns it into a read-only one, as Linux does.
+SWP_WRITE = 1 << 1
 
 
 class SegmentationFault(Exception):
@@ -201,8 +205,13 @@ class Vma:
 
 @dataclass
 class SwapSlot:
+    """One swap slot. `count` is the number of swap entries (PTEs) that refer
+    to it (swap_map's count) and `cache_pfn` the swap cache page
+    (SWAP_HAS_CACHE); the slot is freed when both are gone."""
+
     data: bytes | None = None  # written by pageout
     cache_pfn: int | None = None  # swap cache page while it still exists
+    count: int = 0
 
 
 class SwapSpace:
@@ -214,10 +223,31 @@ class SwapSpace:
         self._next = 1
 
     def alloc(self, pfn: int) -> int:
+        """add_to_swap: a slot whose only user is the swap cache page `pfn`."""
         slot = self._next
         self._next += 1
         self.slots[slot] = SwapSlot(cache_pfn=pfn)
         return slot
+
+    def free_entry(self, slot: int) -> None:
+        """swap_free of one swap entry (zap, swap-in): drop the PTE's count and
+        free the slot if the swap cache no longer holds it either. A slot whose
+        page is still in the swap cache (reclaim holds the page locked) stays
+        until reclaim removes the page from the cache (`drop_cache`)."""
+        s = self.slots[slot]
+        s.count -= 1
+        if s.count < 0:
+            raise RuntimeError(f"swap slot {slot}: count below zero")
+        if s.count == 0 and s.cache_pfn is None:
+            del self.slots[slot]
+
+    def drop_cache(self, slot: int) -> None:
+        """delete_from_swap_cache: the page leaves the swap cache; free the slot
+        if no swap entry refers to it."""
+        s = self.slots[slot]
+        s.cache_pfn = None
+        if s.count == 0:
+            del self.slots[slot]
 
 
 class ValueSource:
@@ -284,8 +314,21 @@ class HugePages:
 
 # --------------------------------------------------------------------------- mm_struct
 
+#: Frames of the page-table pool (see `Mm`), just below the THP region.
+TABLE_POOL_FRAMES = 0x1000
+
+
 class Mm:
-    """One process address space bound to one PASID."""
+    """One process address space bound to one PASID.
+
+    Page-table pages come from a pool of their own (`table_frames`, the 16 MiB
+    below `huge_base_pa`), never from the data frames. A device access through
+    a stale translation can then land in a freed data frame, or in one that
+    was given to another owner (the use-after-free checker reports both), but
+    never in a page table the kernel and the CPU still walk: in Linux that
+    corruption is an oops ("Bad page map"), after which nothing the checkers
+    judge means anything. The model never frees page tables anyway.
+    """
 
     def __init__(self, mem: PhysMem, frames: FrameAllocator, pasid_table: PasidTable, trace: Trace,
                  clock: Callable[[], int], *, huge_base_pa: int = 0x4000_0000) -> None:
@@ -294,11 +337,18 @@ class Mm:
         self.pasid_table = pasid_table
         self.trace = trace
         self.clock = clock
-        self.tables = pt.PageTables(mem, frames)
+        table_pfn = (huge_base_pa >> PAGE_SHIFT) - TABLE_POOL_FRAMES
+        if table_pfn < frames.first_pfn + frames.num_frames and frames.first_pfn < table_pfn + TABLE_POOL_FRAMES:
+            raise ValueError(f"page-table pool at pfn {table_pfn:#x} overlaps the frame pool")
+        self.table_frames = FrameAllocator(mem, table_pfn, TABLE_POOL_FRAMES, trace, clock)
+        self.tables = pt.PageTables(mem, self.table_frames)
         self.vmas: list[Vma] = []
         self.ptl = PtLock()
         self.mmap_lock = RwSem()
         self.page_locks = PageLocks()
+        # KSM merges are done by one kernel thread, ksmd, which holds
+        # ksm_thread_mutex while it scans: two merges never overlap.
+        self.ksm_mutex = PtLock("ksm_thread_mutex")
         self.swap = SwapSpace()
         self.values = ValueSource()
         self.huge = HugePages(mem, huge_base_pa, trace, clock)
@@ -308,11 +358,23 @@ class Mm:
         # path reuses a page in place only when it is mapped once.
         self.mapcount: dict[int, int] = {}
         self.lazyfree: set[int] = set()  # MADV_FREE'd frames
+        # Frames taken off the LRU (PG_lru clear) by reclaim, migration or
+        # khugepaged: isolate_lru_page fails for a page already isolated, so
+        # two of them never work on one page at the same time.
+        self.isolated: set[int] = set()
+        # KSM's write_protect_page result per frame (replace_page's orig_pte):
+        # replace_page maps the KSM page only while the PTE is still exactly
+        # that, so nothing can have written the page since it was compared.
+        # A read-only anonymous page of the initial state counts as
+        # write-protected by KSM (the `ro` page state).
+        self.ksm_orig_pte: dict[int, int] = {}
 
     # -- frames (4K frames and THP subframes alike) ---------------------------
     def _fa(self, pfn: int) -> FrameAllocator:
         if self.frames.contains(pfn):
             return self.frames
+        if self.table_frames.contains(pfn):
+            return self.table_frames
         fa = self.huge.allocator_of(pfn)
         if fa is None:
             raise ValueError(f"pfn {pfn:#x} belongs to no allocator")
@@ -326,7 +388,19 @@ class Mm:
         freed = self._fa(pfn).put(pfn)
         if freed:
             self.lazyfree.discard(pfn)
+            self.isolated.discard(pfn)
+            self.ksm_orig_pte.pop(pfn, None)
         return freed
+
+    def isolate_lru_page(self, pfn: int) -> bool:
+        """Take the page off the LRU; False (-EBUSY) if someone else already did."""
+        if pfn in self.isolated:
+            return False
+        self.isolated.add(pfn)
+        return True
+
+    def putback_lru_page(self, pfn: int) -> None:
+        self.isolated.discard(pfn)
 
     def refcount(self, pfn: int) -> int:
         return self._fa(pfn).refcount(pfn)
@@ -423,6 +497,18 @@ class Mm:
             return None
         return value & pt.addr_mask(size)
 
+    def maps_page(self, va: int, pfn: int) -> bool:
+        """page_vma_mapped_walk's check_pte: does the 4 KiB PTE of va map pfn now?
+
+        Every rmap walker (reclaim, migration, KSM) decides which page to work on
+        before it can take the page-table lock, and anything may happen to the
+        PTE meanwhile (a zap, a COW, another walker): Linux re-checks under the
+        lock and skips a PTE that no longer maps the page. Call it holding the
+        page-table lock."""
+        hit = self.leaf(va)
+        return (hit is not None and hit[2] == PAGE_SIZE and bool(hit[1] & pt.P)
+                and self.pte_pa(hit[1]) == pfn << PAGE_SHIFT)
+
     @staticmethod
     def is_swap(value: int) -> bool:
         return not value & pt.P and value & _SWP_KIND == SWP_SWAP
@@ -493,8 +579,11 @@ class Mm:
 
     # -- setup helpers (initial state, before the run: no locking, no notifier) ---------
     def setup_map(self, va: int, pfn: int, *, writable: bool, record: bool = False) -> None:
-        self.write_leaf(va, self.make_pte(pfn, writable=writable))
+        value = self.make_pte(pfn, writable=writable)
+        self.write_leaf(va, value)
         self.add_map(pfn)
+        if not writable and self.page_owner(pfn) == "anon":
+            self.ksm_orig_pte[pfn] = value
         if record:
             self.record_change(va, PAGE_SIZE, None, pfn << PAGE_SHIFT, writable)
 

@@ -30,7 +30,7 @@ from typing import Callable, Generator, Iterator, Union
 from . import pagetable as pt
 from .ats import Fault
 from .memory import PAGE_SHIFT, PAGE_SIZE
-from .mm import (HPAGE_NR, HPAGE_SIZE, SOFT_DIRTY, SWP_MIGRATION, SWP_SWAP, Blocked, Mm,
+from .mm import (HPAGE_NR, HPAGE_SIZE, SOFT_DIRTY, SWP_MIGRATION, SWP_SWAP, SWP_WRITE, Blocked, Mm,
                  SegmentationFault, Step)
 from .notifier import FULL_RANGE, Event, MmuNotifierRange, Notifier, Site
 from .trace import CpuStore, OpStep
@@ -177,13 +177,15 @@ def cpu_load(k: Kernel, thread: str, va: int) -> OpGen:
 def handle_mm_fault(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
     """Dispatch a CPU page fault the way handle_pte_fault does (under mmap_lock read)."""
     mm = k.mm
-    vma = mm.find_vma(va)
-    if vma is None:
-        raise SegmentationFault(f"no VMA at {va:#x}")
-    if write and not vma.writable:
-        raise SegmentationFault(f"write to read-only VMA at {va:#x}")
     yield from mm.mmap_lock.down_read(thread)
     try:
+        # find_vma under mmap_lock: a munmap or mprotect that ran while this
+        # thread waited for the lock is visible here
+        vma = mm.find_vma(va)
+        if vma is None:
+            raise SegmentationFault(f"no VMA at {va:#x}")
+        if write and not vma.writable:
+            raise SegmentationFault(f"write to read-only VMA at {va:#x}")
         hit = mm.leaf(va)
         value = 0 if hit is None else hit[1]
         size = PAGE_SIZE if hit is None else hit[2]
@@ -291,21 +293,33 @@ def do_swap_page(k: Kernel, thread: str, va: int, entry: int) -> OpGen:
     mm.write_leaf(va, mm.make_pte(pfn, writable=writable))
     mm.add_map(pfn)
     mm.record_change(_page(va), PAGE_SIZE, None, _pa(pfn), writable)
-    if slot.cache_pfn is None:
-        del mm.swap.slots[slot_no]
+    mm.swap.free_entry(slot_no)
     yield o.step("pte_set", f"{_page(va):#x} -> pfn {pfn:#x} (swap-in)")
     yield from o.unlock()
 
 
 def do_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
-    """Write fault on a present read-only PTE of a writable VMA: reuse or copy."""
+    """Write fault on a present read-only PTE of a writable VMA: reuse or copy.
+
+    Linux decides under the PTE lock, with the page locked: 4.15 trylocks the
+    page (or drops the PTE lock, sleeps on the page lock and re-checks the
+    PTE) and reuses if reuse_swap_page finds it mapped once; 5.9+ reuses only
+    if page_count is 1 and trylock_page succeeds. The model makes the cheap
+    decision first (copy right away when it is clearly shared), then
+    `wp_page_reuse` repeats the check under the page-table lock, where
+    nothing (a KSM scanner, reclaim or migration taking its reference) can
+    slip in between the check and the PTE update.
+    """
     mm = k.mm
     value = mm.pte(va)
     pfn = _pfn_of(value)
     assert pfn is not None
     vma = mm.find_vma(va)
     assert vma is not None
-    if pfn == mm.zero_pfn or vma.kind != "anon" or mm.page_owner(pfn) == "ksm":
+    # PageAnon && !PageKsm: an anonymous page may be reused in place, also
+    # the private copy of a file page (do_cow_fault); page-cache, KSM and
+    # zero pages are always copied
+    if pfn == mm.zero_pfn or mm.page_owner(pfn) != "anon":
         yield from wp_page_copy(k, thread, va, value)
         return
     if k.wp_fault == "refcount":
@@ -326,24 +340,36 @@ def do_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
             mm.page_locks.unlock(pfn, thread)
             yield from wp_page_copy(k, thread, va, value)
             return
-    mm.page_locks.unlock(pfn, thread)
-    yield from wp_page_reuse(k, thread, va, value)
+    outcome = yield from wp_page_reuse(k, thread, va, value)
+    if outcome == "copy":
+        yield from wp_page_copy(k, thread, va, value)
 
 
-def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> OpGen:
+def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> Generator[Yield, None, str]:
     """Make the PTE writable in place (same page): a permission upgrade, so
-    no flush and no notifier (a stale read-only device entry just refaults)."""
+    no flush and no notifier (a stale read-only device entry just refaults).
+
+    Called with the page locked by this thread; under the page-table lock the
+    PTE must still be `orig` and the page still reusable (mapped once for
+    4.15, referenced once for 5.9+), else the fault copies ("copy") or is
+    retried ("retry"). The page lock is dropped under the page-table lock."""
     mm = k.mm
     o = Op(k, thread, "wp_page_reuse")
+    pfn = _pfn_of(orig)
+    assert pfn is not None
     yield from o.lock()
+    outcome = "retry"
     if mm.pte(va) == orig:
-        pfn = _pfn_of(orig)
-        assert pfn is not None
+        reusable = mm.refcount(pfn) == 1 if k.wp_fault == "refcount" else mm.map_count(pfn) == 1
+        outcome = "reuse" if reusable else "copy"
+    mm.page_locks.unlock(pfn, thread)
+    if outcome == "reuse":
         mm.write_leaf(va, mm.make_pte(pfn, writable=True))
         mm.lazyfree.discard(pfn)
         mm.record_change(_page(va), PAGE_SIZE, _pa(pfn), _pa(pfn), True)
         yield o.step("pte_set", f"{_page(va):#x} writable (reuse pfn {pfn:#x})")
     yield from o.unlock()
+    return outcome
 
 
 def _huge_wp_reuse(k: Kernel, thread: str, va: int) -> OpGen:
@@ -411,47 +437,67 @@ def replace_page_uprobe(k: Kernel, thread: str, va: int, value: int | None = Non
     PTE is set, since that is when the new content becomes what the address
     holds. The old page stays in the page cache, so dropping the mapping's
     reference before range_end frees nothing.
+
+    Around it, uprobe_write_opcode: uprobes apply only to file mappings
+    without write permission (valid_vma); get_user_pages(FOLL_FORCE) faults
+    the page in and holds a reference on it until __replace_page has returned
+    (so an old page that is itself an earlier breakpoint copy is not freed
+    before range_end either); if the PTE changed meanwhile (-EAGAIN), the
+    whole thing is retried, and a mapping that has gone away ends it.
     """
     mm = k.mm
     o = Op(k, thread, "__replace_page")
     if value is None:
         value = mm.values.cpu()
-    vma = mm.find_vma(va)
-    if vma is None or vma.kind != "file":
-        yield o.step("abort", f"{va:#x} is not in a file mapping")
-        return
-    if not mm.pte(va) & pt.P:
-        yield from handle_mm_fault(k, thread, va, write=False)  # get_user_pages(FOLL_FORCE)
-    orig = mm.pte(va)
-    old = _pfn_of(orig)
-    assert old is not None
-    new = mm.frames.alloc("anon")
-    yield o.step("alloc", f"pfn {new:#x}")
-    off = va & (PAGE_SIZE - 1)
-    mm.mem.copy_page(_pa(new), _pa(old))
-    mm.mem.write64(_pa(new) + off, value)
-    yield o.step("copy", f"pfn {old:#x} -> pfn {new:#x} with breakpoint {value:#x} at +{off:#x}")
     page = _page(va)
-    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
-    yield from o.lock()
-    if mm.pte(va) != orig:
+    off = va & (PAGE_SIZE - 1)
+    while True:
+        # get_user_pages_remote(FOLL_FORCE): fault in until a page is mapped
+        while True:
+            vma = mm.find_vma(va)
+            if vma is None or vma.kind != "file" or vma.writable:
+                yield o.step("abort", f"{va:#x} is not in a read-only file mapping (valid_vma)")
+                return
+            hit = mm.leaf(va)
+            if hit is not None and hit[2] == PAGE_SIZE and hit[1] & pt.P:
+                break
+            try:
+                yield from handle_mm_fault(k, thread, va, write=False)
+            except SegmentationFault as e:
+                yield o.step("abort", f"get_user_pages: {e}")
+                return
+        orig = mm.pte(va)
+        old = _pfn_of(orig)
+        assert old is not None
+        mm.get_page(old)  # FOLL_GET
+        new = mm.frames.alloc("anon")
+        yield o.step("alloc", f"pfn {new:#x}")
+        mm.mem.copy_page(_pa(new), _pa(old))
+        mm.mem.write64(_pa(new) + off, value)
+        yield o.step("copy", f"pfn {old:#x} -> pfn {new:#x} with breakpoint {value:#x} at +{off:#x}")
+        rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
+        yield from o.lock()
+        if mm.pte(va) != orig:  # page_vma_mapped_walk failed: -EAGAIN
+            yield from o.unlock()
+            yield from o.range_end(rng)
+            yield o.put(new, "PTE changed, retry")
+            mm.put_page(old)
+            continue
+        mm.write_leaf(va, 0)
+        yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush_notify)")
+        yield from o.site(Site.CLEAR_FLUSH_NOTIFY, page, page + PAGE_SIZE)
+        mm.write_leaf(va, mm.make_pte(new, writable=False))
+        mm.add_map(new)
+        mm.record_change(page, PAGE_SIZE, _pa(old), _pa(new), False)
+        mm.trace.add(CpuStore(time=mm.clock(), thread=thread, pasid=mm.bound_pasid, va=va,
+                              pa=_pa(new) + off, value=value))
+        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (breakpoint visible)")
+        mm.remove_map(old)
+        yield o.put(old, "mapping's reference (page cache or get_user_pages keeps it)")
         yield from o.unlock()
         yield from o.range_end(rng)
-        yield o.put(new, "PTE changed")
+        mm.put_page(old)  # put_page(old_page) in uprobe_write_opcode
         return
-    mm.write_leaf(va, 0)
-    yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush_notify)")
-    yield from o.site(Site.CLEAR_FLUSH_NOTIFY, page, page + PAGE_SIZE)
-    mm.write_leaf(va, mm.make_pte(new, writable=False))
-    mm.add_map(new)
-    mm.record_change(page, PAGE_SIZE, _pa(old), _pa(new), False)
-    mm.trace.add(CpuStore(time=mm.clock(), thread=thread, pasid=mm.bound_pasid, va=va,
-                          pa=_pa(new) + off, value=value))
-    yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (breakpoint visible)")
-    mm.remove_map(old)
-    yield o.put(old, "page cache keeps it")
-    yield from o.unlock()
-    yield from o.range_end(rng)
 
 
 # =========================================================================== KSM
@@ -470,8 +516,9 @@ def _write_protect_page(o: Op, va: int, pfn: int) -> Generator[Yield, None, bool
         mm.write_leaf(va, 0)
         yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
         yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
-        mm.write_leaf(va, mm.make_pte(pfn, writable=False, dirty=False,
-                                      soft_dirty=bool(orig & SOFT_DIRTY)))
+        protected = mm.make_pte(pfn, writable=False, dirty=False, soft_dirty=bool(orig & SOFT_DIRTY))
+        mm.write_leaf(va, protected)
+        mm.ksm_orig_pte[pfn] = protected
         mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(pfn), False)
         yield o.step("pte_set", f"{page:#x} read-only")
     yield from o.unlock()
@@ -492,7 +539,7 @@ def _replace_page(o: Op, va: int, pfn: int, kpfn: int, *, early_free: bool) -> O
     rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
     yield from o.lock()
     orig = mm.pte(va)
-    if _pfn_of(orig) != pfn or orig & pt.RW:
+    if _pfn_of(orig) != pfn or orig & pt.RW or mm.ksm_orig_pte.get(pfn) != orig:  # pte_same(orig_pte)
         yield from o.unlock()
         yield from o.range_end(rng)
         yield o.step("abort", "PTE changed since write_protect_page")
@@ -510,6 +557,8 @@ def _replace_page(o: Op, va: int, pfn: int, kpfn: int, *, early_free: bool) -> O
     mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(kpfn), False)
     yield o.step("pte_set", f"{page:#x} -> KSM page pfn {kpfn:#x}")
     mm.remove_map(pfn)
+    if early_free:
+        o.page_unlock(pfn)  # no PTE reaches the page any more; unlocked before its last put
     yield o.put(pfn, "mapping's reference" + (", last one: freed before range_end" if early_free else ""))
     yield from o.unlock()
     yield from o.range_end(rng)
@@ -541,6 +590,26 @@ def _stable_page(o: Op, pfn: int) -> Generator[Yield, None, int]:
     return kpfn
 
 
+def _ksmd(fn: Callable[[Kernel, str, int], OpGen]) -> Callable[[Kernel, str, int], OpGen]:
+    """Run a KSM operation as ksmd does: under ksm_thread_mutex, so KSM
+    operations of different scenario threads take turns (there is one ksmd),
+    and with mmap_lock held for read (try_to_merge_with_ksm_page), so no
+    munmap, mprotect or khugepaged collapse runs in the middle of a merge."""
+    def op(k: Kernel, thread: str, va: int) -> OpGen:
+        yield from k.mm.ksm_mutex.acquire(thread)
+        try:
+            yield from k.mm.mmap_lock.down_read(thread)
+            try:
+                yield from fn(k, thread, va)
+            finally:
+                k.mm.mmap_lock.up_read(thread)
+        finally:
+            k.mm.ksm_mutex.release(thread)
+    op.__name__, op.__qualname__, op.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+    return op
+
+
+@_ksmd
 def ksm_write_protect_page(k: Kernel, thread: str, va: int) -> OpGen:
     """KSM's first half of try_to_merge_one_page: pin, lock, write-protect."""
     o = Op(k, thread, "ksm_write_protect_page")
@@ -555,6 +624,7 @@ def ksm_write_protect_page(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.put(pfn, "scanner's reference")
 
 
+@_ksmd
 def ksm_replace_page(k: Kernel, thread: str, va: int) -> OpGen:
     """KSM's second half: map the stable page instead of the (write-protected) page."""
     o = Op(k, thread, "ksm_replace_page")
@@ -570,17 +640,34 @@ def ksm_replace_page(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.put(pfn, "scanner's reference, after range_end")
 
 
+@_ksmd
 def ksm_replace_page_early_free(k: Kernel, thread: str, va: int) -> OpGen:
     """Historic variant (LKML, 2017-08-31): the old page is freed under the
-    lock, before range_end; only the in-lock notify protects the device."""
+    lock, before range_end; only the in-lock notify protects the device.
+
+    As in try_to_merge_one_page the page is locked from before the stable
+    copy until the PTE points at the KSM page (so no write fault can reuse
+    the page and store into it in between); it holds no other reference, so
+    dropping the mapping's reference frees it."""
+    mm = k.mm
     o = Op(k, thread, "ksm_replace_page_early_free")
     pfn = yield from _ksm_prepare(o, va, need_ro=True)
     if pfn is None:
         return
+    mm.get_page(pfn)  # follow_page(FOLL_GET), dropped once the page is locked and re-checked
+    yield from o.page_lock(pfn)
+    mm.put_page(pfn)
+    if not mm.maps_page(va, pfn):
+        o.page_unlock(pfn)
+        yield o.step("abort", f"{_page(va):#x} no longer maps pfn {pfn:#x}")
+        return
     kpfn = yield from _stable_page(o, pfn)
     yield from _replace_page(o, va, pfn, kpfn, early_free=True)
+    if mm.page_locks.owner.get(pfn) == thread:  # aborted: the PTE had changed
+        o.page_unlock(pfn)
 
 
+@_ksmd
 def ksm_merge(k: Kernel, thread: str, va: int) -> OpGen:
     """try_to_merge_one_page in full: write-protect, compare, replace."""
     mm = k.mm
@@ -627,6 +714,7 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
             yield o.step("page_free", f"{n} gathered page(s), {freed} freed ({why})")
 
     rng = yield from o.range_start(start, end, Event.UNMAP)
+    yield from _split_partial_huge(o, _page(start), end)
     va = _page(start)
     while va < end:
         yield from o.lock()
@@ -636,6 +724,8 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
             value = 0 if hit is None else hit[1]
             size = PAGE_SIZE if hit is None else hit[2]
             if size == HPAGE_SIZE and value & pt.P:
+                if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
+                    raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
                 first = _pfn_of(value, size)
                 assert first is not None
                 mm.write_leaf(va, 0)
@@ -657,11 +747,18 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
                 va += PAGE_SIZE
             else:
                 if Mm.is_swap(value):
+                    # free_swap_and_cache: the slot goes with its last entry; a page
+                    # still in the swap cache belongs to reclaim (it holds the page
+                    # locked and frees it after pageout), not to this zap
                     mm.write_leaf(va, 0)
                     mm.record_change(va, PAGE_SIZE, None, None, False)
-                    slot = mm.swap.slots.pop(Mm.swp_index(value), None)
-                    if slot is not None and slot.cache_pfn is not None:
-                        gathered.append(slot.cache_pfn)
+                    mm.swap.free_entry(Mm.swp_index(value))
+                elif Mm.is_migration(value):
+                    # a migration entry is cleared like any other entry; the page
+                    # under migration already dropped this mapping, and
+                    # remove_migration_ptes finds nothing to restore
+                    mm.write_leaf(va, 0)
+                    mm.record_change(va, PAGE_SIZE, _pa(Mm.swp_index(value)), None, False)
                 va += PAGE_SIZE
             if batch is not None and len(gathered) >= batch:
                 force = True
@@ -693,10 +790,14 @@ def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
 
 
 def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
-    """MADV_DONTNEED: zap_page_range; the VMA stays (next touch faults in zero)."""
+    """MADV_DONTNEED: zap_page_range; the VMA stays (next touch faults in zero).
+    madvise holds mmap_lock for read (so no khugepaged collapse or mprotect
+    runs in the middle of the zap)."""
     o = Op(k, thread, "madv_dontneed")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from k.mm.mmap_lock.down_read(thread)
     yield from _zap_range(o, start, end, batch=None)
+    k.mm.mmap_lock.up_read(thread)
 
 
 def zap_early_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
@@ -704,7 +805,9 @@ def zap_early_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> 
     gathered pages are freed before range_end."""
     o = Op(k, thread, "zap_early_free")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from k.mm.mmap_lock.down_read(thread)
     yield from _zap_range(o, start, end, batch=1)
+    k.mm.mmap_lock.up_read(thread)
 
 
 # =========================================================================== MADV_FREE
@@ -716,6 +819,7 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
     mm = k.mm
     o = Op(k, thread, "madv_free")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
+    yield from mm.mmap_lock.down_read(thread)  # madvise
     rng = yield from o.range_start(start, end, Event.CLEAR)
     yield from o.lock()
     n = 0
@@ -738,6 +842,7 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
     yield from o.range_end(rng)
     yield from o.site(Site.TLB_GATHER, start, end)
     yield o.step("tlb_flush", "tlb_finish_mmu")
+    mm.mmap_lock.up_read(thread)
 
 
 # =========================================================================== reclaim and migration
@@ -754,10 +859,21 @@ def _exclusive_anon(o: Op, va: int) -> Generator[Yield, None, int | None]:
         why = "no anonymous 4 KiB page mapped"
     elif mm.map_count(pfn) != 1:
         why = "page mapped more than once (rmap walk of other mms not modelled)"
+    elif not mm.isolate_lru_page(pfn):
+        why = f"pfn {pfn:#x} already isolated by another thread (isolate_lru_page: -EBUSY)"
     if why:
         yield o.step("abort", f"{va:#x}: {why}")
         return None
+    mm.get_page(pfn)  # isolate_lru_page's reference
     return pfn
+
+
+def _not_mapped(o: Op, va: int, pfn: int, rng: MmuNotifierRange) -> OpGen:
+    """The rmap walk found no PTE mapping the page (page_vma_mapped_walk
+    skipped it): drop the lock and end the (empty) range."""
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    yield o.step("abort", f"{_page(va):#x} no longer maps pfn {pfn:#x} (page_vma_mapped_walk: nothing to unmap)")
 
 
 def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
@@ -769,36 +885,51 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     we cleared the pte"), full range_end. The page is freed only after
     pageout, long after range_end (LKML: "as long as the page that use to be
     pointed by the pte is not free before the IOMMU tlb flush then we are fine").
+
+    Concurrency as in Linux: the page is isolated from the LRU first (a page
+    another thread already isolated, for reclaim or migration, is skipped),
+    then locked; the PTE is re-checked under the page-table lock and skipped
+    if it no longer maps the page (zapped, copied by a write fault, merged by
+    KSM while this thread waited), and the swap slot is then given back.
     """
     mm = k.mm
     o = Op(k, thread, "try_to_unmap")
     pfn = yield from _exclusive_anon(o, va)
     if pfn is None:
         return
-    mm.get_page(pfn)  # isolate_lru_page
     yield from o.page_lock(pfn)
-    slot = mm.swap.alloc(pfn)
-    yield o.step("add_to_swap", f"pfn {pfn:#x} -> slot {slot}")
+    slot_no = mm.swap.alloc(pfn)
+    slot = mm.swap.slots[slot_no]
+    yield o.step("add_to_swap", f"pfn {pfn:#x} -> slot {slot_no}")
     page = _page(va)
     rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
     yield from o.lock()
+    if not mm.maps_page(va, pfn):
+        yield from _not_mapped(o, va, pfn, rng)
+        mm.swap.drop_cache(slot_no)
+        o.page_unlock(pfn)
+        mm.putback_lru_page(pfn)
+        yield o.put(pfn, "isolation reference")
+        return
     orig = mm.pte(va)
     writable = bool(orig & pt.RW)
     mm.write_leaf(va, 0)
     yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
     yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
-    mm.write_leaf(va, Mm.swp_entry(SWP_SWAP, slot))
+    mm.write_leaf(va, Mm.swp_entry(SWP_SWAP, slot_no))
+    slot.count += 1  # swap_duplicate
     mm.record_change(page, PAGE_SIZE, _pa(pfn), None, writable)
-    yield o.step("pte_set", f"{page:#x} -> swap entry {slot}")
+    yield o.step("pte_set", f"{page:#x} -> swap entry {slot_no}")
     yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE)
     mm.remove_map(pfn)
     yield o.put(pfn, "mapping's reference")
     yield from o.unlock()
     yield from o.range_end(rng)
-    mm.swap.slots[slot].data = mm.mem.read(_pa(pfn), PAGE_SIZE)
-    yield o.step("swap_write", f"pfn {pfn:#x} -> slot {slot} (pageout)")
-    mm.swap.slots[slot].cache_pfn = None
+    slot.data = mm.mem.read(_pa(pfn), PAGE_SIZE)
+    yield o.step("swap_write", f"pfn {pfn:#x} -> slot {slot_no} (pageout)")
+    mm.swap.drop_cache(slot_no)  # __remove_mapping: the slot lives on if the swap entry still refers to it
     o.page_unlock(pfn)
+    mm.putback_lru_page(pfn)  # (the page is freed here unless someone else still holds it)
     yield o.put(pfn, "removed from swap cache")
 
 
@@ -810,25 +941,36 @@ def migrate(k: Kernel, thread: str, va: int) -> OpGen:
     migration pte"), full range_end; only then the copy, the new PTE
     (remove_migration_ptes) and the free of the old page. The secondary TLB
     is therefore clean before the new page is mapped under every policy.
+
+    Isolation, page lock and the re-check under the page-table lock as in
+    `try_to_unmap`. The migration entry remembers whether the PTE was
+    writable (mprotect may downgrade it meanwhile); remove_migration_ptes maps
+    the new page only where a migration entry for the old page still is (a
+    zap may have removed it), otherwise the new page is freed.
     """
     mm = k.mm
     o = Op(k, thread, "migrate")
     pfn = yield from _exclusive_anon(o, va)
     if pfn is None:
         return
-    mm.get_page(pfn)  # isolate
     yield from o.page_lock(pfn)
     new = mm.frames.alloc("anon")
     yield o.step("alloc", f"pfn {new:#x}")
     page = _page(va)
     rng = yield from o.range_start(page, page + PAGE_SIZE, Event.MIGRATE)
     yield from o.lock()
+    if not mm.maps_page(va, pfn):
+        yield from _not_mapped(o, va, pfn, rng)
+        yield o.put(new, "unused target page")
+        o.page_unlock(pfn)
+        mm.putback_lru_page(pfn)
+        yield o.put(pfn, "isolation reference")
+        return
     orig = mm.pte(va)
-    writable = bool(orig & pt.RW)
     mm.write_leaf(va, 0)
     yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
     yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
-    entry = Mm.swp_entry(SWP_MIGRATION, pfn)
+    entry = Mm.swp_entry(SWP_MIGRATION, pfn) | (SWP_WRITE if orig & pt.RW else 0)
     mm.write_leaf(va, entry)
     yield o.step("pte_set", f"{page:#x} -> migration entry")
     mm.remove_map(pfn)
@@ -838,41 +980,46 @@ def migrate(k: Kernel, thread: str, va: int) -> OpGen:
     mm.mem.copy_page(_pa(new), _pa(pfn))
     yield o.step("copy", f"pfn {pfn:#x} -> pfn {new:#x}")
     yield from o.lock()
-    if mm.pte(va) == entry:
+    cur = mm.pte(va)
+    mapped = Mm.is_migration(cur) and Mm.swp_index(cur) == pfn and mm.leaf(va)[2] == PAGE_SIZE  # type: ignore[index]
+    if mapped:
+        writable = bool(cur & SWP_WRITE)
         mm.write_leaf(va, mm.make_pte(new, writable=writable))
         mm.add_map(new)
         mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
         yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
     yield from o.unlock()
     o.page_unlock(pfn)
+    if not mapped:
+        yield o.put(new, "migration entry gone (zapped): new page unused")
+    mm.putback_lru_page(pfn)
     yield o.put(pfn, "old page")
 
 
 # =========================================================================== THP
 
-def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
-    """__split_huge_pmd of an anonymous THP: pmdp_invalidate (plain), a PTE
-    table pointing at the same subpages, range_only_end (4.15: "Split a huge
-    pmd into pte pointing to the same page. No need to invalidate secondary
-    tlb entry they are all still valid")."""
-    mm = k.mm
-    o = Op(k, thread, "thp_split")
-    base = va & ~(HPAGE_SIZE - 1)
-    hit = mm.leaf(base)
-    if hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P:
-        yield o.step("abort", f"{base:#x}: no huge PMD mapped")
-        return
+def _split_huge_pmd(o: Op, base: int) -> OpGen:
+    """__split_huge_pmd of the anonymous THP at base: pmdp_invalidate (plain),
+    a PTE table pointing at the same subpages, range_only_end (4.15: "Split a
+    huge pmd into pte pointing to the same page. No need to invalidate
+    secondary tlb entry they are all still valid"). The PMD is re-checked
+    under the lock: if it is no longer a huge mapping (another thread split or
+    zapped it first), there is nothing to do."""
+    mm = o.mm
     rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
     yield from o.lock()
     old = mm.leaf(base)
-    assert old is not None
+    if old is None or old[2] != HPAGE_SIZE or not old[1] & pt.P:
+        yield from o.unlock()
+        yield from o.range_end(rng, only_end=True)
+        return
     first = _pfn_of(old[1], HPAGE_SIZE)
     assert first is not None
     writable = bool(old[1] & pt.RW)
     mm.write_leaf(base, old[1] & ~pt.P)  # pmd_mknotpresent
     yield o.step("pmd_clear", f"{base:#x} (pmdp_invalidate)")
     yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
-    table = mm.frames.alloc("pagetable")
+    table = mm.table_frames.alloc("pagetable")
     mm.tables.table_pfns.add(table)
     for i in range(HPAGE_NR):
         mm.mem.write64(_pa(table) + 8 * i, mm.make_pte(first + i, writable=writable))
@@ -883,33 +1030,131 @@ def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
     yield from o.range_end(rng, only_end=True)
 
 
+def _split_partial_huge(o: Op, start: int, end: int) -> OpGen:
+    """zap_pmd_range / change_pmd_range: a THP only partly inside [start, end)
+    is split first (`next - addr != HPAGE_PMD_SIZE`), so the operation acts on
+    the 4 KiB pages in the range and leaves the rest of the huge page alone."""
+    for base in sorted({start & ~(HPAGE_SIZE - 1), (end - 1) & ~(HPAGE_SIZE - 1)}):
+        hit = o.mm.leaf(base)
+        if (hit is not None and hit[2] == HPAGE_SIZE and hit[1] & pt.P
+                and (base < start or base + HPAGE_SIZE > end)):
+            yield from _split_huge_pmd(o, base)
+
+
+def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
+    """split_huge_pmd of an anonymous THP (`_split_huge_pmd`)."""
+    mm = k.mm
+    o = Op(k, thread, "thp_split")
+    base = va & ~(HPAGE_SIZE - 1)
+    hit = mm.leaf(base)
+    if hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P:
+        yield o.step("abort", f"{base:#x}: no huge PMD mapped")
+        return
+    yield from _split_huge_pmd(o, base)
+
+
+def _collapse_isolate(mm: Mm, thread: str, ptes: list[int]) -> tuple[str | None, list[int]]:
+    """khugepaged __collapse_huge_page_isolate over the old PTEs: every
+    present small page is locked (trylock) and taken off the LRU, and must be
+    referenced by this one mapping only. Returns (why it failed | None, pages
+    locked and isolated). On failure nothing stays locked or isolated."""
+    got: list[int] = []
+    why = None
+    writable = False
+    for e in ptes:
+        if e == 0:
+            continue  # pte_none (max_ptes_none: any number)
+        pfn = _pfn_of(e)
+        if pfn is None:
+            why = "non-present PTE (swap or migration entry): SCAN_PTE_NON_PRESENT"
+            break
+        if pfn == mm.zero_pfn:
+            continue
+        if not mm.page_locks.trylock(pfn, thread):
+            why = f"pfn {pfn:#x} locked: SCAN_PAGE_LOCK"
+            break
+        if mm.refcount(pfn) != 1 or mm.map_count(pfn) != 1:
+            mm.page_locks.unlock(pfn, thread)
+            why = f"pfn {pfn:#x} has other references: SCAN_PAGE_COUNT"
+            break
+        if not mm.isolate_lru_page(pfn):
+            mm.page_locks.unlock(pfn, thread)
+            why = f"pfn {pfn:#x} isolated by another thread: SCAN_DEL_PAGE_LRU"
+            break
+        got.append(pfn)
+        writable |= bool(e & pt.RW)
+    if why is None and not got:
+        why = "only none or zero-page PTEs (more than max_ptes_none): SCAN_EXCEED_NONE_PTE"
+    elif why is None and not writable:
+        why = "no writable PTE: SCAN_PAGE_RO"
+    if why is not None:
+        for pfn in got:
+            mm.putback_lru_page(pfn)
+            mm.page_locks.unlock(pfn, thread)
+        got = []
+    return why, got
+
+
 def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     """khugepaged collapse_huge_page: with mmap_lock held for write,
     pmdp_collapse_flush (plain) under the lock, full range_end, *then* copy the
     small pages into the huge page, free them, and set the huge PMD. The
-    invalidation sits between the clear and the set under every policy."""
+    invalidation sits between the clear and the set under every policy.
+
+    The small pages are isolated under the lock first (`_collapse_isolate`:
+    locked, off the LRU, no other reference, no swap or migration entry, at
+    least one writable PTE); if any is not, the PTE table is put back
+    (pmd_populate) and the collapse gives up, as in Linux. So a page that
+    reclaim, migration or KSM is working on is never copied from under them.
+    """
     mm = k.mm
     o = Op(k, thread, "thp_collapse")
     base = va & ~(HPAGE_SIZE - 1)
-    vma = mm.find_vma(base)
-    if vma is None or vma.kind != "anon" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
-        yield o.step("abort", f"{base:#x}: no anonymous VMA covers the 2 MiB range")
-        return
-    pmd = mm.tables.entry(base, 3)
-    if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
-        yield o.step("abort", f"{base:#x}: no PTE table to collapse")
+
+    def check() -> str | None:
+        vma = mm.find_vma(base)
+        if vma is None or vma.kind != "anon" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
+            return f"{base:#x}: no anonymous VMA covers the 2 MiB range"
+        pmd = mm.tables.entry(base, 3)
+        if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
+            return f"{base:#x}: no PTE table to collapse"
+        return None
+
+    why = check()
+    if why:
+        yield o.step("abort", why)
         return
     yield from mm.mmap_lock.down_write(thread)
     yield o.step("mmap_lock", "write")
+    why = check()  # hugepage_vma_revalidate: things may have changed while waiting for the lock
+    if why:
+        mm.mmap_lock.up_write(thread)
+        yield o.step("abort", why)
+        return
+    vma = mm.find_vma(base)
+    assert vma is not None
     hfirst = mm.huge.alloc("anon")
     yield o.step("alloc", f"huge page pfn {hfirst:#x}")
     rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
     yield from o.lock()
-    table_pa = mm.tables.entry(base, 3)[1] & pt.addr_mask(PAGE_SIZE)  # type: ignore[index]
+    old_pmd = mm.tables.entry(base, 3)[1]  # type: ignore[index]
+    table_pa = old_pmd & pt.addr_mask(PAGE_SIZE)
     ptes = [mm.mem.read64(table_pa + 8 * i) for i in range(HPAGE_NR)]
     mm.tables.set_entry(base, 3, 0)
     yield o.step("pmd_clear", f"{base:#x} (pmdp_collapse_flush)")
     yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+    why, isolated = _collapse_isolate(mm, thread, ptes)
+    if why:
+        mm.tables.set_entry(base, 3, old_pmd)
+        yield o.step("pmd_populate", f"{base:#x} -> the old PTE table again (isolation failed)")
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        for i in range(HPAGE_NR):
+            mm.put_page(hfirst + i)
+        yield o.step("abort", f"{base:#x}: {why}")
+        mm.mmap_lock.up_write(thread)
+        yield o.step("mmap_unlock")
+        return
     yield from o.unlock()
     yield from o.range_end(rng)
     olds: list[tuple[int, int | None]] = []
@@ -920,10 +1165,11 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
         olds.append((i, pfn))
     yield o.step("copy", f"{sum(p is not None for _, p in olds)} small page(s) -> huge page")
     freed = 0
-    for _, pfn in olds:
-        if pfn is not None:
-            mm.remove_map(pfn)
-            freed += mm.put_page(pfn) if pfn != mm.zero_pfn else 0
+    for pfn in isolated:
+        mm.remove_map(pfn)
+        mm.page_locks.unlock(pfn, thread)
+        mm.putback_lru_page(pfn)
+        freed += mm.put_page(pfn)
     yield o.step("page_free", f"{freed} small page(s) freed")
     yield from o.lock()
     mm.tables.set_entry(base, 3, mm.make_pte(hfirst, writable=vma.writable, huge=True))
@@ -954,6 +1200,7 @@ def mprotect(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, prot: str
     yield o.step("vma_prot", f"[{start:#x}, {end:#x}) {prot}")
     if not writable:
         rng = yield from o.range_start(start, end, Event.PROTECTION_VMA)
+        yield from _split_partial_huge(o, start, end)
         yield from o.lock()
         n = 0
         a = start
@@ -964,6 +1211,10 @@ def mprotect(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, prot: str
                 mm.write_leaf(a, hit[1] & ~pt.RW)
                 pa = Mm.pte_pa(hit[1], size)
                 mm.record_change(a & ~(size - 1), size, pa, pa, False)
+                n += 1
+            elif hit is not None and Mm.is_migration(hit[1]) and hit[1] & SWP_WRITE:
+                # make_migration_entry_read: the page is restored read-only
+                mm.write_leaf(a, hit[1] & ~SWP_WRITE)
                 n += 1
             a = (a & ~(size - 1)) + size
         yield o.step("pte_set", f"{n} PTE(s) read-only")
@@ -993,10 +1244,27 @@ def _set_vma_prot(mm: Mm, start: int, end: int, writable: bool) -> None:
 
 def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     """echo 4 > /proc/pid/clear_refs: write-protect every PTE and clear its
-    soft-dirty bit (same pages), notifier range 0..-1, flush_tlb_mm after."""
+    soft-dirty bit (same pages), notifier range 0..-1, flush_tlb_mm after.
+
+    mmap_lock: read in 4.15. The write-protect is flushed only after the
+    walk, so a write fault that *copies* a page inside that window leaves
+    stale writable TLB entries (CPU and device) writing into the old page.
+    4.15's do_wp_page cannot do that to a writable page (it reuses a page
+    mapped once), but the refcount-based do_wp_page of 5.9+ copies whenever
+    someone else holds a reference; Linux 5.11 fixed the race by taking
+    mmap_lock for write in clear_refs ("mm: fix clear_refs_write locking",
+    with Will Deacon's and Nadav Amit's soft-dirty TLB fixes). The model
+    follows the kernel that goes with the write-fault flavour: read with
+    `wp-fault lock-wait`, write with `wp-fault refcount` (no fault runs
+    inside the window).
+    """
     mm = k.mm
     o = Op(k, thread, "clear_soft_dirty")
-    yield from mm.mmap_lock.down_read(thread)
+    exclusive = k.wp_fault == "refcount"
+    if exclusive:
+        yield from mm.mmap_lock.down_write(thread)
+    else:
+        yield from mm.mmap_lock.down_read(thread)
     rng = yield from o.range_start(*FULL_RANGE, Event.SOFT_DIRTY)
     yield from o.lock()
     n = 0
@@ -1018,7 +1286,10 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     yield from o.range_end(rng)
     yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE)
     yield o.step("tlb_flush", "flush_tlb_mm")
-    mm.mmap_lock.up_read(thread)
+    if exclusive:
+        mm.mmap_lock.up_write(thread)
+    else:
+        mm.mmap_lock.up_read(thread)
 
 
 # =========================================================================== registry

@@ -513,18 +513,22 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from .check import summarize
     from .scheduler import run_scenario_sync
+    # Under `python -m model.scenario` this module is __main__; the scheduler
+    # raises the ScenarioError of the imported model.scenario, another class.
+    from .scenario import ScenarioError as ImportedScenarioError
 
+    errors = (ScenarioError, ImportedScenarioError)
     try:
         sc = load(args.file)
         policies = [p.value for p in POLICIES] if args.policy == "all" else [Policy.parse(args.policy).value]
-    except (ScenarioError, ValueError) as e:
+    except (*errors, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     status = 0
     for pol in policies:
         try:
             res = run_scenario_sync(sc, pol, args.seed, mode=args.mode)
-        except ScenarioError as e:
+        except errors as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         bad = sorted(res.failed_rules)
