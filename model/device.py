@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any, Coroutine, Protocol, TypeVar, runtime_checkable
 
 from .ats import Fault, InvalidateRequest
+from .trace import fast_init
 
 R = TypeVar("R")
 
 
+@fast_init
 @dataclass(frozen=True)
 class DevCommand:
     """One 8-byte device access on a device thread (the RTL command port)."""
@@ -25,6 +27,7 @@ class DevCommand:
     wdata: int = 0
 
 
+@fast_init
 @dataclass(frozen=True)
 class DevResponse:
     """The one response to a DevCommand, in order within its thread.

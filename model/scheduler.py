@@ -187,8 +187,9 @@ class Host:
         out: set[Addr] = set(self.initial)
         out |= {(pasid, va) for va in self.scenario.labels.values()}
         out |= {(pasid, a.va) for a in self.scenario.actions() if a.va is not None}
-        for e in trace:
-            if hasattr(e, "va") and hasattr(e, "pasid") and type(e).__name__ in ("CpuStore", "CpuLoad", "DevAccess"):
+        names = ("CpuStore", "CpuLoad", "DevAccess")
+        for e in trace:  # (the type test first: it is the cheap one)
+            if type(e).__name__ in names and hasattr(e, "va") and hasattr(e, "pasid"):
                 if e.pasid == pasid:
                     out.add((e.pasid, e.va))
         return out
@@ -211,6 +212,7 @@ class _Cpu:
     blocked: Blocked | None = None
     wait_until: int = 0
     steps: int = 0
+    wake: int = 0  # random mode: preempted until this cycle
 
     @property
     def done(self) -> bool:
@@ -225,6 +227,7 @@ class _Dev:
     outstanding: Action | None = None
     waiting: Action | None = None
     wait_until: int = 0
+    wake: int | None = None  # random mode: cycle its next access may be issued (None: not drawn yet)
 
     @property
     def done(self) -> bool:
@@ -446,35 +449,67 @@ class _Run:
                     else:
                         self.devs[thread].queue.append(a)
         cpus, devs = list(self.cpus.values()), list(self.devs.values())
-        sleep: dict[str, int] = {}  # thread -> cycle it wakes up (preempted until then)
-        last = self.now
-        while not (all(t.done for t in cpus) and all(d.done for d in devs)):
-            self.progress = False
-            awake = lambda name: self.now >= sleep.get(name, 0)  # noqa: E731
-            cands: list[tuple[str, Any]] = [("cpu", t) for t in cpus if awake(t.name) and self.can_move(t)]
+        # Each thread's wake-up cycle (preempted until then) is kept on the thread:
+        # _Cpu.wake (0: awake), _Dev.wake (None: not yet decided for its next access).
+        # The loop below is the hot path of a device-bound run: it is written out
+        # (no generators or lambdas, the candidate test of can_move inlined), but
+        # it makes exactly the same choices and the same rng calls, in the same
+        # order, as the plain version: candidates are the awake CPU threads that
+        # can move, in thread order, then the device threads whose access is due.
+        device, rng, cps, mm = self.device, self.rng, self.cps, self.host.mm
+        randint, choice, rand = rng.randint, rng.choice, rng.random
+        max_dev_wait, max_sleep, p_preempt = self.max_dev_wait, self.max_sleep, self.p_preempt
+        stall_limit = self.stall_limit
+
+        def finished() -> bool:
+            for t in cpus:
+                if t.active is not None or t.queue:
+                    return False
             for d in devs:
-                if d.queue and d.outstanding is None and (d.waiting is None or self.now >= d.wait_until):
-                    if d.name not in sleep:  # decide once per access how long it waits
-                        sleep[d.name] = self.now + self.rng.randint(0, self.max_dev_wait) * self.cps
-                    if awake(d.name):
+                if d.queue or d.waiting is not None or (d.outstanding is not None and not d.outstanding.nowait):
+                    return False
+            return True
+
+        last = device.now
+        while not finished():
+            self.progress = False
+            now = device.now
+            cands: list[tuple[str, Any]] = []
+            for t in cpus:
+                if now < t.wake:
+                    continue
+                a = t.active
+                if a is None and not t.queue:
+                    continue  # done
+                if a is not None and a.verb == "wait":
+                    if now >= t.wait_until:
+                        cands.append(("cpu", t))
+                elif t.blocked is None or t.blocked.ready():
+                    cands.append(("cpu", t))
+            for d in devs:
+                if d.queue and d.outstanding is None and (d.waiting is None or now >= d.wait_until):
+                    w = d.wake
+                    if w is None:  # decide once per access how long it waits
+                        w = d.wake = now + randint(0, max_dev_wait) * cps
+                    if now >= w:
                         cands.append(("dev", d))
-            kind, obj = self.rng.choice(cands) if cands else ("tick", None)
-            if kind == "cpu":
-                if self.cpu_try(obj) == "step":
+            if cands:
+                kind, obj = choice(cands)
+                if kind == "cpu":
+                    if self.cpu_try(obj) == "step":
+                        self.progress = True
+                        # never inside the page-table spinlock: preemption is disabled there
+                        if mm.ptl.owner != obj.name and rand() < p_preempt:
+                            obj.wake = device.now + randint(1, max_sleep) * cps
+                        await self.tick(cps)
+                elif self.dev_try(obj):
                     self.progress = True
-                    # never inside the page-table spinlock: preemption is disabled there
-                    if self.host.mm.ptl.owner != obj.name and self.rng.random() < self.p_preempt:
-                        sleep[obj.name] = self.now + self.rng.randint(1, self.max_sleep) * self.cps
-                    await self.tick(self.cps)
-            elif kind == "dev":
-                if self.dev_try(obj):
-                    self.progress = True
-                    sleep.pop(obj.name, None)
+                    obj.wake = None
             else:
-                await self.tick(self.cps)
+                await self.tick(cps)
             if self.progress:
-                last = self.now
-            elif self.now - last > self.stall_limit:
+                last = device.now
+            elif device.now - last > stall_limit:
                 raise self.err(None, f"random schedule cannot finish: {self.describe_blocked(cpus, devs)}")
 
     async def drain(self) -> None:

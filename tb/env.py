@@ -35,6 +35,8 @@ from model.memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from model.pagetable import is_canonical, translate
 from model.trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 
+_BUS_WALK, _BUS_DATA = int(Fault.BUS_WALK), int(Fault.BUS_DATA)
+
 # pyuvm's ObjectionHandler.raise_objection records its caller with inspect.stack(),
 # which reads source files for every frame (about 25 ms per call here). It only
 # needs the caller's frame, so give that module a stack() that walks frames.
@@ -199,9 +201,11 @@ class Golden:
 
     def candidates(self, pasid: int, va: int, lo: int, hi: int) -> list[Version]:
         """Versions covering va that held at some instant of (lo, hi]."""
-        out = [v for v in self.small.get((pasid, va >> PAGE_SHIFT), ()) if v.holds_in(lo, hi)]
+        # v.holds_in(lo, hi), written out: this runs for every response
+        out = [v for v in self.small.get((pasid, va >> PAGE_SHIFT), ())
+               if v.t_from <= hi and (v.t_to is None or v.t_to > lo)]
         for v in self.large.get(pasid, ()):
-            if v.vbase <= va < v.vbase + v.size and v.holds_in(lo, hi):
+            if v.vbase <= va < v.vbase + v.size and v.t_from <= hi and (v.t_to is None or v.t_to > lo):
                 out.append(v)
         return out
 
@@ -314,8 +318,12 @@ class AxiAgent(uvm_agent):
 class TraceWriter(uvm_subscriber, _Bound):
     """Every monitored device event, in the one trace the host model also writes."""
 
+    def bind(self, job: CosimJob) -> None:
+        self.job = job
+        self._add = job.device.trace.add
+
     def write(self, ev: Any) -> None:
-        self.job.device.trace.add(ev)
+        self._add(ev)
 
 
 class Scoreboard(uvm_component, _Bound):
@@ -342,7 +350,7 @@ class Scoreboard(uvm_component, _Bound):
         self.errors: list[str] = []
         self.checked = self.hits = self.walked = self.faults = 0
         self._reqs: dict[int, list[InvReq]] = {}
-        self._done: list[tuple[InvReq, int]] = []  # (request, completion time)
+        self._done: list[tuple] = []  # completed requests, see _inv
         dev = job.device
         self.golden = Golden(dev.mem, dev.pasid_tbl_base) if isinstance(dev.mem, WatchedMem) else None
         if self.golden is None:
@@ -372,53 +380,61 @@ class Scoreboard(uvm_component, _Bound):
         elif isinstance(ev, InvCpl):
             q = self._reqs.get(ev.itag)
             if q:
-                self._done.append((q.pop(0), ev.time))
+                req = q.pop(0)
+                # (completion time, request time, pasid or None, range start, range end)
+                self._done.append((ev.time, req.time, req.pasid, req.start, req.start + req.size))
 
     def _bound(self, pasid: int, va: int, issue: int) -> int:
         """Request time of the last covering invalidation completed before `issue` (-1: none)."""
         lo = -1
-        for req, cpl in self._done:
-            if cpl < issue and req.time > lo and (req.pasid is None or req.pasid == pasid) \
-                    and req.start <= va < req.start + req.size:
-                lo = req.time
+        for cpl, t, p, start, end in self._done:
+            if cpl < issue and t > lo and (p is None or p == pasid) and start <= va < end:
+                lo = t
         return lo
 
     def _err(self, msg: str) -> None:
         if len(self.errors) < 50:
             self.errors.append(msg)
 
+    @staticmethod
+    def _what(c, r) -> str:
+        kind = "write" if c.write else "read"
+        return (f"dev-thread {c.thread} {kind} pasid {c.pasid} va {c.va:#x} issued t={r.issue} "
+                f"completed t={r.complete}")
+
     def _response(self, rec) -> None:
+        # Runs for every response: messages are built only for a mismatch.
         c, r = rec.cmd, rec.rsp
         self.checked += 1
-        kind = "write" if c.write else "read"
-        what = (f"dev-thread {c.thread} {kind} pasid {c.pasid} va {c.va:#x} issued t={r.issue} "
-                f"completed t={r.complete}")
-        if c.va & 7 or not is_canonical(c.va):
-            want = Fault.MISALIGNED if c.va & 7 else Fault.NONCANONICAL
+        va = c.va
+        if va & 7 or not is_canonical(va):
+            want = Fault.MISALIGNED if va & 7 else Fault.NONCANONICAL
             if r.fault != want or r.mem_time is not None:
-                self._err(f"{what}: expected fault {want.name} before memory, got fault {r.fault} "
+                self._err(f"{self._what(c, r)}: expected fault {want.name} before memory, got fault {r.fault} "
                           f"mem_time {r.mem_time}")
             return
         m = rec.mem
-        if r.fault in (Fault.BUS_WALK, Fault.BUS_DATA):
+        fault = r.fault
+        if fault == _BUS_WALK or fault == _BUS_DATA:
             if not self.job.bus_errors:
-                self._err(f"{what}: bus error {Fault(r.fault).name} with no error injection")
-            if r.fault == Fault.BUS_DATA and (m is None or not m.error or m.addr != r.pa):
-                self._err(f"{what}: BUS_DATA without a matching AXI error response (pa {r.pa:#x})")
+                self._err(f"{self._what(c, r)}: bus error {Fault(fault).name} with no error injection")
+            if fault == _BUS_DATA and (m is None or not m.error or m.addr != r.pa):
+                self._err(f"{self._what(c, r)}: BUS_DATA without a matching AXI error response (pa {r.pa:#x})")
             return
         g = self.golden
         if g is None:
             return
-        lo = self._bound(c.pasid, c.va, r.issue)
-        if r.fault:
+        lo = self._bound(c.pasid, va, r.issue) if self._done else -1
+        if fault:
             self.faults += 1
             hi = r.complete
-            cands = [v for v in g.candidates(c.pasid, c.va, lo, hi) if v.write == c.write and v.fault]
+            cands = [v for v in g.candidates(c.pasid, va, lo, hi) if v.write == c.write and v.fault]
             if m is not None:
-                self._err(f"{what}: translation fault {r.fault} but a DMA access reached memory (pa {m.addr:#x})")
-            if not any(v.fault == r.fault for v in cands):
+                self._err(f"{self._what(c, r)}: translation fault {fault} but a DMA access reached memory "
+                          f"(pa {m.addr:#x})")
+            if not any(v.fault == fault for v in cands):
                 seen = sorted({Fault(v.fault).name for v in cands}) or ["none"]
-                self._err(f"{what}: fault {Fault(r.fault).name} is not what the page tables gave in "
+                self._err(f"{self._what(c, r)}: fault {Fault(fault).name} is not what the page tables gave in "
                           f"({lo}, {hi}] (golden faults there: {', '.join(seen)}; "
                           f"now: {self._now_str(c)})")
             return
@@ -427,23 +443,28 @@ class Scoreboard(uvm_component, _Bound):
         else:
             self.walked += 1
         if m is None:
-            self._err(f"{what}: OK response without a DMA access at the memory port")
+            self._err(f"{self._what(c, r)}: OK response without a DMA access at the memory port")
             return
-        if m.addr != r.pa or m.write != c.write:
-            self._err(f"{what}: response PA {r.pa:#x} but the DMA went to {m.addr:#x} "
+        pa, write = r.pa, c.write
+        if m.addr != pa or m.write != write:
+            self._err(f"{self._what(c, r)}: response PA {pa:#x} but the DMA went to {m.addr:#x} "
                       f"({'write' if m.write else 'read'})")
-        if c.write and m.data != c.wdata:
-            self._err(f"{what}: wrote {m.data:#x} to memory, command data {c.wdata:#x}")
-        if not c.write and r.rdata != m.data:
-            self._err(f"{what}: returned {r.rdata:#x} but the slave served {m.data:#x} at pa {m.addr:#x} "
-                      f"(t={r.mem_time})")
+        if write:
+            if m.data != c.wdata:
+                self._err(f"{self._what(c, r)}: wrote {m.data:#x} to memory, command data {c.wdata:#x}")
+        elif r.rdata != m.data:
+            self._err(f"{self._what(c, r)}: returned {r.rdata:#x} but the slave served {m.data:#x} at pa "
+                      f"{m.addr:#x} (t={r.mem_time})")
         hi = r.mem_time
-        cands = [v for v in g.candidates(c.pasid, c.va, lo, hi) if not v.fault]
-        if not any(v.pa_of(c.va) == r.pa and (v.writable or not c.write) for v in cands):
-            legal = sorted({f"{v.pa_of(c.va):#x}{' rw' if v.writable else ' ro'}" for v in cands}) or ["none"]
-            self._err(f"{what}: translated to pa {r.pa:#x} ({'ATC hit' if r.atc_hit else 'walk'}); the page "
-                      f"tables gave {', '.join(legal)} in ({lo}, {hi}] (after the last completed covering "
-                      f"invalidation); now: {self._now_str(c)}")
+        cands = g.candidates(c.pasid, va, lo, hi)
+        for v in cands:
+            if not v.fault and v.pbase + (va - v.vbase) == pa and (v.writable or not write):
+                return
+        cands = [v for v in cands if not v.fault]
+        legal = sorted({f"{v.pa_of(va):#x}{' rw' if v.writable else ' ro'}" for v in cands}) or ["none"]
+        self._err(f"{self._what(c, r)}: translated to pa {pa:#x} ({'ATC hit' if r.atc_hit else 'walk'}); the "
+                  f"page tables gave {', '.join(legal)} in ({lo}, {hi}] (after the last completed covering "
+                  f"invalidation); now: {self._now_str(c)}")
 
     def _now_str(self, c) -> str:
         dev = self.job.device
@@ -497,11 +518,17 @@ class CheckerSubscriber(uvm_subscriber, _Bound):
 
     def bind(self, job: CosimJob) -> None:
         self.job = job
-        self.counts: dict[str, int] = {}
+        self._by_type: dict[type, int] = {}
 
     def write(self, ev: Any) -> None:
-        k = type(ev).__name__
-        self.counts[k] = self.counts.get(k, 0) + 1
+        c = self._by_type
+        t = type(ev)
+        c[t] = c.get(t, 0) + 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Events published, by event type name."""
+        return {t.__name__: n for t, n in self._by_type.items()}
 
     def finish(self) -> dict:
         res = self.job.result
@@ -513,11 +540,12 @@ class CheckerSubscriber(uvm_subscriber, _Bound):
             k = type(e).__name__
             if k in ("DevAccess", "MemAccess", "InvReq", "InvCpl"):
                 seen[k] = seen.get(k, 0) + 1
-        mismatch = {k: (self.counts.get(k, 0), v) for k, v in seen.items() if self.counts.get(k, 0) != v}
+        counts = self.counts
+        mismatch = {k: (counts.get(k, 0), v) for k, v in seen.items() if counts.get(k, 0) != v}
         verdicts = res.verdicts if res.verdicts else check_all(trace, res.initial, res.final)
         failed = sorted({v.rule for v in verdicts if not v.ok})
         self.failed_runs += bool(failed)
-        self.job.checker = {"events": dict(self.counts), "trace_mismatch": mismatch, "failed": failed}
+        self.job.checker = {"events": counts, "trace_mismatch": mismatch, "failed": failed}
         return self.job.checker
 
 

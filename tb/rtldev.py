@@ -10,15 +10,20 @@ wrote, and DMA reads/writes land in the same memory the CPU side uses.
 
 Speed (DESIGN.md 7): Python never runs per clock. The simulated top is a
 generated wrapper (`clock_wrapper`, build/rtl/cosim_top.sv) around
-ats_dev_top that makes the clock in Verilog (Verilator --timing), captures
-every handshake (AR, AW+W, response, completion) into small rings with a
-counter per channel, and presents AXI R/B beats from slots the Python slave
-books. The bus functional models (`Ports`) are raw GPI callbacks, not
-cocotb coroutines: one value-change callback per transfer (on the channel's
-counter), and a timed callback only when a driver must act in a later cycle
-(a second command queued in the same cycle, dropping an Invalidate Request).
-The scheduler's coroutine is stepped from raw timed callbacks too
-(`RtlDevice.drive`). An idle device costs no Python at all.
+ats_dev_top that makes the clock in Verilog (Verilator --timing), feeds the
+command and Invalidate Request ports from small queues the drivers fill,
+captures every handshake (AR, AW+W, response, completion, Invalidate Request)
+into small rings with a counter per channel, and presents AXI R/B beats from
+slots the Python slave books. The bus functional models (`Ports`) are raw
+GPI callbacks, not cocotb coroutines: a value-change callback per AXI request
+(the slave must act at once) and per Invalidate Request / Completion
+handshake; responses wake nobody (they are read from their ring at the next
+quiet point, with their handshake and issue cycles). The scheduler's
+coroutine is stepped from raw timed callbacks too (`RtlDevice.drive`). An
+idle device costs no Python at all. The RTL reads copies of what Python
+writes, taken when Python raises the wrapper's `py_kick` after its writes
+(`Ports._kick`), so Verilator evaluates the RTL's combinational logic only
+after clock edges and kicks, not on every evaluation of the model.
 
 Timing convention (one global clock, cycle k = rising edge k):
 
@@ -158,12 +163,29 @@ class _Sig:
             self.h.set_signal_val_binstr(0, format(v, self._fmt))
 
 
+class _Words:
+    """An unpacked array of at most 32-bit words in the wrapper, written through the
+    GPI as integers (the last value written to each element is remembered, so an
+    unchanged element is not written again)."""
+
+    __slots__ = ("h", "last", "name")
+
+    def __init__(self, dut: Any, name: str, n: int) -> None:
+        arr = getattr(dut, name)
+        self.h = [arr[i]._handle for i in range(n)]
+        self.last: list[int | None] = [None] * n
+        self.name = name
+
+    def set(self, i: int, v: int) -> None:
+        if self.last[i] != v:
+            self.last[i] = v
+            self.h[i].set_signal_val_int(0, v)
+
+    def get(self, i: int) -> int:
+        return self.h[i].get_signal_val_long() & M32
+
+
 _sim = None  # cocotb.simulator, bound when the first Ports is built (only inside a simulation)
-
-
-def _sim_steps() -> int:
-    hi, lo = _sim.get_sim_time()
-    return (hi << 32) | lo
 
 
 # --------------------------------------------------------------------------- records
@@ -176,13 +198,14 @@ class CmdRec:
     cmd: DevCommand
     uid: int
     submitted: int  # absolute cycle of submit()
-    edge: int | None = None  # absolute handshake cycle (issue)
+    edge: int | None = None  # absolute handshake cycle (issue), known once the response is read
     mem: "AxiAcc | None" = None  # the DMA access the slave performed for it
     rsp: DevResponse | None = None
     sb: Any = None  # scoreboard state
+    qidx: int = -1  # position in the wrapper's command queue (Ports.send_cmd)
 
 
-@dataclass
+@dataclass(slots=True)
 class AxiAcc:
     """One AXI transaction as the slave performed it (cycles absolute)."""
 
@@ -215,6 +238,10 @@ class InvRec:
     complete: int | None = None
 
 
+M32 = 0xFFFFFFFF
+INF = float("inf")
+
+
 # --------------------------------------------------------------------------- the ports
 
 
@@ -222,13 +249,17 @@ class Ports:
     """Reset and every bus functional model of `ats_dev_top` as raw GPI callbacks.
 
     Works on the generated wrapper `cosim_top` (see `clock_wrapper`): clock
-    in Verilog, the RTL as `u_dut`, and AXI response slots. Drivers: command
-    (`cmd_*`), Invalidate Request (`inv_*`), AXI slave responses (R and B
-    beats are booked into the wrapper's slots: `_book`). Monitors: response
-    (`rsp_*`), Invalidate Completion (`invc_*`), AXI requests (AR, AW+W).
-    READY inputs are held high (`rsp_ready_i`, `invc_ready_i`,
-    `m_axi_*ready`); the RTL's RREADY/BREADY are constant 1 (checked at
-    start), so every cycle with VALID high is a transfer at the next edge.
+    in Verilog, the RTL as `u_dut`, AXI response slots, command and
+    Invalidate Request queues and handshake capture rings. Drivers: command
+    (`send_cmd`) and Invalidate Request (`send_inv`) write the wrapper's
+    queues, which present each entry on the RTL's `cmd_*` / `inv_*` inputs
+    until its handshake; AXI slave responses (R and B beats are booked into
+    the wrapper's slots: `_book`). Monitors: AXI requests (AR, AW+W),
+    responses (`rsp_*`), Invalidate Request handshakes and Invalidate
+    Completions (`invc_*`). READY inputs are held high (`rsp_ready_i`,
+    `invc_ready_i`, `m_axi_*ready`); the RTL's RREADY/BREADY are constant 1
+    (checked at start), so every cycle with VALID high is a transfer at the
+    next edge.
 
     The AXI slave: a request is performed on the host's PhysMem in the cycle
     it is VALID (`_request`/`_perform`), its response beat is booked for the
@@ -237,21 +268,24 @@ class Ports:
     wrapper presents it for exactly that cycle. Bus errors (`bus_error`) give
     SLVERR and touch no memory.
 
-    How a monitor sees transfers without a wake per clock: the wrapper counts
-    the handshakes of each channel and stores their payloads in a ring; a
-    value-change callback on the counter wakes Python once per transfer, at
-    its handshake edge, and the payload is read from the ring (`_count_cb`).
-    A counter that jumps by more than one is reported as a lost transfer.
+    How monitors see transfers without a wake per clock: the wrapper counts
+    the handshakes of each channel and stores their payloads in a ring. AR,
+    AW and completions wake Python once per transfer, at the handshake edge,
+    through a value-change callback on the channel's counter (the slave must
+    act on a request at once); so does each Invalidate Request handshake (on
+    the queue's read pointer). Responses wake nobody: `poll()`, called by the
+    device binding at each quiet point, reads the ring, where every entry
+    carries its handshake cycle and the cycle its command was taken. A
+    counter that jumps further than its ring can hold is reported as a lost
+    transfer.
 
     Observers: `on_mem(acc)` when the slave performs an access,
-    `on_rsp(thread, fields, edge)` for every response handshake,
-    `on_cpl(itag, edge)` for every completion, `on_inv(rec)` when a request's
-    handshake edge is known.
+    `on_rsp(thread, fields, edge, issue)` for every response handshake (from
+    `poll`), `on_cpl(itag, edge)` for every completion, `on_inv(rec)` when a
+    request's handshake edge is known.
     """
 
-    _CH = ("ar", "aw", "rsp", "invc")
-    _CAP = ("ar_cid", "ar_caddr", "aw_cid", "aw_caddr", "aw_cdata", "aw_cstrb", "rsp_cthread", "rsp_cfault",
-            "rsp_ccause", "rsp_crdata", "rsp_cpa", "rsp_chit", "invc_citag")
+    _CH = ("ar", "aw", "invc", "inv")  # channels that wake Python
 
     def __init__(self, dut: Any, cfg: CosimConfig | None = None, mem: PhysMem | None = None) -> None:
         global _sim
@@ -269,54 +303,68 @@ class Ports:
         self.H = self.P // 2
         self.T0 = 0
         self.rng = random.Random(self.cfg.seed)
+        # the wrapper (tb.rtldev.clock_wrapper): R/B beats are booked into its slots,
+        # commands and Invalidate Requests go through its queues, handshakes are read
+        # from its capture rings
+        if not hasattr(dut, "rs_cyc") or not hasattr(dut, "cq_wp") or not hasattr(dut, "rsp_ccyc"):
+            raise DeviceError(f"{dut._name}: the co-simulation needs the {WRAP_TOP} wrapper (tb.rtldev.build)")
         s = lambda n: _Sig(dut, n)  # noqa: E731
-        # command / response
-        self.cmd_valid, self.cmd_thread, self.cmd_write = s("cmd_valid_i"), s("cmd_thread_i"), s("cmd_write_i")
-        self.cmd_pasid, self.cmd_va, self.cmd_wdata = s("cmd_pasid_i"), s("cmd_va_i"), s("cmd_wdata_i")
-        self.rsp_valid, self.rsp_ready, self.rsp_thread = s("rsp_valid_o"), s("rsp_ready_i"), s("rsp_thread_o")
-        self.rsp_fault, self.rsp_cause, self.rsp_rdata = s("rsp_fault_o"), s("rsp_cause_o"), s("rsp_rdata_o")
-        self.rsp_pa, self.rsp_hit = s("rsp_pa_o"), s("rsp_atc_hit_o")
-        # invalidation
-        self.inv_valid, self.inv_ready, self.inv_itag = s("inv_valid_i"), s("inv_ready_o"), s("inv_itag_i")
-        self.inv_pv, self.inv_pasid, self.inv_addr = s("inv_pasid_valid_i"), s("inv_pasid_i"), s("inv_addr_i")
-        self.inv_s, self.inv_global = s("inv_s_i"), s("inv_global_i")
-        self.invc_valid, self.invc_ready, self.invc_itag = s("invc_valid_o"), s("invc_ready_i"), s("invc_itag_o")
-        # AXI
+        self.rsp_ready, self.invc_ready = s("rsp_ready_i"), s("invc_ready_i")
+        self.inv_ready = s("inv_ready_o")
         a = lambda n: _Sig(dut, "m_axi_" + n)  # noqa: E731
-        self.arvalid, self.arready, self.arid, self.araddr = a("arvalid"), a("arready"), a("arid"), a("araddr")
-        self.awvalid, self.awready, self.awid, self.awaddr = a("awvalid"), a("awready"), a("awid"), a("awaddr")
-        self.wvalid, self.wready, self.wdata, self.wstrb = a("wvalid"), a("wready"), a("wdata"), a("wstrb")
+        self.arready, self.awready, self.wready = a("arready"), a("awready"), a("wready")
         self.wlast = a("wlast")
         self.rready, self.bready = a("rready"), a("bready")
         self.arlen, self.arsize, self.awlen, self.awsize = a("arlen"), a("arsize"), a("awlen"), a("awsize")
         self.rst = s("rst_ni")
         self.tbl_base = s("pasid_tbl_base_i")
-        # the wrapper (tb.rtldev.clock_wrapper): R/B beats are booked into its slots,
-        # handshakes are read from its capture rings
-        if not hasattr(dut, "rs_cyc") or not hasattr(dut, "ar_n"):
-            raise DeviceError(f"{dut._name}: the co-simulation needs the {WRAP_TOP} wrapper (tb.rtldev.build)")
+        # field widths of the packed queue and capture entries
+        self.pa_bits = len(dut.m_axi_araddr)
+        self.id_bits = len(dut.m_axi_arid)
+        self.thread_bits = len(dut.rsp_thread_o)
+        self.itag_bits = len(dut.invc_itag_o)
 
         def arr(name: str, n: int) -> list[_Sig]:
             h = getattr(dut, name)
             return [_Sig.of(h[i], f"{name}[{i}]") for i in range(n)]
 
-        self.rs = (arr("rs_cyc", SLOTS), arr("rs_id", SLOTS), arr("rs_data", SLOTS), arr("rs_resp", SLOTS))
-        self.bs = (arr("bs_cyc", SLOTS), arr("bs_id", SLOTS), None, arr("bs_resp", SLOTS))
-        self.cap = {n: arr(n, CAP) for n in self._CAP}
-        self._cnt = {ch: s(f"{ch}_n") for ch in self._CH}
-        self.aw_w_apart = s("aw_w_apart")
-        self.seen = {ch: 0 for ch in self._CH}
+        # response slots, R and B: (cycle, {resp, id}, data bits 31:0, data bits 63:32)
+        self.rs = (_Words(dut, "rs_cyc", SLOTS), _Words(dut, "rs_meta", SLOTS), _Words(dut, "rs_d0", SLOTS),
+                   _Words(dut, "rs_d1", SLOTS))
+        self.bs = (_Words(dut, "bs_cyc", SLOTS), _Words(dut, "bs_meta", SLOTS), None, None)
+        # queues
+        self.cq = (_Words(dut, "cq_meta", CMDQ), _Words(dut, "cq_va0", CMDQ), _Words(dut, "cq_va1", CMDQ),
+                   _Words(dut, "cq_wd0", CMDQ), _Words(dut, "cq_wd1", CMDQ))
+        self.iq = (_Words(dut, "iq_meta", INVQ), _Words(dut, "iq_a0", INVQ), _Words(dut, "iq_a1", INVQ))
+        self.cq_wp, self.cq_rp, self.iq_wp, self.iq_rp = s("cq_wp"), s("cq_rp"), s("iq_wp"), s("iq_rp")
+        self.cq_issue = arr("cq_issue", len(dut.cq_issue))
+        # capture rings: raw GPI handles (read in the callbacks)
+        ring = lambda name: [sig.h for sig in arr(name, CAP)]  # noqa: E731
+        self._ar_c0, self._ar_c1 = ring("ar_c0"), ring("ar_c1")
+        self._aw_c0, self._aw_c1, self._aw_cd0, self._aw_cd1 = ring("aw_c0"), ring("aw_c1"), ring("aw_cd0"), \
+            ring("aw_cd1")
+        self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue = ring("rsp_cmeta"), ring("rsp_ccyc"), ring("rsp_cissue")
+        self._rsp_crd0, self._rsp_crd1 = ring("rsp_crd0"), ring("rsp_crd1")
+        self._rsp_cpa0, self._rsp_cpa1 = ring("rsp_cpa0"), ring("rsp_cpa1")
+        self._invc_citag = ring("invc_citag")
+        self._cnt = {"ar": s("ar_n"), "aw": s("aw_n"), "rsp": s("rsp_n"), "invc": s("invc_n"), "inv": self.iq_rp}
+        self._cb = {"ar": self._ar_cb, "aw": self._aw_cb, "invc": self._invc_cb, "inv": self._inv_cb}
+        self.seen = {ch: 0 for ch in self._cnt}
+        self._h_ar_n, self._h_aw_n = self._cnt["ar"].h, self._cnt["aw"].h
+        self._h_rsp_n = self._cnt["rsp"].h
+        self._h_cq_wp = self.cq_wp.h
+        self._h_kick = s("py_kick").h
+        self._cq_w = 0  # commands written to the queue (cq_wp); never reset, like the wrapper's pointers
+        self._iq_w = 0
         # observers
         self.on_mem: list[Callable[[AxiAcc], None]] = []
-        self.on_rsp: list[Callable[[int, tuple, int], None]] = []
+        self.on_rsp: list[Callable[[int, tuple, int, int], None]] = []
         self.on_cpl: list[Callable[[int, int], None]] = []
         self.on_inv: list[Callable[[InvRec], None]] = []
         self.error: BaseException | None = None
-        self.callbacks = 0  # Python wakes (edge callbacks + ticks), for the bench
-        self.ticks = 0
+        self.callbacks = 0  # Python wakes of the port callbacks, for the bench
         self._live = False
         self.armed: dict[str, bool] = {}
-        self.gen = 0
         self._reset_state()
 
     # ------------------------------------------------------------------ time
@@ -341,18 +389,12 @@ class Ports:
     # ------------------------------------------------------------------ start / reset
 
     async def start(self, pasid_tbl_base: int = 0) -> None:
-        """Start the clock (unless the wrapper makes it) and reset; afterwards the ports are live."""
-        from cocotb.clock import Clock
-
-        for sig, v in ((self.cmd_valid, 0), (self.inv_valid, 0), (self.rsp_ready, 1), (self.invc_ready, 1),
-                       (self.arready, 1), (self.awready, 1), (self.wready, 1), (self.rst, 0),
-                       (self.tbl_base, pasid_tbl_base)):
+        """Hold the READY inputs high and reset; afterwards the ports are live."""
+        for sig, v in ((self.rsp_ready, 1), (self.invc_ready, 1), (self.arready, 1), (self.awready, 1),
+                       (self.wready, 1), (self.rst, 0), (self.tbl_base, pasid_tbl_base)):
             sig.set(v)
-        if os.environ.get("COSIM_CLOCK") == "rtl":
-            self.T0 = 0  # the wrapper's clock: rising edges at k * P
-        else:
-            self.T0 = _sim_steps()
-            Clock(self.dut.clk_i, self.P, unit="step", impl="gpi").start(start_high=True)
+        self._kick()
+        self.T0 = 0  # the wrapper's clock: rising edges at k * P
         await self.reset(pasid_tbl_base)
         if self.rready.get() != 1 or self.bready.get() != 1:
             raise DeviceError("the slave assumes the RTL holds RREADY and BREADY high")
@@ -363,43 +405,42 @@ class Ports:
                               "8-byte beats only")
 
     async def reset(self, pasid_tbl_base: int | None = None, cycles: int = 3) -> int:
-        """Pulse rst_ni, drop everything in flight; return the first live cycle (at its qp)."""
+        """Pulse rst_ni, drop everything in flight (the wrapper's queues empty too);
+        return the first live cycle (at its qp)."""
         self._live = False
         k = self.cycle()
         await self.to_qp(k + 1)
         self.rst.set(0)
-        for sig in (self.cmd_valid, self.inv_valid):
-            sig.set(0)
         if pasid_tbl_base is not None:
             self.tbl_base.set(pasid_tbl_base)
+        self._kick()
         await self.to_qp(k + 1 + cycles)
         self.rst.set(1)
+        self._kick()
         await self.to_qp(k + 2 + cycles)
         self._reset_state()
         k = self.cycle()
-        for cyc_sigs in (self.rs[0], self.bs[0]):  # forget beats booked before the reset
-            for sig in cyc_sigs:
-                sig.set(0xFFFFFFFF)
-        self._last_tick = k
-        for ch in self._CH:  # resynchronise with the capture counters (they never reset)
+        for cyc_words in (self.rs[0], self.bs[0]):  # forget beats booked before the reset
+            for i in range(SLOTS):
+                cyc_words.set(i, M32)
+        self._kick()
+        if self.cq_rp.get() != self._cq_w or self.iq_rp.get() != self._iq_w:
+            raise DeviceError("the wrapper's command / invalidation queues did not empty in reset")
+        for ch in self._cnt:  # resynchronise with the capture counters (they never reset)
             self.seen[ch] = self._cnt[ch].get()
+        for ch in self._CH:
             self._arm(ch)
         self._live = True
         return k
 
     def _reset_state(self) -> None:
-        self.cmd_q: deque[CmdRec] = deque()
-        self.cmd_cur: CmdRec | None = None
-        self.inv_q: deque[InvRec] = deque()
-        self.inv_cur: InvRec | None = None
-        self.inv_driving = False
+        self.cmd_q: deque[CmdRec] = deque()  # in the wrapper's queue or in flight, oldest first
+        self.inv_q: deque[InvRec] = deque()  # waiting for room in the wrapper's queue
+        self.inv_sent: deque[InvRec] = deque()  # in the wrapper's queue, not yet taken
         self.inflight: dict[int, AxiAcc] = {}
         self.log_reads = 0
         self.log_writes = 0
-        self._ticks_reg: set[int] = set()
-        self._last_tick = -1
         self._seq = 0
-        self.gen += 1  # timed callbacks registered before a reset are ignored
         self._dropped = False
         self._booked: tuple[dict[int, int], dict[int, int]] = ({}, {})  # R, B: cycle -> slot index
         self._slot_until = ([-1] * SLOTS, [-1] * SLOTS)
@@ -408,76 +449,137 @@ class Ports:
 
     # ------------------------------------------------------------------ callback plumbing
 
+    def _kick(self) -> None:
+        """Hand what was just written to the RTL's side of the wrapper (see its "inputs of
+        the RTL"): every write is followed by a kick in the same callback."""
+        self._h_kick.set_signal_val_int(0, 1)
+
     def _fail(self, e: BaseException) -> None:
         if self.error is None:
             self.error = e
         self._live = False
 
-    def _need(self, k: int) -> None:
-        """Make sure tick(k) runs at h(k)."""
-        if k in self._ticks_reg:
-            return
-        hi, lo = _sim.get_sim_time()
-        dt = k * self.P + self.H - ((hi << 32) | lo) + self.T0
-        if dt <= 0:
-            self._fail(DeviceError(f"internal: tick for cycle {k} requested at t={self.time()}"))
-            return
-        self._ticks_reg.add(k)
-        _sim.register_timed_callback(dt, self._tick, k, self.gen)
-
     def _arm(self, ch: str) -> None:
+        """Register the channel's value-change callback (one-shot: each callback re-arms)."""
         if self.armed.get(ch):
             return
         self.armed[ch] = True
-        _sim.register_value_change_callback(self._cnt[ch].h, self._count_cb, _sim.VALUE_CHANGE, ch)
+        _sim.register_value_change_callback(self._cnt[ch].h, self._cb[ch], _sim.VALUE_CHANGE)
 
-    def _count_cb(self, ch: str) -> None:
-        """The wrapper counted a handshake on `ch` at this edge: take its captured payload."""
-        self.armed[ch] = False
-        self._arm(ch)
+    def _next(self, ch: str) -> int:
+        """The counter of `ch` stepped at this edge: its ring index (exactly one new transfer)."""
+        n = self._cnt[ch].get()
+        seen = self.seen[ch]
+        if n != (seen + 1) & M32:
+            raise DeviceError(f"{ch}: capture counter jumped from {seen} to {n} (a handshake was missed)")
+        self.seen[ch] = n
+        return seen
+
+    def _ar_cb(self) -> None:
+        """AR handshake at this edge: perform the read and book its R beat."""
+        _sim.register_value_change_callback(self._h_ar_n, self._ar_cb, _sim.VALUE_CHANGE)
         if not self._live:
             return
         self.callbacks += 1
         try:
-            n = self._cnt[ch].get()
-            seen = self.seen[ch]
-            if n != (seen + 1) & 0xFFFFFFFF:
-                raise DeviceError(f"{ch}: capture counter jumped from {seen} to {n} (a handshake was missed)")
-            self.seen[ch] = n
-            self._take(ch, seen % CAP, self.time() // self.P)
+            n = self._h_ar_n.get_signal_val_long() & M32
+            seen = self.seen["ar"]
+            if n != (seen + 1) & M32:
+                raise DeviceError(f"ar: capture counter jumped from {seen} to {n} (a handshake was missed)")
+            self.seen["ar"] = n
+            i = seen % CAP
+            v = ((self._ar_c1[i].get_signal_val_long() & M32) << 32) | (self._ar_c0[i].get_signal_val_long() & M32)
+            pb = self.pa_bits
+            hi, lo = _sim.get_sim_time()
+            self._request(False, v >> pb, v & ((1 << pb) - 1), (((hi << 32) | lo) - self.T0) // self.P)
         except BaseException as e:  # noqa: BLE001 - reported by RtlDevice.run
             self._fail(e)
 
-    def _take(self, ch: str, i: int, edge: int) -> None:
-        """Handshake at `edge` (this edge), payload in capture entry i."""
-        c = self.cap
-        if ch == "ar":
-            self._request(False, c["ar_cid"][i].get(), c["ar_caddr"][i].get(), edge)
-        elif ch == "aw":
-            if self.aw_w_apart.get():
+    def _aw_cb(self) -> None:
+        """AW+W handshake at this edge: perform the write and book its B beat."""
+        _sim.register_value_change_callback(self._h_aw_n, self._aw_cb, _sim.VALUE_CHANGE)
+        if not self._live:
+            return
+        self.callbacks += 1
+        try:
+            n = self._h_aw_n.get_signal_val_long() & M32
+            seen = self.seen["aw"]
+            if n != (seen + 1) & M32:
+                raise DeviceError(f"aw: capture counter jumped from {seen} to {n} (a handshake was missed)")
+            self.seen["aw"] = n
+            i = seen % CAP
+            v = ((self._aw_c1[i].get_signal_val_long() & M32) << 32) | (self._aw_c0[i].get_signal_val_long() & M32)
+            pb, ib = self.pa_bits, self.id_bits
+            edge = self.time() // self.P
+            if v >> (pb + ib + 8):
                 raise DeviceError(f"AW and W handshakes apart (edge {edge}): the slave takes them together")
-            self._request(True, c["aw_cid"][i].get(), c["aw_caddr"][i].get(), edge, c["aw_cdata"][i].get(),
-                          c["aw_cstrb"][i].get())
-        elif ch == "rsp":
-            thread = c["rsp_cthread"][i].get()
-            fields = (thread, c["rsp_cfault"][i].get(), c["rsp_ccause"][i].get(), c["rsp_crdata"][i].get(),
-                      c["rsp_cpa"][i].get(), c["rsp_chit"][i].get())
-            cur = self.cmd_cur
-            if cur is not None and cur.edge <= edge:
-                # The presented command was taken already; a thread is idle again
-                # from this edge, so replace the command by the next queued one or
-                # drop VALID before the next edge.
-                if self.cmd_q:
-                    self._pump_cmd(edge)
-                else:
-                    self.cmd_valid.set(0)
-                    self.cmd_cur = None
-            for f in self.on_rsp:
-                f(thread, fields, edge)
-        else:
-            itag = c["invc_citag"][i].get()
+            data = ((self._aw_cd1[i].get_signal_val_long() & M32) << 32) | (self._aw_cd0[i].get_signal_val_long() & M32)
+            self._request(True, (v >> pb) & ((1 << ib) - 1), v & ((1 << pb) - 1), edge, data,
+                          (v >> (pb + ib)) & 0xFF)
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e)
+
+    def _invc_cb(self) -> None:
+        """Invalidate Completion handshake at this edge."""
+        self.armed["invc"] = False
+        self._arm("invc")
+        if not self._live:
+            return
+        self.callbacks += 1
+        try:
+            i = self._next("invc") % CAP
+            itag = self._invc_citag[i].get_signal_val_long()
+            edge = self.time() // self.P
             for f in self.on_cpl:
                 f(itag, edge)
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e)
+
+    def _inv_cb(self) -> None:
+        """The wrapper's invalidation queue handed its head to the RTL at this edge."""
+        self.armed["inv"] = False
+        self._arm("inv")
+        if not self._live:
+            return
+        self.callbacks += 1
+        try:
+            self._next("inv")
+            rec = self.inv_sent.popleft()
+            rec.edge = self.time() // self.P
+            for f in self.on_inv:
+                f(rec)
+            if self.inv_q:  # room again in the wrapper's queue: the next one is presented this cycle
+                self._push_inv()
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e)
+
+    def poll(self) -> None:
+        """At a quiet point: hand every response captured since the last poll to `on_rsp`,
+        in handshake order (raises DeviceError on a lost one)."""
+        n = self._h_rsp_n.get_signal_val_long() & M32
+        seen = self.seen["rsp"]
+        if n == seen:
+            return
+        k = (n - seen) & M32
+        if k > CAP:
+            raise DeviceError(f"rsp: {k} responses since the last quiet point, more than the ring holds ({CAP})")
+        tb = self.thread_bits
+        tmask = (1 << tb) - 1
+        meta, cyc, issue = self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue
+        rd0, rd1, pa0, pa1 = self._rsp_crd0, self._rsp_crd1, self._rsp_cpa0, self._rsp_cpa1
+        obs = self.on_rsp
+        for j in range(k):
+            i = (seen + j) % CAP
+            m = meta[i].get_signal_val_long() & M32
+            thread = m & tmask
+            rdata = ((rd1[i].get_signal_val_long() & M32) << 32) | (rd0[i].get_signal_val_long() & M32)
+            pa = ((pa1[i].get_signal_val_long() & M32) << 32) | (pa0[i].get_signal_val_long() & M32)
+            fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
+            edge = cyc[i].get_signal_val_long() & M32
+            iss = issue[i].get_signal_val_long() & M32
+            self.seen["rsp"] = (seen + j + 1) & M32
+            for f in obs:
+                f(thread, fields, edge, iss)
 
     # ------------------------------------------------------------------ AXI requests
 
@@ -495,14 +597,14 @@ class Ports:
         lat = lo if lo == hi else self.rng.randint(lo, hi)
         if addr & 7:
             raise DeviceError(f"AXI {'AW' if write else 'AR'} address {addr:#x} not 8-byte aligned")
-        acc = AxiAcc(write, id_, addr, edge, data=data, strb=strb, due=edge + lat, seq=self._seq)
-        acc.perform = edge - 1
+        acc = AxiAcc(write, id_, addr, edge, data, strb, False, edge + lat, edge - 1, None, self._seq)
         self._perform(acc)
         return acc
 
     def _perform(self, acc: AxiAcc) -> None:
         be = self.cfg.bus_error
-        acc.error = bool(be and be(acc.addr, acc.source))
+        if be is not None:
+            acc.error = bool(be(acc.addr, "dma" if acc.id & 8 else "walk"))
         mem = self.mem
         if acc.write:
             self.log_writes += 1
@@ -530,26 +632,35 @@ class Ports:
         channel unless reordering is on; one beat per cycle.
         """
         is_b = acc.write
-        ch = int(is_b)
+        ch = 1 if is_b else 0
         book = self._booked[ch]
-        want = max(acc.due - 1, acc.accept + 1, self._id_last.get((is_b, acc.id), -1) + 1)
-        if not self.cfg.reorder:
-            want = max(want, self._ch_last[ch] + 1)
+        key = (is_b, acc.id)
+        want = acc.due - 1
+        if acc.accept + 1 > want:
+            want = acc.accept + 1
+        last = self._id_last.get(key, -1) + 1
+        if last > want:
+            want = last
+        if not self.cfg.reorder and self._ch_last[ch] + 1 > want:
+            want = self._ch_last[ch] + 1
         while want in book:
             want += 1
         now = acc.accept  # booked during the handshake edge's timestep
         until = self._slot_until[ch]
-        idx = next((i for i in range(SLOTS) if until[i] < now), None)
-        if idx is None:
+        for idx in range(SLOTS):
+            if until[idx] < now:
+                break
+        else:
             raise DeviceError(f"all {SLOTS} AXI {'B' if is_b else 'R'} slots busy at cycle {now}")
         tp = self.cfg.tamper
         data = acc.data
         if tp is not None:
-            if tp == "rdata" and not is_b and acc.source == "dma":
+            src = "dma" if acc.id & 8 else "walk"
+            if tp == "rdata" and not is_b and src == "dma":
                 data ^= 1
-            elif tp == "walk" and acc.source == "walk":
+            elif tp == "walk" and src == "walk":
                 data ^= 1 << 13
-            elif tp == "drop" and not is_b and acc.source == "dma" and not self._dropped:
+            elif tp == "drop" and not is_b and src == "dma" and not self._dropped:
                 self._dropped = True
                 return  # never answered: stays in flight
         if len(book) > 4 * SLOTS:
@@ -557,15 +668,16 @@ class Ports:
                 del book[c]
         book[want] = idx
         until[idx] = want
-        self._id_last[(is_b, acc.id)] = want
+        self._id_last[key] = want
         if want > self._ch_last[ch]:
             self._ch_last[ch] = want
-        cyc, ids, datas, resps = self.bs if is_b else self.rs
-        ids[idx].set(acc.id)
-        resps[idx].set(2 if acc.error else 0)
-        if datas is not None:
-            datas[idx].set(data)
-        cyc[idx].set(want)
+        cyc, meta, d0, d1 = self.bs if is_b else self.rs
+        meta.set(idx, (2 << 4 if acc.error else 0) | acc.id)
+        if d0 is not None:
+            d0.set(idx, data & M32)
+            d1.set(idx, data >> 32)
+        cyc.set(idx, want & M32)
+        self._kick()
         acc.done = want + 1
 
     def busy(self) -> bool:
@@ -575,100 +687,76 @@ class Ports:
             del self.inflight[k]
         return bool(self.inflight)
 
-    # ------------------------------------------------------------------ the tick
-
-    def _tick(self, k: int, gen: int) -> None:
-        if gen != self.gen:
-            return
-        self._ticks_reg.discard(k)
-        if not self._live or k <= self._last_tick:
-            return
-        self._last_tick = k
-        self.callbacks += 1
-        self.ticks += 1
-        try:
-            if self.cmd_q:
-                self._pump_cmd(k)
-            if self.inv_cur is not None or self.inv_q:
-                self._pump_inv(k)
-        except BaseException as e:  # noqa: BLE001
-            self._fail(e)
-
     # ------------------------------------------------------------------ command / invalidation drivers
 
     def send_cmd(self, rec: CmdRec) -> None:
-        """Queue a command; present it now if the channel is free (called at a quiet point)."""
-        self.cmd_q.append(rec)
-        self._pump_cmd(self.cycle())
-
-    def _pump_cmd(self, c: int) -> None:
-        """Present the next queued command for edge c+1 (called in cycle c).
-
-        After its handshake a command stays on the port: cmd_ready_o is low
-        while its thread is busy, so it cannot be taken twice, and it is
-        dropped when that thread's response shows up (before the thread is
-        idle again). So a command costs no wake of its own.
-        """
-        cur = self.cmd_cur
-        if cur is not None and cur.edge > c:
-            if self.cmd_q:
-                self._need(cur.edge)  # present the next one right after this handshake
-            return
-        if not self.cmd_q:
-            return
-        rec = self.cmd_q.popleft()
+        """Queue a command in the wrapper (called at a quiet point, cycle c): it is
+        presented from this cycle on, after the ones queued before it, and taken at
+        the first edge its thread is ready (c+1 when nothing is ahead of it)."""
+        w = self._cq_w
+        if len(self.cmd_q) >= CMDQ:
+            raise DeviceError(f"more than {CMDQ} commands queued or in flight")
         cmd = rec.cmd
-        self.cmd_thread.set(cmd.thread)
-        self.cmd_write.set(int(cmd.write))
-        self.cmd_pasid.set(cmd.pasid)
-        self.cmd_va.set(cmd.va)
-        self.cmd_wdata.set(cmd.wdata if cmd.write else 0)
-        self.cmd_valid.set(1)
-        rec.edge = c + 1
-        self.cmd_cur = rec
-        if self.cmd_q:
-            self._need(c + 1)
+        i = w % CMDQ
+        meta, va0, va1, wd0, wd1 = self.cq
+        meta.set(i, ((1 << (self.thread_bits + 20)) if cmd.write else 0) | (cmd.thread << 20) | cmd.pasid)
+        va = cmd.va
+        va0.set(i, va & M32)
+        va1.set(i, va >> 32)
+        if cmd.write:
+            wd0.set(i, cmd.wdata & M32)
+            wd1.set(i, cmd.wdata >> 32)
+        rec.qidx = w
+        self.cmd_q.append(rec)
+        self._cq_w = w = (w + 1) & M32
+        self._h_cq_wp.set_signal_val_int(0, w)
+        self._kick()
+
+    def cmd_done(self, rec: CmdRec) -> None:
+        """Its response was read: the command left the queue long ago."""
+        q = self.cmd_q
+        if q and q[0] is rec:
+            q.popleft()
+        else:
+            q.remove(rec)
+
+    def issue_of(self, rec: CmdRec) -> int | None:
+        """Handshake cycle of a command whose response has not come yet (None: still queued)."""
+        taken = (self.cq_rp.get() - rec.qidx) & M32
+        if taken == 0 or taken > CMDQ:
+            return None
+        return self.cq_issue[rec.cmd.thread].get()
 
     def send_inv(self, rec: InvRec) -> None:
+        """Queue an Invalidate Request (called at a quiet point): presented from this
+        cycle on, after the ones queued before it, taken when the RTL is ready."""
         self.inv_q.append(rec)
-        self._pump_inv(self.cycle())
+        self._push_inv()
 
-    def _pump_inv(self, c: int) -> None:
-        cur = self.inv_cur
-        if cur is not None:
-            if cur.edge > c:
-                return
-            self.inv_cur = None
-        if self.inv_q:
-            if not self.inv_ready.get():  # registered (queue full): try again next cycle
-                if self.inv_driving:
-                    self.inv_valid.set(0)
-                    self.inv_driving = False
-                self._need(c + 1)
-                return
+    def _push_inv(self) -> None:
+        meta, a0, a1 = self.iq
+        pb = self.itag_bits
+        while self.inv_q and len(self.inv_sent) < INVQ:
             rec = self.inv_q.popleft()
             r = rec.req
-            self.inv_itag.set(r.itag)
-            self.inv_pv.set(int(r.pasid is not None))
-            self.inv_pasid.set(r.pasid or 0)
-            self.inv_addr.set(r.addr)
-            self.inv_s.set(int(r.s))
-            self.inv_global.set(int(r.global_))
-            self.inv_valid.set(1)
-            self.inv_driving = True
-            rec.edge = c + 1
-            self.inv_cur = rec
-            for f in self.on_inv:
-                f(rec)
-            self._need(c + 1)
-        elif self.inv_driving:
-            self.inv_valid.set(0)
-            self.inv_driving = False
+            i = self._iq_w % INVQ
+            meta.set(i, (int(r.global_) << (pb + 22)) | (int(r.s) << (pb + 21))
+                     | (int(r.pasid is not None) << (pb + 20)) | ((r.pasid or 0) << pb) | r.itag)
+            a0.set(i, r.addr & M32)
+            a1.set(i, r.addr >> 32)
+            self.inv_sent.append(rec)
+            self._iq_w = (self._iq_w + 1) & M32
+            self.iq_wp.set(self._iq_w)
+            self._kick()
 
     def state(self) -> str:
         lines = [f"cycle {self.cycle()} (live={self._live})"]
-        if self.cmd_q or self.cmd_cur:
-            lines.append(f"  commands queued {len(self.cmd_q)}, presenting {self.cmd_cur and self.cmd_cur.cmd}")
+        if self.cmd_q:
+            lines.append(f"  commands queued or in flight {len(self.cmd_q)} (wrapper queue: written "
+                         f"{self._cq_w}, taken {self.cq_rp.get()})")
+        if self.inv_q or self.inv_sent:
+            lines.append(f"  Invalidate Requests not yet taken: {len(self.inv_sent)} in the wrapper, "
+                         f"{len(self.inv_q)} waiting for room (inv_ready_o={self.inv_ready.get()})")
         for a in self.inflight.values():
             lines.append(f"  AXI in flight: {'W' if a.write else 'R'} id={a.id:#x} pa={a.addr:#x} "
                          f"accept={a.accept} due={a.due}")
@@ -715,6 +803,8 @@ class RtlDevice:
         self.now = 0  # current cycle of this run (Device protocol); = _abs - epoch
         self._uid = 0
         self._busy: list[CmdRec | None] = [None] * self.num_threads
+        self._nbusy = 0  # threads with a command
+        self._wd_at = INF  # no watchdog can fire at or before this absolute cycle (see _watchdog)
         self._pend: list[tuple[int, int, Any]] = []  # (phys steps, seq, item) heap, not yet visible
         self._pseq = 0
         self._responses: list[DevResponse] = []
@@ -830,6 +920,10 @@ class RtlDevice:
         self._uid += 1
         rec = CmdRec(cmd, self._uid, self._abs)
         self._busy[cmd.thread] = rec
+        self._nbusy += 1
+        deadline = self._abs + self.ports.cfg.cmd_timeout
+        if deadline < self._wd_at:
+            self._wd_at = deadline
         self.stats["commands"] += 1
         for f in self.on_submit:
             f(rec)
@@ -840,6 +934,9 @@ class RtlDevice:
             # The protocol checker reports ITag reuse from the trace; the port still sends it.
             pass
         rec = InvRec(req, self._abs)
+        deadline = self._abs + self.ports.cfg.inv_timeout
+        if deadline < self._wd_at:
+            self._wd_at = deadline
         self._itags[req.itag] = rec
         self.inv_log.append(rec)
         self.stats["invalidations"] += 1
@@ -863,8 +960,13 @@ class RtlDevice:
             self.now = end - self.epoch
         if p.error is not None:
             self._raise(p.error)
+        try:
+            p.poll()
+        except DeviceError as e:
+            self._raise(e)
         self._collect()
-        self._watchdog()
+        if self._abs > self._wd_at:
+            self._watchdog()
 
     def take_responses(self) -> list[DevResponse]:
         out, self._responses = self._responses, []
@@ -892,7 +994,8 @@ class RtlDevice:
         lines = [f"device now {self.now} (absolute cycle {self._abs}, epoch {self.epoch})"]
         for t, b in enumerate(self._busy):
             if b is not None:
-                issued = "not yet issued" if b.edge is None else f"issued t={self.t(b.edge)}"
+                edge = b.edge if b.edge is not None else self.ports.issue_of(b)
+                issued = "not yet issued" if edge is None else f"issued t={self.t(edge)}"
                 lines.append(f"  thread {t} busy since t={self.t(b.submitted)} ({issued}): {b.cmd}")
         for itag, r in sorted(self._itags.items()):
             lines.append(f"  ITag {itag} outstanding since t={self.t(r.submitted)}: {r.req}")
@@ -908,15 +1011,24 @@ class RtlDevice:
                           f"{self.describe()}") from e
 
     def _watchdog(self) -> None:
+        """Fail a command or an Invalidate Request outstanding longer than its timeout.
+
+        run() calls this only once time has passed `_wd_at`, the earliest deadline
+        of what was outstanding when it last looked (submit / invalidate lower it)."""
         cfg = self.ports.cfg
+        nxt = INF
         for b in self._busy:
-            if b is not None and self._abs - b.submitted > cfg.cmd_timeout:
-                raise DeviceError(f"watchdog: command {b.cmd} unanswered for {cfg.cmd_timeout} cycles\n"
-                                  f"{self.describe()}")
+            if b is not None:
+                if self._abs - b.submitted > cfg.cmd_timeout:
+                    raise DeviceError(f"watchdog: command {b.cmd} unanswered for {cfg.cmd_timeout} cycles\n"
+                                      f"{self.describe()}")
+                nxt = min(nxt, b.submitted + cfg.cmd_timeout)
         for r in self._itags.values():
             if self._abs - r.submitted > cfg.inv_timeout:
                 raise DeviceError(f"watchdog: Invalidate Request {r.req} not completed after "
                                   f"{cfg.inv_timeout} cycles\n{self.describe()}")
+            nxt = min(nxt, r.submitted + cfg.inv_timeout)
+        self._wd_at = nxt
 
     # ------------------------------------------------------------------ monitors
 
@@ -927,23 +1039,35 @@ class RtlDevice:
         p = self.ports
         heapq.heappush(self._pend, (edge * p.P + (p.H if mid else 0), self._pseq, item))
 
+    def _first_at(self, edge: int, item: Any) -> None:
+        """Like _later, but ahead of every other item of the same edge."""
+        self._pseq += 1
+        heapq.heappush(self._pend, (edge * self.ports.P, -self._pseq, item))
+
     def _collect(self) -> None:
-        limit = self._abs * self.ports.P + self.ports.Q
         pend = self._pend
+        if not pend:
+            return
+        limit = self._abs * self.ports.P + self.ports.Q
+        if pend[0][0] > limit:
+            return
         emit = self.emit
+        pop = heapq.heappop
         while pend and pend[0][0] <= limit:
-            _, _, item = heapq.heappop(pend)
-            if isinstance(item, CmdRec):
+            item = pop(pend)[2]
+            kind = type(item)
+            if kind is CmdRec:
                 rsp = item.rsp
-                self._busy[item.cmd.thread] = None
-                self._responses.append(rsp)
                 c = item.cmd
-                emit(DevAccess(thread=c.thread, write=c.write, pasid=c.pasid, va=c.va, pa=rsp.pa,
-                               value=c.wdata if c.write else rsp.rdata, issue=rsp.issue, complete=rsp.complete,
-                               fault=rsp.fault, atc_hit=rsp.atc_hit, mem_time=rsp.mem_time))
+                self._busy[c.thread] = None
+                self._nbusy -= 1
+                self.ports.cmd_done(item)
+                self._responses.append(rsp)
+                emit(DevAccess(c.thread, c.write, c.pasid, c.va, rsp.pa, c.wdata if c.write else rsp.rdata,
+                               rsp.issue, rsp.complete, rsp.fault, rsp.atc_hit, rsp.mem_time))
                 for f in self.on_response:
                     f(item)
-            elif isinstance(item, InvCpl):
+            elif kind is InvCpl:
                 self._completions.append(item.itag)
                 emit(item)
             else:
@@ -951,32 +1075,40 @@ class RtlDevice:
 
     def _on_mem(self, acc: AxiAcc) -> None:
         st = self.stats
-        if acc.source == "dma":
-            rec = self._busy[acc.tag] if acc.tag < self.num_threads else None
+        tag = acc.id & 7
+        if acc.id & 8:
+            source = "dma"
+            rec = self._busy[tag] if tag < self.num_threads else None
             if rec is None or rec.rsp is not None:
-                raise DeviceError(f"DMA access for thread {acc.tag} with no command in flight: pa {acc.addr:#x}")
+                raise DeviceError(f"DMA access for thread {tag} with no command in flight: pa {acc.addr:#x}")
             if rec.mem is not None:
-                raise DeviceError(f"second DMA access for one command on thread {acc.tag}: pa {acc.addr:#x}")
+                raise DeviceError(f"second DMA access for one command on thread {tag}: pa {acc.addr:#x}")
             rec.mem = acc
             st["mem_writes" if acc.write else "mem_reads"] += 1
         else:
+            source = "walk"
             st["walk_reads"] += 1
         # performed now (h(accept)): visible to the trace right away, stamped with its cycle
-        self._later(acc.perform, MemAccess(time=self.t(acc.perform), source=acc.source, pa=acc.addr,
-                                          write=acc.write, value=acc.data, tag=acc.tag, error=acc.error),
-                    mid=True)
+        self._pseq += 1
+        p = self.ports
+        heapq.heappush(self._pend, (acc.perform * p.P + p.H, self._pseq,
+                                    MemAccess(acc.perform - self.epoch, source, acc.addr, acc.write, acc.data, tag,
+                                              acc.error)))
 
-    def _on_rsp(self, thread: int, f: tuple, edge: int) -> None:
+    def _on_rsp(self, thread: int, f: tuple, edge: int, issue: int) -> None:
         _, fault_bit, cause, rdata, pa, hit = f
         rec = self._busy[thread] if thread < self.num_threads else None
-        if rec is None or rec.rsp is not None or rec.edge is None or rec.edge >= edge:
-            raise DeviceError(f"response at edge {edge} for thread {thread} with no command outstanding")
+        if rec is None or rec.rsp is not None or not rec.submitted < issue < edge:
+            raise DeviceError(f"response at edge {edge} for thread {thread} with no command outstanding"
+                              + (f" (its command was submitted at {rec.submitted}, last taken at {issue})"
+                                 if rec is not None and rec.rsp is None else ""))
         if bool(fault_bit) != (cause != 0):
             raise DeviceError(f"response thread {thread}: rsp_fault_o={fault_bit} but cause {cause}")
+        rec.edge = issue
         m = rec.mem
-        mem_time = self.t(m.perform) if m is not None else None
-        rsp = DevResponse(thread=thread, fault=cause, rdata=rdata, pa=pa, atc_hit=bool(hit),
-                          issue=self.t(rec.edge), complete=self.t(edge), mem_time=mem_time)
+        ep = self.epoch
+        rsp = DevResponse(thread, cause, rdata, pa, bool(hit), issue - ep, edge - ep,
+                          m.perform - ep if m is not None else None)
         rec.rsp = rsp
         st = self.stats
         st["responses"] += 1
@@ -995,17 +1127,57 @@ class RtlDevice:
     def _on_inv(self, rec: InvRec) -> None:
         r = rec.req
         start, size = inv_range(r.addr, r.s)
-        self._later(rec.edge, InvReq(time=self.t(rec.edge), itag=r.itag,
-                                     pasid=None if r.all_pasids else r.pasid, start=start, size=size))
+        self._first_at(rec.edge, InvReq(time=self.t(rec.edge), itag=r.itag,
+                                        pasid=None if r.all_pasids else r.pasid, start=start, size=size))
 
 
 # --------------------------------------------------------------------------- build and launch
 
 
 LEAN_VLT = """`verilator_config
-// Only the wrapper's ports are VPI-visible: the co-simulation drives and
-// samples ports only, and an all-public model (--public-flat-rw) is slower.
-public_flat_rw -module "cosim_top" -var "*"
+// Only what the co-simulation touches is VPI-visible (an all-public model,
+// --public-flat-rw, is slower). Writable: the wrapper's input ports, the AXI
+// response slots, the command / invalidation queues and py_kick; the RTL sees
+// copies of them taken on py_kick (k_*, not VPI-visible), so no externally
+// written variable reaches the RTL's combinational logic (which Verilator
+// would otherwise re-evaluate on every evaluation). Readable: handshake
+// counters, capture rings and the few outputs the ports check at start-up.
+public_flat_rw -module "cosim_top" -var "rst_ni"
+public_flat_rw -module "cosim_top" -var "pasid_tbl_base_i"
+public_flat_rw -module "cosim_top" -var "rsp_ready_i"
+public_flat_rw -module "cosim_top" -var "invc_ready_i"
+public_flat_rw -module "cosim_top" -var "m_axi_arready"
+public_flat_rw -module "cosim_top" -var "m_axi_awready"
+public_flat_rw -module "cosim_top" -var "m_axi_wready"
+public_flat_rw -module "cosim_top" -var "rs_*"
+public_flat_rw -module "cosim_top" -var "bs_*"
+public_flat_rw -module "cosim_top" -var "cq_wp"
+public_flat_rw -module "cosim_top" -var "cq_meta"
+public_flat_rw -module "cosim_top" -var "cq_va*"
+public_flat_rw -module "cosim_top" -var "cq_wd*"
+public_flat_rw -module "cosim_top" -var "iq_wp"
+public_flat_rw -module "cosim_top" -var "iq_meta"
+public_flat_rw -module "cosim_top" -var "iq_a*"
+public_flat_rw -module "cosim_top" -var "py_kick"
+public_flat_rd -module "cosim_top" -var "cq_rp"
+public_flat_rd -module "cosim_top" -var "cq_issue"
+public_flat_rd -module "cosim_top" -var "iq_rp"
+public_flat_rd -module "cosim_top" -var "*_n"
+public_flat_rd -module "cosim_top" -var "ar_c*"
+public_flat_rd -module "cosim_top" -var "aw_c*"
+public_flat_rd -module "cosim_top" -var "rsp_c*"
+public_flat_rd -module "cosim_top" -var "invc_c*"
+public_flat_rd -module "cosim_top" -var "*_o"
+public_flat_rd -module "cosim_top" -var "m_axi_arid"
+public_flat_rd -module "cosim_top" -var "m_axi_araddr"
+public_flat_rd -module "cosim_top" -var "m_axi_arlen"
+public_flat_rd -module "cosim_top" -var "m_axi_arsize"
+public_flat_rd -module "cosim_top" -var "m_axi_awlen"
+public_flat_rd -module "cosim_top" -var "m_axi_awsize"
+public_flat_rd -module "cosim_top" -var "m_axi_wlast"
+public_flat_rd -module "cosim_top" -var "m_axi_rready"
+public_flat_rd -module "cosim_top" -var "m_axi_bready"
+public_flat_rd -module "cosim_top" -var "cyc_q"
 """
 
 WRAP_TOP = "cosim_top"
@@ -1018,23 +1190,30 @@ _SLOT_HDL = """
   // The slave reads or writes the host memory itself when a request shows up and
   // books the cycle its response is presented in; a booked beat is on R (or B) for
   // exactly that cycle, so it needs no Python wake to be raised or dropped.
-  // Only the co-simulation writes rs_* / bs_*; cyc_q is the rising-edge count.
+  // Only the co-simulation writes rs_* / bs_*; cyc_q is the rising-edge count. The
+  // clock's first rise is at time 0 and counts too, so at edge k the NBA reads cyc_q = k
+  // and during cycle k (after edge k) cyc_q = k + 1.
   localparam int unsigned Slots = {slots};
   logic [31:0] cyc_q;
   initial cyc_q = '0;
   always @(posedge clk_i) cyc_q <= cyc_q + 32'd1;
 
-  logic [31:0] rs_cyc  [Slots];
-  logic [3:0]  rs_id   [Slots];
-  logic [63:0] rs_data [Slots];
-  logic [1:0]  rs_resp [Slots];
-  logic [31:0] bs_cyc  [Slots];
-  logic [3:0]  bs_id   [Slots];
-  logic [1:0]  bs_resp [Slots];
+  // Fields wider than 32 bits are split into 32-bit words (<name>0 = bits 31:0,
+  // <name>1 = the rest): the GPI moves a 32-bit integer several times faster than
+  // a binary string. This holds for the queues and capture rings below too.
+  // (k_<name>: the copy the RTL's side reads, see "inputs of the RTL")
+  logic [31:0] rs_cyc  [Slots], k_rs_cyc  [Slots];
+  logic [5:0]  rs_meta [Slots], k_rs_meta [Slots];  // {{resp, id}}
+  logic [31:0] rs_d0   [Slots], k_rs_d0   [Slots];
+  logic [31:0] rs_d1   [Slots], k_rs_d1   [Slots];
+  logic [31:0] bs_cyc  [Slots], k_bs_cyc  [Slots];
+  logic [5:0]  bs_meta [Slots], k_bs_meta [Slots];  // {{resp, id}}
   initial begin
     for (int i = 0; i < Slots; i++) begin
       rs_cyc[i] = '1;
       bs_cyc[i] = '1;
+      k_rs_cyc[i] = '1;
+      k_bs_cyc[i] = '1;
     end
   end
 
@@ -1050,11 +1229,10 @@ _SLOT_HDL = """
     m_axi_rdata  = '0;
     m_axi_rresp  = '0;
     for (int i = 0; i < Slots; i++) begin
-      if (rs_cyc[i] == cyc_q) begin
+      if (k_rs_cyc[i] == cyc_q) begin
         m_axi_rvalid = 1'b1;
-        m_axi_rid    = rs_id[i];
-        m_axi_rdata  = rs_data[i];
-        m_axi_rresp  = rs_resp[i];
+        {{m_axi_rresp, m_axi_rid}} = k_rs_meta[i];
+        m_axi_rdata  = {{k_rs_d1[i], k_rs_d0[i]}};
       end
     end
   end
@@ -1064,21 +1242,25 @@ _SLOT_HDL = """
     m_axi_bid    = '0;
     m_axi_bresp  = '0;
     for (int i = 0; i < Slots; i++) begin
-      if (bs_cyc[i] == cyc_q) begin
+      if (k_bs_cyc[i] == cyc_q) begin
         m_axi_bvalid = 1'b1;
-        m_axi_bid    = bs_id[i];
-        m_axi_bresp  = bs_resp[i];
+        {{m_axi_bresp, m_axi_bid}} = k_bs_meta[i];
       end
     end
   end
 """
 
 _CAP_HDL = """
-  // ---- handshake capture for the co-simulation's monitors (tb/rtldev.py, Ports._count_cb).
+  // ---- handshake capture for the co-simulation's monitors (tb/rtldev.py).
   // At every AR, AW+W, response and completion handshake the payload is stored
-  // in a ring of Cap entries and the channel's counter steps; a value-change
-  // callback on the counter wakes Python exactly once per transfer, at the
-  // handshake edge, with the payload still there to read.
+  // in a ring of Cap entries and the channel's counter steps. A value-change
+  // callback on ar_n / aw_n / invc_n wakes Python once per such transfer, at
+  // its handshake edge, with the payload still there to read (Ports._ar_cb,
+  // _aw_cb, _invc_cb). Responses wake nobody: the device binding reads rsp_n
+  // and the ring at its next quiet point (Ports.poll); each entry carries its
+  // handshake cycle and the cycle its command was taken. At most one response
+  // per device thread can arrive between two quiet points (a thread gets its
+  // next command only after its response was read), so the ring cannot wrap.
   localparam int unsigned Cap = {cap};
   logic [31:0] ar_n, aw_n, rsp_n, invc_n;
   logic        aw_w_apart;  // sticky: an AW handshake without its W in the same cycle (or the reverse)
@@ -1089,44 +1271,45 @@ _CAP_HDL = """
     invc_n = '0;
     aw_w_apart = 1'b0;
   end
-  logic [ats_pkg::AxiIdW-1:0] ar_cid   [Cap];
-  logic [PaWidth-1:0]         ar_caddr [Cap];
-  logic [ats_pkg::AxiIdW-1:0] aw_cid   [Cap];
-  logic [PaWidth-1:0]         aw_caddr [Cap];
-  logic [63:0]                aw_cdata [Cap];
-  logic [7:0]                 aw_cstrb [Cap];
-  logic [ThreadW-1:0]         rsp_cthread [Cap];
-  logic                       rsp_cfault  [Cap];
-  logic [3:0]                 rsp_ccause  [Cap];
-  logic [63:0]                rsp_crdata  [Cap];
-  logic [PaWidth-1:0]         rsp_cpa     [Cap];
-  logic                       rsp_chit    [Cap];
-  logic [ats_pkg::ItagW-1:0]  invc_citag  [Cap];
+  // (64-bit captures in two 32-bit words, 0 = low)
+  logic [31:0]               ar_c0      [Cap];  // {{id, addr}}
+  logic [31:0]               ar_c1      [Cap];
+  logic [31:0]               aw_c0      [Cap];  // {{AW/W apart so far, strb, id, addr}}
+  logic [31:0]               aw_c1      [Cap];
+  logic [31:0]               aw_cd0     [Cap];  // write data
+  logic [31:0]               aw_cd1     [Cap];
+  logic [ThreadW+5:0]        rsp_cmeta  [Cap];  // {{atc hit, fault, cause, thread}}
+  logic [31:0]               rsp_crd0   [Cap];  // read data
+  logic [31:0]               rsp_crd1   [Cap];
+  logic [31:0]               rsp_cpa0   [Cap];  // PA
+  logic [31:0]               rsp_cpa1   [Cap];
+  logic [31:0]               rsp_ccyc   [Cap];  // handshake cycle
+  logic [31:0]               rsp_cissue [Cap];  // cycle its command was taken
+  logic [ats_pkg::ItagW-1:0] invc_citag [Cap];
 
+  wire aw_fire = m_axi_awvalid && k_m_axi_awready;
+  wire w_fire  = m_axi_wvalid && k_m_axi_wready;
   always @(posedge clk_i) begin
-    if (m_axi_arvalid && m_axi_arready) begin
-      ar_cid[ar_n[$clog2(Cap)-1:0]]   <= m_axi_arid;
-      ar_caddr[ar_n[$clog2(Cap)-1:0]] <= m_axi_araddr;
+    if (m_axi_arvalid && k_m_axi_arready) begin
+      {{ar_c1[ar_n[$clog2(Cap)-1:0]], ar_c0[ar_n[$clog2(Cap)-1:0]]}} <= 64'({{m_axi_arid, m_axi_araddr}});
       ar_n <= ar_n + 32'd1;
     end
-    if (m_axi_awvalid && m_axi_awready) begin
-      aw_cid[aw_n[$clog2(Cap)-1:0]]   <= m_axi_awid;
-      aw_caddr[aw_n[$clog2(Cap)-1:0]] <= m_axi_awaddr;
-      aw_cdata[aw_n[$clog2(Cap)-1:0]] <= m_axi_wdata;
-      aw_cstrb[aw_n[$clog2(Cap)-1:0]] <= m_axi_wstrb;
+    if (aw_fire) begin
+      {{aw_c1[aw_n[$clog2(Cap)-1:0]], aw_c0[aw_n[$clog2(Cap)-1:0]]}}
+          <= 64'({{aw_w_apart || !w_fire, m_axi_wstrb, m_axi_awid, m_axi_awaddr}});
+      {{aw_cd1[aw_n[$clog2(Cap)-1:0]], aw_cd0[aw_n[$clog2(Cap)-1:0]]}} <= m_axi_wdata;
       aw_n <= aw_n + 32'd1;
     end
-    if ((m_axi_awvalid && m_axi_awready) != (m_axi_wvalid && m_axi_wready)) aw_w_apart <= 1'b1;
-    if (rsp_valid_o && rsp_ready_i) begin
-      rsp_cthread[rsp_n[$clog2(Cap)-1:0]] <= rsp_thread_o;
-      rsp_cfault[rsp_n[$clog2(Cap)-1:0]]  <= rsp_fault_o;
-      rsp_ccause[rsp_n[$clog2(Cap)-1:0]]  <= rsp_cause_o;
-      rsp_crdata[rsp_n[$clog2(Cap)-1:0]]  <= rsp_rdata_o;
-      rsp_cpa[rsp_n[$clog2(Cap)-1:0]]     <= rsp_pa_o;
-      rsp_chit[rsp_n[$clog2(Cap)-1:0]]    <= rsp_atc_hit_o;
+    if (aw_fire != w_fire) aw_w_apart <= 1'b1;
+    if (rsp_valid_o && k_rsp_ready_i) begin
+      rsp_cmeta[rsp_n[$clog2(Cap)-1:0]]  <= {{rsp_atc_hit_o, rsp_fault_o, rsp_cause_o, rsp_thread_o}};
+      {{rsp_crd1[rsp_n[$clog2(Cap)-1:0]], rsp_crd0[rsp_n[$clog2(Cap)-1:0]]}} <= rsp_rdata_o;
+      {{rsp_cpa1[rsp_n[$clog2(Cap)-1:0]], rsp_cpa0[rsp_n[$clog2(Cap)-1:0]]}} <= 64'(rsp_pa_o);
+      rsp_ccyc[rsp_n[$clog2(Cap)-1:0]]   <= cyc_q;  // = k at edge k (see cyc_q)
+      rsp_cissue[rsp_n[$clog2(Cap)-1:0]] <= cq_issue[rsp_thread_o];
       rsp_n <= rsp_n + 32'd1;
     end
-    if (invc_valid_o && invc_ready_i) begin
+    if (invc_valid_o && k_invc_ready_i) begin
       invc_citag[invc_n[$clog2(Cap)-1:0]] <= invc_itag_o;
       invc_n <= invc_n + 32'd1;
     end
@@ -1134,12 +1317,79 @@ _CAP_HDL = """
 """
 CAP = 16
 
+_QUEUE_HDL = """
+  // ---- command and Invalidate Request queues, filled by the co-simulation
+  // (tb/rtldev.py, Ports.send_cmd / send_inv). Python writes an entry, then
+  // steps the write pointer (cq_wp, iq_wp), at a quiet point; the queue
+  // presents its head on the RTL's port until the handshake, one entry per
+  // cycle, in order, so raising, replacing and dropping VALID costs no Python
+  // wake. cq_rp / iq_rp count the handshakes (a value-change callback on iq_rp
+  // stamps each Invalidate Request with its handshake cycle). Reset empties
+  // both queues.
+  localparam int unsigned CmdQ = {cmdq};
+  localparam int unsigned InvQ = {invq};
+  logic [31:0] cq_wp, k_cq_wp, cq_rp, iq_wp, k_iq_wp, iq_rp;
+  initial begin
+    cq_wp = '0;
+    k_cq_wp = '0;
+    cq_rp = '0;
+    iq_wp = '0;
+    k_iq_wp = '0;
+    iq_rp = '0;
+  end
+  logic [ThreadW+ats_pkg::PasidW:0]          cq_meta [CmdQ], k_cq_meta [CmdQ];  // {{write, thread, pasid}}
+  logic [31:0]                               cq_va0  [CmdQ], k_cq_va0  [CmdQ];
+  logic [31:0]                               cq_va1  [CmdQ], k_cq_va1  [CmdQ];
+  logic [31:0]                               cq_wd0  [CmdQ], k_cq_wd0  [CmdQ];
+  logic [31:0]                               cq_wd1  [CmdQ], k_cq_wd1  [CmdQ];
+  logic [31:0]                               cq_issue [NumThreads];  // cycle each thread's last command was taken
+  logic [ats_pkg::ItagW+ats_pkg::PasidW+2:0] iq_meta [InvQ], k_iq_meta [InvQ];  // {{global, s, pasid valid, pasid, itag}}
+  logic [31:0]                               iq_a0   [InvQ], k_iq_a0   [InvQ];  // address bits [63:12], split
+  logic [19:0]                               iq_a1   [InvQ], k_iq_a1   [InvQ];
+  // the RTL's command and Invalidate Request inputs: the queues' heads
+{decls}
+  wire [$clog2(CmdQ)-1:0] cq_head = cq_rp[$clog2(CmdQ)-1:0];
+  wire [$clog2(InvQ)-1:0] iq_head = iq_rp[$clog2(InvQ)-1:0];
+  always_comb begin
+    cmd_valid_i = cq_rp != k_cq_wp;
+    {{cmd_write_i, cmd_thread_i, cmd_pasid_i}} = k_cq_meta[cq_head];
+    cmd_va_i    = {{k_cq_va1[cq_head], k_cq_va0[cq_head]}};
+    cmd_wdata_i = cmd_write_i ? {{k_cq_wd1[cq_head], k_cq_wd0[cq_head]}} : 64'd0;
+    inv_valid_i = iq_rp != k_iq_wp;
+    {{inv_global_i, inv_s_i, inv_pasid_valid_i, inv_pasid_i, inv_itag_i}} = k_iq_meta[iq_head];
+    inv_addr_i  = {{k_iq_a1[iq_head], k_iq_a0[iq_head]}};
+  end
+  always @(posedge clk_i) begin
+    if (!k_rst_ni) begin
+      cq_rp <= k_cq_wp;
+      iq_rp <= k_iq_wp;
+    end else begin
+      if (cmd_valid_i && cmd_ready_o) begin
+        cq_issue[cmd_thread_i] <= cyc_q;  // = k at edge k (see cyc_q)
+        cq_rp <= cq_rp + 32'd1;
+      end
+      if (inv_valid_i && inv_ready_o) iq_rp <= iq_rp + 32'd1;
+    end
+  end
+"""
+CMDQ = 16  # >= NumThreads: a thread has at most one command queued or in flight
+INVQ = 32  # Invalidate Requests the wrapper holds; more wait in Python (Ports.inv_q)
+
+# what the co-simulation writes besides the wrapper's ports (copied to k_<name> on py_kick)
+_KICKED = ("rs_cyc", "rs_meta", "rs_d0", "rs_d1", "bs_cyc", "bs_meta", "cq_wp", "cq_meta", "cq_va0", "cq_va1",
+           "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1")
+
+# the RTL inputs the queues drive (not wrapper ports)
+_QUEUE_PORTS = ("cmd_valid_i", "cmd_thread_i", "cmd_write_i", "cmd_pasid_i", "cmd_va_i", "cmd_wdata_i",
+                "inv_valid_i", "inv_itag_i", "inv_pasid_valid_i", "inv_pasid_i", "inv_addr_i", "inv_s_i",
+                "inv_global_i")
+
 _SLOT_PORTS = ("m_axi_rvalid", "m_axi_rid", "m_axi_rdata", "m_axi_rresp", "m_axi_rlast", "m_axi_bvalid",
                "m_axi_bid", "m_axi_bresp")
 
 
 def clock_wrapper(period_ns: int = 10) -> Path:
-    """Generate build/rtl/cosim_top.sv: ats_dev_top with its clock and AXI beats made in Verilog.
+    """Generate build/rtl/cosim_top.sv: ats_dev_top with its clock, AXI beats and input queues in Verilog.
 
     * The clock toggles with `always #` (Verilator --timing) instead of the
       cocotb GPI clock, which costs a VPI callback per edge. Rising edges are
@@ -1147,8 +1397,11 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     * R and B beats come from response slots the Python slave books (see
       `_SLOT_HDL`); the slave still performs every access on the host's
       PhysMem and decides every response's cycle, ID, data and status.
-    The wrapper's ports are the RTL's ports minus clk_i and the R/B inputs,
-    copied from rtl/ats_dev_top.sv, so the other port BFMs are unchanged.
+    * Commands and Invalidate Requests go through small queues (`_QUEUE_HDL`)
+      that present them on the RTL's ports; handshakes are captured into
+      rings (`_CAP_HDL`).
+    The wrapper's ports are the RTL's ports minus clk_i, the R/B inputs and
+    the command / Invalidate Request inputs, copied from rtl/ats_dev_top.sv.
     """
     from tb import toolchain
 
@@ -1156,8 +1409,41 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     start = src.index("module ats_dev_top")
     lines = src[start:].splitlines()
     end = next(i for i, ln in enumerate(lines) if ln.strip() == ");")
-    drop = re.compile(r"\s*input\s+logic\s*(\[[^\]]*\])?\s*(clk_i|" + "|".join(_SLOT_PORTS) + r")\s*,?\s*$")
+    port = r"\s*input\s+logic\s*(\[[^\]]*\])?\s*({names})\s*,?\s*(//.*)?$"
+    drop = re.compile(port.format(names="|".join(("clk_i",) + _SLOT_PORTS + _QUEUE_PORTS)))
+    queued = re.compile(port.format(names="|".join(_QUEUE_PORTS)))
     head = [ln for ln in lines[:end + 1] if not drop.match(ln)]
+    decls = {}
+    for ln in lines[:end + 1]:
+        m = queued.match(ln)
+        if m:
+            decls[m.group(2)] = f"  logic {m.group(1) + ' ' if m.group(1) else ''}{m.group(2)};"
+    missing = [p for p in _QUEUE_PORTS if p not in decls]
+    if missing:
+        raise RuntimeError(f"clock_wrapper: rtl/ats_dev_top.sv has no input port(s) {missing}")
+    # every input left on the wrapper (reset, configuration, READYs) reaches the RTL
+    # through a register taken at the falling edge
+    inp = re.compile(r"\s*input\s+logic\s*(\[[^\]]*\])?\s*(\w+)\s*,?\s*(//.*)?$")
+    latched = [m.groups()[:2] for m in map(inp.match, head) if m]
+    for want in ("rst_ni", "rsp_ready_i", "invc_ready_i", "m_axi_arready", "m_axi_awready", "m_axi_wready"):
+        if want not in [n for _, n in latched]:
+            raise RuntimeError(f"clock_wrapper: rtl/ats_dev_top.sv has no input port {want}")
+    latch = [*[f"  logic {w + ' ' if w else ''}k_{n};" for w, n in latched],
+             "  initial begin", *[f"    k_{n} = '0;" for _, n in latched], "  end", ""]
+    kick = ["  // ---- inputs of the RTL. Everything the co-simulation writes (these ports, the",
+            "  // response slots, the queues) reaches the RTL through a copy (k_<name>) taken when",
+            "  // the co-simulation raises py_kick, which it does after each batch of writes (a",
+            "  // command or Invalidate Request queued, a beat booked, reset); the copy drops",
+            "  // py_kick again, so several kicks before one evaluation make one copy. A write",
+            "  // and its kick happen before the same evaluation, so the RTL sees what it saw",
+            "  // before; but no externally written variable feeds the RTL's combinational",
+            "  // logic, so the model evaluates that logic only after clock edges and kicks",
+            "  // (otherwise: on every evaluation).",
+            "  logic py_kick;",
+            "  initial py_kick = 1'b0;",
+            "  always @(posedge py_kick) begin",
+            *[f"    k_{n} <= {n};" for _, n in latched],
+            *[f"    k_{n} <= {n};" for n in _KICKED], "    py_kick <= 1'b0;", "  end", ""]
     # the port list must not end with a comma once trailing inputs were removed
     last = max(i for i, ln in enumerate(head) if re.search(r"\w\s*,?\s*$", ln) and ("input" in ln or "output" in ln))
     head[last] = re.sub(r",\s*$", "", head[last])
@@ -1166,8 +1452,11 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     half = period_ns / 2
     body = ["", "  // generated by tb/rtldev.py (clock_wrapper): the clock lives in the simulator",
             "  logic clk_i;", "  initial clk_i = 1'b1;  // rising edges at k * period (k >= 1)",
-            f"  always #({half}ns) clk_i = ~clk_i;", _SLOT_HDL.format(slots=SLOTS), _CAP_HDL.format(cap=CAP),
-            f"  ats_dev_top #({', '.join(f'.{p}({p})' for p in params)}) u_dut (.*);", "", "endmodule", ""]
+            f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _SLOT_HDL.format(slots=SLOTS),
+            _QUEUE_HDL.format(cmdq=CMDQ, invq=INVQ, decls="\n".join(decls[p] for p in _QUEUE_PORTS)),
+            _CAP_HDL.format(cap=CAP), *kick,
+            f"  ats_dev_top #({', '.join(f'.{p}({p})' for p in params)}) u_dut (",
+            *[f"    .{n}(k_{n})," for _, n in latched], "    .*", "  );", "", "endmodule", ""]
     text = "\n".join(["// Co-simulation wrapper of ats_dev_top (generated; do not edit)", *head, *body])
     out = BUILD / "rtl" / "cosim_top.sv"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1230,7 +1519,6 @@ def run_sim(module: str, build_dir: Path, *, env: dict | None = None, waves: boo
     test_dir.mkdir(parents=True, exist_ok=True)
     args = ["--trace-file", str(Path(wave_file).resolve())] if (waves and wave_file) else []
     top = toplevel_of(build_dir)
-    e["COSIM_CLOCK"] = "rtl" if top == WRAP_TOP else "gpi"
     xml = runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module,
                       build_dir=str(build_dir), test_dir=str(test_dir), extra_env=e, waves=waves, seed=seed,
                       test_args=args, results_xml=str(results_xml or (test_dir / f"{module}.xml")),

@@ -144,9 +144,9 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
             specs.append((seed, pol, make_job(ctx, sc, pol, seed, mode="random", latency=latency, reorder=reorder,
                                               axi_seed=seed, repro=replay(seed, pol))))
     cb0 = ctx.ports.callbacks
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await run_jobs([j for _, _, j in specs])
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     out = []
     for seed, pol, job in specs:
         if job.error is not None:
@@ -162,7 +162,7 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
             "events": len(res.trace), "trace": res.trace if keep_traces else None,
         })
     if out:
-        out[0]["batch"] = {"wall": wall, "callbacks": ctx.ports.callbacks - cb0}
+        out[0]["batch"] = {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0}
     return out
 
 

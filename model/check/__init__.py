@@ -27,7 +27,7 @@ from typing import Iterable, Mapping
 
 from model.trace import Trace
 
-from .common import Addr
+from .common import Addr, TraceView, as_view
 from .lost_write import FinalState, check_lost_writes
 from .ordering import analyze_ordering, check_ordering
 from .protocol import check_protocol
@@ -38,11 +38,11 @@ from .verdict import RULES, Verdict, dumps, verdicts_to_json
 __all__ = [
     "RULES", "Verdict", "check_all", "summarize", "failures", "verdicts_to_json", "dumps",
     "check_ordering", "analyze_ordering", "check_lost_writes", "check_uaf", "check_protocol",
-    "check_stale", "stale_windows",
+    "check_stale", "stale_windows", "TraceView",
 ]
 
 
-def check_all(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None,
+def check_all(trace: Trace | Iterable | TraceView, initial: Mapping[Addr, int] | None = None,
               final: FinalState | None = None, *, max_reports: int | None = 50) -> list[Verdict]:
     """Run every checker. Verdicts come in `RULES` order; within a rule, in trace time.
 
@@ -51,12 +51,12 @@ def check_all(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None
     content through the final page tables (None = unmapped; omit to skip the
     final-state part of lost-write).
     """
-    events = list(trace)
-    out = (check_ordering(events, initial, max_reports=max_reports)
-           + check_lost_writes(events, final, max_reports=max_reports)
-           + check_uaf(events, max_reports=max_reports)
-           + check_protocol(events, max_reports=max_reports)
-           + check_stale(events))
+    view = as_view(trace)  # one pass over the trace; write order and histories shared
+    out = (check_ordering(view, initial, max_reports=max_reports)
+           + check_lost_writes(view, final, max_reports=max_reports)
+           + check_uaf(view, max_reports=max_reports)
+           + check_protocol(view, max_reports=max_reports)
+           + check_stale(view))
     rank = {r: i for i, r in enumerate(RULES)}
     return sorted(out, key=lambda v: rank.get(v.rule, len(rank)))  # stable: keeps per-rule order
 

@@ -4,7 +4,9 @@
   `build_write_order` for why device writes sit where they do),
 * the mapping history of each virtual page (from `PteChange`),
 * the life of each physical frame (from `FrameEvent`),
-* one-line event descriptions with hex addresses for verdict messages.
+* one-line event descriptions with hex addresses for verdict messages,
+* `TraceView`: the trace indexed by event type in one pass, with the views
+  above built once and shared by every checker `check_all` runs.
 
 Conventions shared by all checkers:
 
@@ -22,12 +24,82 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 from model.trace import CpuLoad, CpuStore, DevAccess, FrameEvent, MemAccess, PteChange, Trace
 
 PAGE = 4096
 Addr = tuple[int, int]  # (pasid, va)
+E = TypeVar("E")
+
+
+# --------------------------------------------------------------------------- one pass over a trace
+
+class TraceView:
+    """A trace read once: its events in order and, per event type, the
+    (trace index, event) pairs, plus the shared views below, each built on
+    first use. `check_all` makes one and hands it to every checker; a checker
+    called with a plain trace makes its own (`as_view`), so both give the
+    same verdicts. The view is a snapshot: events added to the trace later
+    are not in it.
+    """
+
+    __slots__ = ("events", "_by_type", "_of", "_order", "_hist", "_frames")
+
+    def __init__(self, trace: "Trace | Iterable") -> None:
+        self.events: list = list(trace)
+        by: dict[type, list[tuple[int, object]]] = {}
+        for i, e in enumerate(self.events):
+            lst = by.get(type(e))
+            if lst is None:
+                lst = by[type(e)] = []
+            lst.append((i, e))
+        self._by_type = by
+        self._of: dict[type, list] = {}
+        self._order: WriteOrder | None = None
+        self._hist: MappingHistory | None = None
+        self._frames: FrameHistory | None = None
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def of(self, kind: type[E]) -> list[tuple[int, E]]:
+        """(trace index, event) of every event that is a `kind` (subclasses too), in trace order."""
+        got = self._of.get(kind)
+        if got is None:
+            keys = [t for t in self._by_type if issubclass(t, kind)]
+            if len(keys) == 1:
+                got = self._by_type[keys[0]]
+            else:
+                got = sorted((x for t in keys for x in self._by_type[t]), key=lambda x: x[0])
+            self._of[kind] = got
+        return got
+
+    @property
+    def write_order(self) -> "WriteOrder":
+        if self._order is None:
+            self._order = WriteOrder(self)
+        return self._order
+
+    @property
+    def mappings(self) -> "MappingHistory":
+        if self._hist is None:
+            self._hist = MappingHistory(self)
+        return self._hist
+
+    @property
+    def frames(self) -> "FrameHistory":
+        if self._frames is None:
+            self._frames = FrameHistory(self)
+        return self._frames
+
+
+def as_view(trace: "Trace | Iterable | TraceView") -> TraceView:
+    """The trace as a TraceView (itself if it is one already)."""
+    return trace if isinstance(trace, TraceView) else TraceView(trace)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -115,20 +187,22 @@ class WriteOrder:
     CPU's order.
     """
 
-    def __init__(self, trace: Trace | Iterable) -> None:
-        events = list(trace)
+    def __init__(self, trace: Trace | Iterable | TraceView) -> None:
+        view = as_view(trace)
         port: dict[tuple[int, int], list[int]] = {}
-        for i, ev in enumerate(events):
-            if isinstance(ev, MemAccess) and ev.source == "dma" and ev.write and not ev.error:
+        for i, ev in view.of(MemAccess):
+            if ev.source == "dma" and ev.write and not ev.error:
                 port.setdefault((ev.time, ev.pa), []).append(i)
         keyed: list[tuple[int, int, object]] = []
         run_max = None
-        for i, ev in enumerate(events):
-            if isinstance(ev, CpuStore):
-                run_max = ev.time if run_max is None else max(run_max, ev.time)
-                keyed.append((run_max, i, ev))
-            elif isinstance(ev, DevAccess) and committed_dev_write(ev):
-                t = dev_write_time(ev)
+        for i, ev in view.of(CpuStore):
+            run_max = ev.time if run_max is None or ev.time > run_max else run_max
+            keyed.append((run_max, i, ev))
+        # (CPU stores and device writes are keyed independently; the sort below
+        # orders them by (time, index), indices being unique.)
+        for i, ev in view.of(DevAccess):
+            if ev.write and ev.fault == 0:  # committed_dev_write
+                t = ev.mem_time if ev.mem_time is not None else ev.complete  # dev_write_time
                 seen = port.get((t, ev.pa))
                 keyed.append((t, seen.pop(0) if seen else i, ev))
         keyed.sort(key=lambda k: (k[0], k[1]))
@@ -199,20 +273,19 @@ class MappingHistory:
     stay silent about it rather than guess.
     """
 
-    def __init__(self, trace: Trace | Iterable) -> None:
+    def __init__(self, trace: Trace | Iterable | TraceView) -> None:
         self.changes: dict[int, list[tuple[int, int, PteChange]]] = {}
         # 4 KiB changes indexed by page; larger ones (2 MiB, 1 GiB) kept per PASID and
         # scanned, as they are few.
         self._small: dict[tuple[int, int], list[tuple[int, int, PteChange]]] = {}
         self._large: dict[int, list[tuple[int, int, PteChange]]] = {}
-        for i, ev in enumerate(trace):
-            if isinstance(ev, PteChange):
-                item = (ev.time, i, ev)
-                self.changes.setdefault(ev.pasid, []).append(item)
-                if ev.size <= PAGE:
-                    self._small.setdefault((ev.pasid, ev.va & ~(PAGE - 1)), []).append(item)
-                else:
-                    self._large.setdefault(ev.pasid, []).append(item)
+        for i, ev in as_view(trace).of(PteChange):
+            item = (ev.time, i, ev)
+            self.changes.setdefault(ev.pasid, []).append(item)
+            if ev.size <= PAGE:
+                self._small.setdefault((ev.pasid, ev.va & ~(PAGE - 1)), []).append(item)
+            else:
+                self._large.setdefault(ev.pasid, []).append(item)
         for lst in self.changes.values():
             lst.sort(key=lambda x: (x[0], x[1]))
         self._cover: dict[tuple[int, int], tuple[list[PteChange], list[int]]] = {}
@@ -293,22 +366,31 @@ class FrameHistory:
     is not judged.
     """
 
-    def __init__(self, trace: Trace | Iterable) -> None:
+    def __init__(self, trace: Trace | Iterable | TraceView) -> None:
         self.events: dict[int, list[tuple[int, int, FrameEvent]]] = {}
-        for i, ev in enumerate(trace):
-            if isinstance(ev, FrameEvent):
-                self.events.setdefault(ev.pfn, []).append((ev.time, i, ev))
+        for i, ev in as_view(trace).of(FrameEvent):
+            self.events.setdefault(ev.pfn, []).append((ev.time, i, ev))
         for lst in self.events.values():
             lst.sort(key=lambda x: (x[0], x[1]))
+        self._times = {pfn: [x[0] for x in lst] for pfn, lst in self.events.items()}
 
     def state_at(self, pfn: int, t: int) -> tuple[str, FrameEvent | None] | None:
         """("free" | "alloc", the deciding event) at instant t; None if never seen."""
         evs = self.events.get(pfn)
         if not evs:
             return None
-        applied = [e for (tt, _, e) in evs if tt < t or (tt == t and e.kind == "alloc")]
-        if applied:
-            last = applied[-1]
+        # applied: every event before t, and the allocs at exactly t (the last of
+        # them decides; events are in (time, trace order))
+        times = self._times[pfn]
+        j = bisect.bisect_left(times, t)
+        last = None
+        for k in range(bisect.bisect_right(times, t, j) - 1, j - 1, -1):
+            if evs[k][2].kind == "alloc":
+                last = evs[k][2]
+                break
+        if last is None and j:
+            last = evs[j - 1][2]
+        if last is not None:
             return ("free" if last.kind == "free" else "alloc"), last
         first = evs[0][2]
         return ("free" if first.kind == "alloc" else "alloc"), None

@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Mapping, Optional, Union
 
 from model.trace import CpuLoad, PteChange, Trace
 
-from .common import Addr, MappingHistory, Write, WriteOrder, fmt_addr, fmt_event
+from .common import Addr, MappingHistory, TraceView, Write, as_view, fmt_addr, fmt_event
 from .verdict import Verdict, limit
 
 # Content at each address through the final page tables (None: unmapped).
@@ -60,18 +60,18 @@ def _who(w: Write) -> str:
     return "device write" if w.source == "dev" else "CPU store"
 
 
-def check_lost_writes(trace: Trace | Iterable, final: FinalState | None = None, *,
+def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | None = None, *,
                       max_reports: int | None = 50) -> list[Verdict]:
     """Verdicts for rule lost-write."""
-    events = list(trace)
-    order = WriteOrder(events)
-    hist = MappingHistory(events)
+    view = as_view(trace)
+    order = view.write_order
+    hist = view.mappings
     get = _getter(final)
     bad: list[Verdict] = []
     checked_final = checked_loads = 0
 
     # CPU loads: each must see the latest write placed strictly before it.
-    for ld in (e for e in events if isinstance(e, CpuLoad)):
+    for _, ld in view.of(CpuLoad):
         addr = (ld.pasid, ld.va)
         w = order.last_write_before(addr, ld.time)
         if w is None or _removed_between(hist, addr, w.time, ld.time) is not None:

@@ -47,7 +47,7 @@ from typing import Iterable, Mapping
 
 from model.trace import CpuLoad, DevAccess, Trace
 
-from .common import Addr, Write, WriteOrder, fmt_addr
+from .common import Addr, TraceView, Write, WriteOrder, as_view, fmt_addr
 from .verdict import Verdict, limit
 
 ORDER_RULES = ("ordering", "coherence", "future-read", "unknown-value")
@@ -60,13 +60,12 @@ def read_window(d: DevAccess) -> tuple[int, int]:
     return d.issue, d.complete
 
 
-def device_reads(trace: Iterable) -> list[tuple[int, DevAccess]]:
+def device_reads(trace: Iterable | TraceView) -> list[tuple[int, DevAccess]]:
     """(trace index, event) of every device read that returned data."""
-    return [(i, e) for i, e in enumerate(trace)
-            if isinstance(e, DevAccess) and not e.write and e.fault == 0]
+    return [(i, e) for i, e in as_view(trace).of(DevAccess) if not e.write and e.fault == 0]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Read:
     idx: int  # trace index
     ev: DevAccess
@@ -92,7 +91,8 @@ class OrderingAnalysis:
     violations: list[Verdict] = field(default_factory=list)
 
 
-def infer_initial(trace: list, order: WriteOrder, initial: Mapping[Addr, int] | None) -> tuple[dict, dict]:
+def infer_initial(trace: list | TraceView, order: WriteOrder,
+                  initial: Mapping[Addr, int] | None) -> tuple[dict, dict]:
     """Initial values: the given ones, plus inferred ones for the other addresses.
 
     For an address `initial` omits, the earliest observation (device read or
@@ -102,17 +102,24 @@ def infer_initial(trace: list, order: WriteOrder, initial: Mapping[Addr, int] | 
     unwritten value checked.
     """
     given = dict(initial or {})
+    view = as_view(trace)
+    written = order.pos_by_value
     firsts: dict[Addr, tuple[tuple, int]] = {}
-    for i, e in enumerate(trace):
-        if isinstance(e, DevAccess) and not e.write and e.fault == 0:
-            key = (read_window(e), i)
-        elif isinstance(e, CpuLoad):
-            key = ((e.time, e.time), i)
-        else:
+    # (the order of the observations does not matter: the earliest key wins)
+    for i, e in view.of(DevAccess):
+        if e.write or e.fault != 0:
             continue
         addr = (e.pasid, e.va)
-        if addr in given or (addr, e.value) in order.pos_by_value:
+        if addr in given or (addr, e.value) in written:
             continue
+        key = (read_window(e), i)
+        if addr not in firsts or key < firsts[addr][0]:
+            firsts[addr] = (key, e.value)
+    for i, e in view.of(CpuLoad):
+        addr = (e.pasid, e.va)
+        if addr in given or (addr, e.value) in written:
+            continue
+        key = ((e.time, e.time), i)
         if addr not in firsts or key < firsts[addr][0]:
             firsts[addr] = (key, e.value)
     inferred = {addr: value for addr, (_, value) in firsts.items()}
@@ -138,14 +145,15 @@ def _desc_write(order: WriteOrder, index: int, addr: Addr) -> str:
     return w.describe() if w else f"write #{index}"
 
 
-def analyze_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None) -> OrderingAnalysis:
+def analyze_ordering(trace: Trace | Iterable | TraceView,
+                     initial: Mapping[Addr, int] | None = None) -> OrderingAnalysis:
     """Run the lazy-view pass; every violation becomes a failing Verdict."""
-    events = list(trace)
-    order = WriteOrder(events)
-    init, inferred = infer_initial(events, order, initial)
+    view = as_view(trace)
+    order = view.write_order
+    init, inferred = infer_initial(view, order, initial)
     res = OrderingAnalysis(order=order, initial=init, inferred=inferred)
 
-    reads = [_Read(i, e, (e.pasid, e.va), *read_window(e)) for i, e in device_reads(events)]
+    reads = [_Read(i, e, (e.pasid, e.va), *read_window(e)) for i, e in device_reads(view)]
     reads.sort(key=lambda r: (r.b, r.a, r.idx))
 
     # Device writes per address, by memory time, for the read-own-write floor.
@@ -159,51 +167,38 @@ def analyze_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None
     ends: list[int] = []
     pmax: list[int] = []
     parg: list[object] = []  # reason: (_Read, write index it returned) or Write (device floor)
-    # Per address: running max of the write index actually returned (coherence witness).
-    a_ends: dict[Addr, list[int]] = {}
-    a_max: dict[Addr, list[int]] = {}
-    a_arg: dict[Addr, list[object]] = {}
-
-    def push(r: _Read, k: int, reason: object) -> None:
-        ends.append(r.b)
-        if pmax and pmax[-1] >= k:
-            pmax.append(pmax[-1])
-            parg.append(parg[-1])
-        else:
-            pmax.append(k)
-            parg.append(reason)
-
-    def push_addr(r: _Read, j: int) -> None:
-        e, m, g = a_ends.setdefault(r.addr, []), a_max.setdefault(r.addr, []), a_arg.setdefault(r.addr, [])
-        e.append(r.b)
-        if m and m[-1] >= j:
-            m.append(m[-1])
-            g.append(g[-1])
-        else:
-            m.append(j)
-            g.append((r, j))
+    # Per address: window ends, running max of the write index actually returned
+    # (coherence witness) and who set it.
+    per_addr: dict[Addr, tuple[list[int], list[int], list[object]]] = {}
+    bisect_left = bisect.bisect_left
+    performed = order.times
+    bisect_right = bisect.bisect_right
+    view_of, returned = res.view, res.returned
 
     for r in reads:
-        n = bisect.bisect_left(ends, r.a)
+        ra, rb, addr = r.a, r.b, r.addr
+        n = bisect_left(ends, ra)
         lview = pmax[n - 1] if n else 0
         lreason = parg[n - 1] if n else None
-        na = bisect.bisect_left(a_ends.get(r.addr, []), r.a)
-        laddr = a_max[r.addr][na - 1] if na else 0
-        laddr_reason = a_arg[r.addr][na - 1] if na else None
+        pa = per_addr.get(addr)
+        if pa is None:
+            pa = per_addr[addr] = ([], [], [])
+        a_ends, a_max, a_arg = pa
+        na = bisect_left(a_ends, ra)
         floor, floor_w = 0, None
-        dts = dev_times.get(r.addr)
+        dts = dev_times.get(addr)
         if dts:
-            m = bisect.bisect_left(dts, r.a)  # device writes strictly before the window
+            m = bisect_left(dts, ra)  # device writes strictly before the window
             if m:
-                floor_w = dev_writes[r.addr][m - 1]
+                floor_w = dev_writes[addr][m - 1]
                 floor = floor_w.index
-        lo_bound = max(lview, floor)
-        perf = order.performed_by(r.b)
-        cands = _candidates(r.addr, r.ev.value, order, init)
+        lo_bound = lview if lview >= floor else floor
+        perf = bisect_right(performed, rb)  # order.performed_by(rb)
+        cands = _candidates(addr, r.ev.value, order, init)
 
         best = None
         for lo, hi in cands:
-            k = max(lo, lo_bound)
+            k = lo if lo >= lo_bound else lo_bound
             if k < hi and k <= perf and (best is None or k < best[0]):
                 best = (k, lo)
         if best is not None:
@@ -214,15 +209,37 @@ def analyze_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None
                 reason = floor_w
             else:
                 reason = lreason
-            res.view[r.idx] = k
-            res.returned[r.idx] = lo
-            push(r, k, reason)
-            push_addr(r, lo)
+            view_of[r.idx] = k
+            returned[r.idx] = lo
+            # the lazy view rises to k at rb
+            ends.append(rb)
+            if pmax and pmax[-1] >= k:
+                pmax.append(pmax[-1])
+                parg.append(parg[-1])
+            else:
+                pmax.append(k)
+                parg.append(reason)
+            a_ends.append(rb)
+            if a_max and a_max[-1] >= lo:
+                a_max.append(a_max[-1])
+                a_arg.append(a_arg[-1])
+            else:
+                a_max.append(lo)
+                a_arg.append((r, lo))
             continue
 
+        laddr = a_max[na - 1] if na else 0
+        laddr_reason = a_arg[na - 1] if na else None
         res.violations.append(_explain(r, cands, perf, order, init, lview, lreason, laddr,
                                        laddr_reason, floor, floor_w))
-        push(r, lview, lreason)  # a failed read does not move the lazy view
+        # a failed read does not move the lazy view
+        ends.append(rb)
+        if pmax and pmax[-1] >= lview:
+            pmax.append(pmax[-1])
+            parg.append(parg[-1])
+        else:
+            pmax.append(lview)
+            parg.append(lreason)
 
     return res
 
@@ -298,7 +315,7 @@ def _explain(r: _Read, cands, perf: int, order: WriteOrder, init: dict, lview: i
                    f"saw a newer write before an older one that preceded it)", evs)
 
 
-def check_ordering(trace: Trace | Iterable, initial: Mapping[Addr, int] | None = None, *,
+def check_ordering(trace: Trace | Iterable | TraceView, initial: Mapping[Addr, int] | None = None, *,
                    max_reports: int | None = 50) -> list[Verdict]:
     """Verdicts for the rules ordering, coherence, future-read, unknown-value."""
     res = analyze_ordering(trace, initial)

@@ -34,7 +34,7 @@ from typing import Iterable
 
 from model.trace import DevAccess, InvCpl, InvReq, Trace
 
-from .common import PAGE, UNKNOWN, MappingHistory, fmt_addr
+from .common import PAGE, UNKNOWN, MappingHistory, TraceView, as_view, fmt_addr
 from .verdict import Verdict, limit
 
 PROTOCOL_RULES = ("itag-reuse", "completion-without-request", "duplicate-completion",
@@ -50,9 +50,10 @@ def fmt_cpl(c: InvCpl) -> str:
     return f"InvCpl(t={c.time} itag={c.itag})"
 
 
-def pair_invalidations(trace: Trace | Iterable) -> tuple[list[tuple[InvReq, InvCpl]], list[Verdict]]:
+def pair_invalidations(trace: Trace | Iterable | TraceView) -> tuple[list[tuple[InvReq, InvCpl]], list[Verdict]]:
     """Match completions to requests; report the bookkeeping rules."""
-    evs = [(e.time, i, e) for i, e in enumerate(trace) if isinstance(e, (InvReq, InvCpl))]
+    view = as_view(trace)
+    evs = [(e.time, i, e) for i, e in view.of(InvReq) + view.of(InvCpl)]
     evs.sort(key=lambda x: (x[0], x[1]))
     outstanding: dict[int, list[InvReq]] = {}
     last_done: dict[int, tuple[InvReq, InvCpl]] = {}
@@ -108,13 +109,15 @@ def _stale_translation(hist: MappingHistory, d: DevAccess, since: int, until: in
     return not any(p == page and (w or not d.write) for p, w in states)
 
 
-def check_drain(trace: Trace | Iterable, pairs: list[tuple[InvReq, InvCpl]]) -> list[Verdict]:
+def check_drain(trace: Trace | Iterable | TraceView, pairs: list[tuple[InvReq, InvCpl]]) -> list[Verdict]:
     """Rule completion-before-drain (see module docstring)."""
-    events = list(trace)
-    hist = MappingHistory(events)
+    view = as_view(trace)
+    if not pairs:
+        return []
+    hist = view.mappings
     # Sweep requests in time order keeping the accesses in flight at the request
     # (issued before it, not yet at memory): only those can break its drain.
-    acc = sorted((e for e in events if isinstance(e, DevAccess) and e.fault == 0), key=lambda d: d.issue)
+    acc = sorted((e for _, e in view.of(DevAccess) if e.fault == 0), key=lambda d: d.issue)
     inflight: list[tuple[int, int, DevAccess]] = []  # heap by memory time
     nxt = 0
     bad = []
@@ -150,12 +153,12 @@ def check_drain(trace: Trace | Iterable, pairs: list[tuple[InvReq, InvCpl]]) -> 
     return bad
 
 
-def check_protocol(trace: Trace | Iterable, *, max_reports: int | None = 50) -> list[Verdict]:
+def check_protocol(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 50) -> list[Verdict]:
     """Verdicts for the five protocol rules."""
-    events = list(trace)
-    pairs, bad = pair_invalidations(events)
-    bad += check_drain(events, pairs)
-    nreq = sum(isinstance(e, InvReq) for e in events)
+    view = as_view(trace)
+    pairs, bad = pair_invalidations(view)
+    bad += check_drain(view, pairs)
+    nreq = len(view.of(InvReq))
     out: list[Verdict] = []
     for rule in PROTOCOL_RULES:
         mine = [v for v in bad if v.rule == rule]

@@ -20,7 +20,7 @@ from typing import Iterable
 
 from model.trace import DevAccess, PteChange, Trace
 
-from .common import PAGE, MappingHistory, fmt_event
+from .common import PAGE, TraceView, as_view, fmt_event
 from .verdict import Verdict
 
 
@@ -77,17 +77,17 @@ def _mem_time(d: DevAccess) -> int:
     return d.mem_time if d.mem_time is not None else d.complete
 
 
-def stale_windows(trace: Trace | Iterable) -> StaleReport:
-    events = list(trace)
-    hist = MappingHistory(events)
-    changes = [(e.time, i, e) for i, e in enumerate(events)
-               if isinstance(e, PteChange) and e.old_pa is not None and e.new_pa != e.old_pa]
+def stale_windows(trace: Trace | Iterable | TraceView) -> StaleReport:
+    view = as_view(trace)
+    events = view.events
+    hist = view.mappings
+    changes = [(e.time, i, e) for i, e in view.of(PteChange) if e.old_pa is not None and e.new_pa != e.old_pa]
     changes.sort(key=lambda x: (x[0], x[1]))
     # Index successful accesses by (pasid, PA page), each list sorted by memory time:
     # a change then looks only at uses of its old pages after it.
     by_page: dict[tuple[int, int], list[tuple[int, int, DevAccess]]] = {}
-    for i, e in enumerate(events):
-        if isinstance(e, DevAccess) and e.fault == 0:
+    for i, e in view.of(DevAccess):
+        if e.fault == 0:
             by_page.setdefault((e.pasid, e.pa & ~(PAGE - 1)), []).append((_mem_time(e), i, e))
     pages: dict[int, list[int]] = {}
     for (pasid, page), lst in by_page.items():
@@ -119,7 +119,7 @@ def stale_windows(trace: Trace | Iterable) -> StaleReport:
     return report
 
 
-def check_stale(trace: Trace | Iterable) -> list[Verdict]:
+def check_stale(trace: Trace | Iterable | TraceView) -> list[Verdict]:
     """The stale-window metric as an (always ok) verdict with its numbers."""
     rep = stale_windows(trace)
     tot = rep.totals()

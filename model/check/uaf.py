@@ -24,7 +24,7 @@ from typing import Iterable
 
 from model.trace import DevAccess, FrameEvent, MemAccess, Trace
 
-from .common import PAGE, UNKNOWN, FrameHistory, MappingHistory, fmt_addr, fmt_event
+from .common import PAGE, UNKNOWN, TraceView, as_view, fmt_addr, fmt_event
 from .verdict import Verdict, limit
 
 # Owners that never hold page-table entries: a walk reading one is a UAF.
@@ -36,34 +36,38 @@ def _free_msg(what: str, pfn: int, t: int, ev: FrameEvent | None) -> str:
     return f"[use-after-free] {what} at t={t} touched frame pfn {pfn:#x}, which was free{since}"
 
 
-def check_uaf(trace: Trace | Iterable, *, max_reports: int | None = 50) -> list[Verdict]:
+def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 50) -> list[Verdict]:
     """Verdicts for rule use-after-free."""
-    events = list(trace)
-    frames = FrameHistory(events)
-    hist = MappingHistory(events)
+    view = as_view(trace)
+    frames = view.frames
+    hist = view.mappings
     bad: list[Verdict] = []
     n = 0
 
     dma_by_key: dict[tuple[int, int], list[MemAccess]] = {}
-    for e in events:
-        if isinstance(e, MemAccess) and e.source == "dma":
+    for _, e in view.of(MemAccess):
+        if e.source == "dma":
             dma_by_key.setdefault((e.time, e.pa), []).append(e)
     claimed: set[int] = set()  # id() of MemAccess events reported with their DevAccess
 
-    for d in (e for e in events if isinstance(e, DevAccess) and e.mem_time is not None):
+    def what_dev(d: DevAccess) -> str:
+        kind = "write" if d.write else "read"
+        return f"device {kind} of {fmt_addr((d.pasid, d.va))} (dev-thread {d.thread}) at pa {d.pa:#x}"
+
+    for _, d in view.of(DevAccess):
+        if d.mem_time is None:
+            continue
         n += 1
         t, pfn = d.mem_time, d.pa // PAGE
-        mem = dma_by_key.get((t, d.pa), [])
+        mem = dma_by_key.get((t, d.pa), ())
         for m in mem:
             claimed.add(id(m))
-        evs: list = [d, *mem]
-        kind = "write" if d.write else "read"
-        what = (f"device {kind} of {fmt_addr((d.pasid, d.va))} (dev-thread {d.thread}) at pa {d.pa:#x}")
         st = frames.state_at(pfn, t)
         if st is not None and st[0] == "free":
+            evs: list = [d, *mem]
             if st[1] is not None:
                 evs.append(st[1])
-            bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, t, st[1]), evs))
+            bad.append(Verdict("use-after-free", False, _free_msg(what_dev(d), pfn, t, st[1]), evs))
             continue
         pages = hist.possible_pages(d.pasid, d.va, t)
         page = d.pa & ~(PAGE - 1)
@@ -78,34 +82,38 @@ def check_uaf(trace: Trace | Iterable, *, max_reports: int | None = 50) -> list[
         if not frees:
             continue
         f = frees[0]
+        evs = [d, *mem]
         now = ""
         if st is not None and st[1] is not None:
             now = f"; it has since been reallocated ({fmt_event(st[1])})"
             evs.append(st[1])
         bad.append(Verdict(
             "use-after-free", False,
-            f"[use-after-free] {what} at t={t} used a translation removed by {fmt_event(r)}; "
+            f"[use-after-free] {what_dev(d)} at t={t} used a translation removed by {fmt_event(r)}; "
             f"frame pfn {pfn:#x} was then freed ({fmt_event(f)}) before the access{now}",
             evs + [r, f]))
 
-    for m in (e for e in events if isinstance(e, MemAccess) and id(e) not in claimed):
+    for _, m in view.of(MemAccess):
+        if id(m) in claimed:
+            continue
         n += 1
         pfn = m.pa // PAGE
-        who = "page walk" if m.source == "walk" else "DMA"
-        kind = "write" if m.write else "read"
-        what = f"{who} {kind} (tag {m.tag}) of pa {m.pa:#x}"
         st = frames.state_at(pfn, m.time)
         if st is None:
             continue
-        if st[0] == "free":
-            evs = [m] + ([st[1]] if st[1] is not None else [])
-            bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, m.time, st[1]), evs))
-        elif m.source == "walk" and st[1] is not None and st[1].owner in DATA_OWNERS:
-            bad.append(Verdict(
-                "use-after-free", False,
-                f"[use-after-free] {what} at t={m.time} read a page-table entry from frame pfn "
-                f"{pfn:#x}, which now holds {st[1].owner} data ({fmt_event(st[1])}): the walker "
-                f"followed a freed page-table page", [m, st[1]]))
+        if st[0] == "free" or (m.source == "walk" and st[1] is not None and st[1].owner in DATA_OWNERS):
+            who = "page walk" if m.source == "walk" else "DMA"
+            kind = "write" if m.write else "read"
+            what = f"{who} {kind} (tag {m.tag}) of pa {m.pa:#x}"
+            if st[0] == "free":
+                evs = [m] + ([st[1]] if st[1] is not None else [])
+                bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, m.time, st[1]), evs))
+            else:
+                bad.append(Verdict(
+                    "use-after-free", False,
+                    f"[use-after-free] {what} at t={m.time} read a page-table entry from frame pfn "
+                    f"{pfn:#x}, which now holds {st[1].owner} data ({fmt_event(st[1])}): the walker "
+                    f"followed a freed page-table page", [m, st[1]]))
 
     if bad:
         bad.sort(key=lambda v: (v.time if v.time is not None else -1))
