@@ -39,7 +39,7 @@ from .ats import Fault
 from .frames import FrameAllocator
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .pasid import PasidTable
-from .trace import CpuLoad, CpuStore, PteChange, Trace
+from .trace import CpuLoad, CpuStore, PteChange, Trace, ZeroFill
 
 HPAGE_SIZE = pt.SIZE_2M
 HPAGE_NR = HPAGE_SIZE // PAGE_SIZE
@@ -489,6 +489,14 @@ class Mm:
                       writable: bool) -> None:
         self.trace.add(PteChange(time=self.clock(), pasid=self.bound_pasid, va=va & ~(size - 1), size=size,
                                  old_pa=old_pa, new_pa=new_pa, writable=writable))
+
+    def record_zero_fill(self, va: int, size: int = PAGE_SIZE, thread: str = "") -> None:
+        """The mapping about to be recorded makes [va, va + size) read as zeros
+        where nothing was mapped (zero page, freshly zeroed page): a content
+        change the checkers must know about (`ZeroFill`). Call it right before
+        the `record_change` of that mapping."""
+        self.trace.add(ZeroFill(time=self.clock(), pasid=self.bound_pasid, va=va & ~(size - 1), size=size,
+                                thread=thread))
 
     @staticmethod
     def pte_pa(value: int, size: int = PAGE_SIZE) -> int | None:

@@ -229,6 +229,7 @@ def do_anonymous_page(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
         return
     mm.write_leaf(va, mm.make_pte(pfn, writable=write))
     mm.add_map(pfn)
+    mm.record_zero_fill(_page(va), PAGE_SIZE, thread)  # zero page or a zeroed page: reads 0 from now
     mm.record_change(_page(va), PAGE_SIZE, None, _pa(pfn), write)
     yield o.step("pte_set", f"{_page(va):#x} -> {'new page' if write else 'zero page'} pfn {pfn:#x}")
     yield from o.unlock()
@@ -1175,6 +1176,8 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     mm.tables.set_entry(base, 3, mm.make_pte(hfirst, writable=vma.writable, huge=True))
     for i, pfn in olds:
         mm.add_map(hfirst + i)
+        if pfn is None:  # a none PTE becomes a zeroed subpage
+            mm.record_zero_fill(base + i * PAGE_SIZE, PAGE_SIZE, thread)
         mm.record_change(base + i * PAGE_SIZE, PAGE_SIZE, None if pfn is None else _pa(pfn),
                          _pa(hfirst + i), vma.writable)
     yield o.step("pmd_set", f"{base:#x} -> huge page pfn {hfirst:#x}")

@@ -148,7 +148,28 @@ class InvCpl:
     itag: int
 
 
-EVENT_TYPES = (CpuStore, CpuLoad, DevAccess, MemAccess, PteChange, FrameEvent, OpStep, InvReq, InvCpl)
+@fast_init
+@dataclass(frozen=True)
+class ZeroFill:
+    """The host made a page read as zeros at a virtual address: a fault that
+    maps the zero page or a freshly zeroed anonymous page where nothing was
+    mapped (first touch, or a refault after munmap/MADV_DONTNEED discarded the
+    contents), or a THP collapse filling a none PTE with a zeroed subpage.
+
+    Recorded at the instant the new mapping becomes visible (the time of its
+    `PteChange`), just before it. The checkers treat it as a write of 0 to
+    every address inside [va, va + size) (see `model.check.common.WriteOrder`).
+    """
+
+    time: int
+    pasid: int
+    va: int  # page base
+    size: int
+    thread: str = ""
+
+
+EVENT_TYPES = (CpuStore, CpuLoad, DevAccess, MemAccess, PteChange, FrameEvent, OpStep, InvReq, InvCpl,
+               ZeroFill)
 _BY_NAME = {t.__name__: t for t in EVENT_TYPES}
 
 

@@ -20,19 +20,11 @@ Pass criteria:
   `ksm_merge_vs_cow` (KSM write-protect preempted while a refcount-based
   write fault copies the page: coherence and lost-write under
   `notify-inside-lock`);
-* and except, on pages a zap of the scenario discards (munmap,
-  MADV_DONTNEED, zap_early_free: `zap_exempt`), the rules of the ordering
-  family and lost-write. That is the `madv_dontneed_vs_fault` row's
-  reasoning ("the contents of a range are unspecified while MADV_DONTNEED on
-  it runs") applied to the two ways it shows up besides ordering, both
-  checker blind spots rather than kernel behaviour: the zero fill of a page
-  faulted in after the discard is not a write in the trace, so a device read
-  of that 0 is an `unknown-value` (and then a `coherence` failure if the
-  device had written the address before), even in a fully sequential run;
-  and a write through a stale translation that lands in the discarded page
-  *after* its PTE was cleared is judged `lost-write` (the checker's removal
-  exemption covers removals after the write only). Every address such a
-  failure cites must lie in a zapped page; anything else fails the test;
+* no exemption for pages a zap discards: the zero fill of a page faulted
+  in after munmap/MADV_DONTNEED is a write in the trace (`ZeroFill`), and a
+  device write landing in the discarded page after its PTE was cleared is
+  a discarded write, not a lost one (docs/POLICIES.md, "Zero fills and
+  discarded writes");
 * `deferred` is allowed to fail (that is what the policy is for), but it
   must not raise either.
 
@@ -185,34 +177,6 @@ def allowed(case: FuzzCase, policy: str) -> frozenset[str]:
     return frozenset(out)
 
 
-ZAP_RACE_RULES = frozenset({"ordering", "coherence", "unknown-value", "lost-write"})
-
-
-def zapped_pages(sc) -> set[int]:
-    """Page addresses some zap of the scenario discards."""
-    out: set[int] = set()
-    for a in sc.actions():
-        if a.verb in ZAPS and a.va is not None:
-            start = a.va & ~0xFFF
-            end = (a.va + (a.length or 0x1000) + 0xFFF) & ~0xFFF
-            out |= set(range(start, end, 0x1000))
-    return out
-
-
-def zap_exempt(verdicts, zapped: set[int]) -> bool:
-    """Every address these failing verdicts cite lies in a zapped page
-    (a verdict that only counts unlisted failures is judged by the listed ones)."""
-    for v in verdicts:
-        if not v.events:
-            if "unlisted" in v.metrics:
-                continue
-            return False
-        vas = [e.va for e in v.events if hasattr(e, "va")]
-        if not vas or any(va & ~0xFFF not in zapped for va in vas):
-            return False
-    return True
-
-
 def replay(seed: int, policy: str) -> str:
     return (f"FUZZ_FIRST={seed} FUZZ_SEEDS=1 .venv/bin/python -m pytest -q tests/test_model_fuzz.py  "
             f"(policy {policy}; the scenario text is printed above)")
@@ -236,8 +200,6 @@ def run_case(seed: int) -> list[str]:
         if pol == DEF:
             continue
         bad = [v for v in res.failures if v.rule not in allowed(case, pol)]
-        if bad and {v.rule for v in bad} <= ZAP_RACE_RULES and zap_exempt(bad, zapped_pages(sc)):
-            bad = []
         if bad:
             msgs = [v.message for v in bad][:3]
             problems.append(f"seed {seed} [{pol}]: {sorted({v.rule for v in bad})} "

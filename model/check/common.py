@@ -26,7 +26,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Iterable, TypeVar
 
-from model.trace import CpuLoad, CpuStore, DevAccess, FrameEvent, MemAccess, PteChange, Trace
+from model.trace import CpuLoad, CpuStore, DevAccess, FrameEvent, MemAccess, PteChange, Trace, ZeroFill
 
 PAGE = 4096
 Addr = tuple[int, int]  # (pasid, va)
@@ -130,6 +130,9 @@ def fmt_event(ev: object) -> str:
         new = "none" if ev.new_pa is None else f"{ev.new_pa:#x}"
         return (f"PteChange(t={ev.time} pasid={ev.pasid} va={ev.va:#x} size={ev.size:#x} "
                 f"{old} -> {new}{' rw' if ev.writable else ''})")
+    if isinstance(ev, ZeroFill):
+        who = f" {ev.thread}" if ev.thread else ""
+        return f"ZeroFill(t={ev.time}{who} pasid={ev.pasid} va={ev.va:#x} size={ev.size:#x})"
     if isinstance(ev, FrameEvent):
         own = f" owner={ev.owner}" if ev.owner else ""
         return f"FrameEvent(t={ev.time} pfn={ev.pfn:#x} {ev.kind}{own})"
@@ -164,9 +167,9 @@ class Write:
     index: int
     addr: Addr
     value: int
-    time: int  # CPU store time, or the device write's memory time
-    event: object  # CpuStore or DevAccess
-    source: str  # "cpu" | "dev"
+    time: int  # CPU store time, the device write's memory time, or the zero fill's time
+    event: object  # CpuStore, DevAccess or ZeroFill
+    source: str  # "cpu" | "dev" | "fill"
 
     def describe(self) -> str:
         return f"write #{self.index} ({fmt_event(self.event)})"
@@ -185,6 +188,19 @@ class WriteOrder:
     same-cycle CPU store then comes first). CPU store times used for placement
     are their running maximum, so an out-of-order timestamp cannot split the
     CPU's order.
+
+    Zero fills (`ZeroFill`: a fault mapped the zero page or a zeroed page where
+    nothing was mapped, e.g. after MADV_DONTNEED or munmap discarded the
+    contents) are writes too: one write of 0 (source "fill") to every address
+    the trace mentions (CPU store or load, device access) inside the filled
+    range, placed at the fill's time (same cycle: trace order; the host records
+    the fill just before the mapping's `PteChange`, so before any store through
+    it). Unlike stores, whose values are unique per address, 0 can be written
+    by several fills (and be the initial value): a read of 0 may be explained
+    by any of them. The ordering checker's lazy view takes the earliest one the
+    view still allows, which is exact (the value cannot tell them apart, and a
+    lower view constrains later reads least); pinning such a read to the
+    latest fill before it would convict a device whose view merely lags.
     """
 
     def __init__(self, trace: Trace | Iterable | TraceView) -> None:
@@ -205,20 +221,38 @@ class WriteOrder:
                 t = ev.mem_time if ev.mem_time is not None else ev.complete  # dev_write_time
                 seen = port.get((t, ev.pa))
                 keyed.append((t, seen.pop(0) if seen else i, ev))
+        fills = view.of(ZeroFill)
+        if fills:
+            # the addresses the trace mentions, by (pasid, 4 KiB page)
+            pages: dict[tuple[int, int], set[int]] = {}
+            for kind in (CpuStore, CpuLoad, DevAccess):
+                for _, ev in view.of(kind):
+                    pages.setdefault((ev.pasid, ev.va & ~(PAGE - 1)), set()).add(ev.va)
+            for i, ev in fills:
+                for page in range(ev.va & ~(PAGE - 1), ev.va + ev.size, PAGE):
+                    for va in sorted(pages.get((ev.pasid, page), ())):
+                        if ev.va <= va < ev.va + ev.size:
+                            keyed.append((ev.time, i, (ev, va)))
         keyed.sort(key=lambda k: (k[0], k[1]))
         self.writes: list[Write] = []
         self.times: list[int] = []  # placement time of write k at position k-1 (non-decreasing)
         self.by_addr: dict[Addr, list[Write]] = {}
         for pos, (t, _, ev) in enumerate(keyed, start=1):
-            addr = (ev.pasid, ev.va)
-            w = Write(pos, addr, ev.value, t, ev, "cpu" if isinstance(ev, CpuStore) else "dev")
+            if isinstance(ev, tuple):  # a zero fill, at one address
+                fill, va = ev
+                addr = (fill.pasid, va)
+                w = Write(pos, addr, 0, t, fill, "fill")
+            else:
+                addr = (ev.pasid, ev.va)
+                w = Write(pos, addr, ev.value, t, ev, "cpu" if isinstance(ev, CpuStore) else "dev")
             self.writes.append(w)
             self.times.append(t)
             self.by_addr.setdefault(addr, []).append(w)
         self._idx_by_addr = {a: [w.index for w in ws] for a, ws in self.by_addr.items()}
         self._times_by_addr = {a: [w.time for w in ws] for a, ws in self.by_addr.items()}
         # (addr, value) -> positions in by_addr[addr]: values are unique per store, so a
-        # read's value finds its write without scanning the address's history.
+        # read's value finds its write without scanning the address's history (0 may
+        # have several positions: zero fills, see above).
         self.pos_by_value: dict[tuple[Addr, int], list[int]] = {}
         for a, ws in self.by_addr.items():
             for j, w in enumerate(ws):

@@ -21,6 +21,21 @@ vanishes was overwritten by something outside the write order, typically a
 device write through a stale translation into a frame that now backs another
 address.
 
+Zero fills (`ZeroFill`, see `common.WriteOrder`) are writes of 0 like any
+other: after a zap and a refault the address must read 0 until the next write.
+
+Discarded writes: a device write whose memory time is strictly after a
+removal of its address's mapping (`PteChange` with `new_pa=None`: munmap,
+MADV_DONTNEED, zap) that was the latest change of that address before the
+write, and that lands in the page the removal unmapped, went through a stale
+translation into a page whose contents the kernel had already discarded
+(MADV_DONTNEED semantics). It is not a lost write: it is not judged, neither
+as the last write of the final state nor as the write a CPU load must see.
+(Whether the device was allowed to use that translation so late is the
+policy's business: `stale`, `use-after-free`, and ordering/coherence against
+the zero fill of a refault.) A write at the same cycle as the removal may have
+preceded it and falls under the exemption below instead.
+
 Exemption: a mapping removal (`PteChange` with `new_pa=None`) covering the
 address at or after the write and before the observation (munmap,
 MADV_DONTNEED, swap-out) legitimately ends what the device trace can say about
@@ -33,7 +48,7 @@ from typing import Callable, Iterable, Mapping, Optional, Union
 
 from model.trace import CpuLoad, PteChange, Trace
 
-from .common import Addr, MappingHistory, TraceView, Write, as_view, fmt_addr, fmt_event
+from .common import PAGE, Addr, MappingHistory, TraceView, Write, as_view, fmt_addr, fmt_event
 from .verdict import Verdict, limit
 
 # Content at each address through the final page tables (None: unmapped).
@@ -57,7 +72,24 @@ def _removed_between(hist: MappingHistory, addr: Addr, lo: int, hi: int | None) 
 
 
 def _who(w: Write) -> str:
-    return "device write" if w.source == "dev" else "CPU store"
+    return {"dev": "device write", "fill": "zero fill"}.get(w.source, "CPU store")
+
+
+def discarded(hist: MappingHistory, w: Write) -> PteChange | None:
+    """The removal that discarded device write `w` (see the module docstring), or None."""
+    if w.source != "dev":
+        return None
+    pasid, va = w.addr
+    last = None
+    for c in hist.covering(pasid, va):
+        if c.time >= w.time:
+            break
+        last = c
+    if last is None or last.new_pa is not None or last.old_pa is None:
+        return None
+    page = MappingHistory.page_of(last.old_pa, last, va)
+    pa = getattr(w.event, "pa", None)
+    return last if pa is not None and pa & ~(PAGE - 1) == page else None
 
 
 def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | None = None, *,
@@ -74,7 +106,7 @@ def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | N
     for _, ld in view.of(CpuLoad):
         addr = (ld.pasid, ld.va)
         w = order.last_write_before(addr, ld.time)
-        if w is None or _removed_between(hist, addr, w.time, ld.time) is not None:
+        if w is None or _removed_between(hist, addr, w.time, ld.time) is not None or discarded(hist, w):
             continue
         same_cycle = {x.value for x in order.writes_at(addr, ld.time)}
         checked_loads += 1
@@ -85,14 +117,14 @@ def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | N
             f"[lost-write] CPU load of {fmt_addr(addr)} at t={ld.time} returned {ld.value:#x}, but the "
             f"latest write to that address was the {_who(w)} of {w.value:#x} at t={w.time} "
             f"({w.describe()}); the write did not reach the page the CPU reads "
-            f"(CPU load pa {ld.pa:#x}, write pa {w.event.pa:#x})",
+            f"(CPU load pa {ld.pa:#x}, " + (f"write pa {w.event.pa:#x})" if w.source != "fill" else "zero fill)"),
             [w.event, ld]))
 
     # Final state: the last write to each address must be its final value.
     if get is not None:
         for addr, ws in sorted(order.by_addr.items()):
             w = ws[-1]
-            if _removed_between(hist, addr, w.time, None) is not None:
+            if _removed_between(hist, addr, w.time, None) is not None or discarded(hist, w):
                 continue
             got = get(*addr)
             if got is None:
@@ -101,7 +133,7 @@ def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | N
             if got == w.value:
                 continue
             tail = (" (a write outside the global write order replaced it: a device write through a "
-                    "stale translation into a reused frame?)" if w.source == "cpu" else
+                    "stale translation into a reused frame?)" if w.source in ("cpu", "fill") else
                     f" (write pa {w.event.pa:#x}; the final page tables map the address elsewhere or "
                     f"the page content was copied before the write)")
             bad.append(Verdict(

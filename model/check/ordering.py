@@ -31,6 +31,12 @@ Semantics fixed here (also in the module docstrings of `common`):
   observable). A read ending at cycle b may see writes performed at cycles <= b.
 * A read may not see a write performed after its window ended ("future-read"),
   nor a value never written to its address ("unknown-value").
+* Zero fills (`model.trace.ZeroFill`) are writes of 0 to every address of the
+  filled page (`common.WriteOrder`): a read of 0 after a refault of a
+  discarded page is explained by the fill. 0 is the one value that is not
+  unique per address: a read of 0 may return any zero fill (or an initial 0)
+  the view allows, and the lazy view takes the earliest, which keeps the
+  decision exact. Fills do not hide an initial 0 from inference.
 
 Decision procedure (exact, O(n log n)): take the lazy view, the lowest
 non-decreasing k(t) the reads force. Every feasible view is pointwise above it,
@@ -103,7 +109,10 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
     """
     given = dict(initial or {})
     view = as_view(trace)
-    written = order.pos_by_value
+    # values a store or device write produced (a zero fill does not hide an
+    # initial 0: the zero page, or a page read before it was discarded)
+    written = {key for key, js in order.pos_by_value.items()
+               if any(order.by_addr[key[0]][j].source != "fill" for j in js)}
     firsts: dict[Addr, tuple[tuple, int]] = {}
     # (the order of the observations does not matter: the earliest key wins)
     for i, e in view.of(DevAccess):
