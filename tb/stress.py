@@ -55,6 +55,8 @@ CATALOGUE: list[tuple[str, tuple[str, ...]]] = [
     ("mprotect {X} 0x1000 ro", ("present",)),
     ("try_to_unmap {X}", ("present", "ro")),
     ("madv_free {X}", ("present",)),
+    ("ksm_replace_page_early_free {X}", ("ro",)),             # the 2017 early put_page variant
+    ("clear_soft_dirty", ("present", "cow", "zero", "ro")),   # whole mm; X only picks the row
 ]
 FILE_OPS = ["__replace_page F"]
 STATES = ("cow", "cow", "zero", "present", "ro")
