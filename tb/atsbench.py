@@ -674,34 +674,3 @@ class TB:
             if self.now > t_end:
                 raise WatchdogTimeout(f"drain: still busy after {timeout} cycles\n{self.state()}")
             await self.cc.cycles(8)
-
-
-# --------------------------------------------------------------------------- builds and runs
-# (outside the simulator: pytest helpers and `python -m tb.figures`)
-
-
-def build_locked(params: dict | None = None, waves: bool = False, tag: str | None = None) -> Path:
-    """tb.toolchain.build_rtl (which locks per build dir), kept for callers of this module."""
-    from tb import toolchain
-
-    return toolchain.build_rtl(dict(params or {}), waves=waves, tag=tag)
-
-
-def run_module(test_module: str, build_dir: Path, *, testcase: str | None = None, extra_env: dict | None = None,
-               seed: int | None = None, results_xml: str | None = None, waves: bool = False) -> Path:
-    """tb.toolchain.run_cocotb plus hdl_toplevel_lang (the runner did not build, so it cannot infer it)."""
-    from cocotb_tools.runner import get_results, get_runner
-
-    from tb import toolchain
-
-    toolchain.setup_env()
-    runner = get_runner("verilator")
-    env = {"PYTHONPATH": os.pathsep.join([str(toolchain.ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.update({k: str(v) for k, v in (extra_env or {}).items()})
-    xml = runner.test(hdl_toplevel=toolchain.TOPLEVEL, hdl_toplevel_lang="verilog", test_module=test_module,
-                      testcase=testcase, build_dir=str(build_dir), test_dir=str(build_dir), extra_env=env,
-                      waves=waves, seed=seed, results_xml=results_xml)
-    tests, fails = get_results(xml)
-    if tests == 0 or fails:
-        raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")
-    return Path(xml)

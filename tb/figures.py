@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     from tb import toolchain
-    from tb.atsbench import DEFAULT_PARAMS, build_locked, run_module
+    from tb.atsbench import DEFAULT_PARAMS
 
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -206,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     cold_dir = toolchain.BUILD / "rtl" / tag
     shutil.rmtree(cold_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    build = build_locked(dict(DEFAULT_PARAMS), tag=tag)
+    build = toolchain.build_rtl(dict(DEFAULT_PARAMS), tag=tag)
     build_s = time.perf_counter() - t0
     raw = out / "measured.json"
     raw.unlink(missing_ok=True)
-    run_module("tb.figures", build, seed=1, results_xml=str(out / "results.xml"),
+    toolchain.run_cocotb("tb.figures", build, seed=1, results_xml=str(out / "results.xml"),
                extra_env={FIG_ENV: str(raw), LAT_ENV: str(a.mem_latency),
                           "ATS_PARAMS": json.dumps(DEFAULT_PARAMS)})
     figs = json.loads(raw.read_text())

@@ -1498,35 +1498,21 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
                                sources=toolchain.rtl_sources() + [wrap], extra_args=extra)
 
 
-def toplevel_of(build_dir: Path) -> str:
-    return WRAP_TOP
-
-
 def run_sim(module: str, build_dir: Path, *, env: dict | None = None, waves: bool = False,
             wave_file: Path | None = None, seed: int = 1, test_dir: Path | None = None,
             results_xml: Path | None = None, log_file: Path | None = None) -> Path:
     """Run cocotb test module `module` (tb/) on a build; raise AssertionError on failure."""
-    from cocotb_tools.runner import get_results, get_runner
-
     from tb import toolchain
 
-    toolchain.setup_env()
-    runner = get_runner("verilator")
-    e = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-         "COCOTB_TRUST_INERTIAL_WRITES": "1", "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING")}
+    e = {"COCOTB_TRUST_INERTIAL_WRITES": "1", "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING")}
     e.update({k: str(v) for k, v in (env or {}).items()})
     test_dir = Path(test_dir or build_dir).resolve()
     test_dir.mkdir(parents=True, exist_ok=True)
     args = ["--trace-file", str(Path(wave_file).resolve())] if (waves and wave_file) else []
-    top = toplevel_of(build_dir)
-    xml = runner.test(hdl_toplevel=top, hdl_toplevel_lang="verilog", test_module=module,
-                      build_dir=str(build_dir), test_dir=str(test_dir), extra_env=e, waves=waves, seed=seed,
-                      test_args=args, results_xml=str(results_xml or (test_dir / f"{module}.xml")),
-                      log_file=str(log_file) if log_file else None)
-    tests, fails = get_results(xml)
-    if tests == 0 or fails:
-        raise AssertionError(f"cocotb {module}: {fails} of {tests} failed (see {xml})")
-    return Path(xml)
+    xml, _ = toolchain.run_cocotb(module, build_dir, toplevel=WRAP_TOP, extra_env=e, waves=waves, seed=seed,
+                                  results_xml=str(results_xml or (test_dir / f"{module}.xml")),
+                                  test_dir=test_dir, test_args=args, log_file=log_file)
+    return xml
 
 
 # --------------------------------------------------------------------------- co-simulation server

@@ -136,8 +136,13 @@ def _file_lock(path: Path):
 
 def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, testcase: str | None = None,
                extra_env: dict | None = None, waves: bool = False, seed: int | None = None,
-               results_xml: str | None = None) -> Path:
-    """Run cocotb tests from `test_module` against a build; raises if any test failed."""
+               results_xml: str | None = None, test_dir: Path | None = None,
+               test_args: list[str] | None = None, log_file: Path | None = None) -> tuple[Path, int]:
+    """Run cocotb tests from `test_module` against a build; raises if any test failed.
+
+    Returns (results XML, number of tests run). `hdl_toplevel_lang` is passed
+    because a runner that did not do the build cannot infer it.
+    """
     from cocotb_tools.runner import get_runner, get_results
 
     setup_env()
@@ -150,16 +155,18 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
         test_module=test_module,
         testcase=testcase,
         build_dir=str(build_dir),
-        test_dir=str(build_dir),
+        test_dir=str(test_dir or build_dir),
         extra_env=env,
         waves=waves,
         seed=seed,
-        results_xml=results_xml,
+        test_args=list(test_args or []),
+        results_xml=str(results_xml) if results_xml else None,
+        log_file=str(log_file) if log_file else None,
     )
     tests, fails = get_results(xml)
     if tests == 0 or fails:
         raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")
-    return Path(xml)
+    return Path(xml), tests
 
 
 def sysdeps() -> None:

@@ -10,7 +10,6 @@ drain rules) end to end against
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
@@ -18,25 +17,17 @@ import pytest
 
 from tb import toolchain
 
-def _run(params: dict, tag: str, extra_env: dict, sources=None) -> tuple[int, int]:
+def _run(params: dict, tag: str, extra_env: dict, sources=None) -> int:
+    """Build and run the smoke cases; returns how many ran (any failure raises)."""
     extra = ["-Wno-lint", "-Wno-style"] if sources else None
     build = toolchain.build_rtl(params, tag=tag, sources=sources, extra_args=extra)
-
-    from cocotb_tools.runner import get_results, get_runner
-
-    toolchain.setup_env()
-    env = {"PYTHONPATH": os.pathsep.join([str(toolchain.ROOT), os.environ.get("PYTHONPATH", "")])}
-    env.update({k: str(v) for k, v in extra_env.items()})
-    xml = get_runner("verilator").test(
-        hdl_toplevel=toolchain.TOPLEVEL, hdl_toplevel_lang="verilog", test_module="tb.smoke_test",
-        build_dir=str(build), test_dir=str(build), extra_env=env, seed=1,
-        results_xml=str(build / "smoke_results.xml"))
-    return get_results(xml)
+    _, tests = toolchain.run_cocotb("tb.smoke_test", build, extra_env=extra_env, seed=1,
+                                    results_xml=str(build / "smoke_results.xml"))
+    return tests
 
 
-def _check(tests: int, fails: int, tag: str) -> None:
-    assert tests == 5, f"expected 5 cocotb tests, ran {tests}"
-    assert fails == 0, f"{fails} of {tests} smoke tests failed (build/rtl/{tag}/smoke_results.xml)"
+def _check(tests: int, tag: str) -> None:
+    assert tests == 5, f"expected 5 cocotb tests, ran {tests} (build/rtl/{tag}/smoke_results.xml)"
 
 
 @pytest.mark.parametrize("params,tag", [
@@ -44,7 +35,7 @@ def _check(tests: int, fails: int, tag: str) -> None:
     ({"PwcEntries": 0, "NumWalks": 1, "AtcEntries": 4}, "rtl_smoke_nopwc"),
 ])
 def test_rtl_smoke(params, tag):
-    _check(*_run(params, tag, {"SMOKE_PWC": int(params.get("PwcEntries", 8) > 0)}), tag)
+    _check(_run(params, tag, {"SMOKE_PWC": int(params.get("PwcEntries", 8) > 0)}), tag)
 
 
 def test_rtl_smoke_yosys_frontend():
@@ -64,4 +55,4 @@ def test_rtl_smoke_yosys_frontend():
     # keep the old file (and so the cached Verilator build) when nothing changed
     if not net.exists() or net.read_bytes() != fresh.read_bytes():
         fresh.replace(net)
-    _check(*_run({}, tag, {"SMOKE_PWC": 1}, sources=[net]), tag)
+    _check(_run({}, tag, {"SMOKE_PWC": 1}, sources=[net]), tag)
