@@ -149,24 +149,61 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     runner = get_runner("verilator")
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
-    xml = runner.test(
-        hdl_toplevel=toplevel,
-        hdl_toplevel_lang="verilog",
-        test_module=test_module,
-        testcase=testcase,
-        build_dir=str(build_dir),
-        test_dir=str(test_dir or build_dir),
-        extra_env=env,
-        waves=waves,
-        seed=seed,
-        test_args=list(test_args or []),
-        results_xml=str(results_xml) if results_xml else None,
-        log_file=str(log_file) if log_file else None,
-    )
-    tests, fails = get_results(xml)
+    # An absolute results path: we read it ourselves when the runner exits.
+    results = Path(results_xml or (Path(test_dir or build_dir) / f"{test_module}.results.xml")).resolve()
+    try:
+        xml = runner.test(
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",
+            test_module=test_module,
+            testcase=testcase,
+            build_dir=str(build_dir),
+            test_dir=str(test_dir or build_dir),
+            extra_env=env,
+            waves=waves,
+            seed=seed,
+            test_args=list(test_args or []),
+            results_xml=str(results),
+            log_file=str(log_file) if log_file else None,
+        )
+    except SystemExit as e:
+        # Under pytest (or when the simulator exits non-zero) cocotb's runner calls
+        # sys.exit; the failure text must be the test's own message, not `SystemExit: 1`.
+        raise AssertionError(cocotb_failure_text(test_module, results, seed, log_file, e.code)) from None
+    try:
+        tests, fails = get_results(xml)
+    except RuntimeError:
+        tests, fails = 0, 0
     if tests == 0 or fails:
-        raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")
+        raise AssertionError(cocotb_failure_text(test_module, Path(xml), seed, log_file, None))
     return Path(xml), tests
+
+
+def cocotb_failure_text(module: str, xml: Path, seed: int | None, log_file: Path | None, code: object) -> str:
+    """What failed in a cocotb run, from its results XML: each failing test with its message."""
+    import xml.etree.ElementTree as ET
+
+    where = f" (log {log_file})" if log_file else ""
+    try:
+        root = ET.parse(xml).getroot()
+    except (OSError, ET.ParseError):
+        return (f"cocotb {module}: the simulator ended (exit {code}) without results in {xml}{where}; "
+                f"seed {seed}")
+    cases = list(root.iter("testcase"))
+    lines = []
+    for tc in cases:
+        for bad in [*tc.findall("failure"), *tc.findall("error")]:
+            msg = (bad.get("message") or "").strip()
+            text = (bad.text or "").strip()
+            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
+            if text and text != msg:
+                lines += ["    " + ln for ln in text.splitlines()[-12:]]
+    if not lines:
+        lines.append(f"cocotb {module}: {'no test ran' if not cases else 'the simulator failed'} "
+                     f"(exit {code}, results {xml}){where}")
+    fails = sum(1 for tc in cases if tc.find("failure") is not None or tc.find("error") is not None)
+    lines.append(f"{fails} of {len(cases)} cocotb test(s) failed; seed {seed}; results {xml}{where}")
+    return "\n".join(lines)
 
 
 def sysdeps() -> None:
