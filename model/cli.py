@@ -10,12 +10,31 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 MAX_LINE_ECHO = 80
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_cmd() -> str:
+    """How a printed command starts, so that it runs as printed from the repository root
+    in a fresh shell (no activated venv): the project's `.venv/bin/python`."""
+    if (ROOT / ".venv" / "bin" / "python").exists():
+        return ".venv/bin/python"
+    return shlex.quote(sys.executable)
+
+
+def repo_path(p: str | Path) -> str:
+    """`p` as a printed command needs it from the repository root: relative inside it, else absolute."""
+    a = Path(p).resolve()
+    try:
+        return str(a.relative_to(ROOT))
+    except ValueError:
+        return str(a)
 
 
 def clip(text: str, n: int = MAX_LINE_ECHO) -> str:

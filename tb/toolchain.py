@@ -67,11 +67,11 @@ def setup_env() -> dict[str, str]:
 _announced = False
 
 
-def wave_format() -> str:
+def wave_format(announce: bool = True) -> str:
     """FST when lz4 headers exist (Verilator's FST writer needs them), else VCD."""
     global _announced
     fmt = "fst" if LZ4_HEADER.exists() else "vcd"
-    if not _announced:
+    if announce and not _announced:
         why = "lz4 headers found" if fmt == "fst" else f"{LZ4_HEADER} missing"
         print(f"[waves] writing {fmt.upper()} ({why})", file=sys.stderr)
         _announced = True
@@ -97,7 +97,7 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
 
     setup_env()
     params = dict(params or {})
-    fmt = wave_format() if waves else None
+    fmt = wave_format(announce=False) if waves else None
     name = tag or f"{toplevel}_{param_tag(params)}_{fmt or 'nowave'}"
     build_dir = BUILD / "rtl" / name
     args = ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
@@ -106,27 +106,66 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     elif fmt == "vcd":
         args += ["--trace", "--trace-structs"]
     args += list(extra_args or [])
+    srcs = [Path(x) for x in (sources or rtl_sources())]
+    if build_dir.is_dir() and not _writable(build_dir):
+        return _readonly_build(build_dir, toplevel, srcs)
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.
     with _file_lock(BUILD / "rtl" / f".{name}.lock"):
-        runner.build(
-            sources=[str(s) for s in (sources or rtl_sources())],
-            hdl_toplevel=toplevel,
-            parameters=params,
-            build_dir=str(build_dir),
-            build_args=args,
-            waves=bool(fmt),
-            always=False,
-            log_file=str(build_dir / "build.log") if build_dir.exists() else None,
-        )
+        try:
+            runner.build(
+                sources=[str(s) for s in srcs],
+                hdl_toplevel=toplevel,
+                parameters=params,
+                build_dir=str(build_dir),
+                build_args=args,
+                waves=bool(fmt),
+                always=False,
+                log_file=str(build_dir / "build.log") if build_dir.exists() else None,
+            )
+        except OSError as e:
+            raise BuildError(f"cannot build in {build_dir}: {e.strerror or e}") from None
+    return build_dir
+
+
+class BuildError(RuntimeError):
+    """An RTL build that cannot be made or used (message: one line for the user)."""
+
+
+def _writable(d: Path) -> bool:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=d):
+            return True
+    except OSError:
+        return False
+
+
+def _readonly_build(build_dir: Path, toplevel: str, sources: list[Path]) -> Path:
+    """A build directory that cannot be written (a read-only build/): use it as it is
+    when it is complete and newer than its sources, else say so in one line."""
+    exe = build_dir / toplevel
+    if not exe.is_file():
+        raise BuildError(f"{build_dir} is read-only and holds no finished build ({exe.name} missing)")
+    newer = [s.name for s in sources if s.exists() and s.stat().st_mtime > exe.stat().st_mtime]
+    if newer:
+        raise BuildError(f"{build_dir} is read-only and older than {', '.join(newer)}: "
+                         f"make it writable to rebuild")
     return build_dir
 
 
 @contextlib.contextmanager
 def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a")
+    except OSError:
+        # read-only build/: nothing is built there, so there is nothing to serialise
+        yield
+        return
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
