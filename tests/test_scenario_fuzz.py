@@ -40,7 +40,7 @@ MUTANTS = int(os.environ.get("FUZZ_MUTANTS", "600"))
 TIME_LIMIT = 10.0  # seconds per mutant on the reference device (a normal one takes milliseconds)
 RTL_SAMPLE = 5
 RTL_TIME_LIMIT = 300.0
-ERROR_LINE = re.compile(r"^error: (?P<path>.+?):(?P<line>\d+): \S")
+ERROR_LINE = re.compile(r"^error: (?P<path>.+?):(?P<line>\d+): (?=\S)")
 
 HUGE = ["18446744073709551616", "0xffffffffffffffffffffffff", "99999999999999999999999999", "-1", "0x800000000000",
         "0x7ffffffff000", "250000", "10000001", "1_000_000_000", "0"]
@@ -236,15 +236,23 @@ def test_mutation_kinds_are_all_used():
     assert kinds == {"delete", "duplicate", "swap", "bytes", "truncate", "huge", "name"}
 
 
+def _parses(path: Path) -> bool:
+    try:
+        scenario_mod.load(path)
+    except scenario_mod.ScenarioError:
+        return False
+    return True
+
+
 @pytest.mark.rtl
 def test_a_sample_of_mutants_on_the_rtl(reference_runs, tmp_path):
     """A few mutants through `python -m tb.sim` (the RTL): the same rules hold, and a file
-    refused when read is refused with the same line as on the reference device."""
+    refused on the reference device (when read, or when run) is refused at the same line."""
     runs, _ = reference_runs
-    ran = [r for r in runs if r[4].status in (0, 1)][:RTL_SAMPLE - 2]
-    refused = [r for r in runs if r[4].status == 2 and "cannot" in r[4].err][:1] + \
-              [r for r in runs if r[4].status == 2 and "not UTF-8" in r[4].err][:1]
-    sample = ran + refused
+    ran = [r for r in runs if r[4].status in (0, 1)][:3]
+    run_time = [r for r in runs if r[4].status == 2 and _parses(r[0])][:1]
+    not_utf8 = [r for r in runs if r[4].status == 2 and "not UTF-8" in r[4].err][:1]
+    sample = (ran + run_time + not_utf8 + [r for r in runs if r[4].status == 2])[:RTL_SAMPLE]
     assert len(sample) == RTL_SAMPLE
     bad = []
     for path, data, edits, args, ref in sample:
@@ -254,8 +262,10 @@ def test_a_sample_of_mutants_on_the_rtl(reference_runs, tmp_path):
                            text=True, timeout=RTL_TIME_LIMIT)
         o = Outcome(r.returncode, r.stdout, r.stderr, time.monotonic() - t0)
         why = problem(o, path)
-        if why is None and ref.status == 2 and ref.err.startswith(f"error: {path}:") and "not UTF-8" in ref.err:
-            why = None if o.err == ref.err else f"RTL error {o.err!r} differs from the reference's {ref.err!r}"
+        if why is None and ref.status == 2:
+            where = ERROR_LINE.match(ref.err).group(0)  # "error: FILE:LINE: "
+            why = None if o.status == 2 and o.err.startswith(where) else \
+                f"the reference device said {ref.err.strip()!r}"
         if why:
             bad.append(f"{path.name}: {why} after {'+'.join(edits)}\n    stdout: {o.out[-800:]}\n"
                        f"    stderr: {o.err[-1500:]}")
