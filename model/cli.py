@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def python_cmd() -> str:
     """How a printed command starts, so that it runs as printed from the repository root
     in a fresh shell (no activated venv): the project's `.venv/bin/python`."""
-    if (ROOT / ".venv" / "bin" / "python").exists():
+    if os.path.lexists(ROOT / ".venv" / "bin" / "python"):
         return ".venv/bin/python"
     return shlex.quote(sys.executable)
 
@@ -95,9 +95,9 @@ def _probe_writable(d: Path) -> str | None:
 def out_dir(s: str) -> Path:
     """argparse type: an output directory, created if missing, that can be written."""
     p = Path(s)
-    if p.exists() and not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{s}: exists and is not a directory")
     try:
+        if os.path.lexists(p) and not p.is_dir():
+            raise argparse.ArgumentTypeError(f"{s}: exists and is not a directory")
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"{s}: cannot create the directory ({e.strerror or e})") from None
@@ -110,13 +110,16 @@ def out_dir(s: str) -> Path:
 def out_file(s: str) -> Path:
     """argparse type: a file to write whose directory already exists and can be written."""
     p = Path(s)
-    if p.is_dir():
-        raise argparse.ArgumentTypeError(f"{s}: is a directory")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise argparse.ArgumentTypeError(f"{s}: directory {parent} does not exist")
-    if p.exists() and not os.access(p, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{s}: not writable")
+    try:
+        if p.is_dir():
+            raise argparse.ArgumentTypeError(f"{s}: is a directory")
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{s}: directory {parent} does not exist")
+        if os.path.lexists(p) and not os.access(p, os.W_OK):
+            raise argparse.ArgumentTypeError(f"{s}: not writable")
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{s}: cannot check the path ({e.strerror or e})") from None
     why = _probe_writable(parent)
     if why:
         raise argparse.ArgumentTypeError(f"{s}: cannot write in {parent} ({why})")
