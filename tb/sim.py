@@ -25,6 +25,7 @@ device; every such failure prints the seed and the command that replays it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import re
 import shlex
@@ -291,11 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     from model.scenario import ScenarioError
     from tb.toolchain import BuildError
 
-    try:
-        return run_all(args)
-    except (ScenarioError, BuildError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with open(Path(args.out) / ".lock", "a") as lock:
+        try:  # two runs writing one directory would mix their files: the second one stops
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            ap.error(f"argument --out: {args.out} is in use by another run; give this one its own OUT=/--out")
+        try:
+            return run_all(args)
+        except (ScenarioError, BuildError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ reproduces it, not `SystemExit: 1`.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -51,8 +52,7 @@ def verdict_rows(stdout: str) -> dict[str, str]:
 def test_printed_commands_start_with_the_project_interpreter(tmp_path):
     from tb.stress import replay, waves_cmd
 
-    args = sim.main.__globals__["argparse"].Namespace(scenario=str(SCN), seed=3, out=tmp_path, mode="auto",
-                                                      latency=(2, 5), reorder=1)
+    args = argparse.Namespace(scenario=str(SCN), seed=3, out=tmp_path, mode="auto", latency=(2, 5), reorder=1)
     cmd = sim.replay_cmd(args, "deferred")
     assert cmd.startswith(".venv/bin/python -m tb.sim --scenario scenarios/cow_timeline.scn --policy deferred")
     assert f"--out {tmp_path}" in cmd and "--latency 2,5" in cmd and "--reorder 1" in cmd
@@ -71,6 +71,19 @@ def test_sim_writes_one_directory_per_scenario_and_make_passes_out(tmp_path):
     assert f"--out {tmp_path}/a" in dry.stdout.splitlines()[-1], dry.stdout
     dry = subprocess.run(["make", "-n", "sim"], cwd=ROOT, capture_output=True, text=True)
     assert "--out" not in dry.stdout.splitlines()[-1], dry.stdout  # tb.sim picks build/sim/<scenario>
+
+
+def test_a_second_sim_run_into_the_same_directory_is_refused(tmp_path):
+    import fcntl
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with open(out / ".lock", "a") as held:  # a run in progress holds this lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = subprocess.run([sys.executable, "-m", "tb.sim", "--out", str(out), "--waves", "0"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "is in use by another run" in r.stderr.splitlines()[-1], r.stderr
+    assert not (out / "summary.json").exists()
 
 
 # --------------------------------------------------------------------------- on the RTL
