@@ -16,6 +16,7 @@ WAVES    ?= 1
 SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
+OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
 .PHONY: all sim test lint synth pnr matrix stress bench figures clean distclean venv
 
@@ -32,7 +33,7 @@ $(STAMP): requirements.txt
 	@touch $@
 
 sim: $(STAMP)
-	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) --out $(BUILD)/sim
+	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) $(if $(OUT),--out $(OUT))
 
 test: $(STAMP)
 	@mkdir -p $(BUILD)
@@ -48,7 +49,7 @@ pnr: $(STAMP)
 	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
 
 matrix: $(STAMP)
-	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix
+	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE)
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress

@@ -8,27 +8,35 @@ failing rules per cell are data (model/matrix.toml), each with the reasoning
 from mmu_notifier.rst and the 2017 LKML thread; this module generates the
 scenarios, runs them and compares.
 
-    python -m model.matrix --device ref --out build/matrix
+    .venv/bin/python -m model.matrix --device ref      (writes build/matrix/ref/)
+    .venv/bin/python -m model.matrix --device rtl      (writes build/matrix/rtl/)
 
-prints expected vs observed per cell, writes matrix.json and matrix.md (and
-the generated scenarios) to the output folder, and exits non-zero on any
-mismatch. `--device rtl` runs the same scenarios through `tb.rtldev`
+prints which device ran, expected vs observed per cell, writes matrix.json and
+matrix.md (and the generated scenarios) to the output folder (default
+build/matrix/<device>/, so an RTL run never overwrites the reference
+results), and exits non-zero on any mismatch. `--device rtl` runs the same scenarios through `tb.rtldev`
 (imported only then).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .cli import nonneg_int, out_dir, out_file, run_main
 from .notifier import POLICIES
 from .scenario import Scenario, ScenarioError, parse
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (requirements.txt)
+    import tomli as tomllib
 
 TOML = Path(__file__).with_name("matrix.toml")
 
@@ -396,22 +404,33 @@ def render_doc(rows: list[MatrixRow], cells: list[Cell], intro: str, device: str
     return "\n".join(out).rstrip() + "\n"
 
 
+DEVICES = {"ref": "the reference device (model.refdev, transaction level)",
+           "rtl": "the RTL (ats_dev_top in Verilator)"}
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.matrix", description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=("ref", "rtl"), default="ref")
-    ap.add_argument("--out", default="build/matrix")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="output directory (default: build/matrix/<device>)")
+    ap.add_argument("--seed", type=nonneg_int, default=0)
     ap.add_argument("--only", action="append", default=[], help="run only these operations")
-    ap.add_argument("--doc", help="also write the rendered reasoning document here (docs/MATRIX.md)")
+    ap.add_argument("--doc", type=out_file,
+                    help="also write the rendered reasoning document here (docs/MATRIX.md)")
     args = ap.parse_args(argv)
+    try:  # every output path is checked before the (long) run, not after it
+        out = out_dir(args.out or str(ROOT / "build" / "matrix" / args.device))
+    except argparse.ArgumentTypeError as e:
+        ap.error(f"argument --out: {e}")
     rows = load_rows()
     if args.only:
         unknown = set(args.only) - {r.op for r in rows}
         if unknown:
-            print(f"error: unknown operation(s) {', '.join(sorted(unknown))}", file=sys.stderr)
-            return 2
+            ap.error(f"argument --only: unknown operation(s) {', '.join(sorted(unknown))} "
+                     f"(known: {', '.join(r.op for r in rows)})")
         rows = [r for r in rows if r.op in args.only]
     runner = ref_runner if args.device == "ref" else rtl_runner()
+    print(f"== verdict matrix on {DEVICES[args.device]}, seed {args.seed}")
     t0 = time.monotonic()
     cells = run_matrix(rows, runner, args.seed)
     dt = time.monotonic() - t0
@@ -424,8 +443,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {c.error}")
         for d in c.details or []:
             print(f"  {d}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "scenarios").mkdir(exist_ok=True)
     for r in rows:
         (out / "scenarios" / f"{r.op}.scn").write_text(r.scenario_text())
@@ -438,10 +455,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / "matrix.md").write_text(render_table(rows, cells, markdown=True) + "\n")
     if args.doc:
         Path(args.doc).write_text(render_doc(rows, cells, load_intro(), args.device))
-    print(f"\n{len(cells) - len(bad)}/{len(cells)} cells as expected ({dt:.1f} s); wrote {out}/matrix.json, "
-          f"{out}/matrix.md")
+    shown = os.path.relpath(out) if out.resolve().is_relative_to(Path.cwd()) else str(out)
+    print(f"\n{len(cells) - len(bad)}/{len(cells)} cells as expected on {args.device} ({dt:.1f} s); "
+          f"wrote {shown}/matrix.json, {shown}/matrix.md")
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)

@@ -477,6 +477,10 @@ class Mm:
         """(entry PA, value, page size) of the leaf slot for va (see PageTables.leaf)."""
         return self.tables.leaf(va)
 
+    def next_leaf(self, start: int, end: int) -> int | None:
+        """First va in [start, end) with a non-zero leaf entry (see PageTables.next_leaf)."""
+        return self.tables.next_leaf(start, end)
+
     def pte(self, va: int) -> int:
         hit = self.tables.leaf(va)
         return 0 if hit is None else hit[1]

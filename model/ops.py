@@ -693,8 +693,18 @@ def ksm_merge(k: Kernel, thread: str, va: int) -> OpGen:
 
 # =========================================================================== zap: munmap, MADV_DONTNEED
 
-def _pages(start: int, end: int) -> range:
-    return range(_page(start), end, PAGE_SIZE)
+def _leaves(mm: Mm, start: int, end: int) -> Iterator[tuple[int, tuple[int, int, int]]]:
+    """(va, leaf) of every populated leaf slot in [start, end), found lazily by
+    skipping empty table subtrees (a 1 TiB range does not visit 2^28 pages)."""
+    a: int | None = _page(start)
+    while a is not None and a < end:
+        a = mm.next_leaf(a, end)
+        if a is None:
+            return
+        hit = mm.leaf(a)
+        assert hit is not None
+        yield a, hit
+        a = (a & ~(hit[2] - 1)) + hit[2]
 
 
 def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
@@ -721,6 +731,11 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
         yield from o.lock()
         force = False
         while va < end:
+            nxt = mm.next_leaf(va, end)  # skip empty page-table subtrees
+            if nxt is None:
+                va = end
+                break
+            va = nxt
             hit = mm.leaf(va)
             value = 0 if hit is None else hit[1]
             size = PAGE_SIZE if hit is None else hit[2]
@@ -824,9 +839,8 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
     rng = yield from o.range_start(start, end, Event.CLEAR)
     yield from o.lock()
     n = 0
-    for a in _pages(start, end):
-        hit = mm.leaf(a)
-        if hit is None or hit[2] != PAGE_SIZE or not hit[1] & pt.P:
+    for a, hit in _leaves(mm, start, end):
+        if hit[2] != PAGE_SIZE or not hit[1] & pt.P:
             continue
         pfn = _pfn_of(hit[1])
         assert pfn is not None
@@ -1206,20 +1220,17 @@ def mprotect(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, prot: str
         yield from _split_partial_huge(o, start, end)
         yield from o.lock()
         n = 0
-        a = start
-        while a < end:
-            hit = mm.leaf(a)
-            size = PAGE_SIZE if hit is None else hit[2]
-            if hit is not None and hit[1] & pt.P and hit[1] & pt.RW:
+        for a, hit in _leaves(mm, start, end):
+            size = hit[2]
+            if hit[1] & pt.P and hit[1] & pt.RW:
                 mm.write_leaf(a, hit[1] & ~pt.RW)
                 pa = Mm.pte_pa(hit[1], size)
                 mm.record_change(a & ~(size - 1), size, pa, pa, False)
                 n += 1
-            elif hit is not None and Mm.is_migration(hit[1]) and hit[1] & SWP_WRITE:
+            elif Mm.is_migration(hit[1]) and hit[1] & SWP_WRITE:
                 # make_migration_entry_read: the page is restored read-only
                 mm.write_leaf(a, hit[1] & ~SWP_WRITE)
                 n += 1
-            a = (a & ~(size - 1)) + size
         yield o.step("pte_set", f"{n} PTE(s) read-only")
         yield from o.unlock()
         yield from o.range_end(rng)
@@ -1272,18 +1283,15 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     yield from o.lock()
     n = 0
     for v in list(mm.vmas):
-        a = v.start
-        while a < v.end:
-            hit = mm.leaf(a)
-            size = PAGE_SIZE if hit is None else hit[2]
-            if hit is not None and hit[1] & pt.P:
+        for a, hit in _leaves(mm, v.start, v.end):
+            size = hit[2]
+            if hit[1] & pt.P:
                 new = hit[1] & ~(pt.RW | SOFT_DIRTY)
                 if new != hit[1]:
                     mm.write_leaf(a, new)
                     pa = Mm.pte_pa(hit[1], size)
                     mm.record_change(a & ~(size - 1), size, pa, pa, False)
                     n += 1
-            a = (a & ~(size - 1)) + size
     yield o.step("pte_set", f"{n} PTE(s) write-protected, soft-dirty cleared")
     yield from o.unlock()
     yield from o.range_end(rng)

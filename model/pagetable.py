@@ -289,6 +289,41 @@ class PageTables:
             table = e & amask
         return None
 
+    def next_leaf(self, start: int, end: int) -> int | None:
+        """The first va in [start, end) whose leaf slot holds a non-zero entry, else None.
+
+        Range operations (zap, mprotect, MADV_FREE, soft-dirty clearing) visit
+        only the entries that exist: a missing PML4E, PDPTE or PDE skips its
+        whole subtree, so a 1 TiB range with a few pages mapped costs a few
+        table reads, not 2^28 leaf look-ups. Entries are read afresh on each
+        call, so a caller that releases the page-table lock between calls sees
+        changes made meanwhile. A huge leaf covering `start` yields `start`
+        itself (as `leaf(start)` would find it).
+        """
+        start, end = max(start, 0), min(end, 1 << 47)
+        amask = addr_mask(SIZE_4K, self.pa_bits)
+        read64 = self.mem.read64
+
+        def scan(table: int, level: int, base: int) -> int | None:
+            span = 1 << LEVEL_SHIFT[level]
+            first = max(0, (start - base) // span)
+            last = min(ENTRIES, -(-(end - base) // span))
+            for i in range(first, last):
+                e = read64(table + 8 * i)
+                va = base + i * span
+                if level == 4:
+                    if e:
+                        return max(va, start)
+                elif level in (2, 3) and e & PS and e & P:
+                    return max(va, start)
+                elif e & P:
+                    got = scan(e & amask, level + 1, va)
+                    if got is not None:
+                        return got
+            return None
+
+        return scan(self.root_pa, 1, 0) if start < end else None
+
     def unmap(self, va: int) -> int | None:
         """Clear the leaf for va; the old value if it was present, else None.
 

@@ -36,12 +36,34 @@ KNOWN_RULES: tuple[str, ...] = (
     "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
     "completion-before-drain",
 )
+MAX_FILE_BYTES = 1 << 20  # a scenario is a page of text; /dev/urandom must fail fast, not hang
+MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
+MAX_CYCLES_PER_STEP = 1_000_000
+MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
+USER_TOP = 1 << 47  # end of the x86-64 user address space
+SINGLETONS = ("scenario", "pasid", "cycles-per-step", "wp-fault", "threads")
+
+
+def device_threads() -> int:
+    """DMA threads of the device (the reference device's default, which is the RTL's NumThreads)."""
+    from .refdev import RefConfig
+
+    return RefConfig.num_threads
+
+
+def _clip_message(msg: str) -> str:
+    """No error echoes a whole long line: long words are cut, and so is the message."""
+    from .cli import clip
+
+    msg = re.sub(r"\S{81,}", lambda m: clip(m.group(0)), msg)
+    return clip(msg, 600)
 
 
 class ScenarioError(Exception):
     """A scenario that cannot be used, with the file and line at fault."""
 
     def __init__(self, path: str, line: int | None, message: str) -> None:
+        message = _clip_message(message)
         self.path, self.line, self.message = path, line, message
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {message}")
@@ -145,8 +167,11 @@ class _Parser:
         self.text, self.path = text, path
         self.sc = Scenario(name=Path(path).stem, path=path)
         self.line = 0
+        self.last_line = 1  # last line with content: where end-of-file problems are reported
         self.started: set[str] = set()  # CPU threads that have run an operation
         self.in_rows = False
+        self.singleton_line: dict[str, int] = {}
+        self.dev_threads = device_threads()
 
     def err(self, msg: str, line: int | None = None) -> ScenarioError:
         return ScenarioError(self.path, self.line if line is None else line, msg)
@@ -177,10 +202,13 @@ class _Parser:
     # -- top level -----------------------------------------------------------------------
     def parse(self) -> Scenario:
         row: Row | None = None
-        for self.line, raw in enumerate(self.text.splitlines(), start=1):
-            line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+        # Lines end at "\n" only (a "\r" before it is dropped): a form feed or U+2028
+        # inside a comment must not start a line, or every later line number is off.
+        for self.line, raw in enumerate(self.text.split("\n"), start=1):
+            line = re.sub(r"(^|\s)#.*$", "", raw.removesuffix("\r")).strip()
             if not line:
                 continue
+            self.last_line = self.line
             m = ROW_RE.match(line)
             if m:
                 if not self.in_rows:
@@ -203,8 +231,7 @@ class _Parser:
             if m or THREAD_RE.match(words[0]):
                 if m is None:
                     raise self.err(f"thread line needs its actions in braces: '{words[0]} {{...}}'")
-                if not THREAD_RE.match(m.group(1)):
-                    raise self.err(f"bad thread name {m.group(1)!r}; expected CPU-thread-N or DEV-thread-N")
+                self._thread_name(m.group(1))
                 if row is None:
                     raise self.err("thread line before the first '[Time ...]' row")
                 self._cell(row, m.group(1), m.group(2))
@@ -213,10 +240,11 @@ class _Parser:
                 raise self.err(f"unexpected {words[0]!r} in the timeline (setup directives come before "
                                f"the first '[Time ...]' row)")
             self._directive(words)
+        self.line = self.last_line
         if not self.in_rows:
             self._finish_setup()
         if not self.sc.rows:
-            raise ScenarioError(self.path, None, "no '[Time ...]' rows: nothing to run")
+            raise self.err("no '[Time ...]' rows: nothing to run")
         # column order: explicit 'threads' first, then first appearance
         seen = list(self.sc.threads)
         for r in self.sc.rows:
@@ -227,9 +255,23 @@ class _Parser:
         return self.sc
 
     # -- setup -----------------------------------------------------------------------------
+    def _thread_name(self, t: str) -> str:
+        m = THREAD_RE.match(t)
+        if not m:
+            raise self.err(f"bad thread name {t!r}; expected CPU-thread-N or DEV-thread-N")
+        if m.group(1) == "DEV" and int(m.group(2)) >= self.dev_threads:
+            raise self.err(f"{t}: the device has {self.dev_threads} threads "
+                           f"(DEV-thread-0..DEV-thread-{self.dev_threads - 1})")
+        return t
+
     def _directive(self, w: list[str]) -> None:
         d, args = w[0], w[1:]
         sc = self.sc
+        if d in SINGLETONS:
+            first = self.singleton_line.get(d)
+            if first is not None:
+                raise self.err(f"'{d}' given twice (first on line {first}); give it once")
+            self.singleton_line[d] = self.line
         if d == "scenario":
             if len(args) != 1:
                 raise self.err("usage: scenario NAME")
@@ -246,16 +288,15 @@ class _Parser:
             if len(args) != 1:
                 raise self.err("usage: cycles-per-step N")
             sc.cycles_per_step = self.num(args[0], "cycles-per-step")
-            if sc.cycles_per_step < 1:
-                raise self.err("cycles-per-step must be at least 1")
+            if not 1 <= sc.cycles_per_step <= MAX_CYCLES_PER_STEP:
+                raise self.err(f"cycles-per-step must be 1..{MAX_CYCLES_PER_STEP:,}")
         elif d == "wp-fault":
             if args not in (["lock-wait"], ["refcount"]):
                 raise self.err("usage: wp-fault lock-wait|refcount")
             sc.wp_fault = args[0]
         elif d == "threads":
             for t in args:
-                if not THREAD_RE.match(t):
-                    raise self.err(f"bad thread name {t!r}; expected CPU-thread-N or DEV-thread-N")
+                self._thread_name(t)
             sc.threads = list(dict.fromkeys(args))
         elif d == "vma":
             self._vma(args)
@@ -285,7 +326,7 @@ class _Parser:
         kind, prot = args[2], args[3]
         if start % PAGE_SIZE or end % PAGE_SIZE or end <= start:
             raise self.err(f"vma [{start:#x}, {end:#x}) must be page aligned and non-empty")
-        if end > 1 << 47:
+        if end > USER_TOP:
             raise self.err(f"vma end {end:#x} beyond the user address space (2^47)")
         if kind not in ("anon", "file"):
             raise self.err(f"vma kind {kind!r}: expected anon or file")
@@ -322,8 +363,8 @@ class _Parser:
                     raise self.err("value wider than 64 bits")
             elif f.startswith("count="):
                 count = self.num(f[6:], "count")
-                if count < 1:
-                    raise self.err("count must be at least 1")
+                if not 1 <= count <= MAX_PAGE_COUNT:
+                    raise self.err(f"count must be 1..{MAX_PAGE_COUNT} (the host's frame pool)")
             else:
                 raise self.err(f"unknown page option {f!r} (known: value=V, count=N)")
         if va % 8:
@@ -420,14 +461,17 @@ class _Parser:
         if verb == "wait":
             if len(args) != 1:
                 raise self.err("usage: wait CYCLES")
-            return Action(line, thread, "wait", text, cycles=self.num(args[0], "wait cycles"))
+            cycles = self.num(args[0], "wait cycles")
+            if cycles > MAX_CYCLES:
+                raise self.err(f"wait {cycles}: at most {MAX_CYCLES:,} cycles")
+            return Action(line, thread, "wait", text, cycles=cycles)
         if not cpu:
             if verb == "read":
                 if len(args) != 1:
                     raise self.err("usage: read ADDRESS [nowait]")
                 return Action(line, thread, "read", text, va=self._va8(args[0]), nowait=nowait)
             if verb == "write":
-                args = [a for a in args if a != "="]
+                args = self._drop_equals(verb, args)
                 if len(args) not in (1, 2):
                     raise self.err("usage: write ADDRESS [VALUE] [nowait]")
                 value = self._value(args[1]) if len(args) == 2 else None
@@ -443,7 +487,7 @@ class _Parser:
         if spec is None:
             raise self.err(f"unknown CPU action {verb!r} (known: resume, wait, {', '.join(sorted(OPS))})")
         fields: dict = {}
-        rest = [a for a in args if a != "="]
+        rest = self._drop_equals(verb, args)
         for p in spec.args:
             opt = p.endswith("?")
             p = p.rstrip("?")
@@ -458,6 +502,10 @@ class _Parser:
                 fields["length"] = self.num(tok, "length")
                 if fields["length"] < 1:
                     raise self.err("length must be at least 1")
+                va = fields.get("va", 0)
+                if va + fields["length"] > USER_TOP:
+                    raise self.err(f"{verb}: length {fields['length']:#x} from {va:#x} runs past the user "
+                                   f"address space (2^47)")
             elif p == "prot":
                 if tok not in ("ro", "rw"):
                     raise self.err(f"{verb}: protection {tok!r}: expected ro or rw")
@@ -468,6 +516,14 @@ class _Parser:
             raise self.err(f"{verb}: unexpected {' '.join(rest)!r} (usage: {verb} {' '.join(spec.args)})")
         self.started.add(thread)
         return Action(line, thread, verb, text, until=until, until_n=until_n, **fields)
+
+    def _drop_equals(self, verb: str, args: list[str]) -> list[str]:
+        """`ADDRESS = VALUE`: the '=' is optional, but one needs a value after it."""
+        if "=" in args:
+            i = args.index("=")
+            if i != 1 or len(args) < 3 or args.count("=") > 1:
+                raise self.err(f"{verb}: '=' must stand between the address and a value ({verb} ADDRESS = VALUE)")
+        return [a for a in args if a != "="]
 
     def _va8(self, tok: str) -> int:
         va = self.addr(tok)
@@ -490,11 +546,23 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
 
 
 def load(path: str | Path) -> Scenario:
+    """Read and parse a scenario file: UTF-8 text of at most MAX_FILE_BYTES."""
     p = Path(path)
     try:
-        text = p.read_text()
+        with open(p, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ScenarioError(str(path), None, f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        line = data.count(b"\n") + 1
+        raise ScenarioError(str(path), line, f"file larger than {MAX_FILE_BYTES >> 20} MiB: not a scenario")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ScenarioError(str(path), line, f"not UTF-8 text (byte {data[e.start]:#04x} at column {col})") \
+            from None
     return parse(text, str(path))
 
 
@@ -504,11 +572,13 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
+    from .cli import nonneg_int
+
     ap = argparse.ArgumentParser(prog="python -m model.scenario", description=__doc__.splitlines()[0])
     ap.add_argument("file")
-    ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
+    ap.add_argument("--policy", default="all", choices=["all"] + [p.value for p in POLICIES])
     ap.add_argument("--mode", default="script", choices=("script", "random"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=nonneg_int, default=0)
     ap.add_argument("--timeline", action="store_true", help="print the trace as a timeline table")
     args = ap.parse_args(argv)
     from .check import summarize
@@ -546,4 +616,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from model.cli import run_main
+
+    run_main(main)

@@ -142,10 +142,13 @@ class Host:
         mm.bind_pasid(sc.pasid)
         for p in sc.pages:
             size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
-            for i in range(p.count):
-                va = p.va + i * size
-                value = p.value if (p.value is not None and i == 0) else mm.values.initial()
-                self._setup_page(va, p.state, value)
+            try:
+                for i in range(p.count):
+                    va = p.va + i * size
+                    value = p.value if (p.value is not None and i == 0) else mm.values.initial()
+                    self._setup_page(va, p.state, value)
+            except (ValueError, RuntimeError, MemoryError) as e:
+                raise ScenarioRunError(sc.path, p.line, f"cannot set up this page: {e}") from None
 
     def _setup_page(self, va: int, state: str, value: int) -> None:
         mm, frames = self.mm, self.frames
@@ -242,7 +245,10 @@ class _Run:
         self.sc = host.scenario
         self.rng = random.Random(seed)
         self.cps = cycles_per_step
-        self.stall_limit = stall_limit
+        # "No progress" is measured in cycles, but a scenario's own time scale sets what
+        # is plausible: a step of cycles-per-step must not count as a stall by itself, and
+        # time spent in a 'wait' or asleep (random mode) is never a stall (timed()).
+        self.stall_limit = max(stall_limit, 20 * cycles_per_step)
         self.cpus = {t: _Cpu(t) for t in self.sc.cpu_threads}
         self.devs = {t: _Dev(t, dev_index(t)) for t in self.sc.dev_threads}
         self.by_index = {d.index: d for d in self.devs.values()}
@@ -385,20 +391,50 @@ class _Run:
             return "step"
         raise self.err(t.active.line if t.active else None, f"{t.name} spins without progress")
 
+    def timed(self, cpus: list[_Cpu], devs: list[_Dev]) -> bool:
+        """Some thread is sleeping for a known time (a 'wait', or preempted in random
+        mode): the run is not stalled, only waiting for the clock."""
+        now = self.now
+        for t in cpus:
+            if t.wake > now or (t.active is not None and t.active.verb == "wait" and t.wait_until > now):
+                return True
+        for d in devs:
+            if (d.waiting is not None and d.wait_until > now) or (d.wake is not None and d.wake > now):
+                return True
+        return False
+
+    def stuck_line(self, cpus: list[_Cpu], devs: list[_Dev]) -> int | None:
+        """The scenario line of the first action that cannot finish."""
+        for t in cpus:
+            a = t.gen_action or t.active or (t.queue[0] if t.queue else None)
+            if not t.done and a is not None and a.line:
+                return a.line
+        for d in devs:
+            a = d.outstanding or (d.queue[0] if d.queue else None)
+            if a is not None and a.line:
+                return a.line
+        return self.sc.rows[-1].line if self.sc.rows else None
+
     def describe_blocked(self, cpus: list[_Cpu], devs: list[_Dev]) -> str:
         parts = []
         for t in cpus:
             if t.done:
                 continue
+            op = t.gen_action or t.active
+            what = f"{t.name} ({op.text!r}, line {op.line})" if op is not None and op.line else t.name
             if t.blocked is not None:
-                parts.append(f"{t.name} waits: {t.blocked.reason}")
+                parts.append(f"{what} waits: {t.blocked.reason}")
             else:
-                parts.append(f"{t.name} cannot proceed")
+                parts.append(f"{what} cannot proceed")
         for d in devs:
-            if not d.done:
-                parts.append(f"{d.name} waits for the device")
+            if d.outstanding is not None:
+                a = d.outstanding
+                parts.append(f"{d.name} gets no response to {a.text!r} (line {a.line}) from the device")
+            elif d.queue:
+                a = d.queue[0]
+                parts.append(f"{d.name} cannot issue {a.text!r} (line {a.line}): the device thread stays busy")
         if self.host.secondary.outstanding:
-            parts.append(f"{self.host.secondary.outstanding} invalidation(s) outstanding")
+            parts.append(f"{self.host.secondary.outstanding} invalidation(s) without a completion")
         return "; ".join(parts) or "nothing to do"
 
     # -- loops ------------------------------------------------------------------------------
@@ -418,11 +454,12 @@ class _Run:
                     await self.tick(self.cps)
             if not stepped:
                 await self.tick(self.cps)
-            if stepped or self.progress:
+            if stepped or self.progress or self.timed(cpus, devs):
                 last = self.now
             elif self.now - last > self.stall_limit:
-                raise self.err(line, f"{what} cannot finish (no progress for {self.stall_limit} cycles): "
-                                     f"{self.describe_blocked(cpus, devs)}")
+                raise self.err(line or self.stuck_line(cpus, devs),
+                               f"{what} cannot finish (no progress for {self.stall_limit} cycles): "
+                               f"{self.describe_blocked(cpus, devs)}")
 
     async def run_script(self) -> None:
         for row in self.sc.rows:
@@ -510,7 +547,12 @@ class _Run:
             if self.progress:
                 last = device.now
             elif device.now - last > stall_limit:
-                raise self.err(None, f"random schedule cannot finish: {self.describe_blocked(cpus, devs)}")
+                if self.timed(cpus, devs):
+                    last = device.now
+                    continue
+                raise self.err(self.stuck_line(cpus, devs),
+                               f"random schedule cannot finish (no progress for {stall_limit} cycles): "
+                               f"{self.describe_blocked(cpus, devs)}")
 
     async def drain(self) -> None:
         """Resume every preempted operation to completion, then let the device go quiet."""

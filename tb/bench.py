@@ -166,13 +166,15 @@ def report(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="build/bench")
-    ap.add_argument("--seeds", type=int, default=8, help="seeds of the device-bound workload (per process)")
-    ap.add_argument("--reps", type=int, default=3, help="repetitions of the single-process device-bound batch")
+    from model.cli import out_dir, positive_int
+
+    ap.add_argument("--out", type=out_dir, default="build/bench")
+    ap.add_argument("--seeds", type=positive_int, default=8, help="seeds of the device-bound workload (per process)")
+    ap.add_argument("--reps", type=positive_int, default=3,
+                    help="repetitions of the single-process device-bound batch")
     ap.add_argument("--skip-cold", action="store_true", help="do not measure a cold build")
     a = ap.parse_args(argv)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = a.out
     from tb.rtldev import CosimServer
 
     res: dict = {"machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())}}
@@ -211,4 +213,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(argv=None))
+    from model.cli import run_main
+
+    run_main(main)

@@ -192,9 +192,12 @@ def _table(figs: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from model.cli import int_at_least, out_dir
+
     ap = argparse.ArgumentParser(prog="python -m tb.figures", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path("build/figures"))
-    ap.add_argument("--mem-latency", type=int, default=10, help="fixed AXI latency in cycles (default 10)")
+    ap.add_argument("--out", type=out_dir, default="build/figures")
+    ap.add_argument("--mem-latency", type=int_at_least(1), default=10,
+                    help="fixed AXI latency in cycles, at least 1 (default 10)")
     a = ap.parse_args(argv)
 
     from tb import toolchain
@@ -225,4 +228,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.cli import run_main
+
+    run_main(main)

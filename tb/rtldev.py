@@ -1622,6 +1622,17 @@ class CosimServer:
 class CosimRemoteError(RuntimeError):
     """A request failed inside the simulator; the message carries its traceback."""
 
+    def scenario_error(self) -> Any:
+        """The ScenarioError (file, line, problem) the simulator raised, or None for any other failure."""
+        from model.scenario import ScenarioError, ScenarioRunError
+
+        first = (str(self).splitlines() or [""])[0]
+        m = re.match(r"^(ScenarioRunError|ScenarioError): (.+?)(?::(\d+))?: (.*)$", first)
+        if m is None:
+            return None
+        cls = ScenarioRunError if m.group(1) == "ScenarioRunError" else ScenarioError
+        return cls(m.group(2), int(m.group(3)) if m.group(3) else None, m.group(4))
+
 
 _server: CosimServer | None = None
 
@@ -1659,10 +1670,9 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     try:
         out = (srv or server()).call("scenario", scenario=payload, policy=policy, seed=seed, **kw)
     except CosimRemoteError as e:
-        msg = str(e)
-        if msg.startswith(ScenarioErrorTypes):
-            name = getattr(scenario, "path", str(scenario))
-            raise ScenarioRunError(name, None, f"on the RTL: {msg.splitlines()[0]}") from None
+        se = e.scenario_error()
+        if se is not None:
+            raise ScenarioRunError(se.path, se.line, f"on the RTL: {se.message}") from None
         raise
     res = out["result"]
     if compare_ref:

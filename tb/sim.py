@@ -1,13 +1,15 @@
 """`make sim`: a scenario on the RTL under each notifier policy, with every report.
 
-    python -m tb.sim --scenario scenarios/cow_timeline.scn --policy all --seed 1 --waves 1 --out build/sim
-    python -m tb.sim --scenario random --seed 7 --policy deferred
+    .venv/bin/python -m tb.sim --scenario scenarios/cow_timeline.scn --policy all --seed 1 --waves 1
+    .venv/bin/python -m tb.sim --scenario random --seed 7 --policy deferred --out build/sim/seed7
 
 For every policy the scenario runs on `ats_dev_top` in Verilator (host-model
 scheduler + pyuvm environment, tb/env.py) and the command prints one verdict
 table (failed rules, stale-window figures, scoreboard, agreement with the
 reference device) followed by each violation with its addresses named as in
-the scenario (addrA, addrB) and its cycle times. It writes, under --out:
+the scenario (addrA, addrB) and its cycle times. It writes, under --out
+(default build/sim/<scenario file name>/, so scenarios do not overwrite each
+other; give concurrent runs of one scenario their own --out):
 
     summary.json                 every run: verdicts, metrics, files, replay command
     <policy>/timeline.svg        the trace as the doc's table, violating reads highlighted
@@ -23,6 +25,7 @@ device; every such failure prints the seed and the command that replays it.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import re
 import shlex
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from model.check import verdicts_to_json
+from model.cli import latency_range, nonneg_int, out_dir, python_cmd, repo_path, run_main
 from model.notifier import POLICIES
 from model.report import render_svg
 
@@ -53,16 +57,23 @@ def name_addrs(text: str, names: dict[int, str]) -> str:
     return re.sub(r"\bva[ =](0x[0-9a-fA-F]+)", label, text)
 
 
+def default_out(scenario: str) -> Path:
+    """build/sim/<scenario file name>: one directory per scenario."""
+    return ROOT / "build" / "sim" / ("random" if scenario == "random" else Path(scenario).stem)
+
+
 def replay_cmd(args: argparse.Namespace, policy: str) -> str:
-    parts = ["python", "-m", "tb.sim", "--scenario", args.scenario, "--policy", policy, "--seed", str(args.seed),
-             "--waves", "1", "--out", args.out]
+    """The command that replays one run, runnable as printed from the repository root."""
+    scenario = args.scenario if args.scenario == "random" else repo_path(args.scenario)
+    parts = ["-m", "tb.sim", "--scenario", scenario, "--policy", policy, "--seed", str(args.seed),
+             "--waves", "1", "--out", repo_path(args.out)]
     if args.mode != "auto":
         parts += ["--mode", args.mode]
     if args.latency:
-        parts += ["--latency", args.latency]
+        parts += ["--latency", "{},{}".format(*args.latency)]
     if args.reorder is not None:
         parts += ["--reorder", str(args.reorder)]
-    return " ".join(shlex.quote(p) for p in parts)
+    return " ".join([python_cmd()] + [shlex.quote(p) for p in parts])
 
 
 def axi_settings(args: argparse.Namespace) -> dict:
@@ -70,7 +81,7 @@ def axi_settings(args: argparse.Namespace) -> dict:
     --scenario random (so a stress seed replays exactly), else the slave's defaults."""
     out: dict = {}
     if args.latency:
-        out["latency"] = tuple(int(x) for x in args.latency.split(","))
+        out["latency"] = tuple(args.latency)
     if args.reorder is not None:
         out["reorder"] = bool(args.reorder)
     if args.scenario == "random":
@@ -104,15 +115,14 @@ def stale_text(res: Any) -> tuple[str, dict]:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    from tb.rtldev import CosimServer, compare_with_ref
+    from tb.rtldev import CosimRemoteError, CosimServer, compare_with_ref
     from tb.toolchain import wave_format
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     sc, mode = load_scenario(args)
     policies = [p.value for p in POLICIES] if args.policy == "all" else [args.policy]
     names = sc.names()
-    fmt = wave_format() if args.waves else None
+    fmt = wave_format(announce=False) if args.waves else None
     runs: list[dict] = []
     servers: dict[str, CosimServer] = {}
     t_all = time.monotonic()
@@ -130,8 +140,14 @@ def run_all(args: argparse.Namespace) -> int:
                     shared = CosimServer(out=out / "sim", seed=args.seed)
                 srv = shared
             t0 = time.monotonic()
-            o = srv.call("scenario", scenario=sc, policy=pol, seed=args.seed, mode=mode,
-                         repro=replay_cmd(args, pol), discover=bool(args.waves), **axi_settings(args))
+            try:
+                o = srv.call("scenario", scenario=sc, policy=pol, seed=args.seed, mode=mode,
+                             repro=replay_cmd(args, pol), discover=bool(args.waves), **axi_settings(args))
+            except CosimRemoteError as e:  # a scenario that cannot run: one line, not the simulator's traceback
+                se = e.scenario_error()
+                if se is None:
+                    raise
+                raise se from None
             res = o["result"]
             ref = compare_with_ref(res, sc, pol, args.seed, mode=mode)
             if mode == "script":
@@ -153,8 +169,19 @@ def run_all(args: argparse.Namespace) -> int:
     print(f"== {sc.name} on the RTL (ats_dev_top in Verilator), mode {mode}, seed {args.seed}")
     if sc.description:
         print(f"   {sc.description}")
-    hdr = (f"{'policy':<22} {'verdict':<22} {'expected':<10} {'stale window':<30} {'cycles':>6}  {'scoreboard':<10} "
-           f"vs ref")
+    for r in runs:
+        res, pol = r["res"], r["policy"]
+        r["failed"] = failed = sorted(v for v in res.failed_rules if v not in ("rtl-vs-ref",))
+        r["verdict"] = "clean" if not failed else ("VIOLATION: " + ",".join(failed))
+        want = exp.get(pol)
+        r["want_s"] = "-" if want is None else ("clean" if not want else ",".join(sorted(want)))
+        r["stale"] = stale_text(res)
+    # columns as wide as their widest cell (a verdict such as "VIOLATION: use-after-free" fits)
+    wv = max([22] + [len(r["verdict"]) for r in runs])
+    we = max([10] + [len(r["want_s"]) for r in runs])
+    ws = max([30] + [len(r["stale"][0]) for r in runs])
+    hdr = (f"{'policy':<22} {'verdict':<{wv}} {'expected':<{we}} {'stale window':<{ws}} {'cycles':>6}  "
+           f"{'scoreboard':<10} vs ref")
     print(hdr)
     print("-" * len(hdr))
     bad_runs = []
@@ -162,11 +189,9 @@ def run_all(args: argparse.Namespace) -> int:
                "waves": fmt, "runs": []}
     for r in runs:
         res, o, pol = r["res"], r["out"], r["policy"]
-        failed = sorted(v for v in res.failed_rules if v not in ("rtl-vs-ref",))
-        verdict = "clean" if not failed else ("VIOLATION: " + ",".join(failed))
+        failed, verdict, want_s = r["failed"], r["verdict"], r["want_s"]
         want = exp.get(pol)
-        want_s = "-" if want is None else ("clean" if not want else ",".join(sorted(want)))
-        stale, stale_m = stale_text(res)
+        stale, stale_m = r["stale"]
         sb = o["scoreboard"]
         sb_s = "ok" if not sb.get("errors") else f"FAIL x{len(sb['errors'])}"
         ref_ok = all(v.ok for v in res.verdicts if v.rule == "rtl-vs-ref")
@@ -174,7 +199,7 @@ def run_all(args: argparse.Namespace) -> int:
             ("same" if "fail the same" in res.metrics.get("rtl_vs_ref", "") else "differs (random mode)")
         unexpected = (want is not None and set(failed) - {"scoreboard"} != set(want)) or sb.get("errors") or \
             not ref_ok
-        print(f"{pol:<22} {verdict:<22} {want_s:<10} {stale:<30} {o['cycles']:>6}  {sb_s:<10} {ref_s}")
+        print(f"{pol:<22} {verdict:<{wv}} {want_s:<{we}} {stale:<{ws}} {o['cycles']:>6}  {sb_s:<10} {ref_s}")
         if unexpected:
             bad_runs.append(r)
         # files
@@ -249,24 +274,35 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.sim", description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="scenarios/cow_timeline.scn", help="scenario file, or 'random'")
     ap.add_argument("--policy", default="all", choices=["all"] + [p.value for p in POLICIES])
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=nonneg_int, default=1)
     ap.add_argument("--waves", type=int, default=0, choices=[0, 1])
     ap.add_argument("--mode", default="auto", choices=["auto", "script", "random"],
                     help="scheduler mode (auto: script for files, random for --scenario random)")
-    ap.add_argument("--out", default="build/sim")
-    ap.add_argument("--latency", default="", help="AXI response latency range lo,hi in cycles (lo >= 2)")
+    ap.add_argument("--out", help="output directory (default: build/sim/<scenario file name>)")
+    ap.add_argument("--latency", type=latency_range(2), default=None,
+                    help="AXI response latency range lo,hi in cycles (lo >= 2)")
     ap.add_argument("--reorder", type=int, choices=[0, 1], default=None,
                     help="AXI responses may overtake across IDs (default: 1 for --scenario random, else 0)")
     args = ap.parse_args(argv)
+    try:  # checked before anything runs: a read-only build/ or a file as --out is one line
+        out = out_dir(args.out or str(default_out(args.scenario))).resolve()
+        args.out = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
+    except argparse.ArgumentTypeError as e:
+        ap.error(f"argument --out: {e}")
     from model.scenario import ScenarioError
+    from tb.toolchain import BuildError
 
-    try:
-        return run_all(args)
-    except ScenarioError as e:
-        print(f"error: {e}", file=sys.stderr)
-        print(f"replay: {replay_cmd(args, args.policy)}", file=sys.stderr)
-        return 2
+    with open(Path(args.out) / ".lock", "a") as lock:
+        try:  # two runs writing one directory would mix their files: the second one stops
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            ap.error(f"argument --out: {args.out} is in use by another run; give this one its own OUT=/--out")
+        try:
+            return run_all(args)
+        except (ScenarioError, BuildError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

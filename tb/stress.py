@@ -1,7 +1,7 @@
 """Seeded random stress on the RTL: the operation catalogue against device threads.
 
-    python -m tb.stress --seeds 200 --out build/stress          (make stress SEEDS=200)
-    python -m tb.stress --seeds 5 --first 40 --policy deferred  (seeds 40..44, one policy)
+    .venv/bin/python -m tb.stress --seeds 200 --out build/stress          (make stress SEEDS=200)
+    .venv/bin/python -m tb.stress --seeds 5 --first 40 --policy deferred  (seeds 40..44, one policy)
 
 Every seed generates a scenario (`random_scenario`): a few pages in states the
 catalogue's kernel paths act on (COW, zero page, file page, KSM candidates,
@@ -17,8 +17,8 @@ co-simulation process.
 Pass criteria: zero violations (and zero scoreboard errors) under
 `notify-inside-lock` and `secondary-with-flush`; under `deferred` the
 fraction of seeds that expose a violation is reported. A failing seed prints
-the command that replays it (`python -m tb.sim --scenario random --seed N
---policy P --waves 1` shows its waveform and timeline).
+the command that replays it and the one that shows its waveform and timeline
+(`.venv/bin/python -m tb.sim --scenario random --seed N --policy P --waves 1`).
 
 The catalogue leaves out two races the host model treats as userspace races
 or as a separate 4.15 bug (docs/MATRIX.md: `madv_dontneed_vs_fault`,
@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from model.cli import latency_range, nonneg_int, out_dir, positive_int, python_cmd, run_main
 from model.notifier import POLICIES
 
 # AXI slave settings of the stress runs (random latency per access, reordering across IDs);
@@ -171,8 +172,15 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
 
 
 def replay(seed: int, policy: str) -> str:
-    return f"python -m tb.stress --first {seed} --seeds 1 --policy {policy}  " \
-           f"(waveform: python -m tb.sim --scenario random --seed {seed} --policy {policy} --waves 1)"
+    """The command that replays one seed under one policy, runnable as printed from the repository root."""
+    return (f"{python_cmd()} -m tb.stress --first {seed} --seeds 1 --policy {policy} "
+            f"--out build/stress/seed{seed}")
+
+
+def waves_cmd(seed: int, policy: str) -> str:
+    """The command that reruns one seed with a waveform and a timeline (tb.sim)."""
+    return (f"{python_cmd()} -m tb.sim --scenario random --seed {seed} --policy {policy} --waves 1 "
+            f"--out build/sim/random_seed{seed}")
 
 
 def run_stress(seeds: list[int], policies: list[str], *, out: Path | None = None, latency=STRESS_AXI["latency"],
@@ -239,7 +247,7 @@ def summarize(rows: list[dict], seeds: list[int], policies: list[str], wall: flo
                 problems.append({"seed": r["seed"], "policy": pol, "failed": r.get("failed"),
                                  "error": r.get("error"), "messages": r.get("messages", []),
                                  "scoreboard": (r.get("scoreboard") or {}).get("errors", [])[:3],
-                                 "replay": replay(r["seed"], pol)})
+                                 "replay": replay(r["seed"], pol), "waves": waves_cmd(r["seed"], pol)})
     acc = sum(p["accesses"] for p in per.values())
     return {"seeds": seeds[:1] + seeds[-1:] if seeds else [], "n_seeds": len(seeds), "policies": per,
             "problems": problems, "wall_seconds": round(wall, 2), "device_accesses": acc,
@@ -264,25 +272,26 @@ def report(s: dict) -> str:
             for m in (pr["messages"] + pr["scoreboard"])[:2]:
                 lines.append(f"      {m[:300]}")
             lines.append(f"      replay: {pr['replay']}")
+            lines.append(f"      waves:  {pr['waves']}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.stress", description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=200)
-    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--seeds", type=positive_int, default=200, help="how many seeds (at least 1)")
+    ap.add_argument("--first", type=nonneg_int, default=0)
     ap.add_argument("--policy", default="all", choices=["all"] + [p.value for p in POLICIES])
-    ap.add_argument("--out", default="build/stress")
-    ap.add_argument("--latency", default="2,5", help="AXI latency range lo,hi (cycles, lo >= 2)")
+    ap.add_argument("--out", type=out_dir, default="build/stress")
+    ap.add_argument("--latency", type=latency_range(2), default=STRESS_AXI["latency"],
+                    help="AXI latency range lo,hi (cycles, lo >= 2)")
     ap.add_argument("--no-reorder", action="store_true")
-    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                     help="co-simulation processes in parallel (default: up to 2, one per core)")
     a = ap.parse_args(argv)
     seeds = list(range(a.first, a.first + a.seeds))
     pols = [p.value for p in POLICIES] if a.policy == "all" else [a.policy]
-    lat = tuple(int(x) for x in a.latency.split(","))
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    lat = tuple(a.latency)
+    out = a.out
     s = run_stress(seeds, pols, out=out, latency=lat, reorder=not a.no_reorder, jobs=a.jobs)
     (out / "stress.json").write_text(json.dumps(s, indent=1, default=str))
     print(report(s))
@@ -291,4 +300,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

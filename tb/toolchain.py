@@ -68,11 +68,11 @@ def setup_env() -> dict[str, str]:
 _announced = False
 
 
-def wave_format() -> str:
+def wave_format(announce: bool = True) -> str:
     """FST when lz4 headers exist (Verilator's FST writer needs them), else VCD."""
     global _announced
     fmt = "fst" if LZ4_HEADER.exists() else "vcd"
-    if not _announced:
+    if announce and not _announced:
         why = "lz4 headers found" if fmt == "fst" else f"{LZ4_HEADER} missing"
         print(f"[waves] writing {fmt.upper()} ({why})", file=sys.stderr)
         _announced = True
@@ -98,7 +98,7 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
 
     setup_env()
     params = dict(params or {})
-    fmt = wave_format() if waves else None
+    fmt = wave_format(announce=False) if waves else None
     name = tag or f"{toplevel}_{param_tag(params)}_{fmt or 'nowave'}"
     build_dir = BUILD / "rtl" / name
     args = ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
@@ -107,27 +107,66 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     elif fmt == "vcd":
         args += ["--trace", "--trace-structs"]
     args += list(extra_args or [])
+    srcs = [Path(x) for x in (sources or rtl_sources())]
+    if build_dir.is_dir() and not _writable(build_dir):
+        return _readonly_build(build_dir, toplevel, srcs)
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.
     with _file_lock(BUILD / "rtl" / f".{name}.lock"):
-        runner.build(
-            sources=[str(s) for s in (sources or rtl_sources())],
-            hdl_toplevel=toplevel,
-            parameters=params,
-            build_dir=str(build_dir),
-            build_args=args,
-            waves=bool(fmt),
-            always=False,
-            log_file=str(build_dir / "build.log") if build_dir.exists() else None,
-        )
+        try:
+            runner.build(
+                sources=[str(s) for s in srcs],
+                hdl_toplevel=toplevel,
+                parameters=params,
+                build_dir=str(build_dir),
+                build_args=args,
+                waves=bool(fmt),
+                always=False,
+                log_file=str(build_dir / "build.log") if build_dir.exists() else None,
+            )
+        except OSError as e:
+            raise BuildError(f"cannot build in {build_dir}: {e.strerror or e}") from None
+    return build_dir
+
+
+class BuildError(RuntimeError):
+    """An RTL build that cannot be made or used (message: one line for the user)."""
+
+
+def _writable(d: Path) -> bool:
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=d):
+            return True
+    except OSError:
+        return False
+
+
+def _readonly_build(build_dir: Path, toplevel: str, sources: list[Path]) -> Path:
+    """A build directory that cannot be written (a read-only build/): use it as it is
+    when it is complete and newer than its sources, else say so in one line."""
+    exe = build_dir / toplevel
+    if not exe.is_file():
+        raise BuildError(f"{build_dir} is read-only and holds no finished build ({exe.name} missing)")
+    newer = [s.name for s in sources if s.exists() and s.stat().st_mtime > exe.stat().st_mtime]
+    if newer:
+        raise BuildError(f"{build_dir} is read-only and older than {', '.join(newer)}: "
+                         f"make it writable to rebuild")
     return build_dir
 
 
 @contextlib.contextmanager
 def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a")
+    except OSError:
+        # read-only build/: nothing is built there, so there is nothing to serialise
+        yield
+        return
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -150,24 +189,61 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     runner = get_runner("verilator")
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
-    xml = runner.test(
-        hdl_toplevel=toplevel,
-        hdl_toplevel_lang="verilog",
-        test_module=test_module,
-        testcase=testcase,
-        build_dir=str(build_dir),
-        test_dir=str(test_dir or build_dir),
-        extra_env=env,
-        waves=waves,
-        seed=seed,
-        test_args=list(test_args or []),
-        results_xml=str(results_xml) if results_xml else None,
-        log_file=str(log_file) if log_file else None,
-    )
-    tests, fails = get_results(xml)
+    # An absolute results path: we read it ourselves when the runner exits.
+    results = Path(results_xml or (Path(test_dir or build_dir) / f"{test_module}.results.xml")).resolve()
+    try:
+        xml = runner.test(
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",
+            test_module=test_module,
+            testcase=testcase,
+            build_dir=str(build_dir),
+            test_dir=str(test_dir or build_dir),
+            extra_env=env,
+            waves=waves,
+            seed=seed,
+            test_args=list(test_args or []),
+            results_xml=str(results),
+            log_file=str(log_file) if log_file else None,
+        )
+    except SystemExit as e:
+        # Under pytest (or when the simulator exits non-zero) cocotb's runner calls
+        # sys.exit; the failure text must be the test's own message, not `SystemExit: 1`.
+        raise AssertionError(cocotb_failure_text(test_module, results, seed, log_file, e.code)) from None
+    try:
+        tests, fails = get_results(xml)
+    except RuntimeError:
+        tests, fails = 0, 0
     if tests == 0 or fails:
-        raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")
+        raise AssertionError(cocotb_failure_text(test_module, Path(xml), seed, log_file, None))
     return Path(xml), tests
+
+
+def cocotb_failure_text(module: str, xml: Path, seed: int | None, log_file: Path | None, code: object) -> str:
+    """What failed in a cocotb run, from its results XML: each failing test with its message."""
+    import xml.etree.ElementTree as ET
+
+    where = f" (log {log_file})" if log_file else ""
+    try:
+        root = ET.parse(xml).getroot()
+    except (OSError, ET.ParseError):
+        return (f"cocotb {module}: the simulator ended (exit {code}) without results in {xml}{where}; "
+                f"seed {seed}")
+    cases = list(root.iter("testcase"))
+    lines = []
+    for tc in cases:
+        for bad in [*tc.findall("failure"), *tc.findall("error")]:
+            msg = (bad.get("message") or "").strip()
+            text = (bad.text or "").strip()
+            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
+            if text and text != msg:
+                lines += ["    " + ln for ln in text.splitlines()[-12:]]
+    if not lines:
+        lines.append(f"cocotb {module}: {'no test ran' if not cases else 'the simulator failed'} "
+                     f"(exit {code}, results {xml}){where}")
+    fails = sum(1 for tc in cases if tc.find("failure") is not None or tc.find("error") is not None)
+    lines.append(f"{fails} of {len(cases)} cocotb test(s) failed; seed {seed}; results {xml}{where}")
+    return "\n".join(lines)
 
 
 def sysdeps() -> None:

@@ -35,7 +35,7 @@ def test_rtl_matrix_matches_expectations_and_reference(srv):
         if not c.ok:
             why = "; ".join(c.details or []) or c.error
             bad.append(f"{c.op} [{c.policy}]: expected {fmt_rules(c.expected)}, RTL observed "
-                       f"{fmt_rules(c.observed)} ({why[:400]})\n    replay: python -m model.matrix --device rtl "
+                       f"{fmt_rules(c.observed)} ({why[:400]})\n    replay: .venv/bin/python -m model.matrix --device rtl "
                        f"--only {c.op} --seed {SEED}")
     assert not bad, f"{len(bad)} of {len(cells)} RTL matrix cell(s) disagree:\n" + "\n".join(bad)
     # every cell really ran on the RTL and was scoreboarded

@@ -22,7 +22,7 @@ EXPECT = {"deferred": {"ordering"}, "notify-inside-lock": set(), "secondary-with
 
 
 def replay(policy: str) -> str:
-    return f"replay: python -m tb.sim --scenario {SCN.relative_to(ROOT)} --policy {policy} --seed {SEED} --waves 1"
+    return f"replay: .venv/bin/python -m tb.sim --scenario {SCN.relative_to(ROOT)} --policy {policy} --seed {SEED} --waves 1"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_watchdog_names_the_hung_command(srv):
     """Never answer a DMA read: the watchdog fires with the state and the replay line."""
     with pytest.raises(CosimRemoteError) as ei:
         srv.call("scenario", scenario=str(SCN), policy="deferred", seed=SEED, tamper="drop", cmd_timeout=2_000,
-                 repro="python -m tb.sim --scenario scenarios/cow_timeline.scn --policy deferred")
+                 repro=".venv/bin/python -m tb.sim --scenario scenarios/cow_timeline.scn --policy deferred")
     text = str(ei.value)
     assert "watchdog" in text and "unanswered" in text and "replay:" in text, text[:2000]
     # the server survives and the next run is clean
@@ -111,4 +111,4 @@ def test_sim_cli_writes_every_report(tmp_path):
     assert svg.startswith("<svg") and "#ffd0d0" in svg  # the violating read is highlighted
     summary = json.loads((out / "summary.json").read_text())
     (run,) = summary["runs"]
-    assert run["failed_rules"] == ["ordering"] and run["as_expected"] and run["replay"].startswith("python -m tb.sim")
+    assert run["failed_rules"] == ["ordering"] and run["as_expected"] and run["replay"].startswith(".venv/bin/python -m tb.sim")

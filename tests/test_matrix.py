@@ -112,4 +112,4 @@ def test_docs_matrix_is_the_rendered_table_of_the_current_expectations():
     rows = load_rows()
     doc = render_doc(rows, run_matrix(rows, ref_runner), load_intro(), "ref")
     assert (ROOT / "docs" / "MATRIX.md").read_text() == doc, \
-        "regenerate: python -m model.matrix --device ref --out build/matrix --doc docs/MATRIX.md"
+        "regenerate: .venv/bin/python -m model.matrix --device ref --doc docs/MATRIX.md"

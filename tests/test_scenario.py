@@ -91,10 +91,10 @@ def test_malformed_file_gives_one_error_with_file_and_line(text, line, words):
     assert str(e.value).startswith(f"scenarios/bad.scn:{line}: ")
 
 
-def test_a_file_without_rows_is_an_error_for_the_whole_file():
+def test_a_file_without_rows_is_reported_at_its_last_line():
     with pytest.raises(ScenarioError) as e:
-        parse(OK_SETUP, "x.scn")
-    assert e.value.line is None and str(e.value) == "x.scn: no '[Time ...]' rows: nothing to run"
+        parse(OK_SETUP + "\n# trailing comment\n\n", "x.scn")
+    assert e.value.line == 2 and str(e.value) == "x.scn:2: no '[Time ...]' rows: nothing to run"
 
 
 def test_comments_and_dashes_are_ignored():

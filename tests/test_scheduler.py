@@ -8,8 +8,8 @@ import pytest
 
 from model.device import run_sync
 from model.memory import PhysMem
-from model.refdev import RefDevice
-from model.scenario import ScenarioRunError, load, parse
+from model.refdev import RefConfig, RefDevice
+from model.scenario import ScenarioError, ScenarioRunError, load, parse
 from model.scheduler import Layout, run_scenario, run_scenario_sync
 from model.trace import CpuStore, OpStep, Trace
 
@@ -137,9 +137,15 @@ def test_starting_an_operation_while_the_previous_one_is_preempted_is_an_error()
 
 
 def test_device_thread_the_device_does_not_have_is_reported_at_its_line():
+    # beyond the device's 4 threads: refused when the file is read
     text = SMALL.replace("DEV-thread-1 {read B}", "DEV-thread-6 {read B}")
+    with pytest.raises(ScenarioError) as e:
+        parse(text, "x.scn")
+    assert e.value.line == 11 and "the device has 4 threads" in str(e.value)
+    # a device built with fewer threads refuses it when the run reaches that line
+    text = SMALL.replace("DEV-thread-1 {read B}", "DEV-thread-3 {read B}")
     with pytest.raises(ScenarioRunError) as e:
-        run_scenario_sync(parse(text, "x.scn"), "deferred", 0)
+        run_scenario_sync(parse(text, "x.scn"), "deferred", 0, config=RefConfig(num_threads=2))
     assert e.value.line == 11 and "refused" in str(e.value)
 
 
