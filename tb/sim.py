@@ -222,27 +222,17 @@ def run_all(args: argparse.Namespace) -> int:
 
 
 def write_waves_gtkw(r: dict, o: dict, sc: Any, names: dict[int, str]) -> Path | None:
-    from tb.gtkw import write_gtkw
+    from tb.gtkw import run_markers, write_gtkw
 
     sigs = o.get("signals")
     if not sigs:
         return None
-    P = o["period"]
-    epoch = o["epoch"]
-    res = r["res"]
-    marks = []
-    for v in res.failures:
-        for e in v.events:
-            t = getattr(e, "mem_time", None)
-            if t is None:
-                t = getattr(e, "time", None)
-            if t is not None:
-                marks.append((epoch + t) * P + P // 2)
-    marks = sorted(set(marks))
+    P, epoch = o["period"], o["epoch"]
+    marks = run_markers(r["res"].failures, epoch, P)
     return write_gtkw([tuple(s) for s in sigs], r["wave"], r["dir"] / "waves.gtkw", start=epoch * P,
-                      markers=marks, primary=marks[-1] if marks else None, period=P,
+                      end=(epoch + o["cycles"]) * P, markers=marks, period=P,
                       comment=f"{sc.name} [{r['policy']}]: run starts at cycle {epoch} "
-                              f"(trace time 0 = {epoch * P} steps); markers: violating events")
+                              f"(trace time 0 = {epoch * P} steps); markers: violating device reads")
 
 
 def main(argv: list[str] | None = None) -> int:
