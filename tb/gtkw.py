@@ -239,7 +239,11 @@ def write_gtkw(signals: list[tuple[str, int]], wave_file: Path, out: Path, *, st
             whole += a
             per_slot += b
         lines += [f"@{TR_GRP_BEGIN | TR_BLANK:x}", f"-{title}"]
-        for t in whole + [t for _, t in sorted(per_slot, key=lambda kt: kt[0])]:
+        # per slot: the named state first, next-state (_d) values last
+        rank = [(k, 0 if t.filter_file else 2 if re.search(r"_d\b", t.text.split("}")[0]) else 1, i)
+                for i, (k, t) in enumerate(per_slot)]
+        ordered = [per_slot[i][1] for _, _, i in sorted(rank)]
+        for t in whole + ordered:
             lines.append(f"@{t.flags:x}")
             if t.filter_file is not None:
                 lines.append(f"^{filter_ids[t.filter_file]} {t.filter_file.resolve()}")
