@@ -237,3 +237,11 @@ def test_labels_follow_the_mapping_at_the_time_of_the_read():
     assert "from old page" in got[22], got[22]
     assert "from old page" in got[24], got[24]
     assert "page" not in got[26], got[26]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "docs" / "img").glob("*.svg")), ids=lambda p: p.name)
+def test_shipped_timelines_keep_text_inside_cells(path, tmp_path):
+    """The pictures the README shows pass the same checks (regenerate them with `make sim` if not)."""
+    svg = path.read_text()
+    test_every_text_line_lies_inside_its_cell({path.name: svg}, path.name)
+    test_rendered_png_has_no_text_outside_its_cell({path.name: svg}, path.name, tmp_path)
