@@ -12,7 +12,8 @@ the scenario (addrA, addrB) and its cycle times. It writes, under --out:
     summary.json                 every run: verdicts, metrics, files, replay command
     <policy>/timeline.svg        the trace as the doc's table, violating reads highlighted
     <policy>/waves.fst|vcd       waveform (with --waves 1), FST when lz4 headers exist
-    <policy>/waves.gtkw          GTKWave save file: signal groups and markers
+    <policy>/waves.gtkw          GTKWave save file: the whole run, markers on violating reads
+    <policy>/waves.filter.*.txt  state names for GTKWave, from rtl/*.sv
     <policy>/trace.json          the full event trace
 
 `--scenario random` generates a scenario from the seed (tb.stress) and runs
