@@ -122,7 +122,7 @@ def _render(svg: str, png_out: Path | None = None) -> np.ndarray:
                                       font_dirs=FONT_DIRS))
     if png_out is not None and png_out.parent.is_dir():
         png_out.write_bytes(png)  # left in pytest's tmp dir for a reader
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
 
 COLOURS = {0: "#ff0000", 1: "#00a000", 2: "#0000ff", 3: "#000000"}
@@ -130,9 +130,9 @@ COLOURS = {0: "#ff0000", 1: "#00a000", 2: "#0000ff", 3: "#000000"}
 
 def _classify(px: np.ndarray) -> np.ndarray:
     """Colour class per pixel (0 red, 1 green, 2 blue, 3 black), -1 for background and faint edges."""
-    lo, hi = px.min(axis=2), px.max(axis=2)
-    cls = np.where(hi - lo < 60, 3, px.argmax(axis=2))
-    return np.where(lo < 110, cls, -1)
+    lo, hi = px.min(axis=2).astype(np.int16), px.max(axis=2).astype(np.int16)
+    cls = np.where(hi - lo < 60, 3, px.argmax(axis=2)).astype(np.int16)
+    return np.where(lo < 110, cls, np.int16(-1))
 
 
 @pytest.mark.parametrize("name", ["cow", "stress"])
@@ -145,7 +145,7 @@ def test_rendered_png_has_no_text_outside_its_cell(svgs, name, tmp_path):
     root, cells = _cells(svg)
     xs = sorted({b[0] for b, _ in cells})
     ys = sorted({b[1] for b, _ in cells})
-    grid = np.full(real.shape[:2], -1)
+    grid = np.full(real.shape[:2], -1, dtype=np.int16)
     for box, texts in cells:
         k = (xs.index(box[0]) % 2) + 2 * (ys.index(box[1]) % 2)
         grid[int(round(box[1])):int(round(box[3])), int(round(box[0])):int(round(box[2]))] = k
@@ -153,11 +153,12 @@ def test_rendered_png_has_no_text_outside_its_cell(svgs, name, tmp_path):
             t.set("fill", COLOURS[k])
             t.attrib.pop("textLength", None)  # as a renderer without textLength support would draw it
             t.attrib.pop("lengthAdjust", None)
-    for parent in root.iter():  # text only: no rectangles or lines
+    in_cells = {id(t) for _, ts in cells for t in ts}
+    for parent in list(root.iter()):  # text only: no rectangles or lines
         for child in list(parent):
             if child.tag in (f"{SVG_NS}rect", f"{SVG_NS}line"):
                 parent.remove(child)
-        if parent.tag == f"{SVG_NS}text" and parent not in [t for _, ts in cells for t in ts]:
+        if parent.tag == f"{SVG_NS}text" and id(parent) not in in_cells:
             parent.set("fill", "#ffffff")  # title and note: checked by geometry
     px = _classify(_render(ET.tostring(root, encoding="unicode")))
     inked = px >= 0
@@ -167,13 +168,16 @@ def test_rendered_png_has_no_text_outside_its_cell(svgs, name, tmp_path):
             assert (inked & (px == k)).any(), f"{name}: no pixel of colour class {k}"
     # an inked pixel must sit in a cell of its class; allow 1 px of antialiasing at a border
     wrong = inked & (px != grid)
-    ys_w, xs_w = np.nonzero(wrong)
-    bad = []
-    for y, x in zip(ys_w, xs_w):
-        win = grid[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
-        if not (win == px[y, x]).any():
-            bad.append((int(x), int(y), int(px[y, x]), int(grid[y, x])))
-    assert not bad, f"{name}: {len(bad)} inked pixels outside their cell, e.g. (x, y, text class, cell class) " \
+    # its own class within 1 px: shift the cell map by -1..1 in x and y
+    near = np.zeros_like(wrong)
+    padded = np.pad(grid, 1, constant_values=-1)
+    h, w = grid.shape
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            near |= padded[dy:dy + h, dx:dx + w] == px
+    ys_w, xs_w = np.nonzero(wrong & ~near)
+    bad = [(int(x), int(y), int(px[y, x]), int(grid[y, x])) for y, x in zip(ys_w[:20], xs_w[:20])]
+    assert not bad, f"{name}: {len(ys_w)} inked pixels outside their cell, e.g. (x, y, text class, cell class) " \
                     f"{bad[:5]}"
 
 
