@@ -215,6 +215,11 @@ def write_gtkw(signals: list[tuple[str, int]], wave_file: Path, out: Path, *, st
     """
     markers = sorted({m for m in markers if m is not None})[:26]
     end = end if end is not None else (max(markers) + 20 * period if markers else start + 200 * period)
+    scale, timescale = dump_scale(Path(wave_file), period)
+    if scale != 1:
+        start, end, period = round(start * scale), round(end * scale), round(period * scale)
+        markers = [round(m * scale) for m in markers]
+        primary = round(primary * scale) if primary is not None else None
     span = max(end - start, period)
     margin = span // 40
     left = max(0, start - margin)
@@ -225,7 +230,8 @@ def write_gtkw(signals: list[tuple[str, int]], wave_file: Path, out: Path, *, st
     slots = slot_counts(signals, info) if info else {}
     if primary is None and markers:
         primary = markers[0]
-    lines = ["[*]", f"[*] {comment}" if comment else "[*] ats_dev_top co-simulation", "[*]",
+    lines = ["[*]", f"[*] {comment}" if comment else "[*] ats_dev_top co-simulation",
+             f"[*] dump time unit {timescale}; view {left}..{end + margin}, zoom for {WAVE_PX} px", "[*]",
              f'[dumpfile] "{Path(wave_file).resolve()}"', f'[savefile] "{Path(out).resolve()}"',
              f"[timestart] {left}", f"[size] {WINDOW[0]} {WINDOW[1]}", "[pos] -1 -1",
              f"*{zoom:.6f} {primary if primary is not None else -1} " + " ".join(named),
@@ -251,6 +257,33 @@ def write_gtkw(signals: list[tuple[str, int]], wave_file: Path, out: Path, *, st
         lines += [f"@{TR_GRP_END | TR_BLANK:x}", f"-{title}"]
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def dump_scale(wave_file: Path, period: int) -> tuple[float, str]:
+    """(dump time units per simulator step, the dump's timescale), measured on the dump's clock.
+
+    Verilator writes the trace in the model's time precision, which is the
+    simulator step the run's times are counted in; measuring the clock
+    period in the dump checks that instead of assuming it. (1.0, "?") when
+    the dump cannot be read.
+    """
+    if not wave_file.is_file() or wave_file.stat().st_size == 0:
+        return 1.0, "?"
+    try:
+        import pywellen
+
+        w = pywellen.Waveform(str(wave_file))
+        clk = next(v for v in w.all_vars() if v.full_name in (f"{TOP}.clk_i", f"{TOP}.{DUT}.clk_i"))
+        rises = [t for t, v in clk.tv if v == 1][1:4]
+        ts = w.timescale
+        unit = f"{ts.factor}{str(ts.unit).rsplit('.', 1)[-1]}" if ts is not None else "?"
+    except BaseException as e:  # noqa: BLE001 - an unreadable dump (pywellen panics): keep simulator steps
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return 1.0, "?"
+    if len(rises) < 2 or rises[1] - rises[0] <= 0:
+        return 1.0, unit
+    return (rises[1] - rises[0]) / period, unit
 
 
 def run_markers(failures: Iterable[Any], epoch: int, period: int) -> list[int]:

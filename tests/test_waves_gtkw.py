@@ -302,3 +302,22 @@ def test_filters_follow_the_rtl_source(tmp_path):
     text = ptw.read_text()
     assert re.search(r"^3 WFinished$", text, re.M) and "WDone" not in text, text
     assert "st" in text.splitlines()[0]  # the comment names the signals the set is used with
+
+
+def test_times_are_converted_to_the_dump_timescale(run, dump, tmp_path):
+    """Times given in another unit (ns, period 10) land in the dump's units (ps here), measured on its clock."""
+    from tb.gtkw import write_gtkw
+
+    g0 = parse_gtkw(run["gtkw"].read_text())
+    signals = [(n[len("cosim_top."):], v.bitwidth) for n, v in dump.vars.items()
+               if n.startswith("cosim_top.u_dut.") and "." not in n[len("cosim_top.u_dut."):]]
+    edges = dump.rising("cosim_top.clk_i")
+    per_ns = (edges[1] - edges[0]) / 10  # dump units per ns (clock period 10 ns)
+    start = max(dump.rising("cosim_top.rst_ni")) / per_ns
+    end = max(dump.changes("cosim_top.clk_i")[0]) / per_ns
+    out = write_gtkw(signals, run["wave"], tmp_path / "ns.gtkw", start=round(start), end=round(end),
+                     markers=[m / per_ns for m in g0.markers], period=10)
+    g = parse_gtkw(out.read_text())
+    check_view(g, dump)
+    assert [round(m) for m in g.markers] == g0.markers
+    assert "dump time unit 1ps" in out.read_text() or per_ns != 1000
