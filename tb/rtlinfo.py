@@ -159,15 +159,19 @@ def parse(rtl: Path = RTL) -> RtlInfo:
         alias = dict(re.findall(r"localparam\s+int\s+unsigned\s+(\w+)\s*=\s*([A-Za-z_]\w*)\s*;", src))
         decls: dict[str, SlotDecl] = {}
         counts = set()
-        for m in re.finditer(r"\[\s*(\w+)\s*\*\s*(\w+)\s*-\s*1\s*:\s*0\s*\]\s*(\w+(?:\s*,\s*\w+)*)", src):
+        names_rx = r"(\w+(?:\s*,\s*\w+)*)"
+        for m in re.finditer(r"\[\s*(\w+)\s*\*\s*(\w+)\s*-\s*1\s*:\s*0\s*\]\s*" + names_rx, src):
             cnt = alias.get(m.group(1), m.group(1))
             names = [n.strip() for n in m.group(3).split(",") if n.strip() not in _KEYWORDS]
             decls.update({n: SlotDecl(cnt, m.group(2), names) for n in names})
             counts.add(cnt)
-        for m in re.finditer(r"\[\s*(\w+)\s*-\s*1\s*:\s*0\s*\]\s*(\w+(?:\s*,\s*\w+)*)", src):
-            cnt = alias.get(m.group(1), m.group(1))
-            if cnt in counts:
-                names = [n.strip() for n in m.group(2).split(",") if n.strip() not in _KEYWORDS]
+        enum_w = {st.name: st.width for st in states if st.module is None}
+        for m in re.finditer(r"(\w+)\s*\[\s*(\w+)\s*-\s*1\s*:\s*0\s*\]\s*" + names_rx, src):
+            typ, cnt = m.group(1).split("::")[-1], alias.get(m.group(2), m.group(2))
+            names = [n.strip() for n in m.group(3).split(",") if n.strip() not in _KEYWORDS]
+            if typ in enum_w:  # a packed array of a package enum: one enum per slot
+                decls.update({n: SlotDecl(cnt, str(enum_w[typ]), names) for n in names})
+            elif cnt in counts and typ in _KEYWORDS:  # one bit per slot
                 decls.update({n: SlotDecl(cnt, "1", names) for n in names if n not in decls})
         slots[mod] = decls
     return RtlInfo(modules, instances, states, slots)

@@ -321,3 +321,41 @@ def test_times_are_converted_to_the_dump_timescale(run, dump, tmp_path):
     check_view(g, dump)
     assert [round(m) for m in g.markers] == g0.markers
     assert "dump time unit 1ps" in out.read_text() or per_ns != 1000
+
+
+def test_rtl_reader_handles_enum_typed_slot_arrays(tmp_path):
+    """A per-slot packed array of a package enum gets the enum's width per slot and its names."""
+    from tb.gtkw import TR_FTRANSLATED, write_gtkw
+    from tb.rtlinfo import parse
+
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / "ats_pkg.sv").write_text("package ats_pkg;\n  typedef enum logic [1:0] {\n    SIdle = 2'd0,\n"
+                                    "    SBusy = 2'd1,\n    SDone = 2'd2\n  } slot_st_e;\nendpackage\n")
+    (rtl / "ats_dev_top.sv").write_text(
+        "module ats_dev_top #(parameter int unsigned NumSlots = 3) (input logic clk_i);\n"
+        "  blk #(.NumSlots(NumSlots)) u_blk (.clk_i);\nendmodule\n")
+    (rtl / "blk.sv").write_text(
+        "module blk #(parameter int unsigned NumSlots = 3) (input logic clk_i);\n"
+        "  ats_pkg::slot_st_e [NumSlots-1:0] st_q;  // one state per slot\n"
+        "  logic [NumSlots*8-1:0] data_q;\n"
+        "  always_ff @(posedge clk_i) if (st_q[0] == ats_pkg::SBusy) st_q[0] <= ats_pkg::SDone;\n"
+        "endmodule\n")
+    info = parse(rtl)
+    assert info.module_of("u_blk", "ats_dev_top") == "blk"
+    assert info.slots["blk"]["st_q"].width == "2" and info.slots["blk"]["data_q"].width == "8"
+    assert info.state_set("blk", "st_q", 2).name == "slot_st_e"
+    sigs = [("u_dut.u_blk.st_q", 6), ("u_dut.u_blk.data_q", 24)]
+    import tb.gtkw as gt
+
+    groups = gt.GROUPS
+    try:
+        gt.GROUPS = [("Block", [("u_dut.u_blk", r".")])]
+        out = write_gtkw(sigs, tmp_path / "none.fst", tmp_path / "w.gtkw", start=0, end=1000, period=10, rtl=rtl)
+    finally:
+        gt.GROUPS = groups
+    g = parse_gtkw(out.read_text())
+    st = {t["alias"]: t for t in g.traces if t["alias"] and t["alias"].endswith("st_q")}
+    assert sorted(st) == ["blk.slot0.st_q", "blk.slot1.st_q", "blk.slot2.st_q"], sorted(st)
+    assert all(t["flags"] & TR_FTRANSLATED and "SBusy" in Path(t["filter"]).read_text() for t in st.values())
+    assert [b for b, _ in st["blk.slot2.st_q"]["names"]] == [0, 1]  # bits [5:4] of st_q[5:0]
