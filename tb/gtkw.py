@@ -4,17 +4,20 @@
 through VPI (the waves build keeps every signal public), returning
 `(path, width)` for every signal. `write_gtkw` groups them by role (device
 commands and responses, ATC lookups and fills, walker, invalidations and
-completions, AXI) and writes a .gtkw that opens the waveform with those
-groups, opened on the whole run with markers on the violating device reads.
-Per-slot vectors are split into one aliased trace per slot and fields with
-named values show the names (tb/rtlinfo.py reads both from rtl/*.sv).
-GTKWave's zoom z shows 2**-z dump time units per 200 pixels, and Verilator
-writes the dump in the simulator's time precision, so times here are
-simulator steps. The simulated top is the co-simulation wrapper (tb.rtldev:
-clock and AXI response slots) with the RTL as `u_dut`, so names follow
-Verilator's trace hierarchy: `TOP.cosim_top.u_dut.<port>` and
-`TOP.cosim_top.u_dut.<instance>.<sig>`; vectors carry their range
-(`cmd_va_i[63:0]`), as in the dump itself.
+completions, AXI) and writes a .gtkw that opens on the whole run, with
+markers on the violating device reads. Per-slot vectors are split into one
+aliased trace per slot (`ptw.walk1.st_q`), and fields with named values show
+the names through translate filter files written beside the .gtkw
+(tb/rtlinfo.py reads both from rtl/*.sv).
+
+Times: GTKWave's zoom z shows 2**-z dump time units per 200 pixels
+(currenttime.c, calczoom). The caller gives simulator steps; the dump's own
+clock period fixes how many dump units one step is (`dump_scale`).
+
+The simulated top is the co-simulation wrapper (tb.rtldev: clock and AXI
+response slots) with the RTL as `u_dut`, so names follow Verilator's trace
+hierarchy: `cosim_top.u_dut.<port>` and `cosim_top.u_dut.<instance>.<sig>`;
+vectors carry their range (`cmd_va_i[63:0]`), as in the dump itself.
 """
 from __future__ import annotations
 
