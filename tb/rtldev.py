@@ -8,7 +8,7 @@ completions come from the monitors. The AXI slave serves the host model's own
 `PhysMem`, so the walker reads the very page-table bytes the kernel model
 wrote, and DMA reads/writes land in the same memory the CPU side uses.
 
-Speed (DESIGN.md 7): Python never runs per clock. The simulated top is a
+Speed (docs/INTENT.md, "Toolchain facts"): Python never runs per clock. The simulated top is a
 generated wrapper (`clock_wrapper`, build/rtl/cosim_top.sv) around
 ats_dev_top that makes the clock in Verilog (Verilator --timing), feeds the
 command and Invalidate Request ports from small queues the drivers fill,

@@ -14,7 +14,8 @@ other; give concurrent runs of one scenario their own --out):
     summary.json                 every run: verdicts, metrics, files, replay command
     <policy>/timeline.svg        the trace as the doc's table, violating reads highlighted
     <policy>/waves.fst|vcd       waveform (with --waves 1), FST when lz4 headers exist
-    <policy>/waves.gtkw          GTKWave save file: signal groups and markers
+    <policy>/waves.gtkw          GTKWave save file: the whole run, markers on violating reads
+    <policy>/waves.filter.*.txt  state names for GTKWave, from rtl/*.sv
     <policy>/trace.json          the full event trace
 
 `--scenario random` generates a scenario from the seed (tb.stress) and runs
@@ -247,27 +248,17 @@ def run_all(args: argparse.Namespace) -> int:
 
 
 def write_waves_gtkw(r: dict, o: dict, sc: Any, names: dict[int, str]) -> Path | None:
-    from tb.gtkw import write_gtkw
+    from tb.gtkw import run_markers, write_gtkw
 
     sigs = o.get("signals")
     if not sigs:
         return None
-    P = o["period"]
-    epoch = o["epoch"]
-    res = r["res"]
-    marks = []
-    for v in res.failures:
-        for e in v.events:
-            t = getattr(e, "mem_time", None)
-            if t is None:
-                t = getattr(e, "time", None)
-            if t is not None:
-                marks.append((epoch + t) * P + P // 2)
-    marks = sorted(set(marks))
+    P, epoch = o["period"], o["epoch"]
+    marks = run_markers(r["res"].failures, epoch, P)
     return write_gtkw([tuple(s) for s in sigs], r["wave"], r["dir"] / "waves.gtkw", start=epoch * P,
-                      markers=marks, primary=marks[-1] if marks else None, period=P,
+                      end=(epoch + o["cycles"]) * P, markers=marks, period=P,
                       comment=f"{sc.name} [{r['policy']}]: run starts at cycle {epoch} "
-                              f"(trace time 0 = {epoch * P} steps); markers: violating events")
+                              f"(trace time 0 = {epoch * P} steps); markers: violating device reads")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,8 @@
 
 Input is one `model.trace.Trace`; output is a list of `Verdict`, one failing
 verdict per violation and one passing verdict for each rule that held, so a
-verdict table always shows every rule (DESIGN.md 5). Semantics of each rule
-are in the module docstrings: `ordering`, `lost_write`, `uaf`, `protocol`,
+verdict table always shows every rule (docs/INTENT.md, "Checkers: Verdicts").
+Semantics of each rule are in the module docstrings: `ordering`, `lost_write`, `uaf`, `protocol`,
 `stale`; the conventions they share (addresses are (pasid, va), the global
 write order, lenient same-cycle ties) are in `common`.
 

@@ -1,4 +1,4 @@
-"""Lost writes (DESIGN.md 5, "Lost device write").
+"""Lost writes (docs/INTENT.md, "Checkers: Lost device write").
 
 A write that completed must stay visible at its virtual address until a later
 write to that address replaces it. The classic loss: the device writes through

@@ -1,4 +1,4 @@
-"""Total-store-order for the device (DESIGN.md 5, "Ordering").
+"""Total-store-order for the device (docs/INTENT.md, "Checkers: Ordering").
 
 The device must behave as if it watched one monotone, possibly delayed,
 prefix of the global write order: there is a non-decreasing view k(t) such that

@@ -1,4 +1,4 @@
-"""ATS invalidation protocol (DESIGN.md 5, "Protocol").
+"""ATS invalidation protocol (docs/INTENT.md, "Checkers: Protocol").
 
 Rules, over InvReq/InvCpl taken in (time, trace order):
 

@@ -1,4 +1,6 @@
-"""Stale-window metric (DESIGN.md 5): how long the device kept using an old PA.
+"""Stale-window metric: how long the device kept using an old PA.
+
+Semantics: docs/INTENT.md, "Checkers: Stale window".
 
 Not a failure by itself (an invalidation always takes some cycles, and for a
 write-protect or KSM change the doc says a delay is harmless); it is the number

@@ -1,4 +1,6 @@
-"""Use-after-free (DESIGN.md 5): device accesses to frames that are not theirs.
+"""Use-after-free: device accesses to frames that are not theirs.
+
+Semantics: docs/INTENT.md, "Checkers: Use-after-free".
 
 The doc's case A: if the page behind a mapping is freed before the secondary
 TLB is invalidated, the device can read or write a page that "might now be used
