@@ -109,6 +109,9 @@ class Scenario:
     pasid: int = 1
     cycles_per_step: int = 10
     wp_fault: str = "lock-wait"
+    # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
+    # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
+    device_timing: dict = field(default_factory=dict)
     vmas: list[VmaSpec] = field(default_factory=list)
     pages: list[PageSpec] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
@@ -252,6 +255,8 @@ class _Parser:
             if args not in (["lock-wait"], ["refcount"]):
                 raise self.err("usage: wp-fault lock-wait|refcount")
             sc.wp_fault = args[0]
+        elif d == "device-timing":
+            self._device_timing(args)
         elif d == "threads":
             for t in args:
                 if not THREAD_RE.match(t):
@@ -267,7 +272,41 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, "
-                           f"cycles-per-step, wp-fault, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, device-timing, threads, vma, page, label)")
+
+    def _device_timing(self, args: list[str]) -> None:
+        """latency=LO[..HI] walk-latency=LO[..HI] (AXI response cycles, LO >= 2),
+        ar-hold=N (cycles each DMA read waits at the AXI port), ar-hold-threads=T[,T...]."""
+        usage = "usage: device-timing KEY=VALUE... (latency=LO[..HI], walk-latency=LO[..HI], ar-hold=N, " \
+                "ar-hold-threads=T[,T...])"
+        if not args:
+            raise self.err(usage)
+        for a in args:
+            key, eq, val = a.partition("=")
+            if not eq or not val:
+                raise self.err(f"device-timing: {a!r} is not KEY=VALUE; {usage}")
+            if key in ("latency", "walk-latency"):
+                lo_s, _, hi_s = val.partition("..")
+                lo = self.num(lo_s, key)
+                hi = self.num(hi_s, key) if hi_s else lo
+                if not 2 <= lo <= hi:
+                    raise self.err(f"device-timing {key}={val}: need 2 <= LO <= HI")
+                self.sc.device_timing[key] = (lo, hi)
+            elif key == "ar-hold":
+                n = self.num(val, key)
+                if n >= 1 << 16:
+                    raise self.err(f"device-timing ar-hold={val}: at most 65535 cycles")
+                self.sc.device_timing[key] = n
+            elif key == "ar-hold-threads":
+                mask = 0
+                for t in val.split(","):
+                    i = self.num(t, key)
+                    if i > 7:
+                        raise self.err(f"device-timing ar-hold-threads: thread {i} outside 0..7")
+                    mask |= 1 << i
+                self.sc.device_timing[key] = mask
+            else:
+                raise self.err(f"device-timing: unknown key {key!r}; {usage}")
 
     def _define(self, name: str, va: int) -> None:
         if not re.match(r"^[A-Za-z_]\w*$", name):
