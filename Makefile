@@ -15,6 +15,7 @@ SEED     ?= 1
 WAVES    ?= 1
 SEEDS    ?= 200
 DEVICE   ?= ref
+DEVICE_BUG ?=
 JOBS     ?= 2
 
 .PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
@@ -32,7 +33,7 @@ $(STAMP): requirements.txt
 	@touch $@
 
 sim: $(STAMP)
-	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) --out $(BUILD)/sim
+	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) --out $(BUILD)/sim $(if $(DEVICE_BUG),--device-bug $(DEVICE_BUG))
 
 test: $(STAMP)
 	@mkdir -p $(BUILD)

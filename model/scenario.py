@@ -27,6 +27,9 @@ from .mm import HPAGE_SIZE
 from .notifier import POLICIES, Policy
 from .ops import OPS, STEP_NAMES
 
+# Test-only broken variants of the RTL device (rtl/ats_dev_top.sv DbgNoDrain / DbgNoPoison)
+# that `expect ... device=VARIANT` lines may name.
+DEVICE_VARIANTS = ("no-drain", "no-poison")
 THREAD_RE = re.compile(r"^(CPU|DEV)-thread-(\d+)$")
 ROW_RE = re.compile(r"^\[Time\s+([^\]]*?)\s*\]\s*-*\s*$")
 CELL_RE = re.compile(r"^(\S+)\s*\{(.*)\}\s*$")
@@ -118,6 +121,12 @@ class Scenario:
     threads: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     expects: dict[str, frozenset[str]] = field(default_factory=dict)  # policy -> failing rules
+    # `expect ... device=VARIANT`: the same for a test-only broken RTL (DEVICE_VARIANTS)
+    device_expects: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def expects_for(self, variant: str | None) -> dict[str, frozenset[str]]:
+        """Expectations for the correct device (None) or a test-only variant (none given: {})."""
+        return self.expects if not variant else self.device_expects.get(variant, {})
 
     @property
     def cpu_threads(self) -> list[str]:
@@ -396,8 +405,13 @@ class _Parser:
 
     # -- expectations ---------------------------------------------------------------------
     def _expect(self, args: list[str]) -> None:
+        variant = None
+        if args and args[-1].startswith("device="):
+            variant = args.pop()[len("device="):]
+            if variant not in DEVICE_VARIANTS:
+                raise self.err(f"expect: unknown device variant {variant!r} (known: {', '.join(DEVICE_VARIANTS)})")
         if len(args) < 2:
-            raise self.err("usage: expect POLICY|all clean|RULE[,RULE...]")
+            raise self.err("usage: expect POLICY|all clean|RULE[,RULE...] [device=VARIANT]")
         pol = args[0]
         names = [p.value for p in POLICIES]
         if pol != "all" and pol not in names:
@@ -410,10 +424,11 @@ class _Parser:
                 if r not in KNOWN_RULES:
                     raise self.err(f"expect: unknown rule {r!r} (known: clean, {', '.join(KNOWN_RULES)})")
             got = frozenset(rules)
+        table = self.sc.expects if variant is None else self.sc.device_expects.setdefault(variant, {})
         for p in (names if pol == "all" else [pol]):
-            if p in self.sc.expects:
-                raise self.err(f"expect: policy {p} given twice")
-            self.sc.expects[p] = got
+            if p in table:
+                raise self.err(f"expect: policy {p} given twice" + (f" for device={variant}" if variant else ""))
+            table[p] = got
 
     # -- rows -------------------------------------------------------------------------------
     def _cell(self, row: Row, thread: str, body: str) -> None:

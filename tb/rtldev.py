@@ -160,11 +160,6 @@ class CosimConfig:
 
 
 BP_PORTS = ("ar", "aw", "rsp", "invc", "cmd", "inv")  # order of the wrapper's bp_cfg / bp_sn
-# Back-pressure profile of `make stress` and of CosimConfig.default_bp (stress.py, sim, matrix):
-# short refusals on every port and a latency tail of 1 in 16 responses.
-STRESS_STALL = {"ar": (0.08, 8), "aw": (0.08, 8), "rsp": (0.08, 4), "invc": (0.1, 16), "cmd": (0.05, 4),
-                "inv": (0.05, 8)}
-STRESS_TAIL = (1 / 16, 8, 40)
 
 
 class DeviceError(RuntimeError):
@@ -1814,6 +1809,11 @@ class CosimRemoteError(RuntimeError):
 
 
 _server: CosimServer | None = None
+_variant_servers: dict[str, CosimServer] = {}
+
+# Test-only broken devices (docs/ARCHITECTURE.md 5): variant -> RTL parameters. Each
+# parameter set is built in its own directory (tb.toolchain.param_tag).
+DEVICE_BUGS = {"no-drain": {"DbgNoDrain": 1}, "no-poison": {"DbgNoPoison": 1}}
 
 
 def _portable(scenario: Any) -> Any:
@@ -1832,8 +1832,18 @@ def server() -> CosimServer:
     return _server
 
 
+def variant_server(bug: str) -> CosimServer:
+    """The process-wide co-simulation server of a test-only broken device (DEVICE_BUGS)."""
+    s = _variant_servers.get(bug)
+    if s is None or s.conn is None:
+        if bug not in DEVICE_BUGS:
+            raise ValueError(f"unknown device bug {bug!r} (known: {', '.join(DEVICE_BUGS)})")
+        s = _variant_servers[bug] = CosimServer(params=DEVICE_BUGS[bug], out=BUILD / "cosim" / f"run-{bug}")
+    return s
+
+
 def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: bool = True,
-                     srv: CosimServer | None = None, **kw: Any) -> Any:
+                     srv: CosimServer | None = None, device_bug: str | None = None, **kw: Any) -> Any:
     """`model.scheduler.run_scenario` on the RTL; returns its RunResult.
 
     This is the entry point `python -m model.matrix --device rtl` uses. A
@@ -1841,11 +1851,15 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     `compare_ref` the same scenario, policy and seed also run on the
     reference device, and a verdict `rtl-vs-ref` (failing when the two runs
     fail different rules) is added, so a disagreement shows in the matrix
-    cell it belongs to.
+    cell it belongs to. `device_bug` ("no-drain", "no-poison") runs the
+    test-only broken RTL instead (no comparison: it is meant to differ).
     """
     from model.scenario import ScenarioRunError
 
     payload = _portable(scenario)
+    if device_bug:
+        compare_ref = False
+        srv = srv or variant_server(device_bug)
     try:
         out = (srv or server()).call("scenario", scenario=payload, policy=policy, seed=seed, **kw)
     except CosimRemoteError as e:
@@ -1886,7 +1900,7 @@ def _load_any(scenario: Any) -> Any:
     return load(scenario)
 
 
-__all__ = ["CosimConfig", "BP_PORTS", "STRESS_STALL", "STRESS_TAIL", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
-           "run_scenario_rtl", "CosimRemoteError", "ScenarioErrorTypes"]
+__all__ = ["CosimConfig", "BP_PORTS", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
+           "run_scenario_rtl", "CosimRemoteError", "ScenarioErrorTypes", "DEVICE_BUGS", "variant_server"]
 
 ScenarioErrorTypes = ("ScenarioError", "ScenarioRunError")
