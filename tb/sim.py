@@ -195,8 +195,9 @@ def run_all(args: argparse.Namespace) -> int:
         ref_s = ("same" if ref_same else "differs (broken)" if args.device_bug else "DIFFERENT") \
             if mode == "script" else \
             ("same" if "fail the same" in res.metrics.get("rtl_vs_ref", "") else "differs (random mode)")
-        unexpected = (want is not None and set(failed) - {"scoreboard"} != set(want)) or sb.get("errors") or \
-            not ref_ok
+        # a broken device variant may also fail the golden scoreboard (it serves a stale translation)
+        unexpected = (want is not None and set(failed) - {"scoreboard"} != set(want)) or \
+            (sb.get("errors") and not args.device_bug) or not ref_ok
         print(f"{pol:<22} {verdict:<22} {want_s:<10} {stale:<30} {o['cycles']:>6}  {sb_s:<10} {ref_s}")
         if unexpected:
             bad_runs.append(r)
