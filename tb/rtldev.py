@@ -85,6 +85,20 @@ MASK64 = (1 << 64) - 1
 # --------------------------------------------------------------------------- configuration
 
 
+# The co-simulation's default back-pressure (CosimConfig.stall / latency_tail; also
+# `make stress`): each port refuses for short random stretches (a few per cent of the
+# cycles) and 1 AXI response in 16 takes 8..40 cycles. Chosen so every expectation
+# of the matrix and the shipped scenarios holds on the RTL (checked over several
+# seeds) while accesses wait at the AXI port after their lookup and walks and
+# completions are late.
+BACKPRESSURE: dict = {
+    "stall": {"ar": (0.08, 8), "aw": (0.08, 8), "rsp": (0.08, 4), "invc": (0.1, 16), "cmd": (0.05, 4),
+              "inv": (0.05, 8)},
+    "latency_tail": (1 / 16, 8, 40),
+}
+NO_BACKPRESSURE: dict = {"stall": {}, "latency_tail": None}
+
+
 @dataclass
 class CosimConfig:
     """Bench-side knobs (the RTL's own parameters are Verilog parameters)."""
@@ -113,10 +127,11 @@ class CosimConfig:
     #   hold the RTL's READY low; "cmd", "inv" delay presenting the next queued command /
     #   Invalidate Request (a VALID already up stays up until its handshake).
     # Generated in Verilog by the wrapper (`_BP_HDL`), so it costs no Python wakes.
-    stall: dict = field(default_factory=dict)
+    # Default: BACKPRESSURE (every port); stall={} and latency_tail=None turn it off.
+    stall: dict = field(default_factory=lambda: dict(BACKPRESSURE["stall"]))
     # latency_tail (p, lo, hi): with probability p an AXI response takes lo..hi cycles
     # instead of `latency` (a spread with a long tail; with `reorder` later IDs overtake).
-    latency_tail: tuple[float, int, int] | None = None
+    latency_tail: tuple[float, int, int] | None = field(default_factory=lambda: BACKPRESSURE["latency_tail"])
     walk_latency: tuple[int, int] | None = None  # latency of walker reads (default: `latency`)
     # ar_hold: every DMA read of a thread in ar_hold_threads (bit mask) waits this many
     # cycles at the AXI port after it first raises ARVALID (deterministic: scenarios use it
@@ -1900,7 +1915,7 @@ def _load_any(scenario: Any) -> Any:
     return load(scenario)
 
 
-__all__ = ["CosimConfig", "BP_PORTS", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
+__all__ = ["CosimConfig", "BP_PORTS", "BACKPRESSURE", "NO_BACKPRESSURE", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
            "run_scenario_rtl", "CosimRemoteError", "ScenarioErrorTypes", "DEVICE_BUGS", "variant_server"]
 
 ScenarioErrorTypes = ("ScenarioError", "ScenarioRunError")

@@ -65,6 +65,8 @@ def replay_cmd(args: argparse.Namespace, policy: str) -> str:
         parts += ["--reorder", str(args.reorder)]
     if args.device_bug:
         parts += ["--device-bug", args.device_bug]
+    if not args.backpressure:
+        parts += ["--backpressure", "0"]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -76,6 +78,10 @@ def axi_settings(args: argparse.Namespace) -> dict:
         out["latency"] = tuple(int(x) for x in args.latency.split(","))
     if args.reorder is not None:
         out["reorder"] = bool(args.reorder)
+    if not args.backpressure:
+        from tb.rtldev import NO_BACKPRESSURE
+
+        out["bp"] = NO_BACKPRESSURE
     if args.scenario == "random":
         from tb.stress import STRESS_AXI
 
@@ -281,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", default="", help="AXI response latency range lo,hi in cycles (lo >= 2)")
     ap.add_argument("--reorder", type=int, choices=[0, 1], default=None,
                     help="AXI responses may overtake across IDs (default: 1 for --scenario random, else 0)")
+    ap.add_argument("--backpressure", type=int, choices=[0, 1], default=1,
+                    help="seeded READY/VALID stalls and AXI latency tail (tb.rtldev.BACKPRESSURE); 0: every READY high")
     ap.add_argument("--device-bug", default="", choices=["", *DEVICE_BUGS],
                     help="run a test-only broken RTL: no-drain (DbgNoDrain) or no-poison (DbgNoPoison)")
     args = ap.parse_args(argv)

@@ -36,16 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from model.notifier import POLICIES
+from tb.rtldev import BACKPRESSURE, NO_BACKPRESSURE
 
 # AXI slave settings of the stress runs (random latency per access, reordering across IDs);
 # `python -m tb.sim --scenario random --seed N` uses the same, so it replays a stress seed.
 # `bp`: back-pressure on every port and a latency tail (tb.rtldev.CosimConfig.stall /
 # latency_tail), so accesses wait in front of the AXI port after their ATC lookup and
 # walks stay in flight across invalidations; seeded by the stress seed.
-STRESS_AXI = {"latency": (2, 5), "reorder": True,
-              "bp": {"stall": {"ar": (0.08, 8), "aw": (0.08, 8), "rsp": (0.08, 4), "invc": (0.1, 16),
-                               "cmd": (0.05, 4), "inv": (0.05, 8)},
-                     "latency_tail": (1 / 16, 8, 40)}}
+STRESS_AXI = {"latency": (2, 5), "reorder": True, "bp": BACKPRESSURE}
 
 ANON = 0x1000_0000
 FILEVA = 0x2000_0000
@@ -310,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     s = run_stress(seeds, pols, out=out, latency=lat, reorder=not a.no_reorder, jobs=a.jobs,
-                   bp=None if a.no_backpressure else STRESS_AXI["bp"])
+                   bp=NO_BACKPRESSURE if a.no_backpressure else STRESS_AXI["bp"])
     (out / "stress.json").write_text(json.dumps(s, indent=1, default=str))
     print(report(s))
     print(f"wrote {out / 'stress.json'}")

@@ -23,7 +23,7 @@ import pytest
 
 from model.matrix import POLICIES, fmt_rules, load_rows, run_matrix
 from model.scenario import ScenarioError, load, parse
-from tb.rtldev import DEVICE_BUGS, CosimServer, run_scenario_rtl
+from tb.rtldev import DEVICE_BUGS, NO_BACKPRESSURE, CosimServer, run_scenario_rtl
 from tb.stress import STRESS_AXI, random_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +110,7 @@ def test_held_read_waits_at_the_axi_port(servers):
     assert o["backpressure"]["axi_latency"]["max"] >= 100, o["backpressure"]
 
 
-def _bp_run(srv: CosimServer, seed: int, bp: dict | None) -> dict:
+def _bp_run(srv: CosimServer, seed: int, bp: dict) -> dict:
     sc = random_scenario(seed)
     o = srv.call("scenario", scenario=sc, policy="notify-inside-lock", seed=seed, mode="random",
                  latency=STRESS_AXI["latency"], reorder=True, axi_seed=seed, bp=bp)
@@ -141,7 +141,7 @@ def test_backpressure_reaches_every_port_and_replays(servers):
     again = _bp_run(srv, seed, STRESS_AXI["bp"])
     assert again["backpressure"] == b and again["cycles"] == cycles
     # and without back-pressure nothing is refused (the counters are real)
-    quiet = _bp_run(srv, seed, None)
+    quiet = _bp_run(srv, seed, NO_BACKPRESSURE)
     assert sum(quiet["backpressure"]["stalled"].values()) == 0, quiet["backpressure"]
 
 
