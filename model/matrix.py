@@ -431,7 +431,12 @@ def render_doc(rows: list[MatrixRow], cells: list[Cell], intro: str, device: str
            load_disagreements(), "", "## Reasoning per operation", ""]
     for r in rows:
         exp = ", ".join(f"{p}: {fmt_rules(r.expect[p])}" for p in (q.value for q in POLICIES))
-        out += [f"### `{r.op}`: {r.title}", "", f"Expected: {exp}.", "", r.reason, ""]
+        out += [f"### `{r.op}`: {r.title}", "", f"Expected: {exp}.", ""]
+        for v in sorted(r.device_expect or {}):
+            e = r.expect_for("rtl-" + v)
+            out += [f"Expected on the test-only broken RTL `--device rtl-{v}`: "
+                    + ", ".join(f"{p}: {fmt_rules(e[p])}" for p in (q.value for q in POLICIES)) + ".", ""]
+        out += [r.reason, ""]
         out += ["<details><summary>scenario</summary>", "", "```", r.scenario_text().rstrip(), "```", "",
                 "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
