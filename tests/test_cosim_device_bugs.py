@@ -133,7 +133,7 @@ def test_backpressure_reaches_every_port_and_replays(servers):
         lat |= {b["axi_latency"]["min"], b["axi_latency"]["max"]}
         # the tail of the spread: some response took longer than the base range
         assert b["axi_latency"]["max"] > STRESS_AXI["latency"][1], b
-    # the random scenarios do no device writes (one write per matrix row): AW/W over the
+    # these random scenarios do no device write (a matrix row has one): AW/W over the
     # matrix rows with a device write, a few seeds
     writes = [r for r in load_rows() if "{write" in r.scenario_text()]
     for seed in range(4):
