@@ -130,7 +130,8 @@ class CosimConfig:
     # Default: BACKPRESSURE (every port); stall={} and latency_tail=None turn it off.
     stall: dict = field(default_factory=lambda: dict(BACKPRESSURE["stall"]))
     # latency_tail (p, lo, hi): with probability p an AXI response takes lo..hi cycles
-    # instead of `latency` (a spread with a long tail; with `reorder` later IDs overtake).
+    # (if that is longer than its latency: a spread with a long tail; with `reorder`
+    # later IDs overtake).
     latency_tail: tuple[float, int, int] | None = field(default_factory=lambda: BACKPRESSURE["latency_tail"])
     walk_latency: tuple[int, int] | None = None  # latency of walker reads (default: `latency`)
     # ar_hold: every DMA read of a thread in ar_hold_threads (bit mask) waits this many
@@ -690,7 +691,7 @@ class Ports:
         lat = lo if lo == hi else self.rng.randint(lo, hi)
         tail = cfg.latency_tail
         if tail is not None and self.rng.random() < tail[0]:
-            lat = self.rng.randint(tail[1], tail[2])
+            lat = max(lat, self.rng.randint(tail[1], tail[2]))  # the tail only ever lengthens
         if addr & 7:
             raise DeviceError(f"AXI {'AW' if write else 'AR'} address {addr:#x} not 8-byte aligned")
         acc = AxiAcc(write, id_, addr, edge, data, strb, False, edge + lat, edge - 1, None, self._seq)
