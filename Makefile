@@ -16,6 +16,7 @@ SEED     ?= 1
 WAVES    ?= 1
 SEEDS    ?= 200
 DEVICE   ?= ref
+DEVICE_BUG ?=
 JOBS     ?= 2
 OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
@@ -34,7 +35,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 sim: $(STAMP)
-	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) $(if $(OUT),--out $(OUT))
+	@$(VPY) -m tb.sim --scenario $(SCENARIO) --policy $(POLICY) --seed $(SEED) --waves $(WAVES) $(if $(OUT),--out $(OUT)) $(if $(DEVICE_BUG),--device-bug $(DEVICE_BUG))
 
 test: $(STAMP)
 	@mkdir -p $(BUILD)

@@ -257,6 +257,31 @@ GENERATORS: dict[str, Callable[[str, str], str]] = {
 
 # --------------------------------------------------------------------------- expectations
 
+def _scenario_file(rel: str) -> Callable[[str, str], str]:
+    """A row whose scenario is a shipped file (its `expect` lines are replaced by the TOML's)."""
+    def gen(name: str, title: str) -> str:
+        text = (Path(__file__).resolve().parent.parent / rel).read_text()
+        lines = [ln for ln in text.splitlines() if not ln.startswith(("scenario ", "description ", "expect "))]
+        return f"scenario {name}\ndescription {title}\n" + "\n".join(lines) + "\n"
+    return gen
+
+
+# Rows that open the windows of the two ATS rules with device timing (`device-timing`,
+# honoured by the RTL co-simulation only): they tell a correct device from the
+# test-only broken ones (DEVICES rtl-no-drain / rtl-no-poison).
+GENERATORS["cow_held_read"] = _scenario_file("scenarios/cow_no_drain.scn")
+GENERATORS["cow_walk_race"] = _scenario_file("scenarios/cow_no_poison.scn")
+
+# --device: the reference device, the RTL, and the RTL built with a test-only switch
+# that breaks one ATS rule (rtl/ats_dev_top.sv DbgNoDrain / DbgNoPoison)
+DEVICES = ("ref", "rtl", "rtl-no-drain", "rtl-no-poison")
+
+
+def device_variant(device: str) -> str | None:
+    """'rtl-no-drain' -> 'no-drain' (the key of `[ops.X.device]` tables); None for a correct device."""
+    return device[4:] if device.startswith("rtl-") else None
+
+
 @dataclass(frozen=True)
 class MatrixRow:
     op: str
@@ -264,6 +289,12 @@ class MatrixRow:
     expect: dict[str, frozenset[str]]  # policy -> failing rules
     reason: str
     variant: bool = False
+    # test-only device variant -> policy -> failing rules (policies not given: as `expect`)
+    device_expect: dict[str, dict[str, frozenset[str]]] = None  # type: ignore[assignment]
+
+    def expect_for(self, device: str | None) -> dict[str, frozenset[str]]:
+        v = device_variant(device or "ref")
+        return {**self.expect, **((self.device_expect or {}).get(v, {}) if v else {})}
 
     def scenario_text(self) -> str:
         return GENERATORS[self.op](f"matrix_{self.op}", self.title)
@@ -283,8 +314,13 @@ def load_rows(path: Path = TOML) -> list[MatrixRow]:
             if p.value not in r:
                 raise ValueError(f"{path}: [ops.{op}] lacks an expectation for {p.value}")
             exp[p.value] = frozenset(r[p.value])
+        dev = {}
+        for v, table in r.get("device", {}).items():
+            if "rtl-" + v not in DEVICES:
+                raise ValueError(f"{path}: [ops.{op}.device.{v}]: unknown device variant")
+            dev[v] = {p: frozenset(table[p]) for p in (q.value for q in POLICIES) if p in table}
         rows.append(MatrixRow(op, r["title"], exp, textwrap.dedent(r["reason"]).strip(),
-                              bool(r.get("variant", False))))
+                              bool(r.get("variant", False)), dev))
     return rows
 
 
@@ -306,8 +342,9 @@ def ref_runner(sc: Scenario, policy: str, seed: int) -> Any:
     return run_scenario_sync(sc, policy, seed)
 
 
-def rtl_runner() -> Runner:
-    """The RTL path: tb.rtldev must export run_scenario_rtl(scenario, policy, seed) -> RunResult."""
+def rtl_runner(device: str = "rtl") -> Runner:
+    """The RTL path: tb.rtldev must export run_scenario_rtl(scenario, policy, seed) -> RunResult
+    (with device_bug=VARIANT for a test-only broken device)."""
     try:
         import tb.rtldev as rtldev  # noqa: PLC0415 - deliberately lazy
     except ImportError as e:
@@ -318,6 +355,9 @@ def rtl_runner() -> Runner:
     if fn is None:
         print("error: --device rtl: tb.rtldev has no run_scenario_rtl(scenario, policy, seed)", file=sys.stderr)
         raise SystemExit(2)
+    bug = device_variant(device)
+    if bug:
+        return lambda sc, policy, seed: fn(sc, policy, seed, device_bug=bug)
     return fn
 
 
@@ -342,17 +382,18 @@ def fmt_rules(rules: frozenset[str] | None) -> str:
     return "clean" if not rules else ",".join(sorted(rules))
 
 
-def run_matrix(rows: list[MatrixRow], runner: Runner, seed: int = 0) -> list[Cell]:
+def run_matrix(rows: list[MatrixRow], runner: Runner, seed: int = 0, device: str | None = None) -> list[Cell]:
     cells = []
     for r in rows:
         sc = r.scenario()
+        exp = r.expect_for(device)
         for p in POLICIES:
             try:
                 res = runner(sc, p.value, seed)
             except ScenarioError as e:
-                cells.append(Cell(r.op, p.value, r.expect[p.value], None, error=str(e)))
+                cells.append(Cell(r.op, p.value, exp[p.value], None, error=str(e)))
                 continue
-            cells.append(Cell(r.op, p.value, r.expect[p.value], res.failed_rules,
+            cells.append(Cell(r.op, p.value, exp[p.value], res.failed_rules,
                               details=[v.message for v in res.failures][:4], metrics=res.metrics))
     return cells
 
@@ -398,20 +439,28 @@ def render_doc(rows: list[MatrixRow], cells: list[Cell], intro: str, device: str
            load_disagreements(), "", "## Reasoning per operation", ""]
     for r in rows:
         exp = ", ".join(f"{p}: {fmt_rules(r.expect[p])}" for p in (q.value for q in POLICIES))
-        out += [f"### `{r.op}`: {r.title}", "", f"Expected: {exp}.", "", r.reason, ""]
+        out += [f"### `{r.op}`: {r.title}", "", f"Expected: {exp}.", ""]
+        for v in sorted(r.device_expect or {}):
+            e = r.expect_for("rtl-" + v)
+            out += [f"Expected on the test-only broken RTL `--device rtl-{v}`: "
+                    + ", ".join(f"{p}: {fmt_rules(e[p])}" for p in (q.value for q in POLICIES)) + ".", ""]
+        out += [r.reason, ""]
         out += ["<details><summary>scenario</summary>", "", "```", r.scenario_text().rstrip(), "```", "",
                 "</details>", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-DEVICES = {"ref": "the reference device (model.refdev, transaction level)",
-           "rtl": "the RTL (ats_dev_top in Verilator)"}
+DEVICE_TEXT = {"ref": "the reference device (model.refdev, transaction level)",
+               "rtl": "the RTL (ats_dev_top in Verilator)",
+               "rtl-no-drain": "the RTL with DbgNoDrain=1 (TEST-ONLY BROKEN DEVICE: no drain, ATS rule 2 off)",
+               "rtl-no-poison": "the RTL with DbgNoPoison=1 (TEST-ONLY BROKEN DEVICE: no poison, ATS rule 1 off)"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.matrix", description=__doc__.splitlines()[0])
-    ap.add_argument("--device", choices=("ref", "rtl"), default="ref")
+    ap.add_argument("--device", choices=DEVICES, default="ref",
+                    help="rtl-no-drain / rtl-no-poison: the RTL with a test-only switch that breaks ATS rule 2 / 1")
     ap.add_argument("--out", help="output directory (default: build/matrix/<device>)")
     ap.add_argument("--seed", type=nonneg_int, default=0)
     ap.add_argument("--only", action="append", default=[], help="run only these operations")
@@ -429,10 +478,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"argument --only: unknown operation(s) {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(r.op for r in rows)})")
         rows = [r for r in rows if r.op in args.only]
-    runner = ref_runner if args.device == "ref" else rtl_runner()
-    print(f"== verdict matrix on {DEVICES[args.device]}, seed {args.seed}")
+    runner = ref_runner if args.device == "ref" else rtl_runner(args.device)
+    print(f"== verdict matrix on {DEVICE_TEXT[args.device]}, seed {args.seed}")
     t0 = time.monotonic()
-    cells = run_matrix(rows, runner, args.seed)
+    cells = run_matrix(rows, runner, args.seed, args.device)
     dt = time.monotonic() - t0
     print(render_table(rows, cells, markdown=False))
     bad = [c for c in cells if not c.ok]

@@ -27,6 +27,9 @@ from .mm import HPAGE_SIZE
 from .notifier import POLICIES, Policy
 from .ops import OPS, STEP_NAMES
 
+# Test-only broken variants of the RTL device (rtl/ats_dev_top.sv DbgNoDrain / DbgNoPoison)
+# that `expect ... device=VARIANT` lines may name.
+DEVICE_VARIANTS = ("no-drain", "no-poison")
 THREAD_RE = re.compile(r"^(CPU|DEV)-thread-(\d+)$")
 ROW_RE = re.compile(r"^\[Time\s+([^\]]*?)\s*\]\s*-*\s*$")
 CELL_RE = re.compile(r"^(\S+)\s*\{(.*)\}\s*$")
@@ -131,12 +134,21 @@ class Scenario:
     pasid: int = 1
     cycles_per_step: int = 10
     wp_fault: str = "lock-wait"
+    # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
+    # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
+    device_timing: dict = field(default_factory=dict)
     vmas: list[VmaSpec] = field(default_factory=list)
     pages: list[PageSpec] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)
     threads: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     expects: dict[str, frozenset[str]] = field(default_factory=dict)  # policy -> failing rules
+    # `expect ... device=VARIANT`: the same for a test-only broken RTL (DEVICE_VARIANTS)
+    device_expects: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+
+    def expects_for(self, variant: str | None) -> dict[str, frozenset[str]]:
+        """Expectations for the correct device (None) or a test-only variant (none given: {})."""
+        return self.expects if not variant else self.device_expects.get(variant, {})
 
     @property
     def cpu_threads(self) -> list[str]:
@@ -294,6 +306,8 @@ class _Parser:
             if args not in (["lock-wait"], ["refcount"]):
                 raise self.err("usage: wp-fault lock-wait|refcount")
             sc.wp_fault = args[0]
+        elif d == "device-timing":
+            self._device_timing(args)
         elif d == "threads":
             for t in args:
                 self._thread_name(t)
@@ -308,7 +322,41 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, "
-                           f"cycles-per-step, wp-fault, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, device-timing, threads, vma, page, label)")
+
+    def _device_timing(self, args: list[str]) -> None:
+        """latency=LO[..HI] walk-latency=LO[..HI] (AXI response cycles, LO >= 2),
+        ar-hold=N (cycles each DMA read waits at the AXI port), ar-hold-threads=T[,T...]."""
+        usage = "usage: device-timing KEY=VALUE... (latency=LO[..HI], walk-latency=LO[..HI], ar-hold=N, " \
+                "ar-hold-threads=T[,T...])"
+        if not args:
+            raise self.err(usage)
+        for a in args:
+            key, eq, val = a.partition("=")
+            if not eq or not val:
+                raise self.err(f"device-timing: {a!r} is not KEY=VALUE; {usage}")
+            if key in ("latency", "walk-latency"):
+                lo_s, _, hi_s = val.partition("..")
+                lo = self.num(lo_s, key)
+                hi = self.num(hi_s, key) if hi_s else lo
+                if not 2 <= lo <= hi:
+                    raise self.err(f"device-timing {key}={val}: need 2 <= LO <= HI")
+                self.sc.device_timing[key] = (lo, hi)
+            elif key == "ar-hold":
+                n = self.num(val, key)
+                if n >= 1 << 16:
+                    raise self.err(f"device-timing ar-hold={val}: at most 65535 cycles")
+                self.sc.device_timing[key] = n
+            elif key == "ar-hold-threads":
+                mask = 0
+                for t in val.split(","):
+                    i = self.num(t, key)
+                    if i > 7:
+                        raise self.err(f"device-timing ar-hold-threads: thread {i} outside 0..7")
+                    mask |= 1 << i
+                self.sc.device_timing[key] = mask
+            else:
+                raise self.err(f"device-timing: unknown key {key!r}; {usage}")
 
     def _define(self, name: str, va: int) -> None:
         if not re.match(r"^[A-Za-z_]\w*$", name):
@@ -398,8 +446,13 @@ class _Parser:
 
     # -- expectations ---------------------------------------------------------------------
     def _expect(self, args: list[str]) -> None:
+        variant = None
+        if args and args[-1].startswith("device="):
+            variant = args.pop()[len("device="):]
+            if variant not in DEVICE_VARIANTS:
+                raise self.err(f"expect: unknown device variant {variant!r} (known: {', '.join(DEVICE_VARIANTS)})")
         if len(args) < 2:
-            raise self.err("usage: expect POLICY|all clean|RULE[,RULE...]")
+            raise self.err("usage: expect POLICY|all clean|RULE[,RULE...] [device=VARIANT]")
         pol = args[0]
         names = [p.value for p in POLICIES]
         if pol != "all" and pol not in names:
@@ -412,10 +465,11 @@ class _Parser:
                 if r not in KNOWN_RULES:
                     raise self.err(f"expect: unknown rule {r!r} (known: clean, {', '.join(KNOWN_RULES)})")
             got = frozenset(rules)
+        table = self.sc.expects if variant is None else self.sc.device_expects.setdefault(variant, {})
         for p in (names if pol == "all" else [pol]):
-            if p in self.sc.expects:
-                raise self.err(f"expect: policy {p} given twice")
-            self.sc.expects[p] = got
+            if p in table:
+                raise self.err(f"expect: policy {p} given twice" + (f" for device={variant}" if variant else ""))
+            table[p] = got
 
     # -- rows -------------------------------------------------------------------------------
     def _cell(self, row: Row, thread: str, body: str) -> None:

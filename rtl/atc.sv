@@ -24,7 +24,11 @@ module atc #(
   parameter int unsigned AtcEntries = 16,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
-  parameter int unsigned IdW        = 3
+  parameter int unsigned IdW        = 3,
+  // Test only: never treat a completion as poisoned, so a walk in flight
+  // across an overlapping invalidation still fills the ATC and is used
+  // (breaks rule 1).
+  parameter bit          DbgNoPoison = 1'b0
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -225,7 +229,7 @@ module atc #(
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (xcpl_id_i == IdW'(t)) begin
         cpl_infl   = tst_q[t*2 +: 2] == TInfl;
-        cpl_poison = tpois_q[t] || inv_hit_trk[t];
+        cpl_poison = !DbgNoPoison && (tpois_q[t] || inv_hit_trk[t]);
         cpl_vpn    = tvpn_q[t*CVpnW +: CVpnW];
         cpl_pasid  = tpasid_q[t*PasidW +: PasidW];
       end

@@ -12,6 +12,10 @@ module ats_dev_top #(
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
+  // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
+  // purpose so the co-simulation can show what the host relies on. Keep 0.
+  parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
+  parameter bit          DbgNoPoison = 1'b0,  // a walk raced by an invalidation still fills
   localparam int unsigned ThreadW   = (NumThreads > 1) ? $clog2(NumThreads) : 1
 ) (
   input  logic                       clk_i,
@@ -170,11 +174,12 @@ module ats_dev_top #(
   );
 
   atc #(
-    .NumThreads(NumThreads),
-    .AtcEntries(AtcEntries),
-    .PaWidth   (PaWidth),
-    .ThreadW   (ThreadW),
-    .IdW       (IdW)
+    .NumThreads (NumThreads),
+    .AtcEntries (AtcEntries),
+    .PaWidth    (PaWidth),
+    .ThreadW    (ThreadW),
+    .IdW        (IdW),
+    .DbgNoPoison(DbgNoPoison)
   ) u_atc (
     .clk_i,
     .rst_ni,
@@ -242,7 +247,8 @@ module ats_dev_top #(
 
   inv #(
     .NumThreads(NumThreads),
-    .Depth     (ats_pkg::NumItag)
+    .Depth     (ats_pkg::NumItag),
+    .DbgNoDrain(DbgNoDrain)
   ) u_inv (
     .clk_i,
     .rst_ni,

@@ -12,7 +12,10 @@
 
 module inv #(
   parameter int unsigned NumThreads = 4,
-  parameter int unsigned Depth      = 32
+  parameter int unsigned Depth      = 32,
+  // Test only: take an empty drain snapshot, so the completion leaves without
+  // waiting for DMA accesses that used a matching translation (breaks rule 2).
+  parameter bit          DbgNoDrain = 1'b0
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -85,7 +88,7 @@ module inv #(
       mask_d[i*NumThreads +: NumThreads] = mask_q[i*NumThreads +: NumThreads] & ~mem_done_i;
       if (push && wptr_q == PtrW'(i)) begin
         itag_d[i*5 +: 5]                   = inv_itag_i;
-        mask_d[i*NumThreads +: NumThreads] = holds_xlat_i;
+        mask_d[i*NumThreads +: NumThreads] = DbgNoDrain ? '0 : holds_xlat_i;
       end
     end
     if (push) begin

@@ -55,8 +55,19 @@ def _scenario_obj(scenario: Any):
     return load(scenario)
 
 
-def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_timeout=None) -> None:
-    """Per-request slave settings; anything not given returns to the server's start-up value."""
+BP_FIELDS = ("stall", "latency_tail", "walk_latency", "ar_hold", "ar_hold_threads")
+# a scenario's `device-timing` keys (model.scenario) -> CosimConfig fields
+TIMING_KEYS = {"latency": "latency", "walk-latency": "walk_latency", "ar-hold": "ar_hold",
+               "ar-hold-threads": "ar_hold_threads"}
+
+
+def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_timeout=None,
+              bp: dict | None = None, timing: dict | None = None) -> None:
+    """Per-request slave settings; anything not given returns to the server's start-up value.
+
+    `bp` overrides the back-pressure fields of CosimConfig (BP_FIELDS) for this run;
+    `timing` is the scenario's `device-timing` line, applied last (the scenario
+    arranges its own window)."""
     import random
 
     cfg, base = ctx.ports.cfg, ctx.base
@@ -64,7 +75,18 @@ def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_
     cfg.reorder = bool(reorder) if reorder is not None else base.reorder
     cfg.tamper = tamper
     cfg.cmd_timeout = cmd_timeout or base.cmd_timeout
-    ctx.ports.rng = random.Random(seed if seed is not None else base.seed)
+    for f in BP_FIELDS:
+        setattr(cfg, f, getattr(base, f))
+    for k, v in (bp or {}).items():
+        if k not in BP_FIELDS:
+            raise ValueError(f"bp: unknown field {k!r} (known: {', '.join(BP_FIELDS)})")
+        setattr(cfg, k, v)
+    for k, v in (timing or {}).items():
+        setattr(cfg, TIMING_KEYS[k], v)
+    cfg.__post_init__()  # validates and normalises (tuples)
+    s = seed if seed is not None else base.seed
+    ctx.ports.rng = random.Random(s)
+    ctx.ports.apply_bp(s)
 
 
 @handler
@@ -82,21 +104,24 @@ async def ping(ctx: Ctx, cycles: int = 0, step: int = 0, **kw: Any) -> dict:
 
 def make_job(ctx: Ctx, scenario: Any, policy: str, seed: int = 0, mode: str = "script",
              cycles_per_step: int | None = None, latency=None, reorder=None, axi_seed=None, repro: str = "",
-             stall_limit: int | None = None, tamper: str | None = None, cmd_timeout: int | None = None) -> CosimJob:
+             stall_limit: int | None = None, tamper: str | None = None, cmd_timeout: int | None = None,
+             bp: dict | None = None) -> CosimJob:
     sc = _scenario_obj(scenario)
+    timing = dict(getattr(sc, "device_timing", None) or {})
     layout = Layout()
     dev = RtlDevice(ctx.ports, WatchedMem(), layout.pasid_tbl_base, Trace(), repro=repro)
     kw = {"stall_limit": stall_limit} if stall_limit else {}
     aseed = axi_seed if axi_seed is not None else seed
     return CosimJob(scenario=sc, policy=policy, seed=seed, device=dev, mode=mode, cycles_per_step=cycles_per_step,
-                    run_kwargs=kw, setup=lambda: configure(ctx, latency, reorder, aseed, tamper, cmd_timeout))
+                    run_kwargs=kw, setup=lambda: configure(ctx, latency, reorder, aseed, tamper, cmd_timeout, bp,
+                                                            timing))
 
 
 def job_output(ctx: Ctx, job: CosimJob, discover: bool = False) -> dict:
     dev = job.device
     out = {"result": job.result, "scoreboard": job.scoreboard, "checker": job.checker, "stats": dict(dev.stats),
            "seconds": job.seconds, "epoch": dev.epoch, "cycles": dev.now, "period": ctx.ports.P,
-           "t0": ctx.ports.T0}
+           "t0": ctx.ports.T0, "backpressure": job.backpressure}
     if discover:
         from tb.gtkw import discover as disc
 

@@ -232,6 +232,7 @@ class CosimJob:
     scoreboard: dict = field(default_factory=dict)
     checker: dict = field(default_factory=dict)
     seconds: float = 0.0
+    backpressure: dict = field(default_factory=dict)  # Ports.bp_stats() at the end of the run
 
 
 # --------------------------------------------------------------------------- agents
@@ -633,6 +634,9 @@ class CosimTest(uvm_test):
                 except Exception as e:  # noqa: BLE001 - reported per job, the batch goes on
                     job.error = e
                 job.seconds = time.perf_counter() - t0
+                bp = getattr(getattr(job.device, "ports", None), "bp_stats", None)
+                if bp is not None:
+                    job.backpressure = bp()
                 self.env.finish(job)
         finally:
             self.drop_objection()

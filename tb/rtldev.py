@@ -85,6 +85,20 @@ MASK64 = (1 << 64) - 1
 # --------------------------------------------------------------------------- configuration
 
 
+# The co-simulation's default back-pressure (CosimConfig.stall / latency_tail; also
+# `make stress`): each port refuses for short random stretches (a few per cent of the
+# cycles) and 1 AXI response in 16 takes 8..40 cycles. Chosen so every expectation
+# of the matrix and the shipped scenarios holds on the RTL (checked over several
+# seeds) while accesses wait at the AXI port after their lookup and walks and
+# completions are late.
+BACKPRESSURE: dict = {
+    "stall": {"ar": (0.08, 8), "aw": (0.08, 8), "rsp": (0.08, 4), "invc": (0.1, 16), "cmd": (0.05, 4),
+              "inv": (0.05, 8)},
+    "latency_tail": (1 / 16, 8, 40),
+}
+NO_BACKPRESSURE: dict = {"stall": {}, "latency_tail": None}
+
+
 @dataclass
 class CosimConfig:
     """Bench-side knobs (the RTL's own parameters are Verilog parameters)."""
@@ -106,11 +120,62 @@ class CosimConfig:
     cmd_timeout: int = 50_000  # cycles a command may stay unanswered before the watchdog fires
     inv_timeout: int = 50_000  # cycles an Invalidate Request may stay uncompleted
     num_threads: int = 4
+    # Back-pressure and latency spread (all seeded by `seed`, so a run replays).
+    # stall: port -> (p, n): each cycle a stretch of 1..n cycles (n rounded up to a power
+    # of two, at most 256) starts with probability p, during which the port refuses:
+    #   "ar", "aw" (AW and W together: the slave takes them as a pair), "rsp", "invc"
+    #   hold the RTL's READY low; "cmd", "inv" delay presenting the next queued command /
+    #   Invalidate Request (a VALID already up stays up until its handshake).
+    # Generated in Verilog by the wrapper (`_BP_HDL`), so it costs no Python wakes.
+    # Default: BACKPRESSURE (every port); stall={} and latency_tail=None turn it off.
+    stall: dict = field(default_factory=lambda: dict(BACKPRESSURE["stall"]))
+    # latency_tail (p, lo, hi): with probability p an AXI response takes lo..hi cycles
+    # (if that is longer than its latency: a spread with a long tail; with `reorder`
+    # later IDs overtake).
+    latency_tail: tuple[float, int, int] | None = field(default_factory=lambda: BACKPRESSURE["latency_tail"])
+    walk_latency: tuple[int, int] | None = None  # latency of walker reads (default: `latency`)
+    # ar_hold: every DMA read of a thread in ar_hold_threads (bit mask) waits this many
+    # cycles at the AXI port after it first raises ARVALID (deterministic: scenarios use it
+    # to keep an access that passed its ATC lookup in front of the port).
+    ar_hold: int = 0
+    ar_hold_threads: int = 0xFF
 
     def __post_init__(self) -> None:
+        self.latency = tuple(self.latency)
         lo, hi = self.latency
         if not 2 <= lo <= hi:
             raise ValueError("latency must satisfy 2 <= lo <= hi")
+        for name in ("walk_latency", "latency_tail"):
+            v = getattr(self, name)
+            if v is not None:
+                setattr(self, name, tuple(v))
+        if self.walk_latency is not None and not 2 <= self.walk_latency[0] <= self.walk_latency[1]:
+            raise ValueError("walk_latency must satisfy 2 <= lo <= hi")
+        if self.latency_tail is not None:
+            p, lo, hi = self.latency_tail
+            if not (0 <= p <= 1 and 2 <= lo <= hi):
+                raise ValueError("latency_tail must be (p in [0, 1], lo, hi) with 2 <= lo <= hi")
+        self.stall = {k: tuple(v) for k, v in (self.stall or {}).items()}
+        for k, (p, n) in self.stall.items():
+            if k not in BP_PORTS:
+                raise ValueError(f"stall: unknown port {k!r} (known: {', '.join(BP_PORTS)})")
+            if not (0 <= p <= 1 and 1 <= n <= 256):
+                raise ValueError(f"stall[{k}]: need 0 <= p <= 1 and 1 <= n <= 256, got {(p, n)}")
+        if not 0 <= self.ar_hold < 1 << 16:
+            raise ValueError("ar_hold must be below 65536 cycles")
+
+    def bp_words(self) -> list[int]:
+        """The wrapper's bp_cfg words: {stretch mask, start threshold (of 256)} per port."""
+        out = []
+        for k in BP_PORTS:
+            p, n = self.stall.get(k, (0.0, 1))
+            thr = min(255, round(p * 256))
+            mask = (1 << max(0, (n - 1).bit_length())) - 1
+            out.append((min(mask, 255) << 8) | thr)
+        return out
+
+
+BP_PORTS = ("ar", "aw", "rsp", "invc", "cmd", "inv")  # order of the wrapper's bp_cfg / bp_sn
 
 
 class DeviceError(RuntimeError):
@@ -257,9 +322,10 @@ class Ports:
     the wrapper's slots: `_book`). Monitors: AXI requests (AR, AW+W),
     responses (`rsp_*`), Invalidate Request handshakes and Invalidate
     Completions (`invc_*`). READY inputs are held high (`rsp_ready_i`,
-    `invc_ready_i`, `m_axi_*ready`); the RTL's RREADY/BREADY are constant 1
-    (checked at start), so every cycle with VALID high is a transfer at the
-    next edge.
+    `invc_ready_i`, `m_axi_*ready`) except where the wrapper's seeded
+    back-pressure (`CosimConfig.stall`, `ar_hold`; `apply_bp`) refuses for a
+    stretch; the capture rings see the READY the RTL sees. The RTL's
+    RREADY/BREADY are constant 1 (checked at start).
 
     The AXI slave: a request is performed on the host's PhysMem in the cycle
     it is VALID (`_request`/`_perform`), its response beat is booked for the
@@ -354,6 +420,9 @@ class Ports:
         self._h_rsp_n = self._cnt["rsp"].h
         self._h_cq_wp = self.cq_wp.h
         self._h_kick = s("py_kick").h
+        self.bp_cfg = _Words(dut, "bp_cfg", len(BP_PORTS))
+        self.bp_seed, self.bp_hold = s("bp_seed"), s("bp_hold")
+        self._bp_sn = [sig.h for sig in arr("bp_sn", len(BP_PORTS))]
         self._cq_w = 0  # commands written to the queue (cq_wp); never reset, like the wrapper's pointers
         self._iq_w = 0
         # observers
@@ -393,6 +462,7 @@ class Ports:
         for sig, v in ((self.rsp_ready, 1), (self.invc_ready, 1), (self.arready, 1), (self.awready, 1),
                        (self.wready, 1), (self.rst, 0), (self.tbl_base, pasid_tbl_base)):
             sig.set(v)
+        self.apply_bp()
         self._kick()
         self.T0 = 0  # the wrapper's clock: rising edges at k * P
         await self.reset(pasid_tbl_base)
@@ -446,6 +516,29 @@ class Ports:
         self._slot_until = ([-1] * SLOTS, [-1] * SLOTS)
         self._id_last: dict[tuple[bool, int], int] = {}
         self._ch_last = [-1, -1]
+        self.lat_hist: dict[int, int] = {}  # AXI address handshake -> response handshake, cycles
+
+    def apply_bp(self, seed: int | None = None) -> None:
+        """Write the back-pressure settings of `cfg` into the wrapper (taken at the next
+        kick; the generators reload their seed while reset is low, so a run that starts
+        with a reset replays)."""
+        cfg = self.cfg
+        for i, w in enumerate(cfg.bp_words()):
+            self.bp_cfg.set(i, w)
+        seed = cfg.seed if seed is None else seed
+        self.bp_seed.set((seed * 0x9E3779B1 + 0x7F4A7C15) & M32)
+        mask = cfg.ar_hold_threads & 0xFF if cfg.ar_hold else 0
+        self.bp_hold.set((mask << 16) | (cfg.ar_hold & 0xFFFF))
+        self._kick()
+
+    def bp_stats(self) -> dict:
+        """Refused cycles per port since the last reset, and the AXI latency spread."""
+        stalled = {k: self._bp_sn[i].get_signal_val_long() & M32 for i, k in enumerate(BP_PORTS)}
+        h = self.lat_hist
+        n = sum(h.values())
+        return {"stalled": stalled,
+                "axi_latency": {"n": n, "min": min(h) if h else None, "max": max(h) if h else None,
+                                "distinct": len(h), "mean": round(sum(k * v for k, v in h.items()) / n, 2) if n else None}}
 
     # ------------------------------------------------------------------ callback plumbing
 
@@ -593,8 +686,12 @@ class Ports:
         or writes as soon as the request appears.
         """
         self._seq += 1
-        lo, hi = self.cfg.latency
+        cfg = self.cfg
+        lo, hi = cfg.walk_latency if (cfg.walk_latency is not None and not id_ & 8) else cfg.latency
         lat = lo if lo == hi else self.rng.randint(lo, hi)
+        tail = cfg.latency_tail
+        if tail is not None and self.rng.random() < tail[0]:
+            lat = max(lat, self.rng.randint(tail[1], tail[2]))  # the tail only ever lengthens
         if addr & 7:
             raise DeviceError(f"AXI {'AW' if write else 'AR'} address {addr:#x} not 8-byte aligned")
         acc = AxiAcc(write, id_, addr, edge, data, strb, False, edge + lat, edge - 1, None, self._seq)
@@ -679,6 +776,8 @@ class Ports:
         cyc.set(idx, want & M32)
         self._kick()
         acc.done = want + 1
+        lat = acc.done - acc.accept
+        self.lat_hist[lat] = self.lat_hist.get(lat, 0) + 1
 
     def busy(self) -> bool:
         """An AXI access is still waiting for its response."""
@@ -1159,6 +1258,10 @@ public_flat_rw -module "cosim_top" -var "iq_wp"
 public_flat_rw -module "cosim_top" -var "iq_meta"
 public_flat_rw -module "cosim_top" -var "iq_a*"
 public_flat_rw -module "cosim_top" -var "py_kick"
+public_flat_rw -module "cosim_top" -var "bp_cfg"
+public_flat_rw -module "cosim_top" -var "bp_seed"
+public_flat_rw -module "cosim_top" -var "bp_hold"
+public_flat_rd -module "cosim_top" -var "bp_sn"
 public_flat_rd -module "cosim_top" -var "cq_rp"
 public_flat_rd -module "cosim_top" -var "cq_issue"
 public_flat_rd -module "cosim_top" -var "iq_rp"
@@ -1250,6 +1353,83 @@ _SLOT_HDL = """
   end
 """
 
+_BP_HDL = """
+  // ---- back-pressure (tb/rtldev.py, CosimConfig.stall / ar_hold), seeded so a run
+  // replays. Per port p (0 ar, 1 aw+w, 2 rsp, 3 invc, 4 cmd, 5 inv) an xorshift32
+  // generator, reloaded from bp_seed while reset is low, starts a refusal stretch of
+  // 1 + (x[15:8] & mask) cycles with probability thr/256 per cycle
+  // (bp_cfg[p] = {mask, thr}). READY ports are held low during a stretch; the command
+  // and Invalidate Request queues do not present a new head during one (a VALID already
+  // up is held until its handshake). bp_hold = {thread mask, cycles}: a DMA read (ARID
+  // {1, thread}) of a thread in the mask waits that many cycles after it first raises
+  // ARVALID. bp_sn[p] counts the cycles port p refused (reset with the RTL).
+  localparam int unsigned BpN = 6;
+  logic [15:0] bp_cfg [BpN], k_bp_cfg [BpN];
+  logic [31:0] bp_seed, k_bp_seed, bp_hold, k_bp_hold;
+  logic [31:0] bp_x_q [BpN];
+  logic [8:0]  bp_n_q [BpN];
+  logic [31:0] bp_sn [BpN];
+  logic [BpN-1:0] bp_stall;
+  logic [15:0] arh_n_q;
+  logic        arh_started_q;
+  initial begin
+    for (int p = 0; p < BpN; p++) begin
+      bp_cfg[p] = '0;
+      k_bp_cfg[p] = '0;
+      bp_n_q[p] = '0;
+      bp_sn[p] = '0;
+      bp_x_q[p] = 32'h1;
+    end
+    bp_seed = '0;
+    k_bp_seed = '0;
+    bp_hold = '0;
+    k_bp_hold = '0;
+    arh_n_q = '0;
+    arh_started_q = 1'b0;
+  end
+  always_comb begin
+    for (int p = 0; p < BpN; p++) bp_stall[p] = bp_n_q[p] != '0;
+  end
+  wire arh_new = m_axi_arvalid && m_axi_arid[ats_pkg::AxiIdW-1] && !arh_started_q &&
+                 k_bp_hold[15:0] != '0 && k_bp_hold[16 + 32'(m_axi_arid[2:0])];
+  wire arh_hold = arh_new || arh_n_q != '0;
+  wire e_m_axi_arready = k_m_axi_arready && !bp_stall[0] && !arh_hold;
+  wire e_m_axi_awready = k_m_axi_awready && !bp_stall[1];
+  wire e_m_axi_wready  = k_m_axi_wready && !bp_stall[1];
+  wire e_rsp_ready_i   = k_rsp_ready_i && !bp_stall[2];
+  wire e_invc_ready_i  = k_invc_ready_i && !bp_stall[3];
+  always @(posedge clk_i) begin
+    if (!k_rst_ni) begin
+      for (int p = 0; p < BpN; p++) begin
+        bp_x_q[p] <= (k_bp_seed ^ (32'h9e3779b9 * 32'(p + 1))) | 32'h1;
+        bp_n_q[p] <= '0;
+      end
+      arh_n_q <= '0;
+      arh_started_q <= 1'b0;
+    end else begin
+      for (int p = 0; p < BpN; p++) begin
+        if (k_bp_cfg[p][7:0] != '0) begin
+          logic [31:0] x;
+          x = bp_x_q[p];
+          x = x ^ (x << 13);
+          x = x ^ (x >> 17);
+          x = x ^ (x << 5);
+          bp_x_q[p] <= x;
+          if (bp_n_q[p] != '0) bp_n_q[p] <= bp_n_q[p] - 9'd1;
+          else if (x[7:0] < k_bp_cfg[p][7:0]) bp_n_q[p] <= 9'd1 + 9'(x[15:8] & k_bp_cfg[p][15:8]);
+        end
+      end
+      if (arh_new) begin
+        arh_started_q <= 1'b1;
+        arh_n_q <= k_bp_hold[15:0] - 16'd1;
+      end else if (arh_n_q != '0) begin
+        arh_n_q <= arh_n_q - 16'd1;
+      end
+      if (m_axi_arvalid && e_m_axi_arready) arh_started_q <= 1'b0;
+    end
+  end
+"""
+
 _CAP_HDL = """
   // ---- handshake capture for the co-simulation's monitors (tb/rtldev.py).
   // At every AR, AW+W, response and completion handshake the payload is stored
@@ -1287,10 +1467,20 @@ _CAP_HDL = """
   logic [31:0]               rsp_cissue [Cap];  // cycle its command was taken
   logic [ats_pkg::ItagW-1:0] invc_citag [Cap];
 
-  wire aw_fire = m_axi_awvalid && k_m_axi_awready;
-  wire w_fire  = m_axi_wvalid && k_m_axi_wready;
+  wire aw_fire = m_axi_awvalid && e_m_axi_awready;
+  wire w_fire  = m_axi_wvalid && e_m_axi_wready;
   always @(posedge clk_i) begin
-    if (m_axi_arvalid && k_m_axi_arready) begin
+    if (!k_rst_ni) begin
+      for (int p = 0; p < BpN; p++) bp_sn[p] <= '0;
+    end else begin
+      if (m_axi_arvalid && !e_m_axi_arready) bp_sn[0] <= bp_sn[0] + 32'd1;
+      if (m_axi_awvalid && !e_m_axi_awready) bp_sn[1] <= bp_sn[1] + 32'd1;
+      if (rsp_valid_o && !e_rsp_ready_i) bp_sn[2] <= bp_sn[2] + 32'd1;
+      if (invc_valid_o && !e_invc_ready_i) bp_sn[3] <= bp_sn[3] + 32'd1;
+      if (cq_rp != k_cq_wp && !cmd_valid_i) bp_sn[4] <= bp_sn[4] + 32'd1;
+      if (iq_rp != k_iq_wp && !inv_valid_i) bp_sn[5] <= bp_sn[5] + 32'd1;
+    end
+    if (m_axi_arvalid && e_m_axi_arready) begin
       {{ar_c1[ar_n[$clog2(Cap)-1:0]], ar_c0[ar_n[$clog2(Cap)-1:0]]}} <= 64'({{m_axi_arid, m_axi_araddr}});
       ar_n <= ar_n + 32'd1;
     end
@@ -1301,7 +1491,7 @@ _CAP_HDL = """
       aw_n <= aw_n + 32'd1;
     end
     if (aw_fire != w_fire) aw_w_apart <= 1'b1;
-    if (rsp_valid_o && k_rsp_ready_i) begin
+    if (rsp_valid_o && e_rsp_ready_i) begin
       rsp_cmeta[rsp_n[$clog2(Cap)-1:0]]  <= {{rsp_atc_hit_o, rsp_fault_o, rsp_cause_o, rsp_thread_o}};
       {{rsp_crd1[rsp_n[$clog2(Cap)-1:0]], rsp_crd0[rsp_n[$clog2(Cap)-1:0]]}} <= rsp_rdata_o;
       {{rsp_cpa1[rsp_n[$clog2(Cap)-1:0]], rsp_cpa0[rsp_n[$clog2(Cap)-1:0]]}} <= 64'(rsp_pa_o);
@@ -1309,7 +1499,7 @@ _CAP_HDL = """
       rsp_cissue[rsp_n[$clog2(Cap)-1:0]] <= cq_issue[rsp_thread_o];
       rsp_n <= rsp_n + 32'd1;
     end
-    if (invc_valid_o && k_invc_ready_i) begin
+    if (invc_valid_o && e_invc_ready_i) begin
       invc_citag[invc_n[$clog2(Cap)-1:0]] <= invc_itag_o;
       invc_n <= invc_n + 32'd1;
     end
@@ -1350,16 +1540,23 @@ _QUEUE_HDL = """
 {decls}
   wire [$clog2(CmdQ)-1:0] cq_head = cq_rp[$clog2(CmdQ)-1:0];
   wire [$clog2(InvQ)-1:0] iq_head = iq_rp[$clog2(InvQ)-1:0];
+  logic cmd_shown_q, inv_shown_q;  // VALID was up without a handshake: hold it (back-pressure)
+  initial begin
+    cmd_shown_q = 1'b0;
+    inv_shown_q = 1'b0;
+  end
   always_comb begin
-    cmd_valid_i = cq_rp != k_cq_wp;
+    cmd_valid_i = cq_rp != k_cq_wp && (cmd_shown_q || !bp_stall[4]);
     {{cmd_write_i, cmd_thread_i, cmd_pasid_i}} = k_cq_meta[cq_head];
     cmd_va_i    = {{k_cq_va1[cq_head], k_cq_va0[cq_head]}};
     cmd_wdata_i = cmd_write_i ? {{k_cq_wd1[cq_head], k_cq_wd0[cq_head]}} : 64'd0;
-    inv_valid_i = iq_rp != k_iq_wp;
+    inv_valid_i = iq_rp != k_iq_wp && (inv_shown_q || !bp_stall[5]);
     {{inv_global_i, inv_s_i, inv_pasid_valid_i, inv_pasid_i, inv_itag_i}} = k_iq_meta[iq_head];
     inv_addr_i  = {{k_iq_a1[iq_head], k_iq_a0[iq_head]}};
   end
   always @(posedge clk_i) begin
+    cmd_shown_q <= k_rst_ni && cmd_valid_i && !cmd_ready_o;
+    inv_shown_q <= k_rst_ni && inv_valid_i && !inv_ready_o;
     if (!k_rst_ni) begin
       cq_rp <= k_cq_wp;
       iq_rp <= k_iq_wp;
@@ -1377,12 +1574,15 @@ INVQ = 32  # Invalidate Requests the wrapper holds; more wait in Python (Ports.i
 
 # what the co-simulation writes besides the wrapper's ports (copied to k_<name> on py_kick)
 _KICKED = ("rs_cyc", "rs_meta", "rs_d0", "rs_d1", "bs_cyc", "bs_meta", "cq_wp", "cq_meta", "cq_va0", "cq_va1",
-           "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1")
+           "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1", "bp_cfg", "bp_seed", "bp_hold")
 
 # the RTL inputs the queues drive (not wrapper ports)
 _QUEUE_PORTS = ("cmd_valid_i", "cmd_thread_i", "cmd_write_i", "cmd_pasid_i", "cmd_va_i", "cmd_wdata_i",
                 "inv_valid_i", "inv_itag_i", "inv_pasid_valid_i", "inv_pasid_i", "inv_addr_i", "inv_s_i",
                 "inv_global_i")
+
+# READY inputs the wrapper gates with its back-pressure (e_<name>, `_BP_HDL`)
+_BP_READY = ("m_axi_arready", "m_axi_awready", "m_axi_wready", "rsp_ready_i", "invc_ready_i")
 
 _SLOT_PORTS = ("m_axi_rvalid", "m_axi_rid", "m_axi_rdata", "m_axi_rresp", "m_axi_rlast", "m_axi_bvalid",
                "m_axi_bid", "m_axi_bresp")
@@ -1448,15 +1648,16 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     last = max(i for i, ln in enumerate(head) if re.search(r"\w\s*,?\s*$", ln) and ("input" in ln or "output" in ln))
     head[last] = re.sub(r",\s*$", "", head[last])
     head[0] = head[0].replace("module ats_dev_top", f"module {WRAP_TOP}")
-    params = re.findall(r"^\s*parameter\s+int\s+unsigned\s+(\w+)\s*=", "\n".join(head), re.M)
+    params = re.findall(r"^\s*parameter\s+(?:int\s+unsigned|bit)\s+(\w+)\s*=", "\n".join(head), re.M)
     half = period_ns / 2
     body = ["", "  // generated by tb/rtldev.py (clock_wrapper): the clock lives in the simulator",
             "  logic clk_i;", "  initial clk_i = 1'b1;  // rising edges at k * period (k >= 1)",
-            f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _SLOT_HDL.format(slots=SLOTS),
+            f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _SLOT_HDL.format(slots=SLOTS), _BP_HDL,
             _QUEUE_HDL.format(cmdq=CMDQ, invq=INVQ, decls="\n".join(decls[p] for p in _QUEUE_PORTS)),
             _CAP_HDL.format(cap=CAP), *kick,
             f"  ats_dev_top #({', '.join(f'.{p}({p})' for p in params)}) u_dut (",
-            *[f"    .{n}(k_{n})," for _, n in latched], "    .*", "  );", "", "endmodule", ""]
+            *[f"    .{n}({'e' if n in _BP_READY else 'k'}_{n})," for _, n in latched], "    .*", "  );", "",
+            "endmodule", ""]
     text = "\n".join(["// Co-simulation wrapper of ats_dev_top (generated; do not edit)", *head, *body])
     out = BUILD / "rtl" / "cosim_top.sv"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -1635,6 +1836,11 @@ class CosimRemoteError(RuntimeError):
 
 
 _server: CosimServer | None = None
+_variant_servers: dict[str, CosimServer] = {}
+
+# Test-only broken devices (docs/ARCHITECTURE.md 5): variant -> RTL parameters. Each
+# parameter set is built in its own directory (tb.toolchain.param_tag).
+DEVICE_BUGS = {"no-drain": {"DbgNoDrain": 1}, "no-poison": {"DbgNoPoison": 1}}
 
 
 def _portable(scenario: Any) -> Any:
@@ -1653,8 +1859,18 @@ def server() -> CosimServer:
     return _server
 
 
+def variant_server(bug: str) -> CosimServer:
+    """The process-wide co-simulation server of a test-only broken device (DEVICE_BUGS)."""
+    s = _variant_servers.get(bug)
+    if s is None or s.conn is None:
+        if bug not in DEVICE_BUGS:
+            raise ValueError(f"unknown device bug {bug!r} (known: {', '.join(DEVICE_BUGS)})")
+        s = _variant_servers[bug] = CosimServer(params=DEVICE_BUGS[bug], out=BUILD / "cosim" / f"run-{bug}")
+    return s
+
+
 def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: bool = True,
-                     srv: CosimServer | None = None, **kw: Any) -> Any:
+                     srv: CosimServer | None = None, device_bug: str | None = None, **kw: Any) -> Any:
     """`model.scheduler.run_scenario` on the RTL; returns its RunResult.
 
     This is the entry point `python -m model.matrix --device rtl` uses. A
@@ -1662,11 +1878,15 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     `compare_ref` the same scenario, policy and seed also run on the
     reference device, and a verdict `rtl-vs-ref` (failing when the two runs
     fail different rules) is added, so a disagreement shows in the matrix
-    cell it belongs to.
+    cell it belongs to. `device_bug` ("no-drain", "no-poison") runs the
+    test-only broken RTL instead (no comparison: it is meant to differ).
     """
     from model.scenario import ScenarioRunError
 
     payload = _portable(scenario)
+    if device_bug:
+        compare_ref = False
+        srv = srv or variant_server(device_bug)
     try:
         out = (srv or server()).call("scenario", scenario=payload, policy=policy, seed=seed, **kw)
     except CosimRemoteError as e:
@@ -1706,7 +1926,7 @@ def _load_any(scenario: Any) -> Any:
     return load(scenario)
 
 
-__all__ = ["CosimConfig", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
-           "run_scenario_rtl", "CosimRemoteError", "ScenarioErrorTypes"]
+__all__ = ["CosimConfig", "BP_PORTS", "BACKPRESSURE", "NO_BACKPRESSURE", "Ports", "RtlDevice", "DeviceError", "build", "run_sim", "CosimServer", "server",
+           "run_scenario_rtl", "CosimRemoteError", "ScenarioErrorTypes", "DEVICE_BUGS", "variant_server"]
 
 ScenarioErrorTypes = ("ScenarioError", "ScenarioRunError")

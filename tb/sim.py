@@ -39,6 +39,7 @@ from model.check import verdicts_to_json
 from model.cli import latency_range, nonneg_int, out_dir, python_cmd, repo_path, run_main
 from model.notifier import POLICIES
 from model.report import render_svg
+from tb.rtldev import DEVICE_BUGS  # --device-bug VARIANT -> test-only RTL parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,10 @@ def replay_cmd(args: argparse.Namespace, policy: str) -> str:
         parts += ["--latency", "{},{}".format(*args.latency)]
     if args.reorder is not None:
         parts += ["--reorder", str(args.reorder)]
+    if args.device_bug:
+        parts += ["--device-bug", args.device_bug]
+    if not args.backpressure:
+        parts += ["--backpressure", "0"]
     return " ".join([python_cmd()] + [shlex.quote(p) for p in parts])
 
 
@@ -85,13 +90,31 @@ def axi_settings(args: argparse.Namespace) -> dict:
         out["latency"] = tuple(args.latency)
     if args.reorder is not None:
         out["reorder"] = bool(args.reorder)
+    if not args.backpressure:
+        from tb.rtldev import NO_BACKPRESSURE
+
+        out["bp"] = NO_BACKPRESSURE
     if args.scenario == "random":
         from tb.stress import STRESS_AXI
 
         out.setdefault("latency", STRESS_AXI["latency"])
         out.setdefault("reorder", STRESS_AXI["reorder"])
+        out.setdefault("bp", STRESS_AXI["bp"])
         out["axi_seed"] = args.seed
     return out
+
+
+
+
+def device_params(bug: str | None) -> dict | None:
+    return dict(DEVICE_BUGS[bug]) if bug else None
+
+
+def device_label(bug: str | None) -> str:
+    if not bug:
+        return "ats_dev_top (correct)"
+    p = ", ".join(f"{k}={v}" for k, v in DEVICE_BUGS[bug].items())
+    return f"ats_dev_top {bug} ({p}, TEST-ONLY BROKEN DEVICE)"
 
 
 def load_scenario(args: argparse.Namespace) -> tuple[Any, str]:
@@ -133,12 +156,13 @@ def run_all(args: argparse.Namespace) -> int:
             pdir = out / pol
             pdir.mkdir(parents=True, exist_ok=True)
             wave = pdir / f"waves.{fmt}" if fmt else None
+            params = device_params(args.device_bug)
             if args.waves:  # one simulator per policy: one waveform file each
-                srv = CosimServer(waves=True, wave_file=wave, out=pdir / "sim", seed=args.seed)
+                srv = CosimServer(waves=True, wave_file=wave, out=pdir / "sim", seed=args.seed, params=params)
                 servers[pol] = srv
             else:
                 if shared is None:
-                    shared = CosimServer(out=out / "sim", seed=args.seed)
+                    shared = CosimServer(out=out / "sim", seed=args.seed, params=params)
                 srv = shared
             t0 = time.monotonic()
             try:
@@ -166,8 +190,9 @@ def run_all(args: argparse.Namespace) -> int:
             s.close()
 
     # -------------------------------------------------------------- report
-    exp = sc.expects
-    print(f"== {sc.name} on the RTL (ats_dev_top in Verilator), mode {mode}, seed {args.seed}")
+    exp = sc.expects_for(args.device_bug)
+    print(f"== {sc.name} on the RTL (ats_dev_top in Verilator), device {device_label(args.device_bug)}, "
+          f"mode {mode}, seed {args.seed}")
     if sc.description:
         print(f"   {sc.description}")
     for r in runs:
@@ -186,7 +211,8 @@ def run_all(args: argparse.Namespace) -> int:
     print(hdr)
     print("-" * len(hdr))
     bad_runs = []
-    summary = {"scenario": sc.name, "path": args.scenario, "mode": mode, "seed": args.seed,
+    summary = {"scenario": sc.name, "path": args.scenario, "device": device_label(args.device_bug),
+               "device_bug": args.device_bug or None, "mode": mode, "seed": args.seed,
                "waves": fmt, "runs": []}
     for r in runs:
         res, o, pol = r["res"], r["out"], r["policy"]
@@ -195,11 +221,15 @@ def run_all(args: argparse.Namespace) -> int:
         stale, stale_m = r["stale"]
         sb = o["scoreboard"]
         sb_s = "ok" if not sb.get("errors") else f"FAIL x{len(sb['errors'])}"
-        ref_ok = all(v.ok for v in res.verdicts if v.rule == "rtl-vs-ref")
-        ref_s = ("same" if ref_ok else "DIFFERENT") if mode == "script" else \
+        # a broken device variant is meant to differ from the (correct) reference device
+        ref_same = all(v.ok for v in res.verdicts if v.rule == "rtl-vs-ref")
+        ref_ok = ref_same or bool(args.device_bug)
+        ref_s = ("same" if ref_same else "differs (broken)" if args.device_bug else "DIFFERENT") \
+            if mode == "script" else \
             ("same" if "fail the same" in res.metrics.get("rtl_vs_ref", "") else "differs (random mode)")
-        unexpected = (want is not None and set(failed) - {"scoreboard"} != set(want)) or sb.get("errors") or \
-            not ref_ok
+        # a broken device variant may also fail the golden scoreboard (it serves a stale translation)
+        unexpected = (want is not None and set(failed) - {"scoreboard"} != set(want)) or \
+            (sb.get("errors") and not args.device_bug) or not ref_ok
         print(f"{pol:<22} {verdict:<{wv}} {want_s:<{we}} {stale:<{ws}} {o['cycles']:>6}  {sb_s:<10} {ref_s}")
         if unexpected:
             bad_runs.append(r)
@@ -219,7 +249,7 @@ def run_all(args: argparse.Namespace) -> int:
         summary["runs"].append({
             "policy": pol, "verdict": verdict, "failed_rules": failed, "expected": None if want is None else sorted(want),
             "as_expected": not unexpected, "stale_window": stale_m, "metrics": res.metrics,
-            "scoreboard": sb, "device_stats": o["stats"], "cycles": o["cycles"], "wall_seconds": round(r["wall"], 3),
+            "scoreboard": sb, "device_stats": o["stats"], "backpressure": o.get("backpressure", {}), "cycles": o["cycles"], "wall_seconds": round(r["wall"], 3),
             "verdicts": verdicts_to_json(res.verdicts), "files": files, "replay": replay_cmd(args, pol)})
     print("stale window: longest time (cycles) the device kept using a translation after its PTE was repointed or "
           "removed; PTEs: changed PTEs used stale / all repointed. vs ref: same failed rules on the reference device.")
@@ -274,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="AXI response latency range lo,hi in cycles (lo >= 2)")
     ap.add_argument("--reorder", type=int, choices=[0, 1], default=None,
                     help="AXI responses may overtake across IDs (default: 1 for --scenario random, else 0)")
+    ap.add_argument("--backpressure", type=int, choices=[0, 1], default=1,
+                    help="seeded READY/VALID stalls and AXI latency tail (tb.rtldev.BACKPRESSURE); 0: every READY high")
+    ap.add_argument("--device-bug", default="", choices=["", *DEVICE_BUGS],
+                    help="run a test-only broken RTL: no-drain (DbgNoDrain) or no-poison (DbgNoPoison)")
     args = ap.parse_args(argv)
     try:  # checked before anything runs: a read-only build/ or a file as --out is one line
         out = out_dir(args.out or str(default_out(args.scenario))).resolve()

@@ -37,10 +37,14 @@ from typing import Any
 
 from model.cli import latency_range, nonneg_int, out_dir, positive_int, python_cmd, run_main
 from model.notifier import POLICIES
+from tb.rtldev import BACKPRESSURE, NO_BACKPRESSURE
 
 # AXI slave settings of the stress runs (random latency per access, reordering across IDs);
 # `python -m tb.sim --scenario random --seed N` uses the same, so it replays a stress seed.
-STRESS_AXI = {"latency": (2, 5), "reorder": True}
+# `bp`: back-pressure on every port and a latency tail (tb.rtldev.CosimConfig.stall /
+# latency_tail), so accesses wait in front of the AXI port after their ATC lookup and
+# walks stay in flight across invalidations; seeded by the stress seed.
+STRESS_AXI = {"latency": (2, 5), "reorder": True, "bp": BACKPRESSURE}
 
 ANON = 0x1000_0000
 FILEVA = 0x2000_0000
@@ -133,7 +137,7 @@ def random_scenario(seed: int, **kw: Any):
 
 
 async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRESS_AXI["latency"],
-                       reorder=STRESS_AXI["reorder"],
+                       reorder=STRESS_AXI["reorder"], bp: dict | None = STRESS_AXI["bp"],
                        keep_traces: bool = False, **gen: Any) -> list[dict]:
     """Run each seed under each policy on the RTL (one env build for the batch); summaries only."""
     from tb.cosim_server import job_output, make_job
@@ -144,7 +148,7 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
         sc = random_scenario(seed, **gen)
         for pol in policies:
             specs.append((seed, pol, make_job(ctx, sc, pol, seed, mode="random", latency=latency, reorder=reorder,
-                                              axi_seed=seed, repro=replay(seed, pol))))
+                                              axi_seed=seed, repro=replay(seed, pol), bp=bp)))
     cb0 = ctx.ports.callbacks
     t0, c0 = time.perf_counter(), time.process_time()
     await run_jobs([j for _, _, j in specs])
@@ -161,7 +165,7 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
             "seed": seed, "policy": pol, "failed": sorted({v.rule for v in fails}),
             "messages": [v.message for v in fails][:3], "scoreboard": o["scoreboard"],
             "stats": o["stats"], "cycles": o["cycles"], "sim_seconds": o["seconds"],
-            "events": len(res.trace), "trace": res.trace if keep_traces else None,
+            "events": len(res.trace), "trace": res.trace if keep_traces else None, "bp": job.backpressure,
         })
     if out:
         out[0]["batch"] = {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0}
@@ -184,7 +188,8 @@ def waves_cmd(seed: int, policy: str) -> str:
 
 
 def run_stress(seeds: list[int], policies: list[str], *, out: Path | None = None, latency=STRESS_AXI["latency"],
-               reorder: bool = STRESS_AXI["reorder"], batch: int = 25, jobs: int = 1, quiet: bool = False, **gen: Any) -> dict:
+               reorder: bool = STRESS_AXI["reorder"], bp: dict | None = STRESS_AXI["bp"], batch: int = 25,
+               jobs: int = 1, quiet: bool = False, **gen: Any) -> dict:
     """Run the seeds on `jobs` co-simulation processes in parallel (seeds dealt round-robin)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -204,7 +209,7 @@ def run_stress(seeds: list[int], policies: list[str], *, out: Path | None = None
         for k in range(0, len(mine), batch):
             chunk = mine[k:k + batch]
             got += servers[i].call("stress_batch", seeds=chunk, policies=policies, latency=latency,
-                                   reorder=reorder, **gen)
+                                   reorder=reorder, bp=bp, **gen)
             done[0] += len(chunk)
             if not quiet:
                 print(f"[stress] {done[0]}/{len(seeds)} seeds ({time.monotonic() - t0:.0f} s)", flush=True)
@@ -249,7 +254,19 @@ def summarize(rows: list[dict], seeds: list[int], policies: list[str], wall: flo
                                  "scoreboard": (r.get("scoreboard") or {}).get("errors", [])[:3],
                                  "replay": replay(r["seed"], pol), "waves": waves_cmd(r["seed"], pol)})
     acc = sum(p["accesses"] for p in per.values())
-    return {"seeds": seeds[:1] + seeds[-1:] if seeds else [], "n_seeds": len(seeds), "policies": per,
+    stalled: dict[str, int] = {}
+    lat_max, lat_means = 0, []
+    for r in rows:
+        b = r.get("bp") or {}
+        for k, v in (b.get("stalled") or {}).items():
+            stalled[k] = stalled.get(k, 0) + v
+        al = b.get("axi_latency") or {}
+        if al.get("max") is not None:
+            lat_max = max(lat_max, al["max"])
+            lat_means.append(al["mean"])
+    bp_sum = {"stalled_cycles": stalled, "axi_latency_max": lat_max,
+              "axi_latency_mean": round(sum(lat_means) / len(lat_means), 2) if lat_means else None}
+    return {"backpressure": bp_sum, "seeds": seeds[:1] + seeds[-1:] if seeds else [], "n_seeds": len(seeds), "policies": per,
             "problems": problems, "wall_seconds": round(wall, 2), "device_accesses": acc,
             "accesses_per_second": round(acc / wall) if wall else None,
             "rows": [{k: v for k, v in r.items() if k != "trace"} for r in rows]}
@@ -259,6 +276,11 @@ def report(s: dict) -> str:
     lines = [f"stress: {s['n_seeds']} seed(s) x {len(s['policies'])} policies, {s['device_accesses']} device accesses "
              f"on the RTL in {s['wall_seconds']} s on {s.get('jobs', 1)} process(es) "
              f"({s['accesses_per_second']} accesses/s, all checking on)"]
+    b = s.get("backpressure") or {}
+    if b.get("stalled_cycles"):
+        st = ", ".join(f"{k} {v}" for k, v in b["stalled_cycles"].items())
+        lines.append(f"  back-pressure: refused cycles {st}; AXI latency mean {b['axi_latency_mean']}, "
+                     f"max {b['axi_latency_max']} cycles")
     for pol, p in s["policies"].items():
         frac = f"{len(p['violating_seeds'])}/{p['seeds']} seeds ({100 * p['fraction']:.1f}%)"
         rules = ", ".join(f"{k} x{v}" for k, v in sorted(p["rules"].items())) or "-"
@@ -285,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency", type=latency_range(2), default=STRESS_AXI["latency"],
                     help="AXI latency range lo,hi (cycles, lo >= 2)")
     ap.add_argument("--no-reorder", action="store_true")
+    ap.add_argument("--no-backpressure", action="store_true",
+                    help="hold every READY high and answer within --latency (the settings before back-pressure)")
     ap.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                     help="co-simulation processes in parallel (default: up to 2, one per core)")
     a = ap.parse_args(argv)
@@ -292,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     pols = [p.value for p in POLICIES] if a.policy == "all" else [a.policy]
     lat = tuple(a.latency)
     out = a.out
-    s = run_stress(seeds, pols, out=out, latency=lat, reorder=not a.no_reorder, jobs=a.jobs)
+    s = run_stress(seeds, pols, out=out, latency=lat, reorder=not a.no_reorder, jobs=a.jobs,
+                   bp=NO_BACKPRESSURE if a.no_backpressure else STRESS_AXI["bp"])
     (out / "stress.json").write_text(json.dumps(s, indent=1, default=str))
     print(report(s))
     print(f"wrote {out / 'stress.json'}")

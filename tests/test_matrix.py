@@ -61,7 +61,9 @@ def window_line(op: str) -> int:
 
 
 def test_every_row_with_a_window_is_covered():
-    assert set(WINDOW_HIT) == set(ROWS) - {"cpu_store"}
+    # cow_held_read / cow_walk_race open their windows with device timing (ATS rules),
+    # not with a preempted operation: tests/test_cosim_device_bugs.py covers them
+    assert set(WINDOW_HIT) == set(ROWS) - {"cpu_store", "cow_held_read", "cow_walk_race"}
 
 
 @pytest.mark.parametrize("op", sorted(WINDOW_HIT))
