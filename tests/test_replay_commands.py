@@ -52,7 +52,8 @@ def verdict_rows(stdout: str) -> dict[str, str]:
 def test_printed_commands_start_with_the_project_interpreter(tmp_path):
     from tb.stress import replay, waves_cmd
 
-    args = argparse.Namespace(scenario=str(SCN), seed=3, out=tmp_path, mode="auto", latency=(2, 5), reorder=1)
+    args = argparse.Namespace(scenario=str(SCN), seed=3, out=tmp_path, mode="auto", latency=(2, 5), reorder=1,
+                              device_bug=None, backpressure=1)
     cmd = sim.replay_cmd(args, "deferred")
     assert cmd.startswith(".venv/bin/python -m tb.sim --scenario scenarios/cow_timeline.scn --policy deferred")
     assert f"--out {tmp_path}" in cmd and "--latency 2,5" in cmd and "--reorder 1" in cmd
