@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
+.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv mutants
 
 all: test
 
@@ -61,3 +61,7 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Mutation gate (long; not part of `make test`): tb/mutants.toml, report in build/mutants/
+mutants: $(STAMP)
+	@$(VPY) -m tb.mutants -j $(JOBS) --out $(BUILD)/mutants
