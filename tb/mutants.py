@@ -279,7 +279,7 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                 if c.params not in builds:
                     try:
                         builds[c.params] = _build(params)
-                    except Exception as e:  # a mutant that does not build is not a kill
+                    except (Exception, SystemExit) as e:  # a mutant that does not build is not a kill
                         entry["result"] = "build-error"
                         res["error"] = f"build failed for {params}: {str(e).splitlines()[0] if str(e) else e!r}"
                         return res
@@ -291,7 +291,7 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                     toolchain.run_cocotb(c.module, builds[c.params], testcase=c.testcase, extra_env=env,
                                          seed=c.seed, results_xml=str(xml),
                                          log_file=logs / f"{xml.stem}.log")
-                except Exception as e:
+                except (Exception, SystemExit) as e:  # the runner exits when the simulator itself fails
                     entry["result"] = "fail"
                     res["failed_tests"] = _failed_tests(xml)
                     res["detail"] = str(e).splitlines()[0] if str(e) else repr(e)
@@ -340,7 +340,10 @@ def _run_one(cfg: Config, mid: str, edits: dict[str, str], out: Path, all_checks
     _sync_tree(RTL, work / "rtl", edits)
     (work / "result.json").unlink(missing_ok=True)
     env = dict(os.environ, ATS_RTL_DIR=str(work / "rtl"), ATS_BUILD_DIR=str(work / "build"))
-    cmd = [sys.executable, "-m", "tb.mutants", "--config", str(cfg.path), "--worker", mid, "--work", str(work)]
+    env.pop("PYTEST_CURRENT_TEST", None)   # else the cocotb runner exits the worker on a failing test
+    # workers read the snapshot taken at the start, so editing the mutant file mid-run changes nothing
+    cmd = [sys.executable, "-m", "tb.mutants", "--config", str(out / "mutants.toml"), "--worker", mid,
+           "--work", str(work)]
     if all_checks:
         cmd.append("--all-checks")
     t0 = time.time()
@@ -478,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     todo = [m for m in cfg.mutants if (m.id in ids if ids else (a.equivalent or not m.equivalent))]
     out = a.out
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cfg.path, out / "mutants.toml")
     t_start = time.time()
     results: dict[str, dict] = {}
     print(f"[mutants] {len(todo)} mutants, checks: {', '.join(c.name for c in cfg.checks)}; -j {a.jobs}", flush=True)

@@ -470,9 +470,11 @@ async def pwc_starts_at_deepest_hit(dut):
     epa, e = sp.entry(va_ro, 2)
     sp.set_entry(va_ro, 2, e & ~RW)
     expect_pa(tb, await tb.read(0, pasid, va_ro), host.golden(pasid, va_ro, False).pa, "read below a read-only PDPTE")
-    w = await tb.write(1, pasid, va_ro + PAGE, 0x55)
-    if not w.fault or w.cause != Fault.WRITE_PROTECT:
-        tb.fail(f"write below a read-only PDPTE (after a read walk there): {w}, expected WRITE_PROTECT")
+    for va in (va_ro + PAGE, va_ro):   # another page (walks from the PWC), the page just read (ATC entry)
+        w = await tb.write(1, pasid, va, 0x55)
+        if not w.fault or w.cause != Fault.WRITE_PROTECT:
+            tb.fail(f"write to {va:#x} below a read-only PDPTE (after a read walk there): {w}, "
+                    "expected WRITE_PROTECT")
     mon.check()
     tb.check_protocol()
 
