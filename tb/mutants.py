@@ -248,11 +248,43 @@ def _build(params: dict) -> Path:
         return bdir
     if bdir.exists():
         shutil.rmtree(bdir)
+    # the build tree is <out>/work/<mutant>/build; runtime objects are shared in <out>/seed
+    seed = toolchain.BUILD.parent.parent.parent / "seed" / name if "ATS_BUILD_DIR" in os.environ else None
+    if seed is not None and seed.is_dir():
+        bdir.mkdir(parents=True)
+        # every object depends on the generated Vtop.mk; dated an hour ahead, the copies
+        # stay newer than it (make may warn about clock skew; harmless in this private tree)
+        later = time.time() + 3600
+        for f in seed.iterdir():
+            shutil.copy2(f, bdir / f.name)
+            os.utime(bdir / f.name, (later, later))
     bdir = toolchain.build_rtl(params)
     for g in bdir.glob("*.gch"):
         g.unlink()
+    if seed is not None and not seed.exists():
+        _store_seed(bdir, seed)
     stamp.write_text(h.hexdigest())
     return bdir
+
+
+# Verilator runtime objects: the same for every mutant of one parameter set (they do
+# not include the generated model), about half of a build's compile time.
+_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def _store_seed(bdir: Path, seed: Path) -> None:
+    """Keep the runtime objects of a finished build for the next mutant builds (atomic rename)."""
+    files = [bdir / f"{n}{ext}" for n in _RUNTIME for ext in (".o", ".d")]
+    if not all(f.is_file() for f in files):
+        return
+    tmp = seed.parent / f".{seed.name}.{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy2(f, tmp / f.name)
+    try:
+        tmp.rename(seed)
+    except OSError:  # another worker stored it first
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _has_make_target(target: str) -> bool:
