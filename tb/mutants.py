@@ -249,7 +249,7 @@ def _build(params: dict) -> Path:
     if bdir.exists():
         shutil.rmtree(bdir)
     # the build tree is <out>/work/<mutant>/build; runtime objects are shared in <out>/seed
-    seed = toolchain.BUILD.parent.parent.parent / "seed" / name if "ATS_BUILD_DIR" in os.environ else None
+    seed = seed_dir(toolchain.BUILD.parent.parent.parent, name) if "ATS_BUILD_DIR" in os.environ else None
     if seed is not None and seed.is_dir():
         bdir.mkdir(parents=True)
         # every object depends on the generated Vtop.mk; dated an hour ahead, the copies
@@ -270,6 +270,15 @@ def _build(params: dict) -> Path:
 # Verilator runtime objects: the same for every mutant of one parameter set (they do
 # not include the generated model), about half of a build's compile time.
 _RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+
+
+def seed_dir(out: Path, name: str) -> Path:
+    """Where the runtime objects of build `name` are kept, per Verilator installation."""
+    from tb import toolchain
+
+    src = toolchain.verilator_root() / "include" / "verilated.cpp"
+    tag = hashlib.sha256(f"{src}:{src.stat().st_mtime_ns}".encode()).hexdigest()[:10]
+    return out / "seed" / f"{name}_{tag}"
 
 
 def _store_seed(bdir: Path, seed: Path) -> None:
