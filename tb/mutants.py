@@ -459,11 +459,12 @@ def report(cfg: Config, results: dict[str, dict], out: Path, wall: float, jobs: 
     if ORIGINAL in results:
         summary["baseline"] = _status(None, results[ORIGINAL])
         summary["baseline_seconds"] = results[ORIGINAL].get("seconds")
+    rate = summary["kill_rate"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"summary": summary, "mutants": rows}, indent=1))
     md = ["# Mutation gate", "",
           f"{summary['killed']} of {summary['non_equivalent_run']} non-equivalent mutants killed "
-          f"({100 * (summary['kill_rate'] or 0):.1f} %), {summary['survived']} survived, "
+          f"({'n/a' if rate is None else f'{100 * rate:.1f} %'}), {summary['survived']} survived, "
           f"{summary['equivalent']} equivalent, {summary['errors']} errors; "
           f"{summary['wall_seconds']:.0f} s wall with -j {jobs}.", "",
           "Checks, in order (the first that fails kills): " + ", ".join(f"`{c}`" for c in summary["checks"]), "",
@@ -564,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = report(cfg, results, out, time.time() - t_start, a.jobs)
     rate = summary["kill_rate"]
     print(f"[mutants] killed {summary['killed']}/{summary['non_equivalent_run']} non-equivalent "
-          f"({100 * (rate or 0):.1f} %), survived {summary['survived']}, equivalent {summary['equivalent']}, "
+          f"({'n/a' if rate is None else f'{100 * rate:.1f} %'}), survived {summary['survived']}, equivalent {summary['equivalent']}, "
           f"errors {summary['errors']}; {summary['wall_seconds']:.0f} s; {_rel(out / 'report.md')}", flush=True)
     bad = [r for r in json.loads((out / "results.json").read_text())["mutants"]
            if r["status"] in ("survived", "error", "equivalent but killed", "equivalent but error")]
