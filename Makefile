@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv mutants
+.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
 
 all: test
 
@@ -63,5 +63,6 @@ distclean: clean
 	rm -rf $(VENV)
 
 # Mutation gate (long; not part of `make test`): tb/mutants.toml, report in build/mutants/
+.PHONY: mutants
 mutants: $(STAMP)
 	@$(VPY) -m tb.mutants -j $(JOBS) --out $(BUILD)/mutants
