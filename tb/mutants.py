@@ -75,6 +75,7 @@ class Check:
     env: tuple = ()                  # extra environment, sorted (key, value) pairs
     command: tuple = ()              # or: a command run in the repository root
     make_target: str | None = None   # or: `make <target>` (skipped while the Makefile lacks it)
+    requires: str | None = None      # a path under the repository root; the check is skipped while it is missing
     timeout: int = 900
     line: int = 0
 
@@ -89,7 +90,8 @@ class Config:
 # --------------------------------------------------------------------------- config
 
 _MUTANT_FIELDS = {"id", "file", "find", "replace", "breaks", "category", "equivalent"}
-_CHECK_FIELDS = {"name", "module", "params", "testcase", "seed", "env", "command", "make_target", "timeout"}
+_CHECK_FIELDS = {"name", "module", "params", "testcase", "seed", "env", "command", "make_target", "timeout",
+                 "requires"}
 
 
 def _lines_of(text: str, key: str, values: list[str]) -> dict[str, int]:
@@ -139,7 +141,7 @@ def load(path: Path = CONFIG) -> Config:
         if len(kinds) != 1:
             raise ConfigError(f"{where} ({c['name']}): exactly one of 'module', 'command', 'make_target' needed")
         for k, typ in (("params", dict), ("env", dict), ("seed", int), ("timeout", int), ("testcase", str),
-                       ("command", list)):
+                       ("command", list), ("requires", str)):
             if k in c and not isinstance(c[k], typ):
                 raise ConfigError(f"{where} ({c['name']}): field '{k}' must be a {typ.__name__}")
         if any(x.name == c["name"] for x in checks):
@@ -149,7 +151,7 @@ def load(path: Path = CONFIG) -> Config:
             testcase=c.get("testcase"), seed=c.get("seed", 1),
             env=tuple(sorted((k, str(v)) for k, v in c.get("env", {}).items())),
             command=tuple(str(x) for x in c.get("command", [])), make_target=c.get("make_target"),
-            timeout=c.get("timeout", 900), line=ln))
+            requires=c.get("requires"), timeout=c.get("timeout", 900), line=ln))
     if not checks:
         raise ConfigError(f"{name}: no [[check]] entries")
 
@@ -315,6 +317,9 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
         entry = {"name": c.name, "result": "pass", "seconds": 0.0}
         res["checks"].append(entry)
         try:
+            if c.requires and not (ROOT / c.requires).exists():
+                entry["result"] = f"skipped ({c.requires} missing)"
+                continue
             if c.module:
                 params = dict(c.params)
                 if c.params not in builds:
@@ -340,7 +345,10 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                 if c.make_target and not _has_make_target(c.make_target):
                     entry["result"] = "skipped (no make target)"
                     continue
-                cmd = list(c.command) or ["make", c.make_target]
+                # ${PYTHON}, ${ATS_RTL_DIR}, ${ATS_BUILD_DIR} (and any other variable) are expanded
+                env = dict(os.environ, PYTHON=sys.executable)
+                cmd = [re.sub(r"\$\{(\w+)\}", lambda m: env.get(m.group(1), m.group(0)), x)
+                       for x in c.command] or ["make", c.make_target]
                 with open(logs / f"{c.name}.log", "w") as f:
                     try:
                         r = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, timeout=c.timeout)

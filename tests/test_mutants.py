@@ -87,16 +87,21 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 
 def test_driver_verdicts_with_command_checks(tmp_path):
     """Killed, survived and equivalent mutants, the baseline, the report and the exit code (no Verilator)."""
-    probe = ("import os, sys; t = open(os.path.join(os.environ['ATS_RTL_DIR'], 'inv.sv')).read(); "
+    probe = ("import sys; t = open(sys.argv[1] + '/inv.sv').read(); "
              "sys.exit(1 if 'MUTANT_SEEN' in t else 0)")
     cfg = _write(tmp_path, f"""
 [[check]]
 name = "probe"
-command = ["{sys.executable}", "-c", "{probe}"]
+command = ["${{PYTHON}}", "-c", "{probe}", "${{ATS_RTL_DIR}}"]
 
 [[check]]
 name = "absent"
 make_target = "no_such_target_here"
+
+[[check]]
+name = "not_yet"
+command = ["false"]
+requires = "no/such/file.py"
 
 [[mutant]]
 id = "seen"
@@ -132,7 +137,8 @@ equivalent = "a comment"
     by_id = {m["id"]: m for m in res["mutants"]}
     assert by_id["seen"]["status"] == "killed" and by_id["seen"]["killed_by"] == "probe", by_id["seen"]
     assert by_id["unseen"]["status"] == "survived", by_id["unseen"]
-    assert [c["result"] for c in by_id["unseen"]["checks"]] == ["pass", "skipped (no make target)"]
+    assert [c["result"] for c in by_id["unseen"]["checks"]] == ["pass", "skipped (no make target)",
+                                                              "skipped (no/such/file.py missing)"]
     assert by_id["eq"]["status"] == "equivalent (not run)", by_id["eq"]
     s = res["summary"]
     assert (s["killed"], s["survived"], s["equivalent"], s["kill_rate"]) == (1, 1, 1, 0.5), s
