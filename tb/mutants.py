@@ -512,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load(a.config)
         if a.worker:
-            return worker(cfg, a.worker, a.work, a.all_checks)
+            return worker(cfg, a.worker, a.work.resolve(), a.all_checks)
         validate(cfg)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -530,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown mutant id(s) {unknown} (see --list)", file=sys.stderr)
         return 2
     todo = [m for m in cfg.mutants if (m.id in ids if ids else (a.equivalent or not m.equivalent))]
-    out = a.out
+    out = a.out.resolve()   # the cocotb runner takes relative result paths as relative to the build
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cfg.path, out / "mutants.toml")
     t_start = time.time()
