@@ -260,7 +260,7 @@ def _build(params: dict) -> Path:
         for f in seed.iterdir():
             shutil.copy2(f, bdir / f.name)
             os.utime(bdir / f.name, (later, later))
-    bdir = toolchain.build_rtl(params)
+    bdir = toolchain.build_rtl(params, tag=name)
     for g in bdir.glob("*.gch"):
         g.unlink()
     if seed is not None and not seed.exists():
@@ -275,11 +275,12 @@ _RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
 
 
 def seed_dir(out: Path, name: str) -> Path:
-    """Where the runtime objects of build `name` are kept, per Verilator installation."""
+    """Where the runtime objects of build `name` are kept, per Verilator installation and build mode."""
     from tb import toolchain
 
     src = toolchain.verilator_root() / "include" / "verilated.cpp"
-    tag = hashlib.sha256(f"{src}:{src.stat().st_mtime_ns}".encode()).hexdigest()[:10]
+    key = f"{src}:{src.stat().st_mtime_ns}:{os.environ.get('ATS_ASSERTS', '')}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:10]
     return out / "seed" / f"{name}_{tag}"
 
 
