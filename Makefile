@@ -67,3 +67,8 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Mutation gate (long; not part of `make test`): tb/mutants.toml, report in build/mutants/
+.PHONY: mutants
+mutants: $(STAMP)
+	@$(VPY) -m tb.mutants -j $(JOBS) --out $(BUILD)/mutants

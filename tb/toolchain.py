@@ -20,8 +20,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RTL = ROOT / "rtl"
-BUILD = ROOT / "build"
+# ATS_RTL_DIR / ATS_BUILD_DIR point the builds at another copy of rtl/ and another
+# build tree (tb.mutants builds each mutant of the RTL in its own); unset: rtl/, build/.
+RTL = Path(os.environ.get("ATS_RTL_DIR") or ROOT / "rtl")
+BUILD = Path(os.environ.get("ATS_BUILD_DIR") or ROOT / "build")
 
 # Compile order matters for packages: ats_pkg first.
 RTL_SOURCES = [
