@@ -55,12 +55,20 @@ Definitions used (the checkers' module docstrings say the same):
   whose page is none of those its VA could map to at that instant (after the
   changes before it, or after any change in its cycle) is a use-after-free
   if a change before it unmapped that page from the VA and the frame was
-  freed between the latest such change and the access.
+  freed between the latest such change and the access. A page walk must
+  find its frame allocated, and not as data (owner anon, ksm, zero, file),
+  at some point of its cycle.
 * Protocol bookkeeping. Requests and completions in (time, trace order);
   completions pair first-in first-out per ITag. A request whose ITag is still
   outstanding reuses it; a completion with nothing outstanding is a duplicate
   if its ITag was ever completed, else one without a request; a request never
   completed is lost.
+* Drain (ATS rule 2). A completion is early if a device access issued before
+  its request, to the request's PASID and range, reached memory after the
+  completion with a translation taken before the request: an ATC hit, or a
+  PA (for a write, a permission) no page-table state from the request until
+  the access's memory time gave its VA (accesses to VAs without page-table
+  history are not judged).
 """
 from __future__ import annotations
 
@@ -282,19 +290,32 @@ def lost_write_bad(events: list, final: dict | None) -> bool:
 
 # --------------------------------------------------------------------------- use-after-free
 
-def _allocated(events: list, pfn: int, t: int) -> bool | None:
+DATA_OWNERS = ("anon", "ksm", "zero", "file")
+
+
+def _states(events: list, pfn: int, t: int) -> list[tuple[bool, str]] | None:
+    """(allocated, owner) of a frame at each point of cycle t: before its events at t,
+    and after each of them (same-cycle ties are lenient). None: the frame has no events."""
     evs = sorted(((e.time, i, e) for i, e in enumerate(events) if isinstance(e, FrameEvent) and e.pfn == pfn),
                  key=lambda x: (x[0], x[1]))
     if not evs:
         return None
-    state = evs[0][2].kind == "free"  # allocated before the first event iff that one frees it
+    state = (evs[0][2].kind == "free", "")  # allocated before the first event iff that one frees it
     for tt, _, e in evs:
         if tt < t:
-            state = e.kind == "alloc"
-    return state or any(tt == t and e.kind == "alloc" for tt, _, e in evs)
+            state = (e.kind == "alloc", e.owner)
+    out = [state]
+    for tt, _, e in evs:
+        if tt == t:
+            out.append((e.kind == "alloc", e.owner))
+    return out
 
 
 def uaf_bad(events: list) -> bool:
+    def free_at(pa: int, t: int) -> bool:
+        st = _states(events, pa // PAGE, t)
+        return st is not None and not any(a for a, _ in st)
+
     claimed: set[int] = set()
     for d in events:
         if not isinstance(d, DevAccess) or d.mem_time is None:
@@ -303,7 +324,7 @@ def uaf_bad(events: list) -> bool:
         for j, m in enumerate(events):
             if isinstance(m, MemAccess) and m.source == "dma" and m.time == t and m.pa == d.pa:
                 claimed.add(j)
-        if _allocated(events, d.pa // PAGE, t) is False:
+        if free_at(d.pa, t):
             return True
         cs = _changes(events, (d.pasid, d.va))
         if not cs:
@@ -319,7 +340,13 @@ def uaf_bad(events: list) -> bool:
                         and gone[-1].time <= f.time < t for f in events):
             return True
     for j, m in enumerate(events):
-        if isinstance(m, MemAccess) and j not in claimed and _allocated(events, m.pa // PAGE, m.time) is False:
+        if not isinstance(m, MemAccess) or j in claimed:
+            continue
+        if free_at(m.pa, m.time):
+            return True
+        st = _states(events, m.pa // PAGE, m.time)
+        # a walk must find a page-table page somewhere in its cycle, not data
+        if m.source == "walk" and st is not None and not any(a and o not in DATA_OWNERS for a, o in st):
             return True
     return False
 
@@ -331,22 +358,54 @@ def protocol_bad(events: list) -> dict[str, bool]:
                  key=lambda x: (x[0], x[1]))
     out = dict.fromkeys(("itag-reuse", "completion-without-request", "duplicate-completion",
                          "lost-completion"), False)
-    open_: dict[int, int] = {}
+    open_: dict[int, list[InvReq]] = {}
     ever_done: set[int] = set()
+    pairs: list[tuple[InvReq, InvCpl]] = []
     for _, _, e in evs:
         if isinstance(e, InvReq):
-            if open_.get(e.itag, 0):
+            if open_.get(e.itag):
                 out["itag-reuse"] = True
-            open_[e.itag] = open_.get(e.itag, 0) + 1
-        elif open_.get(e.itag, 0):
-            open_[e.itag] -= 1
+            open_.setdefault(e.itag, []).append(e)
+        elif open_.get(e.itag):
+            pairs.append((open_[e.itag].pop(0), e))
             ever_done.add(e.itag)
         elif e.itag in ever_done:
             out["duplicate-completion"] = True
         else:
             out["completion-without-request"] = True
     out["lost-completion"] = any(open_.values())
+    out["completion-before-drain"] = any(_undrained(events, r, c) for r, c in pairs)
     return out
+
+
+def _undrained(events: list, req: InvReq, cpl: InvCpl) -> bool:
+    """Some device access that used a translation `req` covers, taken before `req`
+    (an ATC hit at issue, or a PA/permission the page table never gave its VA from
+    req.time until the access reached memory), reached memory after `cpl`.
+    Translations are 4 KiB here (the generator maps nothing larger)."""
+    for d in events:
+        if not isinstance(d, DevAccess) or d.fault:
+            continue
+        mt = d.mem_time if d.mem_time is not None else d.complete
+        if not (d.issue < req.time and mt > cpl.time):
+            continue
+        if req.pasid is not None and req.pasid != d.pasid:
+            continue
+        page = d.va & ~(PAGE - 1)
+        if not (page < req.start + req.size and req.start < page + PAGE):
+            continue
+        if d.atc_hit:
+            return True
+        cs = _changes(events, (d.pasid, d.va))
+        if not cs:
+            continue
+        upto = [c for c in cs if c.time <= req.time]
+        states = [(_page_of(upto[-1].new_pa, upto[-1], d.va), upto[-1].writable) if upto
+                  else (_page_of(cs[0].old_pa, cs[0], d.va), True)]
+        states += [(_page_of(c.new_pa, c, d.va), c.writable) for c in cs if req.time < c.time <= mt]
+        if not any(p == d.pa & ~(PAGE - 1) and (w or not d.write) for p, w in states):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- random small traces
@@ -394,8 +453,17 @@ def gen_trace(draw: Draw) -> Case:
     events: list = []
     holes: list[tuple[int, int, int]] = []  # (index, va, kind): values filled in afterwards
     t, val = 1, 0x100
+    pending: list[tuple[int, int]] = []  # (time, itag) of completions to come
+
+    def complete_until(now: int | None) -> None:
+        for c in sorted(pending):
+            if now is None or c[0] < now:
+                pending.remove(c)
+                events.append(InvCpl(time=c[0], itag=c[1]))
+
     for _ in range(draw.int(2, 11)):
         t += draw.int(0, 2)
+        complete_until(t)
         va = pick(VAS)
         page = va & ~(PAGE - 1)
         cur = mapping[page]
@@ -406,7 +474,7 @@ def gen_trace(draw: Draw) -> Case:
             mem[(P, va)] = val
         elif kind <= 5:  # device read
             pa = pick(sorted(ever[page])) + (va & 0xfff)
-            lo, hi = t - draw.int(0, 2), t + draw.int(0, 2)
+            lo, hi = t - draw.int(0, 3), t + draw.int(0, 2)
             mt = t if draw.int(0, 2) else None
             fault = 1 if draw.int(0, 15) == 0 else 0
             if fault:
@@ -421,7 +489,7 @@ def gen_trace(draw: Draw) -> Case:
             fault = 1 if draw.int(0, 15) == 0 else 0
             mt = None if fault or not draw.int(0, 3) else t
             d = DevAccess(thread=draw.int(0, 1), write=True, pasid=P, va=va, pa=pa, value=val,
-                          issue=t - draw.int(0, 2), complete=t + (draw.int(0, 2) if mt is not None else 0),
+                          issue=t - draw.int(0, 3), complete=t + (draw.int(0, 2) if mt is not None else 0),
                           fault=fault, mem_time=mt, atc_hit=bool(draw.int(0, 1)))
             port = MemAccess(time=t, source="dma", pa=pa, write=True, value=val, tag=d.thread)
             if fault == 0 and draw.int(0, 2) == 0:
@@ -458,12 +526,22 @@ def gen_trace(draw: Draw) -> Case:
             events.append(PteChange(time=t, pasid=P, va=page, size=PAGE, old_pa=cur, new_pa=new, writable=True))
             mapping[page] = new
             ever[page].add(new)
-        else:  # invalidation traffic
-            itag = draw.int(0, 1)
-            if draw.int(0, 1):
+        else:  # invalidation traffic, a page walk, or a frame changing hands
+            itag, what = draw.int(0, 1), draw.int(0, 3)
+            if what == 0:
                 events.append(InvReq(time=t, itag=itag, pasid=P, start=page, size=PAGE))
-            else:
+                if draw.int(0, 3):
+                    pending.append((t + draw.int(0, 3), itag))
+            elif what == 1:
                 events.append(InvCpl(time=t, itag=itag))
+            elif what == 2:
+                events.append(MemAccess(time=t, source="walk", pa=pick(FRAMES) + 8 * itag, write=False,
+                                        value=0, tag=itag))
+            else:
+                free = bool(draw.int(0, 1))
+                events.append(FrameEvent(time=t, pfn=pick(FRAMES) // PAGE, kind="free" if free else "alloc",
+                                         owner="" if free else pick(("anon", "pagetable"))))
+    complete_until(None)
     # every value each address ever held, plus a garbage value
     values = {a: {v, 0, 0xBAD} for a, v in hidden.items()}
     for e in events:
@@ -503,7 +581,7 @@ def fast_verdicts(case: Case) -> dict[str, bool]:
         "lost-write": any(not v.ok for v in check_lost_writes(case.events, case.final, max_reports=None)),
         "use-after-free": any(not v.ok for v in check_uaf(case.events, max_reports=None)),
         **{r: r in prot for r in ("itag-reuse", "completion-without-request", "duplicate-completion",
-                                  "lost-completion")},
+                                  "lost-completion", "completion-before-drain")},
     }
 
 
