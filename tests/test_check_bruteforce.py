@@ -13,9 +13,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.check import check_lost_writes, check_ordering, failures
+from model.check import check_lost_writes, check_ordering, check_uaf, failures
 from model.check.ordering import analyze_ordering
-from model.trace import CpuLoad, CpuStore, DevAccess, PteChange, Trace, ZeroFill
+from model.trace import CpuLoad, CpuStore, DevAccess, FrameEvent, MemAccess, PteChange, Trace, ZeroFill
 from tests import bruteforce as bf
 
 P = 1
@@ -108,6 +108,23 @@ def test_write_discarded_in_the_refault_cycle_does_not_hide_the_fill():
     load = CpuLoad(time=25, thread="cpu0", pasid=P, va=A0, pa=NEW, value=0x77)
     assert rules(check_lost_writes(Trace(base + [load]))) == ["lost-write"]
     assert bf.lost_write_bad(base, {(P, A0): 0x77}) and not bf.lost_write_bad(base, {(P, A0): 0})
+
+
+# --------------------------------------------------------------------------- class 4: a walk in the cycle a frame changes hands
+
+def test_walk_in_the_cycle_a_page_table_frame_becomes_data_is_not_judged():
+    # The frame held a page table; at t=4 it is freed and handed out as anon data. A walk
+    # read at t=4 may have come before both (lenient ties); one at t=5 read data.
+    life = [FrameEvent(time=0, pfn=0x50, kind="alloc", owner="pagetable"),
+            FrameEvent(time=4, pfn=0x50, kind="free"),
+            FrameEvent(time=4, pfn=0x50, kind="alloc", owner="anon")]
+
+    def walk(t):
+        return MemAccess(time=t, source="walk", pa=OLD + 8, write=False, value=0, tag=0)
+
+    assert rules(check_uaf(Trace(life + [walk(4)]))) == []
+    assert rules(check_uaf(Trace(life + [walk(5)]))) == ["use-after-free"]
+    assert not bf.uaf_bad(life + [walk(4)]) and bf.uaf_bad(life + [walk(5)])
 
 
 # --------------------------------------------------------------------------- property: fast == brute force

@@ -442,6 +442,25 @@ class FrameHistory:
         first = evs[0][2]
         return ("free" if first.kind == "alloc" else "alloc"), None
 
+    def points_in_cycle(self, pfn: int, t: int) -> list[tuple[str, FrameEvent | None]]:
+        """("free" | "alloc", the deciding event) at every point of cycle t at which a
+        same-cycle access may have happened: before the frame's events of cycle t, and
+        after each of them. Empty if the frame was never seen."""
+        evs = self.events.get(pfn)
+        if not evs:
+            return []
+        times = self._times[pfn]
+        j = bisect.bisect_left(times, t)
+        if j:
+            last = evs[j - 1][2]
+            out = [("free" if last.kind == "free" else "alloc", last)]
+        else:
+            out = [("free" if evs[0][2].kind == "alloc" else "alloc", None)]
+        for k in range(j, bisect.bisect_right(times, t, j)):
+            e = evs[k][2]
+            out.append(("free" if e.kind == "free" else "alloc", e))
+        return out
+
     def frees_between(self, pfn: int, lo: int, hi: int) -> list[FrameEvent]:
         """Frees at lo <= time < hi."""
         return [e for (tt, _, e) in self.events.get(pfn, []) if e.kind == "free" and lo <= tt < hi]
