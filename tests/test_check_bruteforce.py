@@ -95,7 +95,7 @@ def test_cpu_load_before_any_write_pins_the_initial_value():
                                        rd(A0, 6, mem=0)]))) == []
 
 
-# --------------------------------------------------------------------------- class 3: discarded write, same cycle as a refault
+# ------------------------------------------------------------- class 3: a discarded write in a refault's cycle
 
 def test_write_discarded_in_the_refault_cycle_does_not_hide_the_fill():
     # A stale device write lands in the zapped page OLD in the refault's cycle (t=20),
@@ -110,7 +110,7 @@ def test_write_discarded_in_the_refault_cycle_does_not_hide_the_fill():
     assert bf.lost_write_bad(base, {(P, A0): 0x77}) and not bf.lost_write_bad(base, {(P, A0): 0})
 
 
-# --------------------------------------------------------------------------- class 4: a walk in the cycle a frame changes hands
+# ------------------------------------------------------------- class 4: a walk as its frame changes hands
 
 def test_walk_in_the_cycle_a_page_table_frame_becomes_data_is_not_judged():
     # The frame held a page table; at t=4 it is freed and handed out as anon data. A walk

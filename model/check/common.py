@@ -201,8 +201,9 @@ class WriteOrder:
     includes it at every other (`writes` lists one `Write` per address, all
     with the fill's index; `len` and `times` count positions). Unlike stores,
     whose values are unique per address, 0 can be written by several fills
-    (and be the initial value): a read of 0 may be explained by any of them. The ordering checker's lazy view takes the earliest one the
-    view still allows, which is exact (the value cannot tell them apart, and a
+    (and be the initial value): a read of 0 may be explained by any of them.
+    The ordering checker's lazy view takes the earliest one the view still
+    allows, which is exact (the value cannot tell them apart, and a
     lower view constrains later reads least); pinning such a read to the
     latest fill before it would convict a device whose view merely lags.
     """
