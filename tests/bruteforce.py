@@ -437,21 +437,28 @@ class Case:
 def gen_trace(draw: Draw) -> Case:
     """A small random trace: CPU stores and loads, zaps, refaults with zero fills, COW-like
     remaps, device reads and writes through current or stale translations, frame frees
-    and allocs, invalidation requests and completions. Read values are the current
-    content about half the time and any value the address ever had otherwise, so both
-    verdicts are common."""
+    and allocs, invalidation requests and completions. Memory is modelled per physical
+    address, so a read returns, about half the time, what the frame it used holds (a
+    stale translation sees the old frame), and otherwise any value the address ever
+    had: both verdicts are common."""
 
     def pick(seq):
         seq = list(seq)
         return seq[draw.int(0, len(seq) - 1)]
 
-    hidden = {(P, va): pick((0, 0xE00 + n)) for n, va in enumerate(VAS)}
+    hidden = {(P, va): pick((0, 0xE00 + n, 0xE00 + n)) for n, va in enumerate(VAS)}
     initial = {a: v for a, v in hidden.items() if draw.int(0, 2)}
     mapping = {0x1000: FRAMES[0], 0x2000: FRAMES[1]}
     ever = {0x1000: {FRAMES[0]}, 0x2000: {FRAMES[1]}}
-    mem = dict(hidden)
+    # what each physical address holds (frames never written hold junk): device reads
+    # through stale translations see the old frame, as real ones do
+    phys = {mapping[va & ~(PAGE - 1)] + (va & 0xfff): v for (_, va), v in hidden.items()}
+    offsets = sorted({va & 0xfff for va in VAS})
+
+    def at(pa: int) -> int:
+        return phys.get(pa, 0xBAD)
     events: list = []
-    holes: list[tuple[int, int, int]] = []  # (index, va, kind): values filled in afterwards
+    holes: list[tuple[int, int, int, bool]] = []  # (index, va, content now, always it): values set last
     t, val = 1, 0x100
     pending: list[tuple[int, int]] = []  # (time, itag) of completions to come
 
@@ -461,28 +468,38 @@ def gen_trace(draw: Draw) -> Case:
                 pending.remove(c)
                 events.append(InvCpl(time=c[0], itag=c[1]))
 
-    for _ in range(draw.int(2, 11)):
+    for _ in range(draw.int(2, 12)):
         t += draw.int(0, 2)
         complete_until(t)
         va = pick(VAS)
         page = va & ~(PAGE - 1)
         cur = mapping[page]
         kind = draw.int(0, 11)
-        if kind <= 2 and cur is not None:  # CPU store
+        if kind <= 2 and cur is None:
+            kind = 9  # a store to an unmapped page faults it in first
+        if kind <= 2:  # CPU store
             val += 1
             events.append(CpuStore(time=t, thread="cpu0", pasid=P, va=va, pa=cur + (va & 0xfff), value=val))
-            mem[(P, va)] = val
-        elif kind <= 5:  # device read
-            pa = pick(sorted(ever[page])) + (va & 0xfff)
-            lo, hi = t - draw.int(0, 3), t + draw.int(0, 2)
-            mt = t if draw.int(0, 2) else None
-            fault = 1 if draw.int(0, 15) == 0 else 0
-            if fault:
-                mt = None
-            holes.append((len(events), va, mem[(P, va)]))
-            events.append(DevAccess(thread=draw.int(0, 1), write=False, pasid=P, va=va, pa=pa, value=0,
-                                    issue=lo, complete=hi if mt is not None else max(hi, t),
-                                    fault=fault, mem_time=mt, atc_hit=bool(draw.int(0, 1))))
+            phys[cur + (va & 0xfff)] = val
+        elif kind <= 5:  # device read; or a scan of every address of the page, one cycle apart
+            scan = [va]
+            if kind == 5:
+                scan = [v for v in VAS if v & ~(PAGE - 1) == page]
+                if draw.int(0, 1):
+                    scan.reverse()
+            for n, v in enumerate(scan):
+                tt = t + n
+                pa = pick(sorted(ever[page])) + (v & 0xfff)
+                lo, hi = tt - draw.int(0, 3), tt + draw.int(0, 2)
+                mt = tt if draw.int(0, 2) else None
+                fault = 1 if draw.int(0, 15) == 0 else 0
+                if fault:
+                    mt = None
+                holes.append((len(events), v, at(pa), kind == 5))  # a scan reads what is there
+                events.append(DevAccess(thread=draw.int(0, 1), write=False, pasid=P, va=v, pa=pa, value=0,
+                                        issue=lo, complete=hi if mt is not None else max(hi, tt),
+                                        fault=fault, mem_time=mt, atc_hit=bool(draw.int(0, 1))))
+            t += len(scan) - 1
         elif kind <= 7:  # device write, through the current or a stale translation
             val += 1
             pa = pick(sorted(ever[page])) + (va & 0xfff)
@@ -495,10 +512,10 @@ def gen_trace(draw: Draw) -> Case:
             if fault == 0 and draw.int(0, 2) == 0:
                 events.append(port)  # the port saw the data before the command completed
             events.append(d)
-            if fault == 0 and cur is not None and pa & ~(PAGE - 1) == cur:
-                mem[(P, va)] = val
+            if fault == 0:
+                phys[pa] = val
         elif kind == 8:  # CPU load
-            holes.append((len(events), va, mem[(P, va)]))
+            holes.append((len(events), va, at(cur + (va & 0xfff)) if cur is not None else 0, False))
             events.append(CpuLoad(time=t, thread="cpu0", pasid=P, va=va, pa=(cur or 0) + (va & 0xfff), value=0))
         elif kind <= 10 and cur is None:  # refault: zero fill, then the new mapping
             new = pick(FRAMES)
@@ -507,14 +524,15 @@ def gen_trace(draw: Draw) -> Case:
             if draw.int(0, 1):
                 events.append(FrameEvent(time=t, pfn=new // PAGE, kind="alloc", owner="anon"))
             mapping[page] = new
-            for v in VAS:
-                if v & ~(PAGE - 1) == page:
-                    mem[(P, v)] = 0
+            for off in offsets:
+                phys[new + off] = 0
             stale = sorted(ever[page] - {new})
             if stale and not draw.int(0, 2):  # a device write through a stale translation races the refault
                 val += 1
-                events.append(DevAccess(thread=1, write=True, pasid=P, va=va, pa=pick(stale) + (va & 0xfff),
+                pa = pick(stale) + (va & 0xfff)
+                events.append(DevAccess(thread=1, write=True, pasid=P, va=va, pa=pa,
                                         value=val, issue=t - 1, complete=t + 1, mem_time=t))
+                phys[pa] = val
             ever[page].add(new)
         elif kind <= 10 and draw.int(0, 2):  # zap (MADV_DONTNEED), maybe freeing the frame
             events.append(PteChange(time=t, pasid=P, va=page, size=PAGE, old_pa=cur, new_pa=None))
@@ -524,6 +542,9 @@ def gen_trace(draw: Draw) -> Case:
         elif kind <= 10:  # COW-like remap to another frame (content copied)
             new = pick(f for f in FRAMES if f != cur)
             events.append(PteChange(time=t, pasid=P, va=page, size=PAGE, old_pa=cur, new_pa=new, writable=True))
+            for off in offsets:
+                if cur + off in phys:
+                    phys[new + off] = phys[cur + off]
             mapping[page] = new
             ever[page].add(new)
         else:  # invalidation traffic, a page walk, or a frame changing hands
@@ -547,8 +568,8 @@ def gen_trace(draw: Draw) -> Case:
     for e in events:
         if isinstance(e, (CpuStore, DevAccess)) and (e.write if isinstance(e, DevAccess) else True):
             values[(P, e.va)].add(e.value)
-    for idx, va, now in holes:
-        v = now if draw.int(0, 1) else pick(sorted(values[(P, va)]))
+    for idx, va, now, real in holes:
+        v = now if real or draw.int(0, 1) else pick(sorted(values[(P, va)]))
         e = events[idx]
         events[idx] = (DevAccess(**{**e.__dict__, "value": v}) if isinstance(e, DevAccess)
                        else CpuLoad(**{**e.__dict__, "value": v}))
@@ -561,7 +582,7 @@ def gen_trace(draw: Draw) -> Case:
         if c == 0:
             continue
         page = va & ~(PAGE - 1)
-        final[(P, va)] = None if mapping[page] is None else (mem[(P, va)] if c > 1 else
+        final[(P, va)] = None if mapping[page] is None else (at(mapping[page] + (va & 0xfff)) if c > 1 else
                                                              pick(sorted(values[(P, va)])))
     return Case(events, initial, final)
 
