@@ -88,11 +88,15 @@ def test_initial_value_tie_break_is_window_start_then_trace_order():
 def test_cpu_load_before_any_write_pins_the_initial_value():
     # The CPU read 5 at A0 before anything wrote there: 5 is the initial content, so a
     # device read of 6 is garbage. A CPU load after a write says nothing about it.
+    # (Before, the earliest unwritten observation, device read or CPU load, won.)
     assert rules(check_ordering(Trace([CpuLoad(time=2, thread="cpu0", pasid=P, va=A0, pa=NEW, value=5),
                                        rd(A0, 6, mem=4)]))) == ["unknown-value"]
     assert rules(check_ordering(Trace([CpuStore(time=1, thread="cpu0", pasid=P, va=A0, pa=NEW, value=9),
                                        CpuLoad(time=2, thread="cpu0", pasid=P, va=A0, pa=NEW, value=5),
                                        rd(A0, 6, mem=0)]))) == []
+    # nor does one after a change of the mapping (the content may be another page's)
+    assert rules(check_ordering(Trace([ZAP, CpuLoad(time=12, thread="cpu0", pasid=P, va=A0, pa=NEW, value=5),
+                                       rd(A0, 6, mem=4, pa=OLD)]))) == []
 
 
 # ------------------------------------------------------------- class 3: a discarded write in a refault's cycle

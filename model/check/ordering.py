@@ -21,10 +21,11 @@ Semantics fixed here (also in the module docstrings of `common`):
   authoritative where given. An address it omits may start with any value no
   store or device write to it produced, and the trace passes if some choice
   explains it; `infer_initial` makes that choice exactly (a CPU load before
-  every write to the address fixes it; else the one value reads returned that
-  no write produced; else 0 if reads returned a fill's 0; two different
-  unwritten values: the read whose window starts first, then trace order,
-  gives the initial value and the other is an unknown-value). Callers that
+  every write to the address and every change of its mapping fixes it; else
+  the one value reads returned that no write produced; else 0 if reads
+  returned a fill's 0; two different unwritten values: the read whose window
+  starts first, then trace order, gives the initial value and the other is
+  an unknown-value). Callers that
   know memory's initial content should pass it: then a garbage value is
   always an unknown-value rather than possibly the inferred initial value.
 * A read's window is [mem_time, mem_time] when the monitor recorded when it hit
@@ -110,9 +111,10 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
     prefixes before the address's first write to the reads that returned v,
     so, per address:
 
-    1. a CPU load placed before every write to the address (no write at or
-       before its time) that returned an unwritten value saw the initial
-       content: the earliest such load (by time, then trace order) fixes it;
+    1. a CPU load placed before every write to the address and every change
+       of its mapping (none at or before its time) that returned an unwritten
+       value saw the initial content: the earliest such load (by time, then
+       trace order) fixes it;
     2. else a device read of a value no write to the address produced (not
        even a zero fill) can only be explained by the initial value: that
        value is chosen. Two different such values cannot both be: the one of
@@ -140,6 +142,9 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
             continue
         ws = order.by_addr.get(addr)
         if ws and ws[0].time <= e.time:  # placement times are non-decreasing
+            continue
+        changes = view.mappings.covering(e.pasid, e.va)  # in time order
+        if changes and changes[0].time <= e.time:
             continue
         key = (e.time, i)
         if addr not in pinned or key < pinned[addr][0]:
