@@ -25,9 +25,9 @@ Semantics fixed here (also in the module docstrings of `common`):
   the one value reads returned that no write produced; else 0 if reads
   returned a fill's 0; two different unwritten values: the read whose window
   starts first, then trace order, gives the initial value and the other is
-  an unknown-value). Callers that
-  know memory's initial content should pass it: then a garbage value is
-  always an unknown-value rather than possibly the inferred initial value.
+  an unknown-value). Callers that know memory's initial content should pass
+  it: then a garbage value is always an unknown-value rather than possibly
+  the inferred initial value.
 * A read's window is [mem_time, mem_time] when the monitor recorded when it hit
   memory, else [issue, complete]. Reads whose windows overlap may be ordered
   either way; reads at the same instant too (ordering inside one cycle is not
@@ -37,10 +37,11 @@ Semantics fixed here (also in the module docstrings of `common`):
 * Zero fills (`model.trace.ZeroFill`) are writes of 0 to every address of the
   filled page, all at one position of the order (`common.WriteOrder`): a read
   of 0 after a refault of a discarded page is explained by the fill, and a
-  view that has the fill at one address of the page has it at every other. 0 is the one value that is not
-  unique per address: a read of 0 may return any zero fill (or an initial 0)
-  the view allows, and the lazy view takes the earliest, which keeps the
-  decision exact. Fills do not hide an initial 0 from inference.
+  view that has the fill at one address of the page has it at every other.
+  0 is the one value that is not unique per address: a read of 0 may return
+  any zero fill (or an initial 0) the view allows, and the lazy view takes
+  the earliest, which keeps the decision exact. Fills do not hide an initial
+  0 from inference.
 
 Decision procedure (exact, O(n log n)): take the lazy view, the lowest
 non-decreasing k(t) the reads force. Every feasible view is pointwise above it,
