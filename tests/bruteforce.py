@@ -34,10 +34,7 @@ Definitions used (the checkers' module docstrings say the same):
   placed strictly before the window starts (read-own-write); the latest write
   to the address among the first k (else the initial value) is the value read;
   and reads at strictly earlier instants have no larger k (one monotone view;
-  reads at one instant may be ordered either way). A CPU load placed before
-  every write to its address and every change of its mapping (none at or
-  before its time) that returned a value no store or device write produced
-  saw the initial content: the earliest such load fixes the initial value.
+  reads at one instant may be ordered either way). CPU loads do not count.
 * Lost write. A device write is discarded when it lands, strictly after a
   removal (new_pa None) of its address's mapping that was the latest change
   before it, in the page that removal unmapped. Every other write is live. A
@@ -194,19 +191,8 @@ def ordering_bad(events: list, initial: dict | None) -> dict[str, bool]:
         if w.kind != "fill":
             written.setdefault((w.pasid, w.lo), set()).add(w.value)
     free = sorted({(r.pasid, r.va) for r in reads} - set(given))
-    choices = []
-    for a in free:
-        # a CPU load before any write to the address and any change of its mapping saw
-        # the initial content
-        pins = [(ld.time, i, ld.value) for i, ld in enumerate(events)
-                if isinstance(ld, CpuLoad) and (ld.pasid, ld.va) == a and ld.value not in written.get(a, set())
-                and not any(w.covers(a) and w.time <= ld.time for w in order)
-                and not any(c.time <= ld.time for c in _changes(events, a))]
-        if pins:
-            choices.append([min(pins)[2]])
-        else:
-            choices.append([None] + sorted({r.value for r in reads if (r.pasid, r.va) == a}
-                                           - written.get(a, set())))
+    choices = [[None] + sorted({r.value for r in reads if (r.pasid, r.va) == a} - written.get(a, set()))
+               for a in free]
     times = [w.time for w in order]
 
     def perf(t: int) -> int:

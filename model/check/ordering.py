@@ -20,12 +20,11 @@ Semantics fixed here (also in the module docstrings of `common`):
 * Initial values: write index 0 of every address. `initial[(pasid, va)]` is
   authoritative where given. An address it omits may start with any value no
   store or device write to it produced, and the trace passes if some choice
-  explains it; `infer_initial` makes that choice exactly (a CPU load before
-  every write to the address and every change of its mapping fixes it; else
-  the one value reads returned that no write produced; else 0 if reads
+  explains the device reads; `infer_initial` makes that choice exactly (the
+  one value device reads returned that no write produced; else 0 if reads
   returned a fill's 0; two different unwritten values: the read whose window
   starts first, then trace order, gives the initial value and the other is
-  an unknown-value). Callers that know memory's initial content should pass
+  an unknown-value; CPU loads do not count). Callers that know memory's initial content should pass
   it: then a garbage value is always an unknown-value rather than possibly
   the inferred initial value.
 * A read's window is [mem_time, mem_time] when the monitor recorded when it hit
@@ -56,7 +55,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from model.trace import CpuLoad, DevAccess, Trace
+from model.trace import DevAccess, Trace
 
 from .common import Addr, TraceView, Write, WriteOrder, as_view, fmt_addr
 from .verdict import Verdict, limit
@@ -112,22 +111,20 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
     prefixes before the address's first write to the reads that returned v,
     so, per address:
 
-    1. a CPU load placed before every write to the address and every change
-       of its mapping (none at or before its time) that returned an unwritten
-       value saw the initial content: the earliest such load (by time, then
-       trace order) fixes it;
-    2. else a device read of a value no write to the address produced (not
-       even a zero fill) can only be explained by the initial value: that
-       value is chosen. Two different such values cannot both be: the one of
-       the read whose window starts first (then the first in the trace) is
-       chosen and the other is an unknown-value;
-    3. else, if a device read returned 0 that only zero fills wrote, 0 (the
+    1. a device read of a value no write to the address produced (not even a
+       zero fill) can only be explained by the initial value: that value is
+       chosen. Two different such values cannot both be: the one of the read
+       whose window starts first (then the first in the trace) is chosen and
+       the other is an unknown-value;
+    2. else, if a device read returned 0 that only zero fills wrote, 0 (the
        zero page before the trace) explains at least as much as no choice;
-    4. else the address has no known initial value (no read needs one).
+    3. else the address has no known initial value (no read needs one).
 
-    Earlier versions took the earliest unwritten observation, fill zeros
-    included, which flagged reads an initial value explained (a read of 0
-    explained by a later fill, starting before the read that showed the
+    Only device reads count: the rule is about what the device observed, and
+    CPU loads are the lost-write checker's. Earlier versions took the
+    earliest unwritten observation, CPU loads and fill zeros included, which
+    flagged reads an initial value explained (a read of 0 explained by a
+    later fill, or a CPU load, starting before the read that showed the
     initial value).
     """
     given = dict(initial or {})
@@ -136,27 +133,13 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
     # initial 0: the zero page, or a page read before it was discarded)
     written = {key for key, js in order.pos_by_value.items()
                if any(order.by_addr[key[0]][j].source != "fill" for j in js)}
-    pinned: dict[Addr, tuple[tuple[int, int], int]] = {}
-    for i, e in view.of(CpuLoad):
-        addr = (e.pasid, e.va)
-        if addr in given or (addr, e.value) in written:
-            continue
-        ws = order.by_addr.get(addr)
-        if ws and ws[0].time <= e.time:  # placement times are non-decreasing
-            continue
-        changes = view.mappings.covering(e.pasid, e.va)  # in time order
-        if changes and changes[0].time <= e.time:
-            continue
-        key = (e.time, i)
-        if addr not in pinned or key < pinned[addr][0]:
-            pinned[addr] = (key, e.value)
     needy: dict[Addr, tuple[tuple[int, int], int]] = {}
     zero: set[Addr] = set()
     for i, e in view.of(DevAccess):
         if e.write or e.fault != 0:
             continue
         addr = (e.pasid, e.va)
-        if addr in given or addr in pinned or (addr, e.value) in written:
+        if addr in given or (addr, e.value) in written:
             continue
         if (addr, e.value) in order.pos_by_value:  # 0, written by zero fills only
             zero.add(addr)
@@ -166,7 +149,6 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
             needy[addr] = (key, e.value)
     inferred = {addr: 0 for addr in zero}
     inferred.update({addr: value for addr, (_, value) in needy.items()})
-    inferred.update({addr: value for addr, (_, value) in pinned.items()})
     return {**given, **inferred}, inferred
 
 
