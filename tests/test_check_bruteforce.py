@@ -151,19 +151,19 @@ def _compare(data, rules_: tuple[str, ...]) -> None:
 
 
 @given(st.data())
-@bf_settings(1200)
+@bf_settings(800)
 def test_ordering_agrees_with_brute_force(data):
     _compare(data, ("ordering", "unknown-value", "future-read"))
 
 
 @given(st.data())
-@bf_settings(800)
+@bf_settings(500)
 def test_lost_write_agrees_with_brute_force(data):
     _compare(data, ("lost-write",))
 
 
 @given(st.data())
-@bf_settings(300)
+@bf_settings(250)
 def test_use_after_free_and_protocol_agree_with_brute_force(data):
     _compare(data, ("use-after-free", "itag-reuse", "completion-without-request", "duplicate-completion",
                     "lost-completion", "completion-before-drain"))
