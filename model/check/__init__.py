@@ -16,7 +16,11 @@ Choices a reader of a verdict needs to know:
   forward, but a device read begun after the device's own write to the same
   address must see that write or a later one.
 * Initial memory content is write #0 of every address: from `initial`, else
-  inferred from the first observation of a value nobody wrote.
+  chosen exactly (`ordering.infer_initial`): a trace passes if some initial
+  content no store or device write produced explains it.
+* A zero fill is one write of 0 to every address of its page, at one
+  position of the order; a device write discarded with its page (into a
+  zapped page, see `lost_write`) is not judged as a write of the address.
 * A read is performed somewhere in [mem_time, mem_time] (or [issue, complete]
   without a memory time); reads whose windows overlap, or that share a cycle,
   may be ordered either way.

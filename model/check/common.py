@@ -1,7 +1,7 @@
 """Shared views of a trace used by several checkers.
 
 * the global write order (CPU stores and device writes merged; see
-  `build_write_order` for why device writes sit where they do),
+  `WriteOrder` for why device writes sit where they do),
 * the mapping history of each virtual page (from `PteChange`),
 * the life of each physical frame (from `FrameEvent`),
 * one-line event descriptions with hex addresses for verdict messages,
@@ -162,7 +162,8 @@ def committed_dev_write(d: DevAccess) -> bool:
 
 @dataclass(frozen=True)
 class Write:
-    """One write in the global order. `index` is 1-based (0 = initial content)."""
+    """One write in the global order, at one address. `index` is its 1-based
+    position (0 = initial content); the writes of one zero fill share it."""
 
     index: int
     addr: Addr
@@ -195,10 +196,14 @@ class WriteOrder:
     the trace mentions (CPU store or load, device access) inside the filled
     range, placed at the fill's time (same cycle: trace order; the host records
     the fill just before the mapping's `PteChange`, so before any store through
-    it). Unlike stores, whose values are unique per address, 0 can be written
-    by several fills (and be the initial value): a read of 0 may be explained
-    by any of them. The ordering checker's lazy view takes the earliest one the
-    view still allows, which is exact (the value cannot tell them apart, and a
+    it). A fill is one position of the order, shared by all its addresses: the
+    page becomes zero at once, so a view that includes the fill at one address
+    includes it at every other (`writes` lists one `Write` per address, all
+    with the fill's index; `len` and `times` count positions). Unlike stores,
+    whose values are unique per address, 0 can be written by several fills
+    (and be the initial value): a read of 0 may be explained by any of them.
+    The ordering checker's lazy view takes the earliest one the view still
+    allows, which is exact (the value cannot tell them apart, and a
     lower view constrains later reads least); pinning such a read to the
     latest fill before it would convict a device whose view merely lags.
     """
@@ -229,25 +234,27 @@ class WriteOrder:
                 for _, ev in view.of(kind):
                     pages.setdefault((ev.pasid, ev.va & ~(PAGE - 1)), set()).add(ev.va)
             for i, ev in fills:
-                for page in range(ev.va & ~(PAGE - 1), ev.va + ev.size, PAGE):
-                    for va in sorted(pages.get((ev.pasid, page), ())):
-                        if ev.va <= va < ev.va + ev.size:
-                            keyed.append((ev.time, i, (ev, va)))
+                vas = [va for page in range(ev.va & ~(PAGE - 1), ev.va + ev.size, PAGE)
+                       for va in sorted(pages.get((ev.pasid, page), ())) if ev.va <= va < ev.va + ev.size]
+                if vas:
+                    keyed.append((ev.time, i, (ev, vas)))
         keyed.sort(key=lambda k: (k[0], k[1]))
-        self.writes: list[Write] = []
+        self.writes: list[Write] = []  # every (write, address), in order; a fill has one per address
+        self._first: list[Write] = []  # the write at position k, at k-1 (a fill's first address)
         self.times: list[int] = []  # placement time of write k at position k-1 (non-decreasing)
         self.by_addr: dict[Addr, list[Write]] = {}
         for pos, (t, _, ev) in enumerate(keyed, start=1):
-            if isinstance(ev, tuple):  # a zero fill, at one address
-                fill, va = ev
-                addr = (fill.pasid, va)
-                w = Write(pos, addr, 0, t, fill, "fill")
+            if isinstance(ev, tuple):  # a zero fill: one position, every address of its range
+                fill, vas = ev
+                ws = [Write(pos, (fill.pasid, va), 0, t, fill, "fill") for va in vas]
             else:
-                addr = (ev.pasid, ev.va)
-                w = Write(pos, addr, ev.value, t, ev, "cpu" if isinstance(ev, CpuStore) else "dev")
-            self.writes.append(w)
+                ws = [Write(pos, (ev.pasid, ev.va), ev.value, t, ev,
+                            "cpu" if isinstance(ev, CpuStore) else "dev")]
+            self._first.append(ws[0])
             self.times.append(t)
-            self.by_addr.setdefault(addr, []).append(w)
+            for w in ws:
+                self.writes.append(w)
+                self.by_addr.setdefault(w.addr, []).append(w)
         self._idx_by_addr = {a: [w.index for w in ws] for a, ws in self.by_addr.items()}
         self._times_by_addr = {a: [w.time for w in ws] for a, ws in self.by_addr.items()}
         # (addr, value) -> positions in by_addr[addr]: values are unique per store, so a
@@ -259,14 +266,16 @@ class WriteOrder:
                 self.pos_by_value.setdefault((a, w.value), []).append(j)
 
     def __len__(self) -> int:
-        return len(self.writes)
+        """Number of positions in the order (a zero fill counts once)."""
+        return len(self._first)
 
     def performed_by(self, t: int) -> int:
         """Largest prefix of the order performed at or before instant t."""
         return bisect.bisect_right(self.times, t)
 
     def write(self, index: int) -> Write | None:
-        return self.writes[index - 1] if index >= 1 else None
+        """The write at position `index` (for a zero fill, at its first address)."""
+        return self._first[index - 1] if index >= 1 else None
 
     def next_write_to(self, addr: Addr, index: int) -> Write | None:
         """The first write to `addr` later in the order than position `index`."""
@@ -283,6 +292,11 @@ class WriteOrder:
             return []
         times = self._times_by_addr[addr]
         return ws[bisect.bisect_left(times, t):bisect.bisect_right(times, t)]
+
+    def count_before(self, addr: Addr, t: int) -> int:
+        """How many writes to `addr` are placed strictly before instant t."""
+        times = self._times_by_addr.get(addr)
+        return bisect.bisect_left(times, t) if times else 0
 
     def last_write_before(self, addr: Addr, t: int, *, strict: bool = True) -> Write | None:
         """Latest write to `addr` placed before instant t (strictly, or at/before)."""
@@ -428,6 +442,25 @@ class FrameHistory:
             return ("free" if last.kind == "free" else "alloc"), last
         first = evs[0][2]
         return ("free" if first.kind == "alloc" else "alloc"), None
+
+    def points_in_cycle(self, pfn: int, t: int) -> list[tuple[str, FrameEvent | None]]:
+        """("free" | "alloc", the deciding event) at every point of cycle t at which a
+        same-cycle access may have happened: before the frame's events of cycle t, and
+        after each of them. Empty if the frame was never seen."""
+        evs = self.events.get(pfn)
+        if not evs:
+            return []
+        times = self._times[pfn]
+        j = bisect.bisect_left(times, t)
+        if j:
+            last = evs[j - 1][2]
+            out = [("free" if last.kind == "free" else "alloc", last)]
+        else:
+            out = [("free" if evs[0][2].kind == "alloc" else "alloc", None)]
+        for k in range(j, bisect.bisect_right(times, t, j)):
+            e = evs[k][2]
+            out.append(("free" if e.kind == "free" else "alloc", e))
+        return out
 
     def frees_between(self, pfn: int, lo: int, hi: int) -> list[FrameEvent]:
         """Frees at lo <= time < hi."""

@@ -29,8 +29,10 @@ removal of its address's mapping (`PteChange` with `new_pa=None`: munmap,
 MADV_DONTNEED, zap) that was the latest change of that address before the
 write, and that lands in the page the removal unmapped, went through a stale
 translation into a page whose contents the kernel had already discarded
-(MADV_DONTNEED semantics). It is not a lost write: it is not judged, neither
-as the last write of the final state nor as the write a CPU load must see.
+(MADV_DONTNEED semantics). It is not a lost write, and it is not a write of
+the address either: the final state and CPU loads are judged against the
+latest write that was not discarded (so a discarded write in the cycle of a
+refault, placed after the zero fill, leaves the fill's 0 to be checked).
 (Whether the device was allowed to use that translation so late is the
 policy's business: `stale`, `use-after-free`, and ordering/coherence against
 the zero fill of a refault.) A write at the same cycle as the removal may have
@@ -102,13 +104,22 @@ def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | N
     bad: list[Verdict] = []
     checked_final = checked_loads = 0
 
-    # CPU loads: each must see the latest write placed strictly before it.
+    def last_live(ws: list[Write], j: int) -> Write | None:
+        """The latest of ws[:j] that was not discarded."""
+        while j and discarded(hist, ws[j - 1]):
+            j -= 1
+        return ws[j - 1] if j else None
+
+    # CPU loads: each must see the latest live write placed strictly before it.
     for _, ld in view.of(CpuLoad):
         addr = (ld.pasid, ld.va)
-        w = order.last_write_before(addr, ld.time)
-        if w is None or _removed_between(hist, addr, w.time, ld.time) is not None or discarded(hist, w):
+        ws = order.by_addr.get(addr)
+        if not ws:
             continue
-        same_cycle = {x.value for x in order.writes_at(addr, ld.time)}
+        w = last_live(ws, order.count_before(addr, ld.time))
+        if w is None or _removed_between(hist, addr, w.time, ld.time) is not None:
+            continue
+        same_cycle = {x.value for x in order.writes_at(addr, ld.time) if not discarded(hist, x)}
         checked_loads += 1
         if ld.value == w.value or ld.value in same_cycle:
             continue
@@ -120,11 +131,11 @@ def check_lost_writes(trace: Trace | Iterable | TraceView, final: FinalState | N
             f"(CPU load pa {ld.pa:#x}, " + (f"write pa {w.event.pa:#x})" if w.source != "fill" else "zero fill)"),
             [w.event, ld]))
 
-    # Final state: the last write to each address must be its final value.
+    # Final state: the last live write to each address must be its final value.
     if get is not None:
         for addr, ws in sorted(order.by_addr.items()):
-            w = ws[-1]
-            if _removed_between(hist, addr, w.time, None) is not None or discarded(hist, w):
+            w = last_live(ws, len(ws))
+            if w is None or _removed_between(hist, addr, w.time, None) is not None:
                 continue
             got = get(*addr)
             if got is None:

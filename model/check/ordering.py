@@ -18,13 +18,15 @@ Semantics fixed here (also in the module docstrings of `common`):
   read whose window starts strictly after a device write to the same address
   reached memory must return that write or a later one.
 * Initial values: write index 0 of every address. `initial[(pasid, va)]` is
-  authoritative where given. For an address it omits, the earliest
-  observation (device read or CPU load; by window start, then trace order)
-  returning a value that no write to the address produced defines it; an
-  address whose observations all returned written values has no known initial
-  value. Callers that know memory's initial content should pass it: then a
-  garbage value is always an unknown-value rather than possibly the inferred
-  initial value.
+  authoritative where given. An address it omits may start with any value no
+  store or device write to it produced, and the trace passes if some choice
+  explains the device reads; `infer_initial` makes that choice exactly (the
+  one value device reads returned that no write produced; else 0 if reads
+  returned a fill's 0; two different unwritten values: the read whose window
+  starts first, then trace order, gives the initial value and the other is
+  an unknown-value; CPU loads do not count). Callers that know memory's initial content should pass
+  it: then a garbage value is always an unknown-value rather than possibly
+  the inferred initial value.
 * A read's window is [mem_time, mem_time] when the monitor recorded when it hit
   memory, else [issue, complete]. Reads whose windows overlap may be ordered
   either way; reads at the same instant too (ordering inside one cycle is not
@@ -32,11 +34,13 @@ Semantics fixed here (also in the module docstrings of `common`):
 * A read may not see a write performed after its window ended ("future-read"),
   nor a value never written to its address ("unknown-value").
 * Zero fills (`model.trace.ZeroFill`) are writes of 0 to every address of the
-  filled page (`common.WriteOrder`): a read of 0 after a refault of a
-  discarded page is explained by the fill. 0 is the one value that is not
-  unique per address: a read of 0 may return any zero fill (or an initial 0)
-  the view allows, and the lazy view takes the earliest, which keeps the
-  decision exact. Fills do not hide an initial 0 from inference.
+  filled page, all at one position of the order (`common.WriteOrder`): a read
+  of 0 after a refault of a discarded page is explained by the fill, and a
+  view that has the fill at one address of the page has it at every other.
+  0 is the one value that is not unique per address: a read of 0 may return
+  any zero fill (or an initial 0) the view allows, and the lazy view takes
+  the earliest, which keeps the decision exact. Fills do not hide an initial
+  0 from inference.
 
 Decision procedure (exact, O(n log n)): take the lazy view, the lowest
 non-decreasing k(t) the reads force. Every feasible view is pointwise above it,
@@ -51,7 +55,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from model.trace import CpuLoad, DevAccess, Trace
+from model.trace import DevAccess, Trace
 
 from .common import Addr, TraceView, Write, WriteOrder, as_view, fmt_addr
 from .verdict import Verdict, limit
@@ -99,13 +103,29 @@ class OrderingAnalysis:
 
 def infer_initial(trace: list | TraceView, order: WriteOrder,
                   initial: Mapping[Addr, int] | None) -> tuple[dict, dict]:
-    """Initial values: the given ones, plus inferred ones for the other addresses.
+    """Initial values: the given ones, plus chosen ones for the other addresses.
 
-    For an address `initial` omits, the earliest observation (device read or
-    CPU load; by window start, then trace order) that returned a value no write
-    to the address produced defines its initial value. A second, different
-    unwritten value is then an unknown-value. Pass `initial` to have every
-    unwritten value checked.
+    An address `initial` omits may hold any value no store or device write to
+    it produced (store values are unique). The choice is exact: it explains
+    the device reads whenever some choice does. Choosing v only adds the
+    prefixes before the address's first write to the reads that returned v,
+    so, per address:
+
+    1. a device read of a value no write to the address produced (not even a
+       zero fill) can only be explained by the initial value: that value is
+       chosen. Two different such values cannot both be: the one of the read
+       whose window starts first (then the first in the trace) is chosen and
+       the other is an unknown-value;
+    2. else, if a device read returned 0 that only zero fills wrote, 0 (the
+       zero page before the trace) explains at least as much as no choice;
+    3. else the address has no known initial value (no read needs one).
+
+    Only device reads count: the rule is about what the device observed, and
+    CPU loads are the lost-write checker's. Earlier versions took the
+    earliest unwritten observation, CPU loads and fill zeros included, which
+    flagged reads an initial value explained (a read of 0 explained by a
+    later fill, or a CPU load, starting before the read that showed the
+    initial value).
     """
     given = dict(initial or {})
     view = as_view(trace)
@@ -113,25 +133,22 @@ def infer_initial(trace: list | TraceView, order: WriteOrder,
     # initial 0: the zero page, or a page read before it was discarded)
     written = {key for key, js in order.pos_by_value.items()
                if any(order.by_addr[key[0]][j].source != "fill" for j in js)}
-    firsts: dict[Addr, tuple[tuple, int]] = {}
-    # (the order of the observations does not matter: the earliest key wins)
+    needy: dict[Addr, tuple[tuple[int, int], int]] = {}
+    zero: set[Addr] = set()
     for i, e in view.of(DevAccess):
         if e.write or e.fault != 0:
             continue
         addr = (e.pasid, e.va)
         if addr in given or (addr, e.value) in written:
             continue
-        key = (read_window(e), i)
-        if addr not in firsts or key < firsts[addr][0]:
-            firsts[addr] = (key, e.value)
-    for i, e in view.of(CpuLoad):
-        addr = (e.pasid, e.va)
-        if addr in given or (addr, e.value) in written:
+        if (addr, e.value) in order.pos_by_value:  # 0, written by zero fills only
+            zero.add(addr)
             continue
-        key = ((e.time, e.time), i)
-        if addr not in firsts or key < firsts[addr][0]:
-            firsts[addr] = (key, e.value)
-    inferred = {addr: value for addr, (_, value) in firsts.items()}
+        key = (read_window(e)[0], i)
+        if addr not in needy or key < needy[addr][0]:
+            needy[addr] = (key, e.value)
+    inferred = {addr: 0 for addr in zero}
+    inferred.update({addr: value for addr, (_, value) in needy.items()})
     return {**given, **inferred}, inferred
 
 

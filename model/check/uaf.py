@@ -16,6 +16,9 @@ by some completely different task". Two shapes are reported:
   (then it belongs to someone else). A walker read from a frame now allocated
   as data (owner in `DATA_OWNERS`) is the page-table flavour of the same bug: a
   freed page-table page reused for data while the walker still follows it.
+  Same-cycle ties are lenient here too: a walk in the cycle of its frame's
+  events is judged only if the frame was free or held data at every point of
+  that cycle.
 
 A `DevAccess` and the DMA `MemAccess` of the same access (same cycle and PA)
 are reported once, with both events.
@@ -103,6 +106,15 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         st = frames.state_at(pfn, m.time)
         if st is None:
             continue
+        if m.source == "walk" and st[0] != "free":
+            # a walk into data: at no point of its cycle did the frame hold anything else
+            # (same-cycle ties are lenient, as everywhere)
+            pts = frames.points_in_cycle(pfn, m.time)
+            data = [e for kind, e in pts if kind == "alloc" and e is not None and e.owner in DATA_OWNERS]
+            if len(data) == sum(kind == "alloc" for kind, _ in pts):
+                st = ("alloc", data[-1])
+            else:
+                continue
         if st[0] == "free" or (m.source == "walk" and st[1] is not None and st[1].owner in DATA_OWNERS):
             who = "page walk" if m.source == "walk" else "DMA"
             kind = "write" if m.write else "read"
