@@ -68,9 +68,10 @@ def test_sim_writes_one_directory_per_scenario_and_make_passes_out(tmp_path):
     assert sim.default_out("scenarios/cow_timeline.scn") == ROOT / "build" / "sim" / "cow_timeline"
     assert sim.default_out("/x/y/cow_random.scn") == ROOT / "build" / "sim" / "cow_random"
     assert sim.default_out("random") == ROOT / "build" / "sim" / "random"
-    dry = subprocess.run(["make", "-n", "sim", f"OUT={tmp_path}/a"], cwd=ROOT, capture_output=True, text=True)
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "sim", f"OUT={tmp_path}/a"], cwd=ROOT,
+                         capture_output=True, text=True)
     assert f"--out {tmp_path}/a" in dry.stdout.splitlines()[-1], dry.stdout
-    dry = subprocess.run(["make", "-n", "sim"], cwd=ROOT, capture_output=True, text=True)
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "sim"], cwd=ROOT, capture_output=True, text=True)
     assert "--out" not in dry.stdout.splitlines()[-1], dry.stdout  # tb.sim picks build/sim/<scenario>
 
 
