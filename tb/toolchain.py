@@ -34,11 +34,27 @@ RTL_SOURCES = [
     "ats_dev_top.sv",
 ]
 TOPLEVEL = "ats_dev_top"
+# Checkers bound into the design (rtl/assert/); the first binds only top-level
+# ports, the second reaches into the blocks.
+ASSERT_DIR = RTL / "assert"
+ASSERT_SOURCES = ["hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv", "dma_assert.sv",
+                  "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv", "ats_bind_top.sv"]
+ASSERT_BLOCK_BINDS = "ats_bind.sv"
 LZ4_HEADER = Path("/usr/include/lz4.h")
 
 
 def rtl_sources() -> list[Path]:
     return [RTL / s for s in RTL_SOURCES]
+
+
+def assert_sources(blocks: bool = True) -> list[Path]:
+    """Checker modules and their binds; `blocks=False` binds only the top-level ports (flattened netlists)."""
+    return [ASSERT_DIR / s for s in ASSERT_SOURCES + ([ASSERT_BLOCK_BINDS] if blocks else [])]
+
+
+def asserts_enabled() -> bool:
+    """Assertions are on in every build unless ATS_ASSERTS=0 (e.g. a build with a test-only defect switched on)."""
+    return os.environ.get("ATS_ASSERTS", "1") != "0"
 
 
 def verilator_root() -> Path:
@@ -106,12 +122,17 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     elif fmt == "vcd":
         args += ["--trace", "--trace-structs"]
     args += list(extra_args or [])
+    srcs = list(sources or rtl_sources())
+    if asserts_enabled():
+        # bound checkers (rtl/assert/); block binds need the block modules, not a flattened netlist
+        args += ["--assert", f"-I{ASSERT_DIR}"]
+        srcs += assert_sources(blocks=any(Path(s).name == "atc.sv" for s in srcs))
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.
     with _file_lock(BUILD / "rtl" / f".{name}.lock"):
         runner.build(
-            sources=[str(s) for s in (sources or rtl_sources())],
+            sources=[str(s) for s in srcs],
             hdl_toplevel=toplevel,
             parameters=params,
             build_dir=str(build_dir),

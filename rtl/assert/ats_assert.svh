@@ -1,0 +1,52 @@
+// Assertion macros shared by the checker modules in rtl/assert/.
+//
+// Every check is an immediate assertion inside a clocked always block, so the
+// same source is read by Verilator (--assert) and by Yosys
+// (`read_verilog -formal -sv`, which has neither concurrent assertions nor
+// action blocks). In simulation a failing check prints
+//   [<time>] ASSERT <name> cycle <n> <instance path>: <message>
+// through $error, which stops the simulation; tb.toolchain.run_cocotb lifts
+// these lines into the test failure. In formal (FORMAL defined, as
+// `read_verilog -formal` does) the name is the assertion's label, which
+// SymbiYosys prints for a failing property.
+//
+// Environment checks use `ATS_ENV: in simulation they are assertions that
+// catch a testbench breaking the interface contract; in formal they are
+// assumptions when the checker's AssumeEnv parameter is set (the block's
+// inputs), and assertions otherwise (the same contract checked on an output of
+// a neighbouring block).
+`ifndef ATS_ASSERT_SVH
+`define ATS_ASSERT_SVH
+
+`ifdef FORMAL
+`define ATS_ASSERT(name, cond, msg) name: assert (cond);
+`define ATS_ENV(name, cond, msg) \
+  if (AssumeEnv) begin \
+    name``_env: assume (cond); \
+  end else begin \
+    name: assert (cond); \
+  end
+`define ATS_COVER(name, cond) name: cover (cond);
+`else
+`define ATS_ASSERT(name, cond, msg) \
+  name: assert (cond) else $error("[%0t] ASSERT %s cycle %0d %m: %s", $time, `"name`", ats_cyc_q, msg);
+`define ATS_ENV(name, cond, msg) \
+  name: assert (cond) else $error("[%0t] ASSERT %s cycle %0d %m: %s%s", $time, `"name`", ats_cyc_q, \
+                                  AssumeEnv ? "environment broke the contract: " : "", msg);
+`define ATS_COVER(name, cond)
+`endif
+
+// Cycle counter for the messages (rising edges since time 0) and the enable
+// of every check: set from the first clock edge out of reset (the checks
+// never read the asynchronous reset synchronously).
+`define ATS_CHECKER_COMMON \
+  logic [31:0] ats_cyc_q; \
+  logic        ats_on_q; \
+  initial ats_cyc_q = '0; \
+  always @(posedge clk_i) ats_cyc_q <= ats_cyc_q + 32'd1; \
+  always_ff @(posedge clk_i or negedge rst_ni) begin \
+    if (!rst_ni) ats_on_q <= 1'b0; \
+    else ats_on_q <= 1'b1; \
+  end
+
+`endif
