@@ -34,11 +34,11 @@ RTL_SOURCES = [
     "ats_dev_top.sv",
 ]
 TOPLEVEL = "ats_dev_top"
-# Checkers bound into the design (rtl/assert/); the first binds only top-level
-# ports, the second reaches into the blocks.
+# Checkers bound into the design (rtl/assert/); ats_bind_top.sv binds only
+# top-level ports, ats_bind.sv reaches into the blocks.
 ASSERT_DIR = RTL / "assert"
-ASSERT_SOURCES = ["hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv", "dma_assert.sv",
-                  "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv", "ats_bind_top.sv"]
+ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv",
+                  "dma_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv", "ats_bind_top.sv"]
 ASSERT_BLOCK_BINDS = "ats_bind.sv"
 LZ4_HEADER = Path("/usr/include/lz4.h")
 
@@ -55,6 +55,15 @@ def assert_sources(blocks: bool = True) -> list[Path]:
 def asserts_enabled() -> bool:
     """Assertions are on in every build unless ATS_ASSERTS=0 (e.g. a build with a test-only defect switched on)."""
     return os.environ.get("ATS_ASSERTS", "1") != "0"
+
+
+def assert_failures(log: Path) -> str:
+    """What failing bound assertions wrote to `log` (rtl/assert/ats_assert_pkg.sv); removes the file."""
+    if not log.exists():
+        return ""
+    lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
+    log.unlink()
+    return ("assertion failed in simulation:\n  " + "\n  ".join(lines[:5])) if lines else ""
 
 
 def verilator_root() -> Path:
@@ -170,20 +179,29 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     runner = get_runner("verilator")
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
-    xml = runner.test(
-        hdl_toplevel=toplevel,
-        hdl_toplevel_lang="verilog",
-        test_module=test_module,
-        testcase=testcase,
-        build_dir=str(build_dir),
-        test_dir=str(test_dir or build_dir),
-        extra_env=env,
-        waves=waves,
-        seed=seed,
-        test_args=list(test_args or []),
-        results_xml=str(results_xml) if results_xml else None,
-        log_file=str(log_file) if log_file else None,
-    )
+    # a failing bound assertion writes its line here; the simulation stops at once
+    alog = Path(test_dir or build_dir) / f"assert_{os.getpid()}_{time.monotonic_ns()}.log"
+    alog.unlink(missing_ok=True)
+    try:
+        xml = runner.test(
+            hdl_toplevel=toplevel,
+            hdl_toplevel_lang="verilog",
+            test_module=test_module,
+            testcase=testcase,
+            build_dir=str(build_dir),
+            test_dir=str(test_dir or build_dir),
+            extra_env=env,
+            waves=waves,
+            seed=seed,
+            test_args=[*(test_args or []), f"+ats_assert_log={alog}"],
+            results_xml=str(results_xml) if results_xml else None,
+            log_file=str(log_file) if log_file else None,
+        )
+    except RuntimeError as e:  # the simulator stopped (an assertion's $error ends it)
+        raise AssertionError(assert_failures(alog) or f"cocotb {test_module}: simulator failed: {e}") from None
+    fired = assert_failures(alog)
+    if fired:
+        raise AssertionError(fired)
     tests, fails = get_results(xml)
     if tests == 0 or fails:
         raise AssertionError(f"cocotb {test_module}: {fails} of {tests} failed (see {xml})")

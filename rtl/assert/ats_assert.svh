@@ -5,8 +5,9 @@
 // (`read_verilog -formal -sv`, which has neither concurrent assertions nor
 // action blocks). In simulation a failing check prints
 //   [<time>] ASSERT <name> cycle <n> <instance path>: <message>
-// through $error, which stops the simulation; tb.toolchain.run_cocotb lifts
-// these lines into the test failure. In formal (FORMAL defined, as
+// through $error, which stops the simulation, and appends it to the file of
+// the plusarg +ats_assert_log (ats_assert_pkg), from which
+// tb.toolchain.run_cocotb lifts it into the test failure. In formal (FORMAL defined, as
 // `read_verilog -formal` does) the name is the assertion's label, which
 // SymbiYosys prints for a failing property.
 //
@@ -28,11 +29,16 @@
   end
 `define ATS_COVER(name, cond) name: cover (cond);
 `else
+`define ATS_FAIL(name, pre, msg) \
+  begin \
+    ats_assert_pkg::log_fail($sformatf({"[%0t] ASSERT %s cycle %0d %m: ", pre, "%s"}, $time, `"name`", ats_cyc_q, msg)); \
+    $error("%s", $sformatf({"[%0t] ASSERT %s cycle %0d %m: ", pre, "%s"}, $time, `"name`", ats_cyc_q, msg)); \
+  end
 `define ATS_ASSERT(name, cond, msg) \
-  name: assert (cond) else $error("[%0t] ASSERT %s cycle %0d %m: %s", $time, `"name`", ats_cyc_q, msg);
+  name: assert (cond) else `ATS_FAIL(name, "", msg)
 `define ATS_ENV(name, cond, msg) \
-  name: assert (cond) else $error("[%0t] ASSERT %s cycle %0d %m: %s%s", $time, `"name`", ats_cyc_q, \
-                                  AssumeEnv ? "environment broke the contract: " : "", msg);
+  name: assert (cond) else if (AssumeEnv) `ATS_FAIL(name, "environment broke the contract: ", msg) \
+                           else `ATS_FAIL(name, "", msg)
 `define ATS_COVER(name, cond)
 `endif
 
