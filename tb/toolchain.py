@@ -135,7 +135,8 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     if asserts_enabled():
         # bound checkers (rtl/assert/); block binds need the block modules, not a flattened netlist
         args += ["--assert", f"-I{ASSERT_DIR}"]
-        srcs += assert_sources(blocks=any(Path(s).name == "atc.sv" for s in srcs))
+        if not any(Path(s).parent == ASSERT_DIR for s in srcs):
+            srcs += assert_sources(blocks=any(Path(s).name == "atc.sv" for s in srcs))
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.

@@ -23,9 +23,11 @@
 //                        delivered: once invalidations stop, every walk that
 //                        completes ends the translation (progress)
 //   atc_xreq_one_per_id  a request is issued only for a tracker not in flight
+//   atc_xreq_waiting     a request is presented only for a tracker waiting to send
 // Environment (assumptions in formal, on the neighbours in simulation):
 //   a completion names a request in flight and has size 4K/2M/1G; a lookup
-//   comes from a thread with no translation pending.
+//   comes from a thread with no translation pending; an invalidation's keep
+//   mask is an ATS range (S=0 or S=1 decoding of its address).
 // The atc_inv_* checks tie the ghost to the tracker registers; they are the
 // inductive invariants of the k-induction proof (rtl/formal/atc_rule1.sby).
 `include "ats_assert.svh"
@@ -81,6 +83,7 @@ module atc_assert #(
 
   // tracker states of atc.sv
   localparam logic [1:0] TFree = 2'd0;
+  localparam logic [1:0] TNeed = 2'd1;
   localparam logic [1:0] TInfl = 2'd2;
 
   hs_assert #(.W(IdW + PasidW + 52 + 1)) u_hs_xreq (
@@ -204,7 +207,7 @@ module atc_assert #(
   end
 
   // ghost <-> tracker registers (inductive invariants)
-  logic [NumThreads-1:0] inv_infl_bad, inv_req_bad, inv_pois_bad, inv_busy_bad, inv_mono_bad;
+  logic [NumThreads-1:0] inv_infl_bad, inv_req_bad, inv_pois_bad, inv_busy_bad;
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
       logic [1:0] st;
@@ -214,9 +217,9 @@ module atc_assert #(
       inv_infl_bad[t] = infl_q[t] != (st == TInfl);
       inv_req_bad[t]  = infl_q[t] && (tpasid_q[t*PasidW +: PasidW] != gpasid_q[t*PasidW +: PasidW] ||
                                       ats_pkg::sext_vpn(tvpn_q[t*CVpnW +: CVpnW]) != gvpn_q[t*52 +: 52]);
-      inv_pois_bad[t] = tpois_q[t] != (infl_q[t] && g[2]);
+      // poisoned iff an invalidation hit the 1 GiB region in flight; every size's hit implies it
+      inv_pois_bad[t] = tpois_q[t] != (infl_q[t] && g[2]) || (g != 3'b000 && !tpois_q[t]);
       inv_busy_bad[t] = busy_q[t] != (st != TFree) || st == 2'd3;
-      inv_mono_bad[t] = (g[0] && !g[1]) || (g[1] && !g[2]) || (!infl_q[t] && g != 3'b000);
     end
   end
 
@@ -227,6 +230,10 @@ module atc_assert #(
         `ATS_ENV(atc_env_cpl_requested, 32'(xcpl_id_i) < NumThreads && |cpl_now,
                  "Translation Completion for an ID with no request in flight")
         `ATS_ENV(atc_env_cpl_size, xcpl_size_i != 2'd3, "Translation Completion size is not 4K/2M/1G")
+      end
+      if (inv_valid_i) begin
+        `ATS_ENV(atc_env_inv_range, inv_keep_i == ats_pkg::inv_keep(inv_addr_i, 1'b1) || inv_keep_i == '1,
+                 "invalidation range mask is not an ATS range")
       end
       if (lkp_valid_i) begin
         `ATS_ENV(atc_env_lkp_thread_free, 32'(lkp_thread_i) < NumThreads && !busy_q[lkp_thread_i],
@@ -252,6 +259,10 @@ module atc_assert #(
         `ATS_ASSERT(atc_no_spurious_poison, xres_valid_o && xres_thread_o == cpl_t,
                     "completion dropped although no invalidation overlapped its request")
       end
+      if (xreq_valid_o) begin
+        `ATS_ASSERT(atc_xreq_waiting, 32'(xreq_id_o) < NumThreads && tst_q[32'(xreq_id_o[ThreadW-1:0]) * 2 +: 2] == TNeed,
+                    "Translation Request presented for a tracker not waiting to send one")
+      end
       if (iss_fire) begin
         `ATS_ASSERT(atc_xreq_one_per_id, 32'(xreq_id_o) < NumThreads && (iss_now & infl_q) == '0,
                     "Translation Request for a tracker already in flight")
@@ -262,7 +273,6 @@ module atc_assert #(
       `ATS_ASSERT(atc_inv_req, inv_req_bad == '0, "tracker PASID/VPN differ from the request issued")
       `ATS_ASSERT(atc_inv_pois, inv_pois_bad == '0, "tracker poison bit differs from the invalidations seen")
       `ATS_ASSERT(atc_inv_busy, inv_busy_bad == '0, "tracker busy state differs from the lookups seen")
-      `ATS_ASSERT(atc_inv_mono, inv_mono_bad == '0, "ghost page-size hits not nested")
 
       // interesting states
       `ATS_COVER(cov_atc_poisoned_walk, cpl_in && cpl_stale && !xres_valid_o)

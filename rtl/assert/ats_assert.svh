@@ -28,7 +28,10 @@
     name: assert (cond); \
   end
 `define ATS_COVER(name, cond) name: cover (cond);
+// formal runs start in reset
+`define ATS_FORMAL_RESET initial assume (!rst_ni);
 `else
+`define ATS_FORMAL_RESET
 `define ATS_FAIL(name, pre, msg) \
   begin \
     ats_assert_pkg::log_fail($sformatf({"[%0t] ASSERT %s cycle %0d %m: ", pre, "%s"}, $time, `"name`", ats_cyc_q, msg)); \
@@ -53,6 +56,7 @@
   always_ff @(posedge clk_i or negedge rst_ni) begin \
     if (!rst_ni) ats_on_q <= 1'b0; \
     else ats_on_q <= 1'b1; \
-  end
+  end \
+  `ATS_FORMAL_RESET
 
 `endif

@@ -14,7 +14,7 @@
 //                        the range of docs/ARCHITECTURE.md section 4, written
 //                        here independently of ats_pkg::inv_keep: with S=1 an
 //                        address bit is kept iff a lower address bit is clear
-// Environment: an accepted ITag is not outstanding.
+// Environment: an accepted ITag is not outstanding (or completes in that cycle).
 // The inv_inv_* checks tie the ghost to the FIFO (inductive invariants).
 `include "ats_assert.svh"
 
@@ -128,7 +128,8 @@ module inv_assert #(
   always_ff @(posedge clk_i) begin
     if (ats_on_q) begin
       if (inv_valid_i) begin
-        `ATS_ENV(inv_env_itag_free, !out_q[inv_itag_i], "Invalidate Request with an ITag still outstanding")
+        `ATS_ENV(inv_env_itag_free, !out_q[inv_itag_i] || (pop && invc_itag_o == inv_itag_i),
+                 "Invalidate Request with an ITag still outstanding")
       end
       if (invc_valid_o) begin
         `ATS_ASSERT(rule2_inv_drain, pend_q[32'(invc_itag_o) * NumThreads +: NumThreads] == '0,
