@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth matrix stress bench figures clean distclean venv
+.PHONY: all sim test lint synth matrix stress bench figures formal clean distclean venv
 
 all: test
 
@@ -49,6 +49,9 @@ matrix: $(STAMP)
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
+
+formal: $(STAMP)
+	@$(VPY) -m tb.formal --out $(BUILD)/formal
 
 bench: $(STAMP)
 	@$(VPY) -m tb.bench --out $(BUILD)/bench

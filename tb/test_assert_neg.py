@@ -305,7 +305,7 @@ async def inv_checks(dut):
         "inv_cpl_requested": i(dict(invc_valid_o=1, invc_itag_o=5)),
         "inv_ready_room": i(dict(inv_ready_o=0)),
         "inv_apply": i({**push(2), "apply_o": 0}),
-        "inv_apply/range": i({**push(2), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_keep_o": ONES52 << 3}),
+        "inv_apply/range": i({**push(2), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_keep_o": (ONES52 << 3) & ONES52}),
         "inv_env_itag_free": i(push(2), {**push(2), **q1}),
         "inv_inv_fifo": i(dict(cnt_q=1, wptr_q=1)),
         "inv_inv_slot": i(push(2, 1), {**stop, **q1, "mask_q": 2}),
@@ -313,9 +313,9 @@ async def inv_checks(dut):
                               {**stop, "cnt_q": 2, "wptr_q": 2, "itag_q": 2 | 2 << 5, "mask_q": 0}),
     }
     # S=1 range: address ...0111 (bits 12..14 set, bit 15 clear) covers 64 KiB, keep from bit 4 up
-    legal = i({**push(2, 1), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_addr_o": 0b0111, "apply_keep_o": ONES52 << 4},
+    legal = i({**push(2, 1), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_addr_o": 0b0111, "apply_keep_o": (ONES52 << 4) & ONES52},
               {**stop, **q1, "mem_done_i": 1},
-              dict(mem_done_i=0, invc_valid_o=1, invc_ready_i=1, invc_itag_o=2),
+              dict(mem_done_i=0, mask_q=0, invc_valid_o=1, invc_ready_i=1, invc_itag_o=2),
               dict(invc_valid_o=0, cnt_q=0, rptr_q=1, mask_q=0))
     await run_cases(dut, "inv", {k: (v, INV_OK) for k, v in cases.items()}, clean={"drained completion": (legal, INV_OK)})
 

@@ -34,12 +34,12 @@ RTL_SOURCES = [
     "ats_dev_top.sv",
 ]
 TOPLEVEL = "ats_dev_top"
-# Checkers bound into the design (rtl/assert/); ats_bind_top.sv binds only
-# top-level ports, ats_bind.sv reaches into the blocks.
+# Checkers bound into the design (rtl/assert/): ats_bind_top.sv on the top's
+# ports, ats_bind.sv into the blocks; ats_bind_netlist.sv on the ports of a
+# flattened netlist (no blocks, no parameters).
 ASSERT_DIR = RTL / "assert"
 ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv",
-                  "dma_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv", "ats_bind_top.sv"]
-ASSERT_BLOCK_BINDS = "ats_bind.sv"
+                  "dma_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv"]
 LZ4_HEADER = Path("/usr/include/lz4.h")
 
 
@@ -49,7 +49,8 @@ def rtl_sources() -> list[Path]:
 
 def assert_sources(blocks: bool = True) -> list[Path]:
     """Checker modules and their binds; `blocks=False` binds only the top-level ports (flattened netlists)."""
-    return [ASSERT_DIR / s for s in ASSERT_SOURCES + ([ASSERT_BLOCK_BINDS] if blocks else [])]
+    binds = ["ats_bind_top.sv", "ats_bind.sv"] if blocks else ["ats_bind_netlist.sv"]
+    return [ASSERT_DIR / s for s in ASSERT_SOURCES + binds]
 
 
 def asserts_enabled() -> bool:
@@ -234,8 +235,8 @@ def sysdeps() -> None:
 
 def lint() -> int:
     setup_env()
-    cmd = ["verilator", "--lint-only", "-Wall", str(RTL / "lint.vlt"),
-           *[str(s) for s in rtl_sources()], "--top-module", TOPLEVEL]
+    cmd = ["verilator", "--lint-only", "-Wall", "--assert", f"-I{ASSERT_DIR}", str(RTL / "lint.vlt"),
+           *[str(s) for s in rtl_sources() + assert_sources()], "--top-module", TOPLEVEL]
     cmd = [c for c in cmd if not c.endswith("lint.vlt") or Path(c).exists()]
     print("[lint] " + " ".join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd))
     r = subprocess.run(cmd, cwd=ROOT)
