@@ -106,13 +106,19 @@ module inv_assert #(
   // threads are the slot's drain mask
   logic [Depth-1:0] live;
   logic             fifo_bad, slot_bad, dist_bad;
+  logic [CntW:0] wsum;  // rptr + cnt, wrapped at Depth
   always_comb begin
+    wsum     = (CntW + 1)'(rptr_q) + (CntW + 1)'(cnt_q);
+    if (wsum >= (CntW + 1)'(Depth)) wsum = wsum - (CntW + 1)'(Depth);
     fifo_bad = 32'(cnt_q) > Depth || 32'(wptr_q) >= Depth || 32'(rptr_q) >= Depth ||
-               (32'(rptr_q) + 32'(cnt_q)) % Depth != 32'(wptr_q) || n_out != cnt_q;
+               wsum != (CntW + 1)'(wptr_q) || n_out != cnt_q;
     slot_bad = 1'b0;
     dist_bad = 1'b0;
     for (int unsigned i = 0; i < Depth; i++) begin
-      live[i] = ((i + Depth - 32'(rptr_q)) % Depth) < 32'(cnt_q);
+      // slot i is live when its distance from the read pointer is below the count
+      live[i] = ((CntW + 1)'(i) >= (CntW + 1)'(rptr_q)) ?
+                ((CntW + 1)'(i) - (CntW + 1)'(rptr_q) < (CntW + 1)'(cnt_q)) :
+                ((CntW + 1)'(i) + (CntW + 1)'(Depth) - (CntW + 1)'(rptr_q) < (CntW + 1)'(cnt_q));
       if (live[i] && (!out_q[itag_q[i*5 +: 5]] ||
                       pend_q[32'(itag_q[i*5 +: 5]) * NumThreads +: NumThreads] != mask_q[i*NumThreads +: NumThreads])) begin
         slot_bad = 1'b1;
