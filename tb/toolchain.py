@@ -137,7 +137,9 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
         # bound checkers (rtl/assert/); block binds need the block modules, not a flattened netlist
         args += ["--assert", f"-I{ASSERT_DIR}"]
         if not any(Path(s).parent == ASSERT_DIR for s in srcs):
-            srcs += assert_sources(blocks=any(Path(s).name == "atc.sv" for s in srcs))
+            blocks = any(Path(s).name == "atc.sv" for s in srcs)
+            pkg = [] if any(Path(s).name == "ats_pkg.sv" for s in srcs) else [RTL / "ats_pkg.sv"]
+            srcs = pkg + srcs + assert_sources(blocks=blocks)
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.

@@ -223,7 +223,7 @@ module atc_assert #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       // environment: the walker and the DMA threads
       if (xcpl_valid_i) begin

@@ -30,8 +30,13 @@
 `define ATS_COVER(name, cond) name: cover (cond);
 // formal runs start in reset
 `define ATS_FORMAL_RESET initial assume (!rst_ni);
+// checks hold in the cycle they describe (an induction step's states are all
+// constrained by them)
+`define ATS_CHECK always_comb
 `else
 `define ATS_FORMAL_RESET
+// checks sampled at the clock edge that ends the cycle they describe
+`define ATS_CHECK always_ff @(posedge clk_i)
 `define ATS_FAIL(name, pre, msg) \
   begin \
     ats_assert_pkg::log_fail($sformatf({"[%0t] ASSERT %s cycle %0d %m: ", pre, "%s"}, $time, `"name`", ats_cyc_q, msg)); \
@@ -48,6 +53,15 @@
 // Cycle counter for the messages (rising edges since time 0) and the enable
 // of every check: set from the first clock edge out of reset (the checks
 // never read the asynchronous reset synchronously).
+`ifdef FORMAL
+// Formal: checks are on whenever reset is released (the first cycle after
+// reset sees the reset state), so an induction step never starts from an
+// unchecked state.
+`define ATS_CHECKER_COMMON \
+  logic ats_on_q; \
+  assign ats_on_q = rst_ni; \
+  `ATS_FORMAL_RESET
+`else
 `define ATS_CHECKER_COMMON \
   logic [31:0] ats_cyc_q; \
   logic        ats_on_q; \
@@ -56,7 +70,7 @@
   always_ff @(posedge clk_i or negedge rst_ni) begin \
     if (!rst_ni) ats_on_q <= 1'b0; \
     else ats_on_q <= 1'b1; \
-  end \
-  `ATS_FORMAL_RESET
+  end
+`endif
 
 `endif

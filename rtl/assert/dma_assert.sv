@@ -122,7 +122,7 @@ module dma_assert #(
     ppn_q <= ppn_d;
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       `ATS_ENV(dma_env_gnt, env_gnt_bad == '0, "memory grant to a thread that requests nothing")
       `ATS_ENV(dma_env_rb, env_rb_bad == '0, "R/B for a thread without a granted access of that kind")

@@ -128,7 +128,7 @@ module drain_assert #(
     lv_q <= lv_d;
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q && invc_valid_i) begin
       `ATS_ASSERT(rule2_drain, pend_q[32'(invc_itag_i) * NumThreads +: NumThreads] == '0,
                   "Invalidate Completion before a DMA access that used a matching translation got its AXI response")

@@ -34,7 +34,7 @@ module hs_assert #(
     data_q <= data_i;
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q && stall_q) begin
       `ATS_ENV(hs_valid_held, valid_i, "VALID dropped before READY")
       `ATS_ENV(hs_payload_held, data_i == data_q, "payload changed while VALID && !READY")

@@ -131,7 +131,7 @@ module inv_assert #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       if (inv_valid_i) begin
         `ATS_ENV(inv_env_itag_free, !out_q[inv_itag_i] || (pop && invc_itag_o == inv_itag_i),

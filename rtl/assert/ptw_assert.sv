@@ -71,7 +71,7 @@ module ptw_assert #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       `ATS_ASSERT(rule1_pwc_no_stale_fill, ins_bad == '0,
                   "page-walk cache filled by a walk that an invalidation raced")

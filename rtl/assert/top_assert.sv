@@ -173,7 +173,7 @@ module top_assert #(
     end
   endfunction
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       // AXI: single-beat bursts, documented IDs, one access per ID
       if (m_axi_arvalid) begin

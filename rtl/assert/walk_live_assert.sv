@@ -71,7 +71,7 @@ module walk_live_assert #(
     end
   end
 
-  always_ff @(posedge clk_i) begin
+  `ATS_CHECK begin
     if (ats_on_q) begin
       `ATS_ASSERT(walk_bounded, late == '0, "a walk took longer than MaxCycles cycles not spent waiting for memory")
     end
