@@ -23,7 +23,7 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
     "atc": ("atc_assert", {"NumThreads": 2, "AtcEntries": 4, "ThreadW": 1, "IdW": 3}),
     "ptw": ("ptw_assert", {"NumWalks": 2, "PaWidth": 48, "IdW": 3}),
     "dma": ("dma_assert", {"NumThreads": 2, "PaWidth": 48, "ThreadW": 1}),
-    "inv": ("inv_assert", {"NumThreads": 2, "Depth": 4}),
+    "inv": ("inv_assert", {"NumThreads": 2, "Depth": 4, "NumItagChk": 8}),
     "drn": ("drain_assert", {"NumThreads": 2, "ThreadW": 1}),
     "wlk": ("walk_live_assert", {"IdW": 3, "MaxCycles": 20}),
 }

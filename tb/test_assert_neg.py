@@ -307,6 +307,7 @@ async def inv_checks(dut):
         "inv_apply": i({**push(2), "apply_o": 0}),
         "inv_apply/range": i({**push(2), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_keep_o": (ONES52 << 3) & ONES52}),
         "inv_env_itag_free": i(push(2), {**push(2), **q1}),
+        "inv_env_itag_checked": i(push(9)),
         "inv_inv_fifo": i(dict(cnt_q=1, wptr_q=1)),
         "inv_inv_slot": i(push(2, 1), {**stop, **q1, "mask_q": 2}),
         "inv_inv_distinct": i(push(2), {**push(3), **q1, "mask_q": 0},

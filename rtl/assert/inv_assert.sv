@@ -21,6 +21,9 @@
 module inv_assert #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned Depth      = 32,
+  // ITag values the ghost tracks: all 32 in simulation; the proof restricts
+  // the environment to fewer (ITags are interchangeable) to stay small
+  parameter int unsigned NumItagChk = ats_pkg::NumItag,
   parameter bit          AssumeEnv  = 1'b0
 ) (
   input logic                                 clk_i,
@@ -53,7 +56,7 @@ module inv_assert #(
 
   `ATS_CHECKER_COMMON
 
-  localparam int unsigned NI   = ats_pkg::NumItag;
+  localparam int unsigned NI   = NumItagChk;
   localparam int unsigned CntW = $clog2(Depth + 1);
 
   hs_assert #(.W(ats_pkg::ItagW)) u_hs_invc (
@@ -63,6 +66,18 @@ module inv_assert #(
   logic [NI-1:0]              out_q, out_d;
   logic [NI*NumThreads-1:0]   pend_q, pend_d;
   logic [CntW-1:0]            n_out;
+  logic                       itag_in_range;
+
+  assign itag_in_range = 32'(inv_itag_i) < NI;
+
+  // ghost reads by ITag; an ITag the ghost does not track reads as not outstanding
+  function automatic logic out_at(input logic [NI-1:0] o, input logic [ats_pkg::ItagW-1:0] x);
+    out_at = (32'(x) < NI) ? o[x] : 1'b0;
+  endfunction
+  function automatic logic [NumThreads-1:0] pend_at(input logic [NI*NumThreads-1:0] p,
+                                                     input logic [ats_pkg::ItagW-1:0] x);
+    pend_at = (32'(x) < NI) ? p[32'(x) * NumThreads +: NumThreads] : '0;
+  endfunction
 
   assign push = inv_valid_i && inv_ready_o;
   assign pop  = invc_valid_o && invc_ready_i;
@@ -74,8 +89,8 @@ module inv_assert #(
       pend_d[x*NumThreads +: NumThreads] = pend_q[x*NumThreads +: NumThreads] & ~mem_done_i;
       n_out = n_out + CntW'(out_q[x]);
     end
-    if (pop) out_d[invc_itag_o] = 1'b0;
-    if (push) begin
+    if (pop && 32'(invc_itag_o) < NI) out_d[invc_itag_o] = 1'b0;
+    if (push && itag_in_range) begin
       out_d[inv_itag_i] = 1'b1;
       pend_d[32'(inv_itag_i) * NumThreads +: NumThreads] = holds_xlat_i;
     end
@@ -119,8 +134,8 @@ module inv_assert #(
       live[i] = ((CntW + 1)'(i) >= (CntW + 1)'(rptr_q)) ?
                 ((CntW + 1)'(i) - (CntW + 1)'(rptr_q) < (CntW + 1)'(cnt_q)) :
                 ((CntW + 1)'(i) + (CntW + 1)'(Depth) - (CntW + 1)'(rptr_q) < (CntW + 1)'(cnt_q));
-      if (live[i] && (!out_q[itag_q[i*5 +: 5]] ||
-                      pend_q[32'(itag_q[i*5 +: 5]) * NumThreads +: NumThreads] != mask_q[i*NumThreads +: NumThreads])) begin
+      if (live[i] && (!out_at(out_q, itag_q[i*5 +: 5]) ||
+                      pend_at(pend_q, itag_q[i*5 +: 5]) != mask_q[i*NumThreads +: NumThreads])) begin
         slot_bad = 1'b1;
       end
     end
@@ -134,13 +149,14 @@ module inv_assert #(
   `ATS_CHECK begin
     if (ats_on_q) begin
       if (inv_valid_i) begin
-        `ATS_ENV(inv_env_itag_free, !out_q[inv_itag_i] || (pop && invc_itag_o == inv_itag_i),
+        `ATS_ENV(inv_env_itag_checked, itag_in_range, "ITag outside the values this check tracks")
+        `ATS_ENV(inv_env_itag_free, !out_at(out_q, inv_itag_i) || (pop && invc_itag_o == inv_itag_i),
                  "Invalidate Request with an ITag still outstanding")
       end
       if (invc_valid_o) begin
-        `ATS_ASSERT(rule2_inv_drain, pend_q[32'(invc_itag_o) * NumThreads +: NumThreads] == '0,
+        `ATS_ASSERT(rule2_inv_drain, pend_at(pend_q, invc_itag_o) == '0,
                     "Invalidate Completion before every access reported at acceptance was answered")
-        `ATS_ASSERT(inv_cpl_requested, out_q[invc_itag_o], "Invalidate Completion for an ITag not outstanding")
+        `ATS_ASSERT(inv_cpl_requested, out_at(out_q, invc_itag_o), "Invalidate Completion for an ITag not outstanding")
       end
       `ATS_ASSERT(inv_ready_room, inv_ready_o == (32'(n_out) < Depth),
                   "Invalidate Request not accepted with room, or accepted when full")
