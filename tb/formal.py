@@ -263,7 +263,7 @@ def checker_properties(sby: Path) -> list[str]:
     for n in dict.fromkeys(names):
         p = ASSERT / f"{n}.sv"
         if p.exists():
-            for lab in re.findall(r"`ATS_ASSERT\((\w+)", p.read_text()):
+            for lab in re.findall(r"`ATS_(?:ASSERT|LEMMA)\((\w+)", p.read_text()):
                 props.append(f"{n}.{lab}")
     return props
 

@@ -52,7 +52,7 @@ def test_mutation_missing_is_one_line_error(tmp_path, monkeypatch):
 def test_break_tasks_name_mutations_and_properties():
     labels = set()
     for p in formal.ASSERT.glob("*_assert.sv"):
-        labels |= set(re.findall(r"`ATS_(?:ASSERT|ENV)\((\w+)", p.read_text()))
+        labels |= set(re.findall(r"`ATS_(?:ASSERT|ENV|LEMMA)\((\w+)", p.read_text()))
     for sby in sorted(formal.FORMAL.glob("*.sby")):
         tasks, expect, _ = formal._sby_tasks(sby)
         text = sby.read_text()

@@ -269,10 +269,10 @@ module atc_assert #(
       end
 
       // ghost <-> tracker registers
-      `ATS_ASSERT(atc_inv_infl, inv_infl_bad == '0, "tracker state differs from the requests in flight")
-      `ATS_ASSERT(atc_inv_req, inv_req_bad == '0, "tracker PASID/VPN differ from the request issued")
-      `ATS_ASSERT(atc_inv_pois, inv_pois_bad == '0, "tracker poison bit differs from the invalidations seen")
-      `ATS_ASSERT(atc_inv_busy, inv_busy_bad == '0, "tracker busy state differs from the lookups seen")
+      `ATS_LEMMA(atc_inv_infl, inv_infl_bad == '0, "tracker state differs from the requests in flight")
+      `ATS_LEMMA(atc_inv_req, inv_req_bad == '0, "tracker PASID/VPN differ from the request issued")
+      `ATS_LEMMA(atc_inv_pois, inv_pois_bad == '0, "tracker poison bit differs from the invalidations seen")
+      `ATS_LEMMA(atc_inv_busy, inv_busy_bad == '0, "tracker busy state differs from the lookups seen")
 
       // interesting states
       `ATS_COVER(cov_atc_poisoned_walk, cpl_in && cpl_stale && !xres_valid_o)

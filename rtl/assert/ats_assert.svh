@@ -50,6 +50,17 @@
 `define ATS_COVER(name, cond)
 `endif
 
+// Lemmas: invariants that tie a checker's ghost state to the block's
+// registers. They are true properties (checked in simulation too) and the
+// induction proofs need them; a formal task that shows a rule property failing
+// on a broken design defines ATS_NO_LEMMAS, so that the rule, not a lemma
+// that breaks a cycle earlier, is what fails.
+`ifdef ATS_NO_LEMMAS
+`define ATS_LEMMA(name, cond, msg)
+`else
+`define ATS_LEMMA(name, cond, msg) `ATS_ASSERT(name, cond, msg)
+`endif
+
 // Cycle counter for the messages (rising edges since time 0) and the enable
 // of every check: set from the first clock edge out of reset (the checks
 // never read the asynchronous reset synchronously).

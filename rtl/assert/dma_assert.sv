@@ -132,7 +132,7 @@ module dma_assert #(
       `ATS_ASSERT(rule2_dma_mem_done, done_bad == '0, "mem_done_o does not match the AXI response of a held access")
       `ATS_ASSERT(dma_access_translated, access_bad == '0,
                   "memory request without a translation, twice, of the wrong kind, or to another page")
-      `ATS_ASSERT(dma_inv_state, inv_bad == '0, "thread state differs from the ghost")
+      `ATS_LEMMA(dma_inv_state, inv_bad == '0, "thread state differs from the ghost")
       `ATS_COVER(cov_dma_hold_waiting_port, |(hold_q & ~acc_q & (rd_req_o | wr_req_o) & ~mem_gnt_i))
       `ATS_COVER(cov_dma_answer, |answered)
     end

@@ -164,9 +164,9 @@ module inv_assert #(
                   (!push || (apply_all_o == (!inv_pasid_valid_i || inv_global_i) && apply_pasid_o == inv_pasid_i &&
                              apply_addr_o == inv_addr_i && apply_keep_o == keep_spec)),
                   "invalidation not applied in its acceptance cycle with the documented range")
-      `ATS_ASSERT(inv_inv_fifo, !fifo_bad, "FIFO pointers/count differ from the ITags outstanding")
-      `ATS_ASSERT(inv_inv_slot, !slot_bad, "a queued request's drain mask differs from the ghost")
-      `ATS_ASSERT(inv_inv_distinct, !dist_bad, "two queued requests share an ITag")
+      `ATS_LEMMA(inv_inv_fifo, !fifo_bad, "FIFO pointers/count differ from the ITags outstanding")
+      `ATS_LEMMA(inv_inv_slot, !slot_bad, "a queued request's drain mask differs from the ghost")
+      `ATS_LEMMA(inv_inv_distinct, !dist_bad, "two queued requests share an ITag")
       `ATS_COVER(cov_inv_cpl_waits_drain, n_out != '0 && |pend_q && !invc_valid_o)
       `ATS_COVER(cov_inv_cpl_after_drain, pop)
       `ATS_COVER(cov_inv_full, !inv_ready_o)
