@@ -20,7 +20,7 @@ DEVICE_BUG ?=
 JOBS     ?= 2
 OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
-.PHONY: all sim test lint synth pnr matrix stress bench figures clean distclean venv
+.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean venv
 
 all: test
 
@@ -55,6 +55,9 @@ matrix: $(STAMP)
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
+
+formal: $(STAMP)
+	@$(VPY) -m tb.formal --out $(BUILD)/formal
 
 bench: $(STAMP)
 	@$(VPY) -m tb.bench --out $(BUILD)/bench

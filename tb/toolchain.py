@@ -37,11 +37,46 @@ RTL_SOURCES = [
     "ats_dev_top.sv",
 ]
 TOPLEVEL = "ats_dev_top"
+# Checkers bound into the design (rtl/assert/): ats_bind_top.sv on the top's
+# ports, ats_bind.sv into the blocks; ats_bind_netlist.sv on the ports of a
+# flattened netlist (no blocks, no parameters).
+ASSERT_DIR = RTL / "assert"
+ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv",
+                  "dma_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv"]
 LZ4_HEADER = Path("/usr/include/lz4.h")
 
 
 def rtl_sources() -> list[Path]:
     return [RTL / s for s in RTL_SOURCES]
+
+
+def assert_sources(blocks: bool = True) -> list[Path]:
+    """Checker modules and their binds; `blocks=False` binds only the top-level ports (flattened netlists)."""
+    binds = ["ats_bind_top.sv", "ats_bind.sv"] if blocks else ["ats_bind_netlist.sv"]
+    return [ASSERT_DIR / s for s in ASSERT_SOURCES + binds]
+
+
+# Test-only top-level switches that break an ATS rule on purpose (docs/ARCHITECTURE.md).
+DEBUG_SWITCHES = ("DbgNoDrain", "DbgNoPoison")
+
+
+def asserts_enabled(params: dict | None = None) -> bool:
+    """Assertions are on in every build, except with ATS_ASSERTS=0 and in a build
+    with a test-only defect switched on: that device breaks a rule on purpose so
+    the scenario checkers can show what the host relies on, and the rule's
+    assertion would stop the run before they see it."""
+    if any(int((params or {}).get(k, 0)) for k in DEBUG_SWITCHES):
+        return False
+    return os.environ.get("ATS_ASSERTS", "1") != "0"
+
+
+def assert_failures(log: Path) -> str:
+    """What failing bound assertions wrote to `log` (rtl/assert/ats_assert_pkg.sv); removes the file."""
+    if not log.exists():
+        return ""
+    lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
+    log.unlink()
+    return ("assertion failed in simulation:\n  " + "\n  ".join(lines[:5])) if lines else ""
 
 
 def verilator_root() -> Path:
@@ -101,7 +136,9 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     setup_env()
     params = dict(params or {})
     fmt = wave_format(announce=False) if waves else None
-    name = tag or f"{toplevel}_{param_tag(params)}_{fmt or 'nowave'}"
+    asserts = asserts_enabled(params)
+    # a build without assertions never shares a directory with one that has them
+    name = (tag or f"{toplevel}_{param_tag(params)}_{fmt or 'nowave'}") + ("" if asserts else "_noassert")
     build_dir = BUILD / "rtl" / name
     args = ["-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
     if fmt == "fst":
@@ -110,6 +147,13 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
         args += ["--trace", "--trace-structs"]
     args += list(extra_args or [])
     srcs = [Path(x) for x in (sources or rtl_sources())]
+    if asserts:
+        # bound checkers (rtl/assert/); block binds need the block modules, not a flattened netlist
+        args += ["--assert", f"-I{ASSERT_DIR}"]
+        if not any(Path(s).parent == ASSERT_DIR for s in srcs):
+            blocks = any(Path(s).name == "atc.sv" for s in srcs)
+            pkg = [] if any(Path(s).name == "ats_pkg.sv" for s in srcs) else [RTL / "ats_pkg.sv"]
+            srcs = pkg + srcs + assert_sources(blocks=blocks)
     if build_dir.is_dir() and not _writable(build_dir):
         return _readonly_build(build_dir, toplevel, srcs)
     runner = get_runner("verilator")
@@ -193,6 +237,9 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     env.update({k: str(v) for k, v in (extra_env or {}).items()})
     # An absolute results path: we read it ourselves when the runner exits.
     results = Path(results_xml or (Path(test_dir or build_dir) / f"{test_module}.results.xml")).resolve()
+    # a failing bound assertion writes its line here; the simulation stops at once
+    alog = Path(test_dir or build_dir) / f"assert_{os.getpid()}_{time.monotonic_ns()}.log"
+    alog.unlink(missing_ok=True)
     try:
         xml = runner.test(
             hdl_toplevel=toplevel,
@@ -204,14 +251,20 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
             extra_env=env,
             waves=waves,
             seed=seed,
-            test_args=list(test_args or []),
+            test_args=[*(test_args or []), f"+ats_assert_log={alog}"],
             results_xml=str(results),
             log_file=str(log_file) if log_file else None,
         )
-    except SystemExit as e:
+    except (SystemExit, RuntimeError) as e:
         # Under pytest (or when the simulator exits non-zero) cocotb's runner calls
-        # sys.exit; the failure text must be the test's own message, not `SystemExit: 1`.
-        raise AssertionError(cocotb_failure_text(test_module, results, seed, log_file, e.code)) from None
+        # sys.exit, and a bound assertion's $error stops the simulator: the failure
+        # text must be the assertion's or the test's own message, not `SystemExit: 1`.
+        code = e.code if isinstance(e, SystemExit) else e
+        raise AssertionError(assert_failures(alog)
+                             or cocotb_failure_text(test_module, results, seed, log_file, code)) from None
+    fired = assert_failures(alog)
+    if fired:
+        raise AssertionError(fired)
     try:
         tests, fails = get_results(xml)
     except RuntimeError:
@@ -273,8 +326,8 @@ def sysdeps() -> None:
 
 def lint() -> int:
     setup_env()
-    cmd = ["verilator", "--lint-only", "-Wall", str(RTL / "lint.vlt"),
-           *[str(s) for s in rtl_sources()], "--top-module", TOPLEVEL]
+    cmd = ["verilator", "--lint-only", "-Wall", "--assert", f"-I{ASSERT_DIR}", str(RTL / "lint.vlt"),
+           *[str(s) for s in rtl_sources() + assert_sources()], "--top-module", TOPLEVEL]
     cmd = [c for c in cmd if not c.endswith("lint.vlt") or Path(c).exists()]
     print("[lint] " + " ".join(Path(c).name if c.startswith(str(ROOT)) else c for c in cmd))
     r = subprocess.run(cmd, cwd=ROOT)

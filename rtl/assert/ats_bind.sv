@@ -1,0 +1,82 @@
+// Binds the block checkers into the design (no design file names them).
+// The formal flow (tb/formal.py) reads these statements too: Yosys has no
+// `bind`, so it places each checker instance inside a copy of the target
+// module, with the same connections.
+
+bind atc atc_assert #(
+  .NumThreads(NumThreads),
+  .AtcEntries(AtcEntries),
+  .ThreadW   (ThreadW),
+  .IdW       (IdW)
+) u_atc_assert (.*);
+
+bind ptw ptw_assert #(
+  .NumWalks(NumWalks),
+  .PaWidth (PaWidth),
+  .IdW     (IdW)
+) u_ptw_assert (.*);
+
+bind dma dma_assert #(
+  .NumThreads(NumThreads),
+  .PaWidth   (PaWidth),
+  .ThreadW   (ThreadW)
+) u_dma_assert (.*);
+
+bind inv inv_assert #(
+  .NumThreads(NumThreads),
+  .Depth     (Depth)
+) u_inv_assert (.*);
+
+bind ats_dev_top drain_assert #(
+  .NumThreads(NumThreads),
+  .ThreadW   (ThreadW)
+) u_drain_assert (
+  .clk_i,
+  .rst_ni,
+  .lkp_valid_i      (lkp_valid),
+  .lkp_thread_i     (lkp_thread),
+  .lkp_pasid_i      (lkp_pasid),
+  .lkp_vpn_i        (lkp_vpn),
+  .lkp_hit_i        (lkp_hit),
+  .lkp_size_i       (u_atc.lkp_ent_size),
+  .xres_valid_i     (xres_valid),
+  .xres_thread_i    (xres_thread),
+  .xres_cause_i     (xres_cause),
+  .xres_size_i      (xcpl_size),
+  .inv_valid_i,
+  .inv_ready_i      (inv_ready_o),
+  .inv_itag_i,
+  .inv_pasid_valid_i,
+  .inv_pasid_i,
+  .inv_addr_i,
+  .inv_s_i,
+  .inv_global_i,
+  .invc_valid_i     (invc_valid_o),
+  .invc_ready_i,
+  .invc_itag_i      (invc_itag_o),
+  .rvalid_i         (m_axi_rvalid),
+  .rready_i         (m_axi_rready),
+  .rid_i            (m_axi_rid),
+  .bvalid_i         (m_axi_bvalid),
+  .bready_i         (m_axi_bready),
+  .bid_i            (m_axi_bid)
+);
+
+bind ats_dev_top walk_live_assert #(
+  .IdW(ats_pkg::XIdW)
+) u_walk_live_assert (
+  .clk_i,
+  .rst_ni,
+  .xreq_valid_i(xreq_valid),
+  .xreq_ready_i(xreq_ready),
+  .xreq_id_i   (xreq_id),
+  .xcpl_valid_i(xcpl_valid),
+  .xcpl_ready_i(xcpl_ready),
+  .xcpl_id_i   (xcpl_id),
+  .arvalid_i   (m_axi_arvalid),
+  .arready_i   (m_axi_arready),
+  .arid_i      (m_axi_arid),
+  .rvalid_i    (m_axi_rvalid),
+  .rready_i    (m_axi_rready),
+  .rid_i       (m_axi_rid)
+);

@@ -1,0 +1,141 @@
+// Rule 2, DMA half: the DMA threads report to the invalidation block every
+// access that uses a translation until its AXI response; bound into `dma`.
+//
+// Ghost state per thread, from the thread's interfaces only:
+//   wait  lookup missed, translation result pending
+//   hold  the thread obtained a translation (ATC hit, or a translation result
+//         without fault) and its access has not been answered
+//   acc   the access was granted to the AXI port and not answered
+//   wr    the command is a write (answer on B) or a read (answer on R)
+//   ppn   the translation obtained
+//
+//   rule2_dma_holds      a thread holding a translation (including one
+//                        obtained this cycle, excluding one answered this
+//                        cycle) has holds_xlat_o set: the invalidation block
+//                        snapshots it when a request is accepted
+//   rule2_dma_mem_done   mem_done_o pulses exactly when a held access gets
+//                        its R/B (an early pulse would end a drain early)
+//   dma_access_translated  a memory request only for a thread holding a
+//                        translation, to the translated page
+// Environment: a grant only to a requesting thread, R/B only for a granted
+// access of that kind, a translation result only for a thread waiting for one.
+// The dma_inv_* checks tie the ghost to the thread FSM (inductive invariants).
+`include "ats_assert.svh"
+
+module dma_assert #(
+  parameter int unsigned NumThreads = 4,
+  parameter int unsigned PaWidth    = 48,
+  parameter int unsigned ThreadW    = 2,
+  parameter bit          AssumeEnv  = 1'b0
+) (
+  input logic                          clk_i,
+  input logic                          rst_ni,
+  input logic                          cmd_valid_i,
+  input logic                          cmd_ready_o,
+  input logic [ThreadW-1:0]            cmd_thread_i,
+  input logic                          cmd_write_i,
+  input logic                          lkp_valid_o,
+  input logic [ThreadW-1:0]            lkp_thread_o,
+  input logic                          lkp_hit_i,
+  input logic [PaWidth-13:0]           lkp_ppn_i,
+  input logic                          xres_valid_i,
+  input logic [ThreadW-1:0]            xres_thread_i,
+  input logic [3:0]                    xres_cause_i,
+  input logic [PaWidth-13:0]           xres_ppn_i,
+  input logic [NumThreads-1:0]         rd_req_o,
+  input logic [NumThreads-1:0]         wr_req_o,
+  input logic [NumThreads*PaWidth-1:0] mem_addr_o,
+  input logic [NumThreads-1:0]         mem_gnt_i,
+  input logic [NumThreads-1:0]         r_valid_i,
+  input logic [NumThreads-1:0]         b_valid_i,
+  input logic [NumThreads-1:0]         holds_xlat_o,
+  input logic [NumThreads-1:0]         mem_done_o,
+  // internals
+  input logic [NumThreads*3-1:0]       st_q,
+  input logic [NumThreads-1:0]         wr_q
+);
+
+  `ATS_CHECKER_COMMON
+
+  localparam int unsigned PpnW = PaWidth - 12;
+  localparam logic [2:0] TIdle = 3'd0;
+  localparam logic [2:0] TXlat = 3'd2;
+  localparam logic [2:0] TMem  = 3'd3;
+  localparam logic [2:0] TMwt  = 3'd4;
+
+  logic [NumThreads-1:0]      wait_q, wait_d, hold_q, hold_d, acc_q, acc_d, wr_gq, wr_gd;
+  logic [NumThreads*PpnW-1:0] ppn_q, ppn_d;
+  logic [NumThreads-1:0]      obtained, answered, holds_now;
+  logic [NumThreads-1:0]      holds_bad, done_bad, access_bad, inv_bad, env_gnt_bad, env_rb_bad, env_xres_bad;
+
+  always_comb begin
+    wait_d = wait_q;
+    hold_d = hold_q;
+    acc_d  = acc_q;
+    wr_gd  = wr_gq;
+    ppn_d  = ppn_q;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      logic lk, xr;
+      logic [2:0] st;
+      st = st_q[t*3 +: 3];
+      lk = lkp_valid_o && lkp_thread_o == ThreadW'(t);
+      xr = xres_valid_i && xres_thread_i == ThreadW'(t);
+      obtained[t] = (lk && lkp_hit_i) || (xr && wait_q[t] && xres_cause_i == ats_pkg::FaultNone);
+      answered[t] = acc_q[t] && (wr_gq[t] ? b_valid_i[t] : r_valid_i[t]);
+      holds_now[t] = (hold_q[t] || obtained[t]) && !answered[t];
+      if (cmd_valid_i && cmd_ready_o && cmd_thread_i == ThreadW'(t)) wr_gd[t] = cmd_write_i;
+      if (lk && !lkp_hit_i) wait_d[t] = 1'b1;
+      if (xr) wait_d[t] = 1'b0;
+      if (lk && lkp_hit_i) ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
+      if (xr && wait_q[t]) ppn_d[t*PpnW +: PpnW] = xres_ppn_i;
+      if (hold_q[t] && mem_gnt_i[t]) acc_d[t] = 1'b1;
+      if (answered[t]) acc_d[t] = 1'b0;
+      hold_d[t] = holds_now[t];
+
+      holds_bad[t]  = holds_now[t] && !holds_xlat_o[t];
+      done_bad[t]   = mem_done_o[t] != answered[t];
+      access_bad[t] = (rd_req_o[t] || wr_req_o[t]) &&
+                      (!hold_q[t] || acc_q[t] || wr_req_o[t] != wr_gq[t] ||
+                       mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
+      inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt) || acc_q[t] != (st == TMwt) ||
+                      wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]) || st > 3'd5;
+      env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
+      env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !wr_gq[t])) || (b_valid_i[t] && !(acc_q[t] && wr_gq[t]));
+      env_xres_bad[t] = xr && !wait_q[t];
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      wait_q <= '0;
+      hold_q <= '0;
+      acc_q  <= '0;
+    end else begin
+      wait_q <= wait_d;
+      hold_q <= hold_d;
+      acc_q  <= acc_d;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    wr_gq <= wr_gd;
+    ppn_q <= ppn_d;
+  end
+
+  `ATS_CHECK begin
+    if (ats_on_q) begin
+      `ATS_ENV(dma_env_gnt, env_gnt_bad == '0, "memory grant to a thread that requests nothing")
+      `ATS_ENV(dma_env_rb, env_rb_bad == '0, "R/B for a thread without a granted access of that kind")
+      `ATS_ENV(dma_env_xres, env_xres_bad == '0, "translation result for a thread not waiting for one")
+      `ATS_ASSERT(rule2_dma_holds, holds_bad == '0,
+                  "a thread holding an unanswered translated access is not reported to the invalidation block")
+      `ATS_ASSERT(rule2_dma_mem_done, done_bad == '0, "mem_done_o does not match the AXI response of a held access")
+      `ATS_ASSERT(dma_access_translated, access_bad == '0,
+                  "memory request without a translation, twice, of the wrong kind, or to another page")
+      `ATS_LEMMA(dma_inv_state, inv_bad == '0, "thread state differs from the ghost")
+      `ATS_COVER(cov_dma_hold_waiting_port, |(hold_q & ~acc_q & (rd_req_o | wr_req_o) & ~mem_gnt_i))
+      `ATS_COVER(cov_dma_answer, |answered)
+    end
+  end
+
+endmodule
