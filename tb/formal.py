@@ -35,10 +35,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tb.toolchain import RTL  # the design sources (ATS_RTL_DIR: a mutant's copy)
+
 ROOT = Path(__file__).resolve().parent.parent
-RTL = ROOT / "rtl"
-ASSERT = RTL / "assert"
-FORMAL = RTL / "formal"
+ASSERT = ROOT / "rtl" / "assert"
+FORMAL = ROOT / "rtl" / "formal"
 OUT = ROOT / "build" / "formal"
 
 # Deliberately broken lines: name -> (file, text of the line to break, replacement text).
