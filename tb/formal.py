@@ -47,19 +47,19 @@ OUT = ROOT / "build" / "formal"
 # under `ifdef FORMAL_BREAK_<NAME>`.
 MUTATIONS: dict[str, tuple[str, str, str]] = {
     # rule 1, ATC
-    "POISON_OFF": ("atc.sv", "cpl_poison = tpois_q[t] || inv_hit_trk[t];", "cpl_poison = 1'b0;"),
+    "POISON_OFF": ("atc.sv", "cpl_poison = !DbgNoPoison && (tpois_q[t] || inv_hit_trk[t]);", "cpl_poison = 1'b0;"),
     "FILL_POISONED": ("atc.sv", "assign fill_en      = cpl_use && xcpl_cause_i",
                       "assign fill_en      = cpl_ok && xcpl_cause_i"),
     "ISSUE_RACE": ("atc.sv", "if (inv_hit_trk[t] && (tst_q[t*2 +: 2] == TInfl || iss_t)) begin",
                    "if (inv_hit_trk[t] && (tst_q[t*2 +: 2] == TInfl)) begin"),
     "REGION_4K": ("atc.sv", "ats_pkg::size_keep(ats_pkg::Pg1G));", "ats_pkg::size_keep(ats_pkg::Pg4K));"),
     "NO_DROP": ("atc.sv", "inv_drop[i] = inv_valid_i && v_q[i] &&", "inv_drop[i] = 1'b0 && v_q[i] &&"),
-    "POISON_ALL": ("atc.sv", "cpl_poison = tpois_q[t] || inv_hit_trk[t];", "cpl_poison = 1'b1;"),
+    "POISON_ALL": ("atc.sv", "cpl_poison = !DbgNoPoison && (tpois_q[t] || inv_hit_trk[t]);", "cpl_poison = 1'b1;"),
     "DOUBLE_ISSUE": ("atc.sv", "iss_req[t] = tst_q[t*2 +: 2] == TNeed;", "iss_req[t] = tst_q[t*2 +: 2] != TFree;"),
     # rule 2, invalidation block
     "DRAIN_OFF": ("inv.sv", "assign invc_valid_o = cnt_q != '0 && head_mask == '0;",
                   "assign invc_valid_o = cnt_q != '0;"),
-    "NO_SNAPSHOT": ("inv.sv", "mask_d[i*NumThreads +: NumThreads] = holds_xlat_i;",
+    "NO_SNAPSHOT": ("inv.sv", "mask_d[i*NumThreads +: NumThreads] = DbgNoDrain ? '0 : holds_xlat_i;",
                     "mask_d[i*NumThreads +: NumThreads] = '0;"),
     "WRONG_ITAG": ("inv.sv", "invc_itag_o = itag_q[i*5 +: 5];", "invc_itag_o = itag_q[i*5 +: 5] ^ 5'd1;"),
     "OVERFILL": ("inv.sv", "assign inv_ready_o = cnt_q != CntW'(Depth);", "assign inv_ready_o = 1'b1;"),
