@@ -17,7 +17,7 @@ SEEDS    ?= 200
 DEVICE   ?= ref
 JOBS     ?= 2
 
-.PHONY: all sim test lint synth pnr matrix stress bench figures clean distclean venv
+.PHONY: all sim test lint synth pnr matrix stress bench figures clean distclean venv explore
 
 all: test
 
@@ -46,6 +46,13 @@ synth: $(STAMP)
 
 pnr: $(STAMP)
 	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
+
+# exhaustive bounded exploration on the reference device (model/explore.py);
+# BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
+BOUND    ?= 2
+DEPTH    ?= 400
+explore: $(STAMP)
+	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 
 matrix: $(STAMP)
 	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix

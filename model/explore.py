@@ -701,6 +701,7 @@ class Result:
     seconds: float = 0.0
     found: Found | None = None
     timed_out: bool = False
+    levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
     finals: set = field(default_factory=set)  # (final memory digest, failed rules) per complete schedule
     verdict_sets: set = field(default_factory=set)
 
@@ -727,8 +728,11 @@ class Explorer:
     def __init__(self, sc: Scenario, policy: Policy | str, *, preemptions: int = 2, depth: int = 400,
                  reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
-                 hashing: bool = True, deepen: bool = True) -> None:
+                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None) -> None:
         self.deepen = deepen
+        # shuffle=SEED tries the moves of each node in a seeded random order: the same
+        # schedules in the end, but a violation that needs early choices is met sooner
+        self.rng = None if shuffle is None else __import__("random").Random(shuffle)
         self.hashing = hashing and reduce
         self.sc = sc
         self.policy = Policy.parse(policy)
@@ -763,6 +767,7 @@ class Explorer:
             except TimeoutError:
                 res.timed_out = True
             res.states = len(self._visited)
+            res.levels.append((bound, res.schedules, res.states, round(time.monotonic() - t0, 2)))
             if res.timed_out:
                 break
             if res.found is not None:
@@ -787,6 +792,8 @@ class Explorer:
         else:
             self._visited[len(self._visited)] = (0, 0, frozenset())
         moves = w.enabled()
+        if self.rng is not None:
+            self.rng.shuffle(moves)
         if not moves:
             self._leaf(w, prefix)
             return
@@ -795,11 +802,11 @@ class Explorer:
             return
         done: list[tuple[Move, Footprint]] = []
         fresh = True
-        for m in moves:
+        costs = [1 if w.preempts(m) else 0 for m in moves]  # w changes once the first child runs
+        for m, cost in zip(moves, costs):
             if m in sleep:
                 res.pruned += 1
                 continue
-            cost = 1 if w.preempts(m) else 0
             if cost > budget:
                 continue
             cur = w if fresh else self.world(prefix)
