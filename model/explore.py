@@ -817,8 +817,11 @@ class Explorer:
             res.moves += 1
             child: dict[Move, Footprint] = {}
             if self.reduce:
+                # A move stays asleep only while it could still run here without a
+                # preemption: otherwise the schedule that ran it earlier may have
+                # been beyond the bound, and sleeping would lose the equivalent one.
                 for s, sfp in list(sleep.items()) + done:
-                    if not sfp.conflicts(fp):
+                    if not sfp.conflicts(fp) and not cur.preempts(s):
                         child[s] = sfp
             self._dfs(cur, prefix + [m], child, budget - cost)
             done.append((m, fp))
