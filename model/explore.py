@@ -110,15 +110,26 @@ def load_threads(path: str | Path) -> Scenario:
 
 def parse_threads(text: str, path: str = "<scenario>") -> Scenario:
     lines = text.splitlines()
-    if not any(re.match(r"^\s*\[Time\b", ln) for ln in lines):
-        out = []
-        for ln in lines:
-            w = ln.split(None, 1)
-            if w and THREAD_RE.match(w[0]) and "{" in ln:
-                out.append("[Time -]")
-            out.append(ln)
-        text = "\n".join(out) + "\n"
-    return parse(text, path)
+    if any(re.match(r"^\s*\[Time\b", ln) for ln in lines):
+        return parse(text, path)
+    out: list[str] = []
+    orig: dict[int, int] = {}  # line in the text parsed -> line in the file
+    for n, ln in enumerate(lines, 1):
+        w = ln.split(None, 1)
+        if w and THREAD_RE.match(w[0]) and "{" in ln:
+            out.append("[Time -]")
+            orig[len(out)] = n
+        out.append(ln)
+        orig[len(out)] = n
+    try:
+        sc = parse("\n".join(out) + "\n", path)
+    except ScenarioError as e:
+        raise ScenarioError(e.path, orig.get(e.line, e.line) if e.line else e.line, e.message) from None
+    for row in sc.rows:
+        row.line = orig.get(row.line, row.line)
+        for t, acts in row.cells.items():
+            row.cells[t] = [dataclasses.replace(a, line=orig.get(a.line, a.line)) for a in acts]
+    return sc
 
 
 def thread_programs(sc: Scenario) -> dict[str, list[Action]]:
