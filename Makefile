@@ -50,12 +50,14 @@ pnr: $(STAMP)
 # exhaustive bounded exploration on the reference device (model/explore.py);
 # BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
 BOUND    ?= 2
+EXPLORE  ?= 0
 DEPTH    ?= 400
 explore: $(STAMP)
 	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 
 matrix: $(STAMP)
-	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix
+	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
+	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix; fi
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
