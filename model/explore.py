@@ -4,7 +4,7 @@ A scenario run in script or random mode is one interleaving; a clean run says
 nothing about the others. The explorer decides: it enumerates every schedule
 of the scenario's CPU steps and device events within a bound and either
 reports that none breaks a checker rule or returns the shortest schedule that
-does (`Verdict`), which `model.counterexample` turns into an ordinary
+does (`Found`), which `model.counterexample` turns into an ordinary
 scenario file.
 
 What is chosen
@@ -16,47 +16,55 @@ out and list one line per thread, see `load_threads`). A *move* is one of
 * `cpu T`   -- CPU thread T runs one step of its current kernel operation
   (`model.ops`: one `Step`, or it blocks on a lock / an invalidation wait,
   or its operation returns);
-* `issue D` -- device thread D submits its next access to the device;
-* `dev`     -- the device advances to its next internal event (an ATC lookup,
-  one walker read performed or returned, a fill, a DMA at the memory port,
-  a response, an invalidation applied, a completion) and runs every event of
-  that cycle.
+* `issue D` -- device thread D submits its next access (the ATC lookup is
+  part of it: the device looks up before any later invalidation is applied);
+* `dev D`   -- D's access advances by one event that another thread could
+  tell apart: the page-directory read, the PTE read, the fill after the
+  walk's last data returns, the DMA at the memory port (with the response);
+* `inv N`   -- Invalidate Request N is applied (ATC drop, walks poisoned,
+  drain snapshot) or completes.
 
-The device is frozen while the CPU moves (a CPU step or an issue costs one
-cycle, by which every pending device event is postponed), so the CPU may be
-arbitrarily fast or slow relative to the device: an access can be issued
-before an invalidation and performed after it, a walk can read a PTE before
-a `pte_set` and fill after it, a completion can be delivered anywhere. Device
-events keep the reference device's latencies relative to each other.
+The reference device's events are run one process at a time (each access
+and each invalidation is a chain of events with one pending at a time), in
+any order the explorer picks, so the device is neither faster nor slower
+than the CPU and its accesses need not keep their latencies relative to each
+other: an access can be issued before an invalidation and performed after
+it, a walk can read a PTE before a `pte_set` and fill after it, a completion
+can arrive anywhere. The one timing rule kept is the ATS rule the RTL obeys:
+an invalidation is applied only after the lookups of the accesses issued
+before it. Trace times are move numbers; the checkers only compare them.
 
 Reduction
 ---------
-* Sleep sets (Godefroid) over a dependency relation computed from each move's
-  footprint: the 8-byte words of physical memory it read and wrote (so page
-  tables, frames and the device's walker and DMA reads are all covered), a
-  `device` token (every move that submits, invalidates or advances the
-  device), a `kernel` token (every CPU step: locks, refcounts and the frame
-  allocator are shared kernel state, so CPU steps never commute) and an
-  `observed` token (every move that adds an event the checkers compare in
-  time: stores, loads, device accesses, PTE changes, frame life,
-  invalidations). Two moves are independent when neither writes what the
-  other touches.
+* Sleep sets (Godefroid) over a dependency relation computed from each
+  move's footprint: the 8-byte words of physical memory it read and wrote
+  (page tables, frames, the walker's and the DMA's reads), ATC entries per
+  page, walks, DMAs and invalidations per device thread or ITag, a `kernel`
+  token (every CPU step: locks, refcounts and the frame allocator are shared
+  kernel state, so CPU steps never commute), and the checker-visible events
+  per virtual and physical page (stores, loads, device accesses, PTE
+  changes, frame life). Two moves are independent when neither writes what
+  the other touches. Under a preemption bound a move stays asleep only where
+  it could run without a preemption (plain sleep sets would lose schedules
+  whose equivalent was beyond the bound).
 * State hashing: a visited state is skipped when it was already explored
   with at least the same remaining preemption budget and depth, and with a
   sleep set no larger than the current one. The state is host memory, the
   kernel's bookkeeping (locks, refcounts, frames, mapcounts), each thread's
   position (queue and the steps of its current operation), the device (ATC,
-  walks, pending events relative to now, invalidations), the secondary TLB,
-  and, because the checkers judge the whole trace, the checker-visible
-  events in order with their times replaced by ranks.
+  walks, pending events, invalidations), the secondary TLB, and, because the
+  checkers judge the whole trace, the checker-visible events: the CPU side
+  in order, the device side in order, and per page the order of both.
 
 The model holds kernel operations as Python generators, which cannot be
 copied, so a state is reached again by re-executing its schedule from the
 initial state (the model is deterministic given a schedule); the first child
 of every node continues in place.
 
-Bounds: `preemptions` (switching away from a CPU thread that could still run;
-device moves are free) explored by iterative deepening, so the first
+Bounds: `preemptions` (switching away from a thread in the middle of an
+operation or an access while it could go on; switches at operation or access
+boundaries, away from a blocked thread, and invalidation moves are free),
+explored by iterative deepening, so the first
 violation found has the fewest preemptions, and among those the shortest
 schedule is kept; `depth` cuts schedules longer than that many moves (counted
 as `cut`, and then the verdict says the bound was not exhaustive).
@@ -74,7 +82,6 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .check import Verdict, check_all
-from .device import run_sync
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .mm import ValueSource
 from .notifier import POLICIES, Policy
@@ -673,21 +680,6 @@ def _describe(e: Any) -> tuple:
 
 # --------------------------------------------------------------------------- the search
 
-def explore_config() -> RefConfig:
-    """The reference device with unit latencies: the timing the explorer enumerates.
-
-    Only the order of device events relative to CPU moves and to each other
-    matters to the checkers, and the explorer already lets the CPU run at
-    any speed relative to the device. Unit latencies keep every distinction
-    that order can make (an ATC lookup, each walker read and the fill after
-    its data returns, the DMA at the memory port, the response, an
-    invalidation applied and completed: all separate events) while giving a
-    walk six device moves instead of twelve.
-    """
-    return RefConfig(lookup_latency=1, walk_latency=0, walk_return=1, dma_latency=1, rsp_latency=1,
-                     fault_latency=1, inv_latency=1, cpl_latency=1)
-
-
 @dataclass
 class Found:
     """A schedule that breaks a rule."""
@@ -750,7 +742,7 @@ class Explorer:
         self.max_preemptions = preemptions
         self.depth = depth
         self.reduce = reduce
-        self.config = config or explore_config()
+        self.config = config or RefConfig()
         self.layout = layout or Layout()
         self.progs = thread_programs(sc)
         self.stop_at_first = stop_at_first
