@@ -717,8 +717,10 @@ class Result:
                 f"{self.pruned} pruned, {self.cut} cut, {self.moves} moves, {self.seconds:.2f} s")
         if self.found is None:
             lim = f"at most {self.bound} preemption(s), {self.depth} moves"
-            note = "" if self.exhaustive else (f" (NOT exhaustive: {self.cut} schedule(s) cut at depth {self.depth}"
-                                               f"{', time limit reached' if self.timed_out else ''})")
+            if self.timed_out:
+                return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
+                        f"no violation in the {self.schedules} schedules run at that bound")
+            note = "" if self.exhaustive else f" (NOT exhaustive: {self.cut} schedule(s) cut at depth {self.depth})"
             return f"{head}\nno violation in all {self.schedules} schedules within bound B = {lim}{note}"
         f = self.found
         return (f"{head}\nVIOLATION {','.join(sorted(f.rules))}: shortest schedule {len(f.schedule)} moves, "
@@ -861,6 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
     ap.add_argument("--out", default="build/explore", help="directory for counterexample scenario files")
     ap.add_argument("--no-cex", action="store_true", help="do not write counterexample files")
+    ap.add_argument("--time-limit", type=float, default=600.0,
+                    help="seconds per policy (default 600); a run stopped by it says it was not exhaustive")
     args = ap.parse_args(argv)
     from .scenario import ScenarioError as Err
     try:
@@ -872,7 +876,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for pol in pols:
         try:
-            res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce).explore()
+            res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
+                           time_limit=args.time_limit).explore()
         except (ScenarioError, Err) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
