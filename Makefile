@@ -20,7 +20,7 @@ DEVICE_BUG ?=
 JOBS     ?= 2
 OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
-.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean venv
+.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean  venv explore
 
 all: test
 
@@ -50,8 +50,17 @@ synth: $(STAMP)
 pnr: $(STAMP)
 	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
 
+# exhaustive bounded exploration on the reference device (model/explore.py);
+# BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
+BOUND    ?= 2
+EXPLORE  ?= 0
+DEPTH    ?= 400
+explore: $(STAMP)
+	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
+
 matrix: $(STAMP)
-	@$(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE)
+	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
+	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress

@@ -1,0 +1,899 @@
+"""Bounded exhaustive exploration of a scenario's interleavings on the reference device.
+
+A scenario run in script or random mode is one interleaving; a clean run says
+nothing about the others. The explorer decides: it enumerates every schedule
+of the scenario's CPU steps and device events within a bound and either
+reports that none breaks a checker rule or returns the shortest schedule that
+does (`Found`), which `model.counterexample` turns into an ordinary
+scenario file.
+
+What is chosen
+--------------
+Each thread's actions are taken in file order (as in random mode: `until`,
+`resume` and `wait` are ignored; a file may even leave its `[Time ...]` rows
+out and list one line per thread, see `load_threads`). A *move* is one of
+
+* `cpu T`   -- CPU thread T runs one step of its current kernel operation
+  (`model.ops`: one `Step`, or it blocks on a lock / an invalidation wait,
+  or its operation returns);
+* `issue D` -- device thread D submits its next access (the ATC lookup is
+  part of it: the device looks up before any later invalidation is applied);
+* `dev D`   -- D's access advances by one event that another thread could
+  tell apart: the page-directory read, the PTE read, the fill after the
+  walk's last data returns, the DMA at the memory port (with the response);
+* `inv N`   -- Invalidate Request N is applied (ATC drop, walks poisoned,
+  drain snapshot) or completes.
+
+The reference device's events are run one process at a time (each access
+and each invalidation is a chain of events with one pending at a time), in
+any order the explorer picks, so the device is neither faster nor slower
+than the CPU and its accesses need not keep their latencies relative to each
+other: an access can be issued before an invalidation and performed after
+it, a walk can read a PTE before a `pte_set` and fill after it, a completion
+can arrive anywhere. The one timing rule kept is the ATS rule the RTL obeys:
+an invalidation is applied only after the lookups of the accesses issued
+before it. Trace times are move numbers; the checkers only compare them.
+
+Reduction
+---------
+* Sleep sets (Godefroid) over a dependency relation computed from each
+  move's footprint: the 8-byte words of physical memory it read and wrote
+  (page tables, frames, the walker's and the DMA's reads), ATC entries per
+  page, walks, DMAs and invalidations per device thread or ITag, a `kernel`
+  token (every CPU step: locks, refcounts and the frame allocator are shared
+  kernel state, so CPU steps never commute), and the checker-visible events
+  per virtual and physical page (stores, loads, device accesses, PTE
+  changes, frame life). Two moves are independent when neither writes what
+  the other touches. Under a preemption bound a move stays asleep only where
+  it could run without a preemption (plain sleep sets would lose schedules
+  whose equivalent was beyond the bound).
+* State hashing: a visited state is skipped when it was already explored
+  with at least the same remaining preemption budget and depth, and with a
+  sleep set no larger than the current one. The state is host memory, the
+  kernel's bookkeeping (locks, refcounts, frames, mapcounts), each thread's
+  position (queue and the steps of its current operation), the device (ATC,
+  walks, pending events, invalidations), the secondary TLB, and, because the
+  checkers judge the whole trace, the checker-visible events: the CPU side
+  in order, the device side in order, and per page the order of both.
+
+The model holds kernel operations as Python generators, which cannot be
+copied, so a state is reached again by re-executing its schedule from the
+initial state (the model is deterministic given a schedule); the first child
+of every node continues in place.
+
+Bounds: `preemptions` (switching away from a thread in the middle of an
+operation or an access while it could go on; switches at operation or access
+boundaries, away from a blocked thread, and invalidation moves are free),
+explored by iterative deepening, so the first
+violation found has the fewest preemptions, and among those the shortest
+schedule is kept; `depth` cuts schedules longer than that many moves (counted
+as `cut`, and then the verdict says the bound was not exhaustive).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import heapq
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .check import Verdict, check_all
+from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
+from .mm import ValueSource
+from .notifier import POLICIES, Policy
+from .refdev import RefConfig, RefDevice, _Cmd, _Inv, _WalkCtx
+from .scenario import THREAD_RE, Action, Scenario, ScenarioError, dev_index, parse
+from .scheduler import Host, Layout, _Cpu, _Dev, _Run
+from .trace import CpuLoad, CpuStore, DevAccess, FrameEvent, InvCpl, InvReq, MemAccess, OpStep, PteChange, Trace, ZeroFill
+
+_WORDS_PER_PAGE = PAGE_SIZE // 8
+#: pseudo-addresses of the non-memory resources in a footprint
+KERNEL = ("kernel",)  # every CPU step: locks, refcounts, frames are shared kernel state
+ATC_ALL = ("atc-all",)  # the whole ATC (an invalidation of a large range, an eviction)
+INV_ORDER = ("inv-order",)  # Invalidate Requests relative to access issues (lookups before apply)
+ITAGS = ("itags",)  # the ITag pool
+
+
+# --------------------------------------------------------------------------- input
+
+def load_threads(path: str | Path) -> Scenario:
+    """Load a scenario for exploration; its `[Time ...]` rows may be absent.
+
+    Without rows, each line `THREAD {ACTION; ...}` after the setup gives that
+    thread's actions (a thread may have several such lines). They are read as
+    one row per line, so the ordinary parser checks every field.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScenarioError(str(path), None, f"cannot read: {e.strerror or e}") from None
+    return parse_threads(text, str(path))
+
+
+def parse_threads(text: str, path: str = "<scenario>") -> Scenario:
+    lines = text.splitlines()
+    if any(re.match(r"^\s*\[Time\b", ln) for ln in lines):
+        return parse(text, path)
+    out: list[str] = []
+    orig: dict[int, int] = {}  # line in the text parsed -> line in the file
+    for n, ln in enumerate(lines, 1):
+        w = ln.split(None, 1)
+        if w and THREAD_RE.match(w[0]) and "{" in ln:
+            out.append("[Time -]")
+            orig[len(out)] = n
+        out.append(ln)
+        orig[len(out)] = n
+    try:
+        sc = parse("\n".join(out) + "\n", path)
+    except ScenarioError as e:
+        raise ScenarioError(e.path, orig.get(e.line, e.line) if e.line else e.line, e.message) from None
+    for row in sc.rows:
+        row.line = orig.get(row.line, row.line)
+        for t, acts in row.cells.items():
+            row.cells[t] = [dataclasses.replace(a, line=orig.get(a.line, a.line)) for a in acts]
+    return sc
+
+
+def thread_programs(sc: Scenario) -> dict[str, list[Action]]:
+    """Each thread's actions in file order, as the explorer runs them.
+
+    `until`, `resume`, `wait` and `nowait` are dropped (the explorer chooses
+    the timing). CPU stores and device writes without a value get the value
+    the model would give them, numbered in file order, so that the order in
+    which operations start does not change the values (and with them the
+    state) of otherwise equal schedules.
+    """
+    progs: dict[str, list[Action]] = {t: [] for t in sc.threads}
+    n = {ValueSource.CPU: 0, ValueSource.DEV: 0}
+    for row in sc.rows:
+        for thread, acts in row.cells.items():
+            for a in acts:
+                if a.verb in ("resume", "wait"):
+                    continue
+                value = a.value
+                base = ValueSource.CPU if a.verb == "store" else ValueSource.DEV if a.verb == "write" else None
+                if base is not None and value is None:
+                    n[base] += 1
+                    value = base | n[base]
+                progs[thread].append(dataclasses.replace(a, until=None, until_n=1, nowait=False, value=value))
+    return progs
+
+
+# --------------------------------------------------------------------------- footprints
+
+class RecordingMem(PhysMem):
+    """PhysMem that records which 8-byte words each move reads and writes."""
+
+    __slots__ = ("reads", "writes")
+
+    def __init__(self, pa_bits: int = 48) -> None:
+        super().__init__(pa_bits)
+        self.reads: set[int] = set()
+        self.writes: set[int] = set()
+
+    def read64(self, pa: int) -> int:
+        self.reads.add(pa >> 3)
+        return super().read64(pa)
+
+    def write64(self, pa: int, value: int) -> None:
+        self.writes.add(pa >> 3)
+        super().write64(pa, value)
+
+    def read(self, pa: int, n: int) -> bytes:
+        self.reads.update(range(pa >> 3, (pa + n + 7) >> 3))
+        return super().read(pa, n)
+
+    def write(self, pa: int, data: bytes) -> None:
+        self.writes.update(range(pa >> 3, (pa + len(data) + 7) >> 3))
+        super().write(pa, data)
+
+    def copy_page(self, dst_pa: int, src_pa: int) -> None:
+        self.reads.update(range(src_pa >> 3, (src_pa >> 3) + _WORDS_PER_PAGE))
+        self.writes.update(range(dst_pa >> 3, (dst_pa >> 3) + _WORDS_PER_PAGE))
+        super().copy_page(dst_pa, src_pa)
+
+    def zero_page(self, pa: int) -> None:
+        self.writes.update(range(pa >> 3, (pa >> 3) + _WORDS_PER_PAGE))
+        super().zero_page(pa)
+
+    def take(self) -> tuple[set[int], set[int]]:
+        r, w = self.reads, self.writes
+        self.reads, self.writes = set(), set()
+        return r, w
+
+    def digest(self) -> int:
+        return hash(tuple((pfn, bytes(pg)) for pfn, pg in sorted(self._pages.items())))
+
+
+@dataclass(frozen=True)
+class Footprint:
+    reads: frozenset[int]
+    writes: frozenset[int]
+
+    def conflicts(self, other: "Footprint") -> bool:
+        w, ow = self.writes, other.writes
+        return not (w.isdisjoint(ow) and w.isdisjoint(other.reads) and ow.isdisjoint(self.reads))
+
+
+@dataclass(frozen=True, order=True)
+class Move:
+    kind: str  # "cpu" | "issue" | "dev"
+    thread: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.thread}".strip()
+
+
+
+
+# --------------------------------------------------------------------------- canonical state
+
+def _canon(x: Any, depth: int = 6) -> Any:
+    """A hashable, address-free image of plain model objects (for state hashing)."""
+    if x is None or isinstance(x, (int, str, bool, float, bytes)):
+        return x
+    if depth == 0:
+        return type(x).__name__
+    if isinstance(x, dict):
+        items = [(_canon(k, depth - 1), _canon(v, depth - 1)) for k, v in x.items()]
+        try:
+            return tuple(sorted(items))
+        except TypeError:
+            return tuple(sorted(items, key=repr))
+    if isinstance(x, (list, tuple)):
+        if len(x) > 32 and all(type(v) is int for v in x[:4]):
+            return ("ints", len(x), hash(tuple(x)))  # the frame allocator's free list
+        return tuple(_canon(v, depth - 1) for v in x)
+    if isinstance(x, (set, frozenset)):
+        vals = [_canon(v, depth - 1) for v in x]
+        try:
+            return tuple(sorted(vals))
+        except TypeError:
+            return tuple(sorted(vals, key=repr))
+    if callable(x) and not hasattr(x, "__dict__"):
+        return getattr(x, "__name__", "fn")
+    d = getattr(x, "__dict__", None)
+    if d is None:
+        return type(x).__name__
+    return (type(x).__name__,) + tuple((k, _canon(v, depth - 1)) for k, v in sorted(d.items())
+                                       if k not in _SKIP and not callable(v))
+
+
+_SKIP = frozenset({"mem", "trace", "clock", "pasid_table", "tables", "device", "table_frames", "frames",
+                   "huge", "mm"})
+
+
+# --------------------------------------------------------------------------- one run under control
+
+class World:
+    """The host, the reference device and the threads of one schedule."""
+
+    def __init__(self, sc: Scenario, progs: dict[str, list[Action]], policy: Policy, config: RefConfig,
+                 layout: Layout) -> None:
+        self.sc = sc
+        self.mem = mem = RecordingMem()
+        self.trace = trace = Trace()
+        self.device = dev = RefDevice(mem, layout.pasid_tbl_base, trace, config)
+        self.host = host = Host(sc, dev, mem, layout.pasid_tbl_base, trace, policy, layout)
+        initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
+        initial.update(host.initial)
+        self.initial = initial
+        self.run = run = _Run(host, dev, "random", 0, sc.cycles_per_step, 1 << 30)
+        for t, acts in progs.items():
+            q = run.cpus[t].queue if t in run.cpus else run.devs[t].queue
+            q.extend(acts)
+        self.cpus: list[_Cpu] = list(run.cpus.values())
+        self.devs: list[_Dev] = list(run.devs.values())
+        self.by_name = {**run.cpus, **run.devs}
+        self.last_actor: str | None = None  # the thread of the last CPU or device move
+        self._walk_level: dict[int, int] = {}  # device thread -> walker reads done in its current walk
+        self.preemptions = 0
+        self.history: list[Move] = []
+        self.op_steps: dict[str, list[tuple[str, str, str]]] = {t.name: [] for t in self.cpus}
+        # checker-visible events: all of the CPU side in order, all of the device side in
+        # order, and per page token the order of the moves of both sides that touched it
+        self.cpu_obs: list[tuple] = []
+        self.dev_obs: list[tuple] = []
+        self.tok_hist: dict[Any, list] = {}
+        self.must_lookup: dict[int, list[tuple[int, int]]] = {}  # itag -> commands to look up first
+        self.dev_names = {d.index: d.name for d in self.devs}
+        mem.take()
+
+    # -- moves -------------------------------------------------------------------------------
+    def cpu_enabled(self, t: _Cpu) -> bool:
+        if t.done:
+            return False
+        return t.blocked is None or t.blocked.ready()
+
+    def _pending(self) -> dict[tuple[str, int], int]:
+        """Device process -> index of its pending event in the device's queue.
+
+        Every command (one per device thread) and every invalidation is a
+        chain of events with at most one pending at a time.
+        """
+        out: dict[tuple[str, int], int] = {}
+        for i, (_, _, _, fn, args) in enumerate(self.device._heap):
+            proc = _proc(args[0])
+            if proc in out:
+                raise RuntimeError(f"explorer: two pending events for {proc}")
+            out[proc] = i
+        return out
+
+    def _inv_ready(self, itag: int) -> bool:
+        """An invalidation is applied only after the lookups of the commands issued before it."""
+        need = self.must_lookup.get(itag, ())
+        busy = self.device._busy
+        for th, uid in need:
+            c = busy[th]
+            if c is not None and c.uid == uid and not c.looked_up:
+                return False
+        return True
+
+    def enabled(self) -> list[Move]:
+        out = [Move("cpu", t.name) for t in self.cpus if self.cpu_enabled(t)]
+        dev = self.device
+        for d in self.devs:
+            if d.queue and d.outstanding is None and dev.thread_idle(d.index):
+                out.append(Move("issue", d.name))
+        for (kind, n), _ in sorted(self._pending().items()):
+            if kind == "cmd":
+                out.append(Move("dev", self.dev_names[n]))
+            elif self._inv_ready(n):
+                out.append(Move("inv", str(n)))
+        # continuing the current CPU thread first finds schedules with few preemptions early
+        if self.last_actor is not None:
+            out.sort(key=lambda m: m.thread != self.last_actor)
+        return out
+
+    def preempts(self, m: Move) -> bool:
+        """Does `m` switch away from a thread in the middle of an operation or access that could go on?
+
+        Switching at the boundary of an operation (CPU) or an access (device)
+        is free, and so are invalidation moves (the device's own work).
+        """
+        last = self.last_actor
+        if m.kind == "inv" or last is None or m.thread == last:
+            return False
+        if last in self.run.cpus:
+            t = self.run.cpus[last]
+            return t.gen is not None and self.cpu_enabled(t)
+        d = self.run.devs[last]
+        return d.outstanding is not None and ("cmd", d.index) in self._pending()
+
+    def _run_chain(self, proc: tuple[str, int], prev: str, reads: set, writes: set) -> None:
+        """Run the events of `proc` that no other move can tell apart from `prev`.
+
+        Kept apart, each its own move: the page-directory and the PTE reads of
+        a walk (a `pte_clear`/`pte_set` or a PMD change can land before or
+        after either), the fill after the last read's data returns (a walk
+        racing a fill), the DMA at the memory port. Merged into the move
+        before them: the ATC lookup into the issue (the device looks up before
+        any later invalidation is applied, docs/ARCHITECTURE.md), the reads of
+        the upper levels (PASID entry, PML4, PDPT: the kernel model never
+        changes them after setup), a read's data into the next level's read
+        (nothing in between touches memory), the response into the DMA.
+        """
+        if proc[0] != "cmd":
+            return
+        th = proc[1]
+        dev = self.device
+        while True:
+            i = self._pending().get(proc)
+            if i is None:
+                return
+            nxt = dev._heap[i][3].__name__
+            lvl = self._walk_level.get(th, 0)
+            if nxt == "_lookup":
+                pass
+            elif nxt == "_walk_read":
+                if prev == "_walk_read" or lvl == 3:
+                    return
+            elif nxt == "_walk_data":
+                if lvl > 3:
+                    return
+            elif nxt == "_respond":
+                pass
+            else:
+                return
+            if nxt == "_lookup":
+                self._walk_level[th] = 0
+            prev = self._run_event(proc, reads, writes)
+
+
+    def _run_event(self, proc: tuple[str, int], reads: set, writes: set) -> str:
+        dev = self.device
+        idx = self._pending()[proc]
+        _, _, _, fn, args = dev._heap.pop(idx)
+        heapq.heapify(dev._heap)
+        name = fn.__name__
+        pasid_tok = None
+        if proc[0] == "cmd":
+            c = args[0] if name in ("_lookup", "_dma_mem", "_respond") else args[0].c
+            th = c.cmd.thread
+            writes.add(("thr", th))
+            vtok = ("atc", c.cmd.pasid, c.cmd.va >> PAGE_SHIFT)
+            if name == "_lookup":
+                reads.update((vtok, ATC_ALL))
+                c.looked_up = True
+                walks0 = c.walks
+                fn(*args)
+                if c.walks != walks0:
+                    writes.add(("walk", th))
+                if c.uid in dev._dma_pending:
+                    writes.add(("dma", th))
+                if len(dev.atc) >= dev.cfg.atc_entries - 1:
+                    writes.add(ATC_ALL)  # LRU order decides the next eviction
+            elif name == "_walk_data":
+                ctx = args[0]
+                busy0 = dev._walk_slots[ctx.slot] is ctx
+                atc0 = [(e.pasid, e.vbase, e.size) for e in dev.atc]
+                q0 = len(dev._walk_queue)
+                walks0 = c.walks
+                fn(*args)
+                if dev._walk_slots[ctx.slot] is not ctx or not busy0 or c.walks != walks0:
+                    writes.add(("walk", th))
+                if c.walks != walks0:  # poisoned: walked again from the PASID entry
+                    self._walk_level[th] = 0
+                atc1 = [(e.pasid, e.vbase, e.size) for e in dev.atc]
+                if atc1 != atc0:
+                    for e in set(atc0) ^ set(atc1):
+                        writes.add(ATC_ALL if e[2] != PAGE_SIZE else ("atc", e[0], e[1] >> PAGE_SHIFT))
+                    if len(atc1) <= len(atc0):
+                        writes.add(ATC_ALL)  # an eviction
+                if c.uid in dev._dma_pending:
+                    writes.add(("dma", th))
+                if q0 or dev._walk_queue:
+                    writes.add(("walkq",))
+            elif name == "_dma_mem":
+                pass  # an invalidation waits for this DMA through the ('inv', itag) token
+                writes.add(("dma", th))
+                for inv in dev._invs:
+                    if c.uid in inv.waiting:
+                        writes.add(("inv", inv.req.itag))
+                fn(*args)
+            else:  # _walk_read, _respond
+                if name == "_respond":
+                    pass
+                else:
+                    self._walk_level[th] = self._walk_level.get(th, 0) + 1
+                fn(*args)
+        else:
+            inv = args[0]
+            writes.add(("inv", inv.req.itag))
+            if name == "_inv_apply":
+                start, size = inv.req.range
+                if inv.req.all_pasids or size > 16 * PAGE_SIZE:
+                    writes.add(ATC_ALL)
+                else:
+                    writes.update(("atc", inv.req.pasid, (start >> PAGE_SHIFT) + k) for k in range(size >> PAGE_SHIFT))
+                for th in range(len(dev._busy)):
+                    reads.update((("walk", th), ("dma", th)))
+            else:
+                writes.add(ITAGS)
+            fn(*args)
+        return name
+
+    def do(self, m: Move) -> Footprint:
+        n0 = len(self.trace.events)
+        reads: set = set()
+        writes: set = set()
+        dev = self.device
+        dev.now += 1  # one logical cycle per move: trace times keep the order of the moves
+        if m.kind == "cpu":
+            t = self.run.cpus[m.thread]
+            if self.preempts(m):
+                self.preemptions += 1
+            self.last_actor = m.thread
+            invs0 = {id(i) for i in dev._invs}
+            self.run.cpu_try(t)
+            writes.add(KERNEL)
+            for inv in dev._invs:
+                if id(inv) not in invs0:  # sent by this step
+                    writes.update((INV_ORDER, ITAGS))  # issued before or after each access
+                    self.must_lookup[inv.req.itag] = [(c.cmd.thread, c.uid) for c in dev._busy
+                                                      if c is not None and not c.looked_up]
+            steps = self.op_steps[m.thread]
+            for e in self.trace.events[n0:]:
+                if type(e) is OpStep and e.thread == m.thread:
+                    steps.append((e.op, e.step, e.detail))
+            if t.gen is None:  # the operation returned: its steps no longer matter
+                steps.clear()
+        elif m.kind == "issue":
+            d = self.run.devs[m.thread]
+            if self.preempts(m):
+                self.preemptions += 1
+            self.last_actor = m.thread
+            if not self.run.dev_try(d):
+                raise RuntimeError(f"explorer: {m} was not enabled")
+            busy = dev._busy[d.index]
+            busy.looked_up = False
+            writes.add(("thr", d.index))
+            reads.add(INV_ORDER)
+            self._walk_level[d.index] = 0
+            self._run_chain(("cmd", d.index), "issue", reads, writes)
+            self.run.poll()
+        else:
+            if m.kind == "dev":
+                if self.preempts(m):
+                    self.preemptions += 1
+                self.last_actor = m.thread
+            proc = ("cmd", dev_index(m.thread)) if m.kind == "dev" else ("inv", int(m.thread))
+            name = self._run_event(proc, reads, writes)
+            self._run_chain(proc, name, reads, writes)
+            self.run.poll()
+        side = self.cpu_obs if m.kind == "cpu" else self.dev_obs
+        per_tok: dict[Any, list] = {}
+        if m.kind == "issue":
+            a = self.run.devs[m.thread].outstanding
+            assert a is not None and a.va is not None
+            desc = ("issue", m.thread, a.va)
+            side.append(desc)
+            per_tok.setdefault(_vtok(self.sc.pasid, a.va), []).append(desc)
+        for e in self.trace.events[n0:]:
+            toks = _tokens(e)
+            if toks:
+                desc = _describe(e)
+                side.append(desc)
+                for tk in toks:
+                    per_tok.setdefault(tk, []).append(desc)
+        for tk, descs in per_tok.items():
+            self.tok_hist.setdefault(tk, []).append((m.kind == "cpu", tuple(descs)))
+            writes.add(tk)
+        self.history.append(m)
+        r, w = self.mem.take()
+        return Footprint(frozenset(r | reads), frozenset(w | writes))
+
+    # -- end of a schedule -------------------------------------------------------------------
+    def stuck(self) -> list[str]:
+        return [t.name for t in self.cpus if not t.done] + [d.name for d in self.devs if not d.done]
+
+    def verdicts(self) -> list[Verdict]:
+        final = self.host.values(self.host.addresses(self.trace))
+        out = check_all(self.trace, self.initial, final)
+        stuck = self.stuck()
+        if stuck or self.host.secondary.outstanding:
+            what = ", ".join(stuck) or f"{self.host.secondary.outstanding} invalidation(s)"
+            out.append(Verdict(rule="deadlock", ok=False, message=f"no move possible, not finished: {what}"))
+        return out
+
+    # -- state hashing -----------------------------------------------------------------------
+    def key(self) -> int:
+        dev, host = self.device, self.host
+        th_of = {c.uid: c.cmd.thread for c in dev._busy if c is not None}
+        pend = tuple(sorted((proc, dev._heap[i][3].__name__, _dev_args(dev._heap[i][4], th_of))
+                            for proc, i in self._pending().items()))
+        atc = sorted((e.pasid, e.vbase, e.size, e.pbase, e.writable) for e in dev.atc)
+        lru = tuple(e.vbase for e in sorted(dev.atc, key=lambda e: e.used)) \
+            if len(dev.atc) >= dev.cfg.atc_entries - 1 else ()
+        devstate = (pend, tuple(atc), lru,
+                    tuple(None if c is None else (c.cmd.va, c.cmd.write, c.cmd.wdata, c.atc_hit, c.pa, c.walks,
+                                                  c.looked_up) for c in dev._busy),
+                    tuple(sorted((w.c.cmd.thread, w.poisoned, w.next_pa) for w in dev._walk_slots if w is not None)),
+                    tuple(c.cmd.thread for c in dev._walk_queue), tuple(sorted(th_of.get(u, -1) for u in dev._dma_pending)),
+                    tuple(sorted((i.req.itag, i.req.range, i.applied, tuple(sorted(th_of.get(u, -1) for u in i.waiting)),
+                                  i.done) for i in dev._invs)),
+                    tuple(sorted((k, tuple(v)) for k, v in self.must_lookup.items())))
+        mm = host.mm
+        kern = _kernel_digest(host)
+        threads = tuple((t.name, len(t.queue), t.active.line if t.active else None,
+                         None if t.blocked is None else t.blocked.reason, tuple(self.op_steps[t.name]))
+                        for t in self.cpus)
+        threads += tuple((d.name, len(d.queue), d.outstanding.line if d.outstanding else None) for d in self.devs)
+        obs = (tuple(self.cpu_obs), tuple(self.dev_obs),
+               tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0]))))
+        return hash((self.mem.digest(), devstate, kern, threads, self.last_actor, obs))
+
+
+def _frames_digest(fa: Any) -> tuple:
+    return (tuple(sorted(fa._ref.items())), tuple(sorted(fa._owner.items())), len(fa._free), hash(tuple(fa._free)))
+
+
+def _kernel_digest(host: Host) -> tuple:
+    """The kernel's bookkeeping: locks, page state, frames, the secondary TLB binding."""
+    mm, sec = host.mm, host.secondary
+    return (mm.ptl.owner, mm.ksm_mutex.owner, tuple(sorted(mm.mmap_lock.readers.items())), mm.mmap_lock.writer,
+            tuple(sorted(mm.page_locks.owner.items())), _canon(mm.swap.slots), mm.swap._next,
+            tuple(sorted(mm.values._n.items())), mm.pasid, tuple(sorted(mm.mapcount.items())),
+            tuple(sorted(mm.lazyfree)), tuple(sorted(mm.isolated)), tuple(sorted(mm.ksm_orig_pte.items())),
+            _canon(mm.vmas), _frames_digest(host.frames), _frames_digest(mm.table_frames),
+            tuple(_frames_digest(a) for a in mm.huge.allocators),
+            tuple(sec.itags.free), tuple(sorted(sec.itags.outstanding.items())), tuple(sorted(sec.done)),
+            tuple(sec.stray), sec._serial)
+
+
+def _proc(a: Any) -> tuple[str, int]:
+    """The device process an event belongs to: a command (by device thread) or an invalidation (by ITag)."""
+    if isinstance(a, _Cmd):
+        return ("cmd", a.cmd.thread)
+    if isinstance(a, _WalkCtx):
+        return ("cmd", a.c.cmd.thread)
+    if isinstance(a, _Inv):
+        return ("inv", a.req.itag)
+    raise RuntimeError(f"explorer: device event for {a!r}")
+
+
+def _dev_args(args: tuple, th_of: dict[int, int]) -> tuple:
+    out = []
+    for a in args:
+        if isinstance(a, _Cmd):
+            out.append(("cmd", a.cmd.thread))
+        elif isinstance(a, _WalkCtx):
+            out.append(("walk", a.c.cmd.thread, a.poisoned, a.next_pa))
+        elif hasattr(a, "req"):
+            out.append(("inv", a.req.itag))
+        else:
+            out.append(a if isinstance(a, (int, type(None))) else repr(a))
+    return tuple(out)
+
+
+_TIME_FIELDS = frozenset({"time", "issue", "complete", "mem_time"})
+_VTOK, _PTOK = -(1 << 62), -(1 << 61)
+
+
+def _vtok(pasid: int, va: int) -> int:
+    """Token of a virtual page (per PASID)."""
+    return _VTOK - ((pasid << 36) | (va >> PAGE_SHIFT))
+
+
+def _ptok(pa: int) -> int:
+    """Token of a physical page."""
+    return _PTOK - (pa >> PAGE_SHIFT)
+
+
+def _tokens(e: Any) -> tuple:
+    """The pages whose checkers compare this event in time with events of the other side.
+
+    The checkers relate an event to others of the same virtual page (write
+    order per address, mapping history, stale translations) or of the same
+    physical frame (frame life, DMA); the order of CPU events among
+    themselves and of device events among themselves is kept whole.
+    """
+    t = type(e)
+    if t is CpuStore or t is CpuLoad:
+        return (_vtok(e.pasid, e.va), _ptok(e.pa))
+    if t is DevAccess:
+        return (_vtok(e.pasid, e.va), _ptok(e.pa))
+    if t is MemAccess:
+        return (_ptok(e.pa),) if e.source == "dma" else ()
+    if t is PteChange or t is ZeroFill:
+        out = [_vtok(e.pasid, e.va + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE)]
+        for pa in (getattr(e, "old_pa", None), getattr(e, "new_pa", None)):
+            if pa is not None:
+                out.extend(_ptok(pa + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE))
+        return tuple(out)
+    if t is FrameEvent:
+        return (_ptok(e.pfn << PAGE_SHIFT),)
+    if t is InvReq or t is InvCpl:
+        return (("inv", e.itag),)
+    return ()
+
+
+def _describe(e: Any) -> tuple:
+    """An event without its times (the order of events carries the timing)."""
+    return (type(e).__name__,) + tuple(v for k, v in e.__dict__.items() if k not in _TIME_FIELDS)
+
+
+# --------------------------------------------------------------------------- the search
+
+@dataclass
+class Found:
+    """A schedule that breaks a rule."""
+
+    schedule: list[Move]
+    rules: frozenset[str]
+    verdicts: list[Verdict]
+    preemptions: int
+
+
+@dataclass
+class Result:
+    scenario: str
+    policy: str
+    bound: int  # preemption bound reached
+    depth: int
+    schedules: int = 0  # complete schedules run (to a final state)
+    cut: int = 0  # schedules cut at the depth bound
+    states: int = 0  # distinct states
+    pruned: int = 0  # moves skipped by sleep sets + states already explored
+    moves: int = 0  # moves executed, replays included
+    seconds: float = 0.0
+    found: Found | None = None
+    timed_out: bool = False
+    levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
+    finals: set = field(default_factory=set)  # (final memory digest, failed rules) per complete schedule
+    verdict_sets: set = field(default_factory=set)
+
+    @property
+    def exhaustive(self) -> bool:
+        return self.cut == 0 and not self.timed_out
+
+    def summary(self) -> str:
+        head = (f"{self.scenario} [{self.policy}]: {self.schedules} schedules, {self.states} distinct states, "
+                f"{self.pruned} pruned, {self.cut} cut, {self.moves} moves, {self.seconds:.2f} s")
+        if self.found is None:
+            lim = f"at most {self.bound} preemption(s), {self.depth} moves"
+            if self.timed_out:
+                return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
+                        f"no violation in the {self.schedules} schedules run at that bound")
+            note = "" if self.exhaustive else f" (NOT exhaustive: {self.cut} schedule(s) cut at depth {self.depth})"
+            return f"{head}\nno violation in all {self.schedules} schedules within bound B = {lim}{note}"
+        f = self.found
+        return (f"{head}\nVIOLATION {','.join(sorted(f.rules))}: shortest schedule {len(f.schedule)} moves, "
+                f"{f.preemptions} preemption(s):\n  " + " ; ".join(str(m) for m in f.schedule))
+
+
+class Explorer:
+    """Explores one scenario under one policy. `reduce=False` enumerates every schedule."""
+
+    def __init__(self, sc: Scenario, policy: Policy | str, *, preemptions: int = 2, depth: int = 400,
+                 reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
+                 stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
+                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None) -> None:
+        self.deepen = deepen
+        # shuffle=SEED tries the moves of each node in a seeded random order: the same
+        # schedules in the end, but a violation that needs early choices is met sooner
+        self.rng = None if shuffle is None else __import__("random").Random(shuffle)
+        self.hashing = hashing and reduce
+        self.sc = sc
+        self.policy = Policy.parse(policy)
+        self.max_preemptions = preemptions
+        self.depth = depth
+        self.reduce = reduce
+        self.config = config or RefConfig()
+        self.layout = layout or Layout()
+        self.progs = thread_programs(sc)
+        self.stop_at_first = stop_at_first
+        self.keep_finals = keep_finals
+        self.time_limit = time_limit
+
+    def world(self, schedule: Iterable[Move] = ()) -> World:
+        w = World(self.sc, self.progs, self.policy, self.config, self.layout)
+        for m in schedule:
+            w.do(m)
+        return w
+
+    def explore(self) -> Result:
+        t0 = time.monotonic()
+        res = Result(self.sc.name, self.policy.value, 0, self.depth)
+        first = 0 if self.deepen else self.max_preemptions
+        for bound in range(first, self.max_preemptions + 1):
+            res.bound = bound
+            self._visited: dict[int, tuple[int, int, frozenset[Move]]] = {}
+            self._res = res
+            self._deadline = None if self.time_limit is None else t0 + self.time_limit
+            res.schedules = res.cut = 0
+            try:
+                self._dfs(self.world(), [], {}, bound)
+            except TimeoutError:
+                res.timed_out = True
+            res.states = len(self._visited)
+            res.levels.append((bound, res.schedules, res.states, round(time.monotonic() - t0, 2)))
+            if res.timed_out:
+                break
+            if res.found is not None:
+                break
+        res.seconds = time.monotonic() - t0
+        return res
+
+    def _dfs(self, w: World, prefix: list[Move], sleep: dict[Move, Footprint], budget: int) -> None:
+        res = self._res
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise TimeoutError(f"exploration exceeded {self.time_limit} s")
+        if self.stop_at_first and res.found is not None:
+            return
+        if self.hashing:
+            key = w.key()
+            rem = self.depth - len(prefix)
+            old = self._visited.get(key)
+            if old is not None and old[0] >= budget and old[1] >= rem and old[2] <= frozenset(sleep):
+                res.pruned += 1
+                return
+            self._visited[key] = (budget, rem, frozenset(sleep))
+        else:
+            self._visited[len(self._visited)] = (0, 0, frozenset())
+        moves = w.enabled()
+        if self.rng is not None:
+            self.rng.shuffle(moves)
+        if not moves:
+            self._leaf(w, prefix)
+            return
+        if len(prefix) >= self.depth:
+            res.cut += 1
+            return
+        done: list[tuple[Move, Footprint]] = []
+        fresh = True
+        costs = [1 if w.preempts(m) else 0 for m in moves]  # w changes once the first child runs
+        for m, cost in zip(moves, costs):
+            if m in sleep:
+                res.pruned += 1
+                continue
+            if cost > budget:
+                continue
+            cur = w if fresh else self.world(prefix)
+            if not fresh:
+                res.moves += len(prefix)
+            fresh = False
+            fp = cur.do(m)
+            res.moves += 1
+            child: dict[Move, Footprint] = {}
+            if self.reduce:
+                # A move stays asleep only while it could still run here without a
+                # preemption: otherwise the schedule that ran it earlier may have
+                # been beyond the bound, and sleeping would lose the equivalent one.
+                for s, sfp in list(sleep.items()) + done:
+                    if not sfp.conflicts(fp) and not cur.preempts(s):
+                        child[s] = sfp
+            self._dfs(cur, prefix + [m], child, budget - cost)
+            done.append((m, fp))
+
+    def _leaf(self, w: World, prefix: list[Move]) -> None:
+        res = self._res
+        res.schedules += 1
+        verdicts = w.verdicts()
+        failed = frozenset(v.rule for v in verdicts if not v.ok)
+        if self.keep_finals:
+            final = tuple(sorted(w.host.values(w.host.addresses(w.trace)).items()))
+            res.finals.add((final, failed))
+            res.verdict_sets.add(failed)
+        if failed:
+            f = res.found
+            if f is None or len(prefix) < len(f.schedule):
+                res.found = Found(list(prefix), failed, [v for v in verdicts if not v.ok], w.preemptions)
+
+
+def explore(sc: Scenario | str | Path, policy: Policy | str, **kw: Any) -> Result:
+    if not isinstance(sc, Scenario):
+        sc = load_threads(sc)
+    return Explorer(sc, policy, **kw).explore()
+
+
+# --------------------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
+    ap.add_argument("scenario")
+    ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
+    ap.add_argument("--bound", type=int, default=2, help="maximum preemptions of CPU threads (default 2)")
+    ap.add_argument("--depth", type=int, default=400, help="maximum moves per schedule (default 400)")
+    ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
+    ap.add_argument("--out", default="build/explore", help="directory for counterexample scenario files")
+    ap.add_argument("--no-cex", action="store_true", help="do not write counterexample files")
+    ap.add_argument("--time-limit", type=float, default=600.0,
+                    help="seconds per policy (default 600); a run stopped by it says it was not exhaustive")
+    args = ap.parse_args(argv)
+    from .scenario import ScenarioError as Err
+    try:
+        sc = load_threads(args.scenario)
+        pols = list(POLICIES) if args.policy == "all" else [Policy.parse(args.policy)]
+    except (ScenarioError, Err, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    status = 0
+    for pol in pols:
+        try:
+            res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
+                           time_limit=args.time_limit).explore()
+        except (ScenarioError, Err) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"== {res.summary()}")
+        exp = sc.expects.get(pol.value)
+        got = frozenset() if res.found is None else res.found.rules
+        if res.found is not None and not args.no_cex:
+            from .counterexample import write_counterexample
+            path, cres = write_counterexample(sc, pol, res.found, Path(args.out))
+            print(f"   counterexample: {path} ({cres})")
+        if exp is not None and exp != got:
+            print(f"   expected {'clean' if not exp else ','.join(sorted(exp))}")
+            status = 1
+        print()
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
