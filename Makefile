@@ -20,7 +20,7 @@ DEVICE_BUG ?=
 JOBS     ?= 2
 OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
-.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean  venv explore
+.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean venv explore
 
 all: test
 
