@@ -156,6 +156,8 @@ async def top(dut):
         "axi_b_expected": once(dict(m_axi_bvalid=1, m_axi_bid=8), off),
         "itag_unique": once(dict(inv_valid_i=1, inv_ready_o=1, inv_itag_i=3), dict(inv_itag_i=3), off),
         "itag_cpl_requested": once(dict(invc_valid_o=1, invc_itag_o=4), off),
+        "itag_completes": once(dict(inv_valid_i=1, inv_ready_o=1, inv_itag_i=3),
+                               *[{**off, "invc_ready_i": 1}] * 70),
         "cmd_thread_exists": once(dict(cmd_valid_i=1, cmd_thread_i=3), off),
         "rsp_cmd_one_per_thread": once(dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=1), dict(cmd_thread_i=1), off),
         "rsp_has_cmd": once(dict(rsp_valid_o=1, rsp_ready_i=1, rsp_thread_o=0), off),

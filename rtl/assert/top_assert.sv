@@ -9,7 +9,8 @@
 //               always accepted, only for an outstanding ID (environment)
 //   ITags       an accepted ITag is not outstanding (environment); a
 //               completion names an outstanding ITag, which it retires: each
-//               accepted ITag is completed at most once, none without request
+//               accepted ITag is completed at most once, none without request,
+//               and at least once within 64 cycles of an idle memory port
 //   responses   one per command: a thread's command is taken only when it has
 //               no response pending, a response names a thread with a command
 //               pending (so responses come in command order per thread);
@@ -164,6 +165,26 @@ module top_assert #(
     end
   end
 
+  // ITag liveness, the "at least once" half of "each accepted ITag is completed
+  // exactly once": count the cycles in which ITags are outstanding, a completion
+  // could leave (invc_ready_i) and the memory port is idle (nothing outstanding
+  // or requested on AXI, so no DMA access can still hold a drain); one must
+  // leave within ItagLiveCycles such cycles.
+  localparam int unsigned ItagLiveCycles = 64;
+  logic       port_idle;
+  logic [7:0] itag_idle_q;
+  assign port_idle = rd_out_q == '0 && wr_out_q == '0 && !m_axi_arvalid && !m_axi_awvalid;
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      itag_idle_q <= '0;
+    end else if (invc_fire || itag_out_q == '0) begin
+      itag_idle_q <= '0;
+    end else if (port_idle && invc_ready_i && itag_idle_q != 8'hff) begin
+      itag_idle_q <= itag_idle_q + 8'd1;
+    end
+  end
+
   // an AXI ID names a DMA thread ({1, t}) or a walk slot ({0, s}) that exists
   function automatic logic id_ok(input logic [ats_pkg::AxiIdW-1:0] id, input logic write);
     if (id[3]) begin
@@ -211,6 +232,8 @@ module top_assert #(
         `ATS_ENV(itag_unique, !itag_out_q[inv_itag_i] || (invc_fire && invc_itag_o == inv_itag_i),
                  "Invalidate Request with an ITag that is still outstanding")
       end
+      `ATS_ASSERT(itag_completes, itag_idle_q < 8'(ItagLiveCycles),
+                  "an accepted ITag was not completed although the memory port was idle")
       if (invc_valid_o) begin
         `ATS_ASSERT(itag_cpl_requested, itag_out_q[invc_itag_o],
                     "Invalidate Completion for an ITag not outstanding (never requested or completed twice)")
