@@ -83,7 +83,11 @@ def latency_range(lo_min: int = 2) -> Callable[[str], tuple[int, int]]:
     return conv
 
 
-def _probe_writable(d: Path) -> str | None:
+def probe_writable(d: Path) -> str | None:
+    """Why a file cannot be created in `d` (the OS's reason), or None when it can.
+
+    Creating a file is the only reliable test: permission bits say nothing for
+    root, a read-only mount or a full disk."""
     try:
         with tempfile.TemporaryFile(dir=d):
             pass
@@ -101,7 +105,7 @@ def out_dir(s: str) -> Path:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise argparse.ArgumentTypeError(f"{s}: cannot create the directory ({e.strerror or e})") from None
-    why = _probe_writable(p)
+    why = probe_writable(p)
     if why:
         raise argparse.ArgumentTypeError(f"{s}: cannot write there ({why})")
     return p
@@ -120,7 +124,7 @@ def out_file(s: str) -> Path:
             raise argparse.ArgumentTypeError(f"{s}: not writable")
     except OSError as e:
         raise argparse.ArgumentTypeError(f"{s}: cannot check the path ({e.strerror or e})") from None
-    why = _probe_writable(parent)
+    why = probe_writable(parent)
     if why:
         raise argparse.ArgumentTypeError(f"{s}: cannot write in {parent} ({why})")
     return p

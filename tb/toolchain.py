@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from model.cli import probe_writable
+
 ROOT = Path(__file__).resolve().parent.parent
 # ATS_RTL_DIR / ATS_BUILD_DIR point the builds at another copy of rtl/ and another
 # build tree (tb.mutants builds each mutant of the RTL in its own); unset: rtl/, build/.
@@ -155,7 +157,7 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
             blocks = any(Path(s).name == "atc.sv" for s in srcs)
             pkg = [] if any(Path(s).name == "ats_pkg.sv" for s in srcs) else [RTL / "ats_pkg.sv"]
             srcs = pkg + srcs + assert_sources(blocks=blocks)
-    if build_dir.is_dir() and not _writable(build_dir):
+    if build_dir.is_dir() and probe_writable(build_dir) is not None:
         return _readonly_build(build_dir, toplevel, srcs)
     runner = get_runner("verilator")
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
@@ -179,16 +181,6 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
 
 class BuildError(RuntimeError):
     """An RTL build that cannot be made or used (message: one line for the user)."""
-
-
-def _writable(d: Path) -> bool:
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=d):
-            return True
-    except OSError:
-        return False
 
 
 def _readonly_build(build_dir: Path, toplevel: str, sources: list[Path]) -> Path:
