@@ -19,6 +19,13 @@ by some completely different task". Two shapes are reported:
   Same-cycle ties are lenient here too: a walk in the cycle of its frame's
   events is judged only if the frame was free or held data at every point of
   that cycle.
+* another's: the same stale access where the frame was never freed but is now
+  an anonymous page that another address certainly maps (`PteChange`
+  history: another mm after a fork, whose COW left it the frame's only
+  mapping). This is judged by the frame, not by the address: the device read
+  or wrote a private page of someone else, which the (pasid, va) view of the
+  other checkers can only call an unknown value. Page-cache and KSM pages are
+  shared by design and are not judged this way.
 
 A `DevAccess` and the DMA `MemAccess` of the same access (same cycle and PA)
 are reported once, with both events.
@@ -27,7 +34,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from model.trace import DevAccess, FrameEvent, MemAccess, Trace
+from model.trace import DevAccess, FrameEvent, MemAccess, PteChange, Trace
 
 from .common import PAGE, UNKNOWN, TraceView, as_view, fmt_addr, fmt_event
 from .verdict import Verdict, limit
@@ -39,6 +46,35 @@ DATA_OWNERS = frozenset({"anon", "ksm", "zero", "file"})
 def _free_msg(what: str, pfn: int, t: int, ev: FrameEvent | None) -> str:
     since = f" since {fmt_event(ev)}" if ev is not None else " (allocated only later)"
     return f"[use-after-free] {what} at t={t} touched frame pfn {pfn:#x}, which was free{since}"
+
+
+def _mapped_pages(view: TraceView) -> dict[int, list[tuple[int, int]]]:
+    """Physical 4 KiB page -> every address (pasid, 4 KiB va) a `PteChange` ever
+    mapped to it or from it, in trace order."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for _, c in view.of(PteChange):
+        for pa in {c.old_pa, c.new_pa} - {None}:
+            base = pa & ~(PAGE - 1)
+            for off in range(0, c.size, PAGE):
+                lst = out.setdefault(base + off, [])
+                a = (c.pasid, (c.va + off) & ~(PAGE - 1))
+                if a not in lst:
+                    lst.append(a)
+    return out
+
+
+def _other_mapping(index: dict[int, list[tuple[int, int]]], hist, page: int, own: tuple[int, int],
+                   t: int) -> tuple[tuple[int, int], PteChange | None] | None:
+    """Another address (pasid, 4 KiB va) than `own` that maps physical page `page` at
+    every point of instant t, with the change that decided it; None if there is none."""
+    for a in index.get(page, ()):
+        if a == own:
+            continue
+        pages = hist.possible_pages(a[0], a[1], t)
+        if pages is not UNKNOWN and pages == {page}:
+            st = hist.state_at(a[0], a[1], t)
+            return a, (st[2] if st is not UNKNOWN else None)
+    return None
 
 
 def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 50) -> list[Verdict]:
@@ -54,6 +90,7 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         if e.source == "dma":
             dma_by_key.setdefault((e.time, e.pa), []).append(e)
     claimed: set[int] = set()  # id() of MemAccess events reported with their DevAccess
+    index: dict[int, list[tuple[int, int]]] | None = None  # page -> addresses (built when first needed)
 
     def what_dev(d: DevAccess) -> str:
         kind = "write" if d.write else "read"
@@ -85,6 +122,18 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         r = removals[-1]
         frees = frames.frees_between(pfn, r.time, t)
         if not frees:
+            if index is None:
+                index = _mapped_pages(view)
+            other = _other_mapping(index, hist, page, (d.pasid, d.va & ~(PAGE - 1)), t)
+            if other is not None and st is not None and st[1] is not None and st[1].owner == "anon":
+                c = other[1]
+                bad.append(Verdict(
+                    "use-after-free", False,
+                    f"[use-after-free] {what_dev(d)} at t={t} used a translation removed by {fmt_event(r)}; "
+                    f"frame pfn {pfn:#x} was not freed but is now {fmt_addr(other[0])}'s page "
+                    f"({fmt_event(c) if c is not None else 'mapped since before the trace'}): the device "
+                    f"touched another mapping's private page",
+                    [d, *mem, r] + ([c] if c is not None else [])))
             continue
         f = frees[0]
         evs = [d, *mem]
