@@ -128,3 +128,10 @@ def test_uaf_stays_quiet_without_another_private_mapping(kw):
     # (shared by design), or the access's own address still maps the frame
     (v,) = check_uaf(trace_of(**kw))
     assert v.ok, v.message
+
+
+def test_the_timeline_names_the_pasid_of_each_invalidation_when_there_are_several():
+    text = run_scenario_sync(TWO, "deferred").timeline()
+    assert "inval pasid 2 itag" in text and "inval pasid 1 itag" in text
+    one = run_scenario_sync(ROOT / "scenarios" / "cow_timeline.scn", "deferred").timeline()
+    assert "inval itag" in one and "inval pasid" not in one
