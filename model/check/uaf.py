@@ -19,13 +19,20 @@ by some completely different task". Two shapes are reported:
   Same-cycle ties are lenient here too: a walk in the cycle of its frame's
   events is judged only if the frame was free or held data at every point of
   that cycle.
-* another's: the same stale access where the frame was never freed but is now
-  an anonymous page that another address certainly maps (`PteChange`
-  history: another mm after a fork, whose COW left it the frame's only
-  mapping). This is judged by the frame, not by the address: the device read
-  or wrote a private page of someone else, which the (pasid, va) view of the
-  other checkers can only call an unknown value. Page-cache and KSM pages are
-  shared by design and are not judged this way.
+* another's: the same stale access where the frame was never freed but has
+  been handed to another address as its writable page after the access's
+  own mapping was removed (a `PteChange` of that address to the frame with
+  write permission, at or after the removal and strictly before the access;
+  the address maps the frame at every point of the access's cycle). That is
+  another mm after a fork whose COW left it the frame's only mapping and
+  which then reused it in place. Judged by the frame, not by the address:
+  the device read or wrote a private page of someone else, which the (pasid,
+  va) view of the other checkers can only call an unknown value. Until the
+  frame is handed over writable it still holds what the stale translation
+  mapped (a zap or COW of one side of a fork leaves the frame read-only to
+  the other): a late use then is the ordinary invalidation delay, as for a
+  frame not yet freed. Page-cache and KSM pages are shared by design and are
+  not judged this way.
 
 A `DevAccess` and the DMA `MemAccess` of the same access (same cycle and PA)
 are reported once, with both events.
@@ -64,16 +71,20 @@ def _mapped_pages(view: TraceView) -> dict[int, list[tuple[int, int]]]:
 
 
 def _other_mapping(index: dict[int, list[tuple[int, int]]], hist, page: int, own: tuple[int, int],
-                   t: int) -> tuple[tuple[int, int], PteChange | None] | None:
+                   since: int, t: int) -> tuple[tuple[int, int], PteChange] | None:
     """Another address (pasid, 4 KiB va) than `own` that maps physical page `page` at
-    every point of instant t, with the change that decided it; None if there is none."""
+    every point of instant t, by a writable mapping set at `since` <= time < t; with
+    that change. None if there is none."""
     for a in index.get(page, ()):
         if a == own:
             continue
         pages = hist.possible_pages(a[0], a[1], t)
-        if pages is not UNKNOWN and pages == {page}:
-            st = hist.state_at(a[0], a[1], t)
-            return a, (st[2] if st is not UNKNOWN else None)
+        if pages is UNKNOWN or pages != {page}:
+            continue
+        for c in hist.covering(a[0], a[1]):
+            if (since <= c.time < t and c.writable and c.new_pa is not None
+                    and hist.page_of(c.new_pa, c, a[1]) == page):
+                return a, c
     return None
 
 
@@ -124,16 +135,15 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         if not frees:
             if index is None:
                 index = _mapped_pages(view)
-            other = _other_mapping(index, hist, page, (d.pasid, d.va & ~(PAGE - 1)), t)
+            other = _other_mapping(index, hist, page, (d.pasid, d.va & ~(PAGE - 1)), r.time, t)
             if other is not None and st is not None and st[1] is not None and st[1].owner == "anon":
                 c = other[1]
                 bad.append(Verdict(
                     "use-after-free", False,
                     f"[use-after-free] {what_dev(d)} at t={t} used a translation removed by {fmt_event(r)}; "
-                    f"frame pfn {pfn:#x} was not freed but is now {fmt_addr(other[0])}'s page "
-                    f"({fmt_event(c) if c is not None else 'mapped since before the trace'}): the device "
-                    f"touched another mapping's private page",
-                    [d, *mem, r] + ([c] if c is not None else [])))
+                    f"frame pfn {pfn:#x} was not freed but has since been handed to {fmt_addr(other[0])} as "
+                    f"its writable page ({fmt_event(c)}): the device touched another mapping's private page",
+                    [d, *mem, r, c]))
             continue
         f = frees[0]
         evs = [d, *mem]
