@@ -89,6 +89,9 @@ def test_a_stale_read_of_the_childs_page_is_judged_by_its_frame(policy, expect):
     res = run_scenario_sync(STALE, policy)
     assert set(res.failed_rules) == expect, [v.message for v in res.failures]
     assert load(STALE).expects[policy] == frozenset(expect)
+    # the stale window is the parent's (pasid 1, addrA), never the child's
+    per = res.metrics["stale_window"]["per_change"]
+    assert {(c["pasid"], c["va"]) for c in per if c["uses"]} == ({(1, hex(A))} if expect else set())
     if expect:
         (v,) = [v for v in res.failures if v.rule == "use-after-free"]
         assert "handed to pasid 2 va 0x10000000 as its writable page" in v.message, v.message
