@@ -896,6 +896,9 @@ class RtlDevice:
         self.pasid_tbl_base = pasid_tbl_base
         self.trace = trace if trace is not None else Trace()
         self.num_threads = num_threads or ports.cfg.num_threads
+        if self.num_threads > 1 << ports.thread_bits:  # the RTL was built with fewer (NumThreads)
+            raise ValueError(f"{self.num_threads} threads, but the RTL's thread ids have {ports.thread_bits} "
+                             f"bit(s): build it with NumThreads >= {self.num_threads} (COSIM_PARAMS)")
         self.repro = repro
         self.epoch = 0
         self._abs = 0  # absolute cycle of `now`

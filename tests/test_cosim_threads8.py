@@ -65,3 +65,15 @@ def test_a_ninth_device_thread_is_a_one_line_error():
         parse(text, "t8.scn")
     assert str(e.value) == (f"t8.scn:{line}: DEV-thread-8: the device has 8 threads "
                             f"(DEV-thread-0..DEV-thread-7)")
+
+
+def test_a_device_with_more_threads_than_the_rtl_was_built_for_is_refused():
+    from types import SimpleNamespace
+
+    from model.memory import PhysMem
+    from tb.rtldev import CosimConfig, RtlDevice
+
+    ports = SimpleNamespace(cfg=CosimConfig(), thread_bits=2)  # an RTL built with NumThreads 4
+    with pytest.raises(ValueError, match="thread ids have 2 bit"):
+        RtlDevice(ports, PhysMem(), 0x1000)
+    assert RtlDevice(ports, PhysMem(), 0x1000, num_threads=4).num_threads == 4
