@@ -148,3 +148,17 @@ def test_the_timeline_names_the_pasid_of_each_invalidation_when_there_are_severa
     assert "inval pasid 2 itag" in text and "inval pasid 1 itag" in text
     one = run_scenario_sync(ROOT / "scenarios" / "cow_timeline.scn", "deferred").timeline()
     assert "inval itag" in one and "inval pasid" not in one
+
+
+def test_two_children_of_one_parent_share_its_page_three_ways():
+    text = ("pasid 1\nvma 0x10000000 0x10010000 anon rw\npage A 0x10000000 present\n"
+            "mm a pasid=2 fork=main threads=CPU-thread-1\nmm b pasid=3 fork=main threads=CPU-thread-2\n"
+            "[Time 0]\nCPU-thread-1 {store A = 0x11}\nCPU-thread-2 {store A = 0x22}\nCPU-thread-0 {load A}\n")
+    res = run_scenario_sync(parse(text, "three.scn"), "notify-inside-lock")
+    assert not res.failed_rules
+    init = res.initial[(1, A)]
+    assert res.initial[(2, A)] == res.initial[(3, A)] == init
+    assert (res.final[(1, A)], res.final[(2, A)], res.final[(3, A)]) == (init, 0x11, 0x22)
+    # each child copied (refcount 3, then 2: the last writer still copies under lock-wait's mapcount 2)
+    pas = {(e.pasid, e.new_pa) for e in res.trace if isinstance(e, PteChange) and e.time > 0}
+    assert len({pa for _, pa in pas}) == 2 and {p for p, _ in pas} == {2, 3}
