@@ -51,3 +51,25 @@ def test_the_childs_invalidation_leaves_the_parents_entry_on_the_rtl(srv, policy
 def test_a_stale_read_of_the_childs_page_on_the_rtl(srv, policy, expect):
     res = run(srv, STALE, policy)
     assert set(res.failed_rules) == expect, [v.message for v in res.failures]
+
+
+RTL_FUZZ_SEEDS = int(os.environ.get("FUZZ_PROC_RTL_SEEDS", "10"))
+
+
+@pytest.mark.parametrize("policy", ["notify-inside-lock", "secondary-with-flush"])
+def test_two_mm_fuzz_cases_on_the_rtl_are_clean_under_the_safe_policies(srv, policy):
+    """The first seeds of tests/test_model_fuzz_procs.py (a forked child, every operation, random
+    mode) on the RTL: both PASIDs busy in the device TLB, nothing beyond the matrix's known rows."""
+    from tests.test_model_fuzz import allowed
+    from tests.test_model_fuzz_procs import fuzz_case
+
+    problems = []
+    for seed in range(RTL_FUZZ_SEEDS):
+        case = fuzz_case(seed)
+        o = srv.call("scenario", scenario=case.text, policy=policy, seed=seed, mode="random")
+        res = o["result"]
+        assert {e.pasid for e in res.trace if isinstance(e, DevAccess)} == {1, 2}
+        bad = [v for v in res.failures if v.rule not in allowed(case, policy)]
+        if bad or o["scoreboard"]["errors"]:
+            problems.append(f"seed {seed}: {[v.message for v in bad[:2]]} {o['scoreboard']['errors'][:2]}")
+    assert not problems, "\n".join(problems)
