@@ -603,7 +603,7 @@ def _kernel_digest(host: Host) -> tuple:
             _canon(mm.vmas), _frames_digest(host.frames), _frames_digest(mm.table_frames),
             tuple(_frames_digest(a) for a in mm.huge.allocators),
             tuple(sec.itags.free), tuple(sorted(sec.itags.outstanding.items())), tuple(sorted(sec.done)),
-            tuple(sec.stray), sec._serial)
+            tuple(sec.stray), sec.itags.serials)
 
 
 def _proc(a: Any) -> tuple[str, int]:
@@ -849,6 +849,10 @@ class Explorer:
 def explore(sc: Scenario | str | Path, policy: Policy | str, **kw: Any) -> Result:
     if not isinstance(sc, Scenario):
         sc = load_threads(sc)
+    extra = [m for m in sc.mms.values() if m.line]
+    if extra:  # its state digest and independence relation know one mm's locks and tables
+        raise ScenarioError(sc.path, extra[0].line, "the explorer handles one mm; a scenario with 'mm' "
+                                                    "lines runs in script or random mode (model.scenario)")
     return Explorer(sc, policy, **kw).explore()
 
 

@@ -331,20 +331,38 @@ class Mm:
     """
 
     def __init__(self, mem: PhysMem, frames: FrameAllocator, pasid_table: PasidTable, trace: Trace,
-                 clock: Callable[[], int], *, huge_base_pa: int = 0x4000_0000) -> None:
+                 clock: Callable[[], int], *, huge_base_pa: int = 0x4000_0000, share_with: "Mm | None" = None) -> None:
+        """`share_with`: another mm of the same host (another process). What
+        belongs to a page rather than to an address space is shared with it:
+        the page-table frame pool, THP regions, mapcounts, page locks, LRU
+        isolation, lazy-free marks, KSM state, swap and the unique-value
+        source. The page tables, VMAs, page-table lock and mmap_lock are this
+        mm's own."""
         self.mem = mem
         self.frames = frames
         self.pasid_table = pasid_table
         self.trace = trace
         self.clock = clock
-        table_pfn = (huge_base_pa >> PAGE_SHIFT) - TABLE_POOL_FRAMES
-        if table_pfn < frames.first_pfn + frames.num_frames and frames.first_pfn < table_pfn + TABLE_POOL_FRAMES:
-            raise ValueError(f"page-table pool at pfn {table_pfn:#x} overlaps the frame pool")
-        self.table_frames = FrameAllocator(mem, table_pfn, TABLE_POOL_FRAMES, trace, clock)
+        if share_with is None:
+            table_pfn = (huge_base_pa >> PAGE_SHIFT) - TABLE_POOL_FRAMES
+            if table_pfn < frames.first_pfn + frames.num_frames and frames.first_pfn < table_pfn + TABLE_POOL_FRAMES:
+                raise ValueError(f"page-table pool at pfn {table_pfn:#x} overlaps the frame pool")
+            self.table_frames = FrameAllocator(mem, table_pfn, TABLE_POOL_FRAMES, trace, clock)
+        else:
+            if share_with.frames is not frames:
+                raise ValueError("two mms of one host share its frame allocator")
+            self.table_frames = share_with.table_frames
         self.tables = pt.PageTables(mem, self.table_frames)
         self.vmas: list[Vma] = []
         self.ptl = PtLock()
         self.mmap_lock = RwSem()
+        self.pasid: int | None = None
+        if share_with is not None:
+            o = share_with
+            self.page_locks, self.ksm_mutex, self.swap, self.values = o.page_locks, o.ksm_mutex, o.swap, o.values
+            self.huge, self.mapcount, self.lazyfree, self.isolated = o.huge, o.mapcount, o.lazyfree, o.isolated
+            self.ksm_orig_pte = o.ksm_orig_pte
+            return
         self.page_locks = PageLocks()
         # KSM merges are done by one kernel thread, ksmd, which holds
         # ksm_thread_mutex while it scans: two merges never overlap.
@@ -352,10 +370,10 @@ class Mm:
         self.swap = SwapSpace()
         self.values = ValueSource()
         self.huge = HugePages(mem, huge_base_pa, trace, clock)
-        self.pasid: int | None = None
-        # Mappings of each frame by page tables: this mm's PTEs plus mappings
-        # held by a (modelled, not simulated) forked child. The 4.15 write-fault
-        # path reuses a page in place only when it is mapped once.
+        # Mappings of each frame by page tables: the PTEs of every mm of the
+        # host (shared by `share_with`) plus mappings held by a (modelled, not
+        # simulated) forked child. The 4.15 write-fault path reuses a page in
+        # place only when it is mapped once.
         self.mapcount: dict[int, int] = {}
         self.lazyfree: set[int] = set()  # MADV_FREE'd frames
         # Frames taken off the LRU (PG_lru clear) by reclaim, migration or
@@ -603,3 +621,39 @@ class Mm:
         self.tables.set_entry(va, 3, self.make_pte(first_pfn, writable=writable, huge=True))
         for i in range(HPAGE_NR):
             self.add_map(first_pfn + i)
+
+    def setup_fork(self, parent: "Mm") -> list[int]:
+        """fork()'s copy_page_range at setup: this (empty, sharing) mm gets
+        parent's VMAs and a copy of every present PTE. Private pages become
+        COW-shared: both PTEs read-only, refcount and mapcount one higher; the
+        zero page is mapped as it is. Both sides are recorded as `PteChange`s
+        (the child's new mapping, the parent's write-protect), so the checkers
+        know which frame each mm mapped from the start. Returns the VAs copied.
+        A 2 MiB THP or a non-present entry (there are none at setup) is refused."""
+        if self.vmas:
+            raise ValueError("fork into an mm that already has mappings")
+        if self.mapcount is not parent.mapcount:
+            raise ValueError("a forked mm shares its parent's pages (Mm(..., share_with=parent))")
+        copied: list[int] = []
+        for v in parent.vmas:
+            self.add_vma(Vma(v.start, v.end, v.kind, v.writable, v.mergeable, v.file, v.pgoff))
+            va = parent.next_leaf(v.start, v.end)
+            while va is not None:
+                _, value, size = parent.leaf(va)
+                if size != PAGE_SIZE:
+                    raise ValueError(f"fork of the 2 MiB page at {va:#x}: huge-page COW is not modelled")
+                pa = self.pte_pa(value)
+                if pa is None:
+                    raise ValueError(f"fork of the non-present entry at {va:#x}")
+                pfn = pa >> PAGE_SHIFT
+                ro = value & ~pt.RW
+                if pfn != self.zero_pfn:
+                    self.get_page(pfn)
+                    self.add_map(pfn)
+                parent.write_leaf(va, ro)
+                self.write_leaf(va, ro)
+                parent.record_change(va, PAGE_SIZE, pa, pa, False)
+                self.record_change(va, PAGE_SIZE, None, pa, False)
+                copied.append(va)
+                va = parent.next_leaf(va + PAGE_SIZE, v.end)
+        return copied

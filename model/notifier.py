@@ -135,6 +135,16 @@ class ItagPool:
     def __init__(self, n: int = NUM_ITAGS) -> None:
         self.free: list[int] = list(range(n))
         self.outstanding: dict[int, int] = {}  # itag -> request serial
+        # Several mms (one SecondaryTlb per PASID) share the device's ITags, so
+        # request serials are numbered here, once per device, and the serials
+        # completed are kept here too: a completion finds its request whichever
+        # binding sent it.
+        self.serials = 0
+        self.done: set[int] = set()
+
+    def next_serial(self) -> int:
+        self.serials += 1
+        return self.serials
 
     def available(self) -> bool:
         return bool(self.free)
@@ -162,12 +172,15 @@ class SecondaryTlb:
 
     device: object  # model.device.Device
     pasid: int
-    itags: ItagPool = field(default_factory=ItagPool)
-    done: set[int] = field(default_factory=set)  # serials completed
+    itags: ItagPool = field(default_factory=ItagPool)  # the device's; shared by every binding of a host
     stray: list[int] = field(default_factory=list)  # completions for no outstanding tag
     requests: int = 0  # Invalidate Requests sent
     calls: int = 0  # hook invocations
-    _serial: int = 0
+
+    @property
+    def done(self) -> set[int]:
+        """Serials completed (of every binding sharing the ITags)."""
+        return self.itags.done
 
     def invalidate(self, start: int, end: int) -> Iterator[Blocked]:
         """Send ATS invalidations covering [start, end) and wait for all completions."""
@@ -176,12 +189,12 @@ class SecondaryTlb:
         for base, size in split_range(start, end):
             while not self.itags.available():
                 yield Blocked("no free ITag", self.itags.available)
-            self._serial += 1
-            tag = self.itags.alloc(self._serial)
+            serial = self.itags.next_serial()
+            tag = self.itags.alloc(serial)
             addr, s = encode_range(base, size)
             self.device.invalidate(InvalidateRequest(itag=tag, addr=addr, s=s, pasid=self.pasid))
             self.requests += 1
-            serials.append(self._serial)
+            serials.append(serial)
         pending = set(serials)
 
         def all_done() -> bool:

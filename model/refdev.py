@@ -51,7 +51,7 @@ _P_INV, _P_WALK, _P_LOOKUP, _P_DMA, _P_RSP, _P_CPL = range(6)
 
 @dataclass
 class RefConfig:
-    num_threads: int = 4
+    num_threads: int = 8  # the RTL's NumThreads as the co-simulation builds it (tb.rtldev.COSIM_PARAMS)
     atc_entries: int = 16
     num_walks: int = 2
     pa_bits: int = 48

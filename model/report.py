@@ -116,6 +116,8 @@ def timeline_rows(trace: Trace, names: dict[int, str] | None = None,
     cpu_cols: list[str] = []
     dev_cols: set[int] = set()
     frames = FrameHistory(trace)
+    # several processes (PASIDs): say which one each invalidation is for
+    multi = len({ev.pasid for ev in trace if isinstance(ev, (DevAccess, InvReq))}) > 1
 
     def cpu(thread: str) -> str:
         if thread not in cpu_cols:
@@ -148,8 +150,9 @@ def timeline_rows(trace: Trace, names: dict[int, str] | None = None,
             if id(ev) in bad or repr(ev) in bad_keys:
                 cell.bad = True
         elif isinstance(ev, InvReq):
+            who = (" all pasids" if ev.pasid is None else f" pasid {ev.pasid}") if multi else ""
             rows[ev.time]["IOMMU"].lines.append(
-                f"inval itag {ev.itag} [{ev.start:#x}, +{ev.size:#x})")
+                f"inval{who} itag {ev.itag} [{ev.start:#x}, +{ev.size:#x})")
         elif isinstance(ev, InvCpl):
             rows[ev.time]["IOMMU"].lines.append(f"inval completion itag {ev.itag}")
     cols = cpu_cols + [_dev_col(t) for t in sorted(dev_cols)]

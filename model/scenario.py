@@ -44,7 +44,9 @@ MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "pasid", "cycles-per-step", "wp-fault", "threads")
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "threads")  # `pasid`: once per mm
+MAIN_MM = "main"  # the mm the setup describes before any `mm` line
+MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
 
 def device_threads() -> int:
@@ -76,6 +78,22 @@ class ScenarioRunError(ScenarioError):
     """The scenario parsed but cannot be carried out (deadlock, misuse of a thread)."""
 
 
+@dataclass
+class MmSpec:
+    """One process: an mm bound to its own PASID (`mm NAME pasid=N ...`).
+
+    `fork`: the mm it is forked from, at this line of the setup (copy_page_range:
+    its VMAs and every page populated so far, private pages COW-shared).
+    `threads`: the CPU and device threads that work in this mm; a thread no
+    `mm` line names works in the first mm (MAIN_MM)."""
+
+    line: int
+    name: str
+    pasid: int | None = None
+    fork: str | None = None
+    threads: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class VmaSpec:
     line: int
@@ -85,6 +103,7 @@ class VmaSpec:
     writable: bool
     mergeable: bool = False
     file: str = ""
+    mm: str = MAIN_MM
 
 
 @dataclass(frozen=True)
@@ -95,6 +114,7 @@ class PageSpec:
     state: str
     value: int | None
     count: int = 1
+    mm: str = MAIN_MM
 
 
 @dataclass(frozen=True)
@@ -145,6 +165,24 @@ class Scenario:
     expects: dict[str, frozenset[str]] = field(default_factory=dict)  # policy -> failing rules
     # `expect ... device=VARIANT`: the same for a test-only broken RTL (DEVICE_VARIANTS)
     device_expects: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
+    # the processes: MAIN_MM (PASID `pasid`) first, then each `mm` line in file order
+    mms: dict[str, MmSpec] = field(default_factory=lambda: {MAIN_MM: MmSpec(0, MAIN_MM)})
+
+    def mm_pasid(self, name: str) -> int:
+        """The PASID mm `name` is bound to."""
+        p = self.pasid if name == MAIN_MM else self.mms[name].pasid
+        assert p is not None
+        return p
+
+    def mm_of(self, thread: str) -> str:
+        """The mm a thread works in (MAIN_MM unless an `mm` line names it)."""
+        for m in self.mms.values():
+            if thread in m.threads:
+                return m.name
+        return MAIN_MM
+
+    def pasid_of(self, thread: str) -> int:
+        return self.mm_pasid(self.mm_of(thread))
 
     def expects_for(self, variant: str | None) -> dict[str, frozenset[str]]:
         """Expectations for the correct device (None) or a test-only variant (none given: {})."""
@@ -184,6 +222,12 @@ class _Parser:
         self.in_rows = False
         self.singleton_line: dict[str, int] = {}
         self.dev_threads = device_threads()
+        # The mm `vma` and `page` lines describe, and per mm what its setup holds so
+        # far (a forked mm starts with its parent's): for the overlap checks.
+        self.cur_mm = MAIN_MM
+        self.vmas_of: dict[str, list[VmaSpec]] = {MAIN_MM: []}
+        self.pages_of: dict[str, list[PageSpec]] = {MAIN_MM: []}
+        self.pasid_line: dict[str, int] = {}
 
     def err(self, msg: str, line: int | None = None) -> ScenarioError:
         return ScenarioError(self.path, self.line if line is None else line, msg)
@@ -293,9 +337,9 @@ class _Parser:
         elif d == "pasid":
             if len(args) != 1:
                 raise self.err("usage: pasid N")
-            sc.pasid = self.num(args[0], "pasid")
-            if not 0 < sc.pasid < (1 << 20):
-                raise self.err(f"pasid {sc.pasid} outside 1..2^20-1")
+            self._pasid(self.cur_mm, args[0])
+        elif d == "mm":
+            self._mm(args)
         elif d == "cycles-per-step":
             if len(args) != 1:
                 raise self.err("usage: cycles-per-step N")
@@ -321,8 +365,73 @@ class _Parser:
                 raise self.err("usage: label NAME ADDRESS")
             self._define(args[0], self.addr(args[1]))
         else:
-            raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, "
+            raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
                            f"cycles-per-step, wp-fault, device-timing, threads, vma, page, label)")
+
+    def _pasid(self, mm: str, tok: str) -> None:
+        """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,
+        and no two mms share a PASID."""
+        first = self.pasid_line.get(mm)
+        if first is not None:
+            raise self.err(f"'pasid' given twice (first on line {first}) for mm {mm!r}; each mm has one "
+                           f"(another process is an 'mm' line: {MM_USAGE})")
+        n = self.num(tok, "pasid")
+        if not 0 < n < (1 << 20):
+            raise self.err(f"pasid {n} outside 1..2^20-1")
+        for name in self.sc.mms:
+            other = self.sc.pasid if name == MAIN_MM else self.sc.mms[name].pasid
+            if name != mm and other == n:
+                raise self.err(f"pasid {n} is already the PASID of mm {name!r}; each mm has its own")
+        self.pasid_line[mm] = self.line
+        if mm == MAIN_MM:
+            self.sc.pasid = n
+        else:
+            self.sc.mms[mm].pasid = n
+
+    def _mm(self, args: list[str]) -> None:
+        """`mm NAME [pasid=N] [fork=PARENT] [threads=T,T...]`: a further process."""
+        if not args or "=" in args[0]:
+            raise self.err(MM_USAGE)
+        name = args[0]
+        if not re.match(r"^[A-Za-z_]\w*$", name):
+            raise self.err(f"bad mm name {name!r}")
+        if name in self.sc.mms:
+            where = "the first mm's name" if name == MAIN_MM else f"declared on line {self.sc.mms[name].line}"
+            raise self.err(f"mm {name!r} is {where}")
+        spec = MmSpec(self.line, name)
+        opts: dict[str, str] = {}
+        for a in args[1:]:
+            key, eq, val = a.partition("=")
+            if key not in ("pasid", "fork", "threads") or not eq or not val:
+                raise self.err(f"mm: unknown option {a!r}; {MM_USAGE}")
+            if key in opts:
+                raise self.err(f"mm: {key}= given twice")
+            opts[key] = val
+        parent = opts.get("fork")
+        if parent is not None:
+            if parent not in self.sc.mms:
+                raise self.err(f"mm: fork={parent}: no mm {parent!r} declared above (known: "
+                               f"{', '.join(self.sc.mms)})")
+            huge = next((p for p in self.pages_of[parent] if p.state == "huge"), None)
+            if huge is not None:
+                raise self.err(f"mm: fork={parent}: the 2 MiB page of line {huge.line} cannot be forked "
+                               f"(huge-page COW is not modelled)")
+            spec.fork = parent
+        threads: list[str] = []
+        for t in (opts["threads"].split(",") if "threads" in opts else []):
+            self._thread_name(t)
+            owner = next((m for m in self.sc.mms.values() if t in m.threads), None)
+            if owner is not None or t in threads:
+                raise self.err(f"mm: {t} already works in mm {(owner.name if owner else name)!r}; "
+                               f"a thread belongs to one mm")
+            threads.append(t)
+        spec.threads = tuple(threads)
+        self.sc.mms[name] = spec
+        self.vmas_of[name] = list(self.vmas_of[parent]) if parent else []
+        self.pages_of[name] = list(self.pages_of[parent]) if parent else []
+        if "pasid" in opts:
+            self._pasid(name, opts["pasid"])
+        self.cur_mm = name
 
     def _device_timing(self, args: list[str]) -> None:
         """latency=LO[..HI] walk-latency=LO[..HI] (AXI response cycles, LO >= 2),
@@ -390,10 +499,12 @@ class _Parser:
                 raise self.err(f"unknown vma flag {f!r} (known: mergeable, file=NAME)")
         if kind == "file" and not fname:
             fname = f"file@{start:#x}"
-        for v in self.sc.vmas:
+        for v in self.vmas_of[self.cur_mm]:
             if v.start < end and start < v.end:
                 raise self.err(f"vma [{start:#x}, {end:#x}) overlaps the vma of line {v.line}")
-        self.sc.vmas.append(VmaSpec(self.line, start, end, kind, prot == "rw", mergeable, fname))
+        spec = VmaSpec(self.line, start, end, kind, prot == "rw", mergeable, fname, self.cur_mm)
+        self.sc.vmas.append(spec)
+        self.vmas_of[self.cur_mm].append(spec)
 
     def _page(self, args: list[str]) -> None:
         if len(args) < 3:
@@ -419,7 +530,8 @@ class _Parser:
             raise self.err(f"page address {va:#x} is not 8-byte aligned")
         size = HPAGE_SIZE if state == "huge" else PAGE_SIZE
         base = va & ~(size - 1)
-        vma = next((v for v in self.sc.vmas if v.start <= base and base + size * count <= v.end), None)
+        vma = next((v for v in self.vmas_of[self.cur_mm] if v.start <= base and base + size * count <= v.end),
+                   None)
         if vma is None:
             raise self.err(f"page {va:#x} (+{size * count:#x}) is not inside one vma declared above")
         anon_states = ("present", "ro", "cow", "zero", "none", "huge")
@@ -431,18 +543,24 @@ class _Parser:
             raise self.err("a page mapped to the zero page reads 0; drop value=")
         if state == "none" and value is not None:
             raise self.err("a 'none' page has no content; drop value=")
-        for p in self.sc.pages:
+        for p in self.pages_of[self.cur_mm]:
             psize = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
             pbase = p.va & ~(psize - 1)
             if pbase < base + size * count and base < pbase + psize * p.count:
                 raise self.err(f"page {va:#x} overlaps the page of line {p.line}")
         if name is not None:
             self._define(name, va)
-        self.sc.pages.append(PageSpec(self.line, name, va, state, value, count))
+        spec = PageSpec(self.line, name, va, state, value, count, self.cur_mm)
+        self.sc.pages.append(spec)
+        self.pages_of[self.cur_mm].append(spec)
 
     def _finish_setup(self) -> None:
         if not self.sc.vmas:
             raise self.err("no 'vma' in the setup: nothing for the threads to access")
+        for m in self.sc.mms.values():
+            if m.name != MAIN_MM and m.pasid is None:
+                raise self.err(f"mm {m.name!r} has no PASID: give it 'pasid=N' or a 'pasid N' line after it",
+                               line=m.line)
 
     # -- expectations ---------------------------------------------------------------------
     def _expect(self, args: list[str]) -> None:

@@ -42,10 +42,10 @@ from .device import DevCommand, DevResponse, run_sync
 from .frames import FrameAllocator
 from .memory import PAGE_SIZE, PhysMem
 from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vma
-from .notifier import Notifier, Policy, SecondaryTlb
+from .notifier import ItagPool, Notifier, Policy, SecondaryTlb
 from .ops import OPS, Kernel
 from .pasid import PasidTable
-from .scenario import Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
+from .scenario import MAIN_MM, Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
 from .trace import Trace
 
 Addr = tuple[int, int]
@@ -114,7 +114,14 @@ class RunResult:
 # --------------------------------------------------------------------------- the host
 
 class Host:
-    """The kernel side of one run: memory layout, mm, notifier, initial state."""
+    """The kernel side of one run: memory layout, the mms, their notifiers, initial state.
+
+    One mm per process of the scenario (`Scenario.mms`), each bound to its own
+    PASID with its own notifier chain and SVA binding; they share the frames,
+    the page-table pool and the device's ITags. `mm`, `kernel`, `notifier` and
+    `secondary` are the first mm's (MAIN_MM); `mm_of(thread)` and
+    `kernel_of(thread)` the ones a thread works in.
+    """
 
     def __init__(self, scenario: Scenario, device: Any, mem: PhysMem, pasid_tbl_base: int, trace: Trace,
                  policy: Policy, layout: Layout = Layout()) -> None:
@@ -125,33 +132,75 @@ class Host:
         if first <= tbl_pfn < first + n:
             raise ValueError(f"PASID table at {pasid_tbl_base:#x} lies inside the frame pool")
         self.frames = FrameAllocator(mem, first, n, trace, clock)
-        self.mm = Mm(mem, self.frames, PasidTable(mem, pasid_tbl_base), trace, clock,
-                     huge_base_pa=layout.huge_base)
-        self.secondary = SecondaryTlb(device, scenario.pasid)
-        self.notifier = Notifier(self.mm, policy, self.secondary)
-        self.kernel = Kernel(self.mm, self.notifier, wp_fault=scenario.wp_fault)
+        table = PasidTable(mem, pasid_tbl_base)
+        itags = ItagPool()
+        self.mms: dict[str, Mm] = {}
+        self.kernels: dict[str, Kernel] = {}
+        self.secondaries: dict[str, SecondaryTlb] = {}
+        for name in scenario.mms:
+            share = self.mms.get(MAIN_MM)
+            mm = Mm(mem, self.frames, table, trace, clock, huge_base_pa=layout.huge_base, share_with=share)
+            sec = SecondaryTlb(device, scenario.mm_pasid(name), itags=itags)
+            self.mms[name], self.secondaries[name] = mm, sec
+            self.kernels[name] = Kernel(mm, Notifier(mm, policy, sec), wp_fault=scenario.wp_fault)
+        self.mm = self.mms[MAIN_MM]
+        self.secondary = self.secondaries[MAIN_MM]
+        self.kernel = self.kernels[MAIN_MM]
+        self.notifier = self.kernel.notifier
+        self.by_pasid = {scenario.mm_pasid(name): mm for name, mm in self.mms.items()}
         self.initial: dict[Addr, int] = {}
         self._setup()
 
-    def _setup(self) -> None:
-        sc, mm = self.scenario, self.mm
-        files: dict[str, FileObject] = {}
-        for v in sc.vmas:
-            f = files.setdefault(v.file, FileObject(v.file)) if v.kind == "file" else None
-            mm.add_vma(Vma(v.start, v.end, v.kind, v.writable, v.mergeable, f, 0 if f is None else v.start >> 12))
-        mm.bind_pasid(sc.pasid)
-        for p in sc.pages:
-            size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
-            try:
-                for i in range(p.count):
-                    va = p.va + i * size
-                    value = p.value if (p.value is not None and i == 0) else mm.values.initial()
-                    self._setup_page(va, p.state, value)
-            except (ValueError, RuntimeError, MemoryError) as e:
-                raise ScenarioRunError(sc.path, p.line, f"cannot set up this page: {e}") from None
+    def mm_of(self, thread: str) -> Mm:
+        return self.mms[self.scenario.mm_of(thread)]
 
-    def _setup_page(self, va: int, state: str, value: int) -> None:
-        mm, frames = self.mm, self.frames
+    def kernel_of(self, thread: str) -> Kernel:
+        return self.kernels[self.scenario.mm_of(thread)]
+
+    def _setup(self) -> None:
+        """The setup lines in file order: each mm's VMAs and pages, a fork where its `mm` line stands."""
+        sc = self.scenario
+        files: dict[str, FileObject] = {}
+        for name, mm in self.mms.items():
+            mm.bind_pasid(sc.mm_pasid(name))
+        items: list[tuple[int, str, Any]] = [(v.line, "vma", v) for v in sc.vmas]
+        items += [(p.line, "page", p) for p in sc.pages]
+        items += [(m.line, "fork", m) for m in sc.mms.values() if m.fork]
+        for line, kind, spec in sorted(items, key=lambda x: x[0]):
+            if kind == "vma":
+                v = spec
+                f = files.setdefault(v.file, FileObject(v.file)) if v.kind == "file" else None
+                self.mms[v.mm].add_vma(Vma(v.start, v.end, v.kind, v.writable, v.mergeable, f,
+                                           0 if f is None else v.start >> 12))
+            elif kind == "fork":
+                self._fork(spec.fork, spec.name, line)
+            else:
+                p = spec
+                mm = self.mms[p.mm]
+                size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+                try:
+                    for i in range(p.count):
+                        va = p.va + i * size
+                        value = p.value if (p.value is not None and i == 0) else mm.values.initial()
+                        self._setup_page(va, p.state, value, mm)
+                except (ValueError, RuntimeError, MemoryError) as e:
+                    raise ScenarioRunError(sc.path, p.line, f"cannot set up this page: {e}") from None
+
+    def _fork(self, parent_name: str, child_name: str, line: int) -> None:
+        parent, child = self.mms[parent_name], self.mms[child_name]
+        try:
+            copied = child.setup_fork(parent)
+        except (ValueError, RuntimeError, MemoryError) as e:
+            raise ScenarioRunError(self.scenario.path, line, f"cannot fork mm {parent_name!r}: {e}") from None
+        pages = {va & ~(PAGE_SIZE - 1) for va in copied}
+        src = parent.bound_pasid
+        for (pasid, va), value in list(self.initial.items()):
+            if pasid == src and va & ~(PAGE_SIZE - 1) in pages:
+                self.initial[(child.bound_pasid, va)] = value
+
+    def _setup_page(self, va: int, state: str, value: int, mm: Mm | None = None) -> None:
+        mm = mm or self.mm
+        frames = self.frames
         vma = mm.find_vma(va)
         assert vma is not None
         off = va & (PAGE_SIZE - 1)
@@ -185,20 +234,22 @@ class Host:
         self.initial[(mm.bound_pasid, va)] = value
 
     def addresses(self, trace: Trace) -> set[Addr]:
-        """Every address the run touched or the scenario named."""
-        pasid = self.mm.bound_pasid
+        """Every address the run touched or the scenario named (labels in every mm,
+        an action's address in its thread's mm)."""
+        sc = self.scenario
         out: set[Addr] = set(self.initial)
-        out |= {(pasid, va) for va in self.scenario.labels.values()}
-        out |= {(pasid, a.va) for a in self.scenario.actions() if a.va is not None}
+        for pasid in self.by_pasid:
+            out |= {(pasid, va) for va in sc.labels.values()}
+        out |= {(sc.pasid_of(a.thread), a.va) for a in sc.actions() if a.va is not None}
         names = ("CpuStore", "CpuLoad", "DevAccess")
         for e in trace:  # (the type test first: it is the cheap one)
             if type(e).__name__ in names and hasattr(e, "va") and hasattr(e, "pasid"):
-                if e.pasid == pasid:
+                if e.pasid in self.by_pasid:
                     out.add((e.pasid, e.va))
         return out
 
     def values(self, addrs: set[Addr]) -> dict[Addr, int | None]:
-        return {a: self.mm.read_value(a[1]) for a in sorted(addrs)}
+        return {a: self.by_pasid[a[0]].read_value(a[1]) for a in sorted(addrs) if a[0] in self.by_pasid}
 
 
 # --------------------------------------------------------------------------- threads
@@ -306,7 +357,7 @@ class _Run:
         if not idle:
             return False
         d.queue.popleft()
-        mm = self.host.mm
+        mm = self.host.mm_of(d.name)
         write = a.verb == "write"
         value = (a.value if a.value is not None else mm.values.dev()) if write else 0
         assert a.va is not None
@@ -339,7 +390,7 @@ class _Run:
             v = {"va": a.va, "len": a.length, "prot": a.prot, "value": a.value}[p]
             if v is not None:
                 kwargs["length" if p == "len" else p] = v
-        t.gen = spec.fn(self.host.kernel, t.name, **kwargs)
+        t.gen = spec.fn(self.host.kernel_of(t.name), t.name, **kwargs)
         t.gen_action = a
 
     def can_move(self, t: _Cpu) -> bool:
@@ -493,7 +544,8 @@ class _Run:
         # it makes exactly the same choices and the same rng calls, in the same
         # order, as the plain version: candidates are the awake CPU threads that
         # can move, in thread order, then the device threads whose access is due.
-        device, rng, cps, mm = self.device, self.rng, self.cps, self.host.mm
+        device, rng, cps = self.device, self.rng, self.cps
+        ptl_of = {t.name: self.host.mm_of(t.name).ptl for t in cpus}
         randint, choice, rand = rng.randint, rng.choice, rng.random
         max_dev_wait, max_sleep, p_preempt = self.max_dev_wait, self.max_sleep, self.p_preempt
         stall_limit = self.stall_limit
@@ -536,7 +588,7 @@ class _Run:
                     if self.cpu_try(obj) == "step":
                         self.progress = True
                         # never inside the page-table spinlock: preemption is disabled there
-                        if mm.ptl.owner != obj.name and rand() < p_preempt:
+                        if ptl_of[obj.name].owner != obj.name and rand() < p_preempt:
                             obj.wake = device.now + randint(1, max_sleep) * cps
                         await self.tick(cps)
                 elif self.dev_try(obj):
@@ -611,11 +663,11 @@ async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Pol
     verdicts = check_all(trace, initial, final)
     metrics: dict[str, Any] = {
         "cycles": device.now,
-        "cpu_steps": host.kernel.steps,
+        "cpu_steps": sum(k.steps for k in host.kernels.values()),
         "dev_commands": run.dev_commands,
         "dev_faults": sum(1 for _, r in run.responses if r.fault),
-        "inv_hook_calls": host.secondary.calls,
-        "inv_requests": host.secondary.requests,
+        "inv_hook_calls": sum(s.calls for s in host.secondaries.values()),
+        "inv_requests": sum(s.requests for s in host.secondaries.values()),
         "stray_completions": len(host.secondary.stray),
     }
     for v in verdicts:

@@ -119,7 +119,7 @@ class CosimConfig:
     tamper: str | None = None
     cmd_timeout: int = 50_000  # cycles a command may stay unanswered before the watchdog fires
     inv_timeout: int = 50_000  # cycles an Invalidate Request may stay uncompleted
-    num_threads: int = 4
+    num_threads: int = 8  # COSIM_PARAMS["NumThreads"]: the co-simulation builds the RTL with 8
     # Back-pressure and latency spread (all seeded by `seed`, so a run replays).
     # stall: port -> (p, n): each cycle a stretch of 1..n cycles (n rounded up to a power
     # of two, at most 256) starts with probability p, during which the port refuses:
@@ -896,6 +896,9 @@ class RtlDevice:
         self.pasid_tbl_base = pasid_tbl_base
         self.trace = trace if trace is not None else Trace()
         self.num_threads = num_threads or ports.cfg.num_threads
+        if self.num_threads > 1 << ports.thread_bits:  # the RTL was built with fewer (NumThreads)
+            raise ValueError(f"{self.num_threads} threads, but the RTL's thread ids have {ports.thread_bits} "
+                             f"bit(s): build it with NumThreads >= {self.num_threads} (COSIM_PARAMS)")
         self.repro = repro
         self.epoch = 0
         self._abs = 0  # absolute cycle of `now`
@@ -1666,6 +1669,12 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     return out
 
 
+# RTL parameters of every co-simulation build (ahead of a caller's own): scenarios may
+# use DEV-thread-0..7, so the device is built with the most threads it allows (ThreadW
+# 3 bits: AXI ids and Translation Request ids carry 3 bits of thread).
+COSIM_PARAMS = {"NumThreads": 8}
+
+
 def build(waves: bool = False, params: dict | None = None, tag: str | None = None) -> Path:
     """Build (cached; tb.toolchain.build_rtl locks and fixes the PCH flag) the co-simulation model.
 
@@ -1677,7 +1686,7 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
     """
     from tb import toolchain
 
-    params = dict(params or {})
+    params = {**COSIM_PARAMS, **(params or {})}
     tag = tag or ("cosim_waves" if waves else "cosim")
     if params:
         tag += "_" + toolchain.param_tag(params)

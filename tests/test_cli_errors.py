@@ -119,11 +119,11 @@ def test_lengths_past_the_user_address_space_are_refused_when_read(action, words
 
 
 @pytest.mark.parametrize("text,line", [
-    (SETUP + "[Time 0]\nDEV-thread-4 {read A}\n", 5),
+    (SETUP + "[Time 0]\nDEV-thread-8 {read A}\n", 5),
     (SETUP + "threads CPU-thread-0 DEV-thread-9\n" + ROW, 4),
 ])
 def test_device_threads_beyond_the_device_are_refused_when_read(text, line):
-    refused(text, line, "the device has 4 threads (DEV-thread-0..DEV-thread-3)")
+    refused(text, line, "the device has 8 threads (DEV-thread-0..DEV-thread-7)")
 
 
 def test_long_lines_are_not_echoed_whole(tmp_path):

@@ -291,8 +291,9 @@ def test_submit_to_busy_thread_rejected():
     assert not e.dev.thread_idle(0) and e.dev.thread_idle(1)
     with pytest.raises(RuntimeError):
         e.dev.submit(DevCommand(0, False, PASID, VA))
+    e.dev.submit(DevCommand(7, False, PASID, VA))  # the last of its 8 threads
     with pytest.raises(ValueError):
-        e.dev.submit(DevCommand(4, False, PASID, VA))
+        e.dev.submit(DevCommand(8, False, PASID, VA))
 
 
 def test_run_sync():

@@ -44,7 +44,7 @@ ERROR_LINE = re.compile(r"^error: (?P<path>.+?):(?P<line>\d+): (?=\S)")
 
 HUGE = ["18446744073709551616", "0xffffffffffffffffffffffff", "99999999999999999999999999", "-1", "0x800000000000",
         "0x7ffffffff000", "250000", "10000001", "1_000_000_000", "0"]
-NAMES = ["frobnicate", "DEV-thread-9", "DEV-thread-4", "CPU-thread-x", "addrZ", "munmapp", "until", "[Time",
+NAMES = ["frobnicate", "DEV-thread-9", "DEV-thread-8", "CPU-thread-x", "addrZ", "munmapp", "until", "[Time",
          "expect", "=", "{", "}", "resume", "nowait", "zero", "huge", "count=99999", "value=", "pasid", "wait"]
 
 

@@ -137,11 +137,11 @@ def test_starting_an_operation_while_the_previous_one_is_preempted_is_an_error()
 
 
 def test_device_thread_the_device_does_not_have_is_reported_at_its_line():
-    # beyond the device's 4 threads: refused when the file is read
-    text = SMALL.replace("DEV-thread-1 {read B}", "DEV-thread-6 {read B}")
+    # beyond the device's 8 threads: refused when the file is read
+    text = SMALL.replace("DEV-thread-1 {read B}", "DEV-thread-8 {read B}")
     with pytest.raises(ScenarioError) as e:
         parse(text, "x.scn")
-    assert e.value.line == 11 and "the device has 4 threads" in str(e.value)
+    assert e.value.line == 11 and "the device has 8 threads" in str(e.value)
     # a device built with fewer threads refuses it when the run reaches that line
     text = SMALL.replace("DEV-thread-1 {read B}", "DEV-thread-3 {read B}")
     with pytest.raises(ScenarioRunError) as e:

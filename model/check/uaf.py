@@ -19,6 +19,20 @@ by some completely different task". Two shapes are reported:
   Same-cycle ties are lenient here too: a walk in the cycle of its frame's
   events is judged only if the frame was free or held data at every point of
   that cycle.
+* another's: the same stale access where the frame was never freed but has
+  been handed to another address as its writable page after the access's
+  own mapping was removed (a `PteChange` of that address to the frame with
+  write permission, at or after the removal and strictly before the access;
+  the address maps the frame at every point of the access's cycle). That is
+  another mm after a fork whose COW left it the frame's only mapping and
+  which then reused it in place. Judged by the frame, not by the address:
+  the device read or wrote a private page of someone else, which the (pasid,
+  va) view of the other checkers can only call an unknown value. Until the
+  frame is handed over writable it still holds what the stale translation
+  mapped (a zap or COW of one side of a fork leaves the frame read-only to
+  the other): a late use then is the ordinary invalidation delay, as for a
+  frame not yet freed. Page-cache and KSM pages are shared by design and are
+  not judged this way.
 
 A `DevAccess` and the DMA `MemAccess` of the same access (same cycle and PA)
 are reported once, with both events.
@@ -27,7 +41,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from model.trace import DevAccess, FrameEvent, MemAccess, Trace
+from model.trace import DevAccess, FrameEvent, MemAccess, PteChange, Trace
 
 from .common import PAGE, UNKNOWN, TraceView, as_view, fmt_addr, fmt_event
 from .verdict import Verdict, limit
@@ -39,6 +53,39 @@ DATA_OWNERS = frozenset({"anon", "ksm", "zero", "file"})
 def _free_msg(what: str, pfn: int, t: int, ev: FrameEvent | None) -> str:
     since = f" since {fmt_event(ev)}" if ev is not None else " (allocated only later)"
     return f"[use-after-free] {what} at t={t} touched frame pfn {pfn:#x}, which was free{since}"
+
+
+def _mapped_pages(view: TraceView) -> dict[int, list[tuple[int, int]]]:
+    """Physical 4 KiB page -> every address (pasid, 4 KiB va) a `PteChange` ever
+    mapped to it or from it, in trace order."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    for _, c in view.of(PteChange):
+        for pa in {c.old_pa, c.new_pa} - {None}:
+            base = pa & ~(PAGE - 1)
+            for off in range(0, c.size, PAGE):
+                lst = out.setdefault(base + off, [])
+                a = (c.pasid, (c.va + off) & ~(PAGE - 1))
+                if a not in lst:
+                    lst.append(a)
+    return out
+
+
+def _other_mapping(index: dict[int, list[tuple[int, int]]], hist, page: int, own: tuple[int, int],
+                   since: int, t: int) -> tuple[tuple[int, int], PteChange] | None:
+    """Another address (pasid, 4 KiB va) than `own` that maps physical page `page` at
+    every point of instant t, by a writable mapping set at `since` <= time < t; with
+    that change. None if there is none."""
+    for a in index.get(page, ()):
+        if a == own:
+            continue
+        pages = hist.possible_pages(a[0], a[1], t)
+        if pages is UNKNOWN or pages != {page}:
+            continue
+        for c in hist.covering(a[0], a[1]):
+            if (since <= c.time < t and c.writable and c.new_pa is not None
+                    and hist.page_of(c.new_pa, c, a[1]) == page):
+                return a, c
+    return None
 
 
 def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 50) -> list[Verdict]:
@@ -54,6 +101,7 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         if e.source == "dma":
             dma_by_key.setdefault((e.time, e.pa), []).append(e)
     claimed: set[int] = set()  # id() of MemAccess events reported with their DevAccess
+    index: dict[int, list[tuple[int, int]]] | None = None  # page -> addresses (built when first needed)
 
     def what_dev(d: DevAccess) -> str:
         kind = "write" if d.write else "read"
@@ -85,6 +133,17 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
         r = removals[-1]
         frees = frames.frees_between(pfn, r.time, t)
         if not frees:
+            if index is None:
+                index = _mapped_pages(view)
+            other = _other_mapping(index, hist, page, (d.pasid, d.va & ~(PAGE - 1)), r.time, t)
+            if other is not None and st is not None and st[1] is not None and st[1].owner == "anon":
+                c = other[1]
+                bad.append(Verdict(
+                    "use-after-free", False,
+                    f"[use-after-free] {what_dev(d)} at t={t} used a translation removed by {fmt_event(r)}; "
+                    f"frame pfn {pfn:#x} was not freed but has since been handed to {fmt_addr(other[0])} as "
+                    f"its writable page ({fmt_event(c)}): the device touched another mapping's private page",
+                    [d, *mem, r, c]))
             continue
         f = frees[0]
         evs = [d, *mem]
