@@ -45,7 +45,7 @@ from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vm
 from .notifier import Notifier, Policy, SecondaryTlb
 from .ops import OPS, Kernel
 from .pasid import PasidTable
-from .scenario import Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
+from .scenario import HUGE_STATES, Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
 from .trace import Trace
 
 Addr = tuple[int, int]
@@ -129,7 +129,7 @@ class Host:
                      huge_base_pa=layout.huge_base)
         self.secondary = SecondaryTlb(device, scenario.pasid)
         self.notifier = Notifier(self.mm, policy, self.secondary)
-        self.kernel = Kernel(self.mm, self.notifier, wp_fault=scenario.wp_fault)
+        self.kernel = Kernel(self.mm, self.notifier, wp_fault=scenario.wp_fault, bugs=scenario.bugs)
         self.initial: dict[Addr, int] = {}
         self._setup()
 
@@ -141,7 +141,7 @@ class Host:
             mm.add_vma(Vma(v.start, v.end, v.kind, v.writable, v.mergeable, f, 0 if f is None else v.start >> 12))
         mm.bind_pasid(sc.pasid)
         for p in sc.pages:
-            size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+            size = HPAGE_SIZE if p.state in HUGE_STATES else PAGE_SIZE
             try:
                 for i in range(p.count):
                     va = p.va + i * size
@@ -161,11 +161,16 @@ class Host:
             mm.setup_map(va, frames.zero_pfn, writable=False)
             self.initial[(mm.bound_pasid, va)] = 0
             return
-        if state == "huge":
+        if state in HUGE_STATES:
             base = va & ~(HPAGE_SIZE - 1)
             first = mm.huge.alloc("anon")
             self.mem.write64((first << 12) + (va - base), value)
-            mm.setup_map_huge(base, first, writable=vma.writable)
+            cow = state == "huge-cow"
+            mm.setup_map_huge(base, first, writable=vma.writable and not cow)
+            if cow:  # also mapped by a forked child: every subframe referenced and mapped twice
+                for i in range(HPAGE_SIZE // PAGE_SIZE):
+                    mm.get_page(first + i)
+                    mm.add_map(first + i)
         elif state == "file":
             assert vma.file is not None
             idx = vma.file_index(va)
