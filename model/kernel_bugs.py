@@ -40,6 +40,8 @@ class BugSwitch:
     versions: str  # Linux versions that had the bug
     fixed_by: str  # commit id and subject of the fix
     summary: str
+    #: the notifier policy of the kernels that had the bug (model.notifier.Policy value)
+    policy: str = "notify-inside-lock"
 
     @property
     def kind(self) -> str:

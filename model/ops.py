@@ -1428,9 +1428,10 @@ def migrate_misplaced_transhuge_page(k: Kernel, thread: str, base: int, orig: in
         why = ("isolated by another thread" if not isolated else
                "PMD changed" if mm.pte(base) != orig else "page has other references (page_ref_freeze)")
         yield from o.point("migrate_misplaced_transhuge_page:clear_flush_notify")
-        if mm.pte(base) == orig:  # out_fail: give the PMD its protection back
-            mm.tables.set_entry(base, 3, mm.make_pte(first, writable=writable, huge=True))
-            yield o.step("pmd_set", f"{base:#x} -> pfn {first:#x} again (migration failed)")
+        if mm.pte(base) == orig:  # out_fail: pmd_modify(entry, vm_page_prot): read-only (x86
+            # has no saved write bit), the next write fault reuses or copies the THP
+            mm.tables.set_entry(base, 3, mm.make_pte(first, writable=False, huge=True))
+            yield o.step("pmd_set", f"{base:#x} -> pfn {first:#x} again, read-only (migration failed)")
         yield from o.unlock()
         if isolated:
             mm.putback_lru_page(first)
