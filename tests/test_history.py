@@ -132,10 +132,10 @@ def test_huge_cow_on_the_rtl(srv):
         assert res.metrics.get("cycles", 0) > 0  # it really ran on the simulator
 
 
-@pytest.mark.parametrize("off", [0x0, 0x1000, 0xff000, 0x1ff000, 0x1ffff8])
+@pytest.mark.parametrize("off", [0x0, 0x1008, 0xff000, 0x1ff000, 0x1ffff8])
 def test_a_device_write_anywhere_in_the_thp_during_the_copy_is_judged(off):
     """The write during migrate_page_copy may hit any 4 KiB of the 2 MiB page,
-    the faulting one included: lost with the bug, a fault with the fix."""
+    the faulting one included (0x1008: the CPU stores to 0x1000): lost with the bug, a fault with the fix."""
     text = (HISTORY_DIR / "thp_numa_migrate_4.19.scn").read_text()
     text = text.replace("label W 0x40003000", f"label W {0x40000000 + off:#x}")
     from model.scenario import parse
