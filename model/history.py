@@ -7,7 +7,8 @@ it must fail exactly the rules of the file's `expect` line for that policy)
 and once with no switch on (the fix: it must be clean). docs/HISTORY.md has
 one paragraph per row.
 
-`python -m model.history [--device ref|rtl]` prints the table.
+`python -m model.history [--device ref|rtl|both]` prints the table and
+writes build/history/history.json and history.md.
 """
 from __future__ import annotations
 
@@ -73,24 +74,61 @@ def fmt(rules: frozenset[str]) -> str:
     return ",".join(sorted(rules)) or "clean"
 
 
+def table(results: list[dict]) -> str:
+    """The rows as a Markdown table (the columns of docs/HISTORY.md)."""
+    out = ["| row | Linux | path | with the bug | with the fix | reference device agrees | source |",
+           "|---|---|---|---|---|---|---|"]
+    for r in results:
+        agree = {True: "yes", False: "**no**", None: "-"}[r["ref_agrees"]]
+        out.append(f"| `{r['row']}` | {r['versions']} | {r['path']} | {r['bug']} | {r['fix']} | {agree} | "
+                   f"{r['fixed_by']} |")
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
+    import json
+    import sys
+
+    from .cli import nonneg_int
+    from .scenario import ScenarioError
 
     ap = argparse.ArgumentParser(prog="python -m model.history", description=__doc__.splitlines()[0])
-    ap.add_argument("--device", choices=("ref", "rtl"), default="ref")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", choices=("ref", "rtl", "both"), default="both",
+                    help="where the verdict columns come from (both: the RTL, compared with the reference)")
+    ap.add_argument("--seed", type=nonneg_int, default=0)
+    ap.add_argument("--rows", default=str(HISTORY_DIR), help="directory of row scenario files")
+    ap.add_argument("--out", default=str(ROOT / "build" / "history"), help="directory for history.json/.md")
     args = ap.parse_args(argv)
-    if args.device == "rtl":
-        from tb.rtldev import run_scenario_rtl as runner  # noqa: the RTL binding lives in tb/
-    else:
-        from .scheduler import run_scenario_sync as runner
-    bad = 0
-    print(f"{'row':34} {'versions':12} {'policy':20} {'with the bug':24} {'with the fix':12} fixed by")
-    for r in rows():
-        run_row(r, runner, args.seed)
-        bad += not r.ok
-        print(f"{r.scenario.name:34} {r.versions:12} {r.policy:20} {fmt(r.bug):24} {fmt(r.fix):12} {r.fixed_by}"
-              + ("" if r.ok else f"   <-- expected {fmt(r.expected)} / clean"))
+    from .scheduler import run_scenario_sync
+    results, bad = [], 0
+    try:
+        all_rows = rows(Path(args.rows))
+    except (ScenarioError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for r in all_rows:
+        ref = run_row(dataclasses.replace(r), run_scenario_sync, args.seed)
+        main_row, agrees = ref, None
+        if args.device != "ref":
+            from tb.rtldev import run_scenario_rtl  # the RTL binding lives in tb/
+            rtl = run_row(dataclasses.replace(r), lambda sc, pol, seed: run_scenario_rtl(sc, pol, seed), args.seed)
+            main_row = rtl
+            agrees = (rtl.bug, rtl.fix) == (ref.bug, ref.fix) if args.device == "both" else None
+        ok = main_row.ok and agrees is not False
+        bad += not ok
+        results.append({"row": r.scenario.name, "file": str(r.path), "versions": r.versions,
+                        "path": ", ".join(sorted({SWITCHES[b].point.split(":")[0] for b in r.scenario.bugs})),
+                        "policy": r.policy, "device": "rtl" if args.device != "ref" else "ref",
+                        "expected": fmt(r.expected), "bug": fmt(main_row.bug), "fix": fmt(main_row.fix),
+                        "ref_agrees": agrees, "fixed_by": r.fixed_by, "ok": ok})
+    md = table(results)
+    print(md, end="")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "history.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "history.md").write_text(md)
+    print(f"{len(results) - bad} of {len(results)} rows as expected; {out / 'history.json'}, {out / 'history.md'}")
     return 1 if bad else 0
 
 

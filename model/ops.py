@@ -1172,9 +1172,8 @@ def _split_partial_huge(o: Op, start: int, end: int) -> OpGen:
     is split first (`next - addr != HPAGE_PMD_SIZE`), so the operation acts on
     the 4 KiB pages in the range and leaves the rest of the huge page alone."""
     for base in sorted({start & ~(HPAGE_SIZE - 1), (end - 1) & ~(HPAGE_SIZE - 1)}):
-        hit = o.mm.leaf(base)
-        if (hit is not None and hit[2] == HPAGE_SIZE and (hit[1] & pt.P or Mm.is_protnone(hit[1]))
-                and (base < start or base + HPAGE_SIZE > end)):
+        hit = o.mm.leaf(base)  # lockless, like pmd_trans_huge(): _split_huge_pmd re-checks under the lock
+        if hit is not None and hit[2] == HPAGE_SIZE and (base < start or base + HPAGE_SIZE > end):
             yield from _split_huge_pmd(o, base)
 
 
@@ -1184,7 +1183,7 @@ def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
     o = Op(k, thread, "thp_split")
     base = va & ~(HPAGE_SIZE - 1)
     hit = mm.leaf(base)
-    if hit is None or hit[2] != HPAGE_SIZE or not (hit[1] & pt.P or Mm.is_protnone(hit[1])):
+    if hit is None or hit[2] != HPAGE_SIZE:
         yield o.step("abort", f"{base:#x}: no huge PMD mapped")
         return
     yield from _split_huge_pmd(o, base)

@@ -77,9 +77,12 @@ def addr_mask(page_size: int, pa_bits: int = 48) -> int:
 
 
 def huge_slot(e: int) -> bool:
-    """A PDPTE/PDE that maps a huge page for the kernel: present with PS, or
-    protnone with PS (pmd_present() of a NUMA hinting PMD)."""
-    return bool(e & PS) and bool(e & (P | PROTNONE))
+    """A PDPTE/PDE that is a huge page's slot for the kernel: PS set, present
+    or not. x86 pmd_present() counts PSE for the same reason: a protnone (NUMA
+    hinting) PMD, and a PMD that pmdp_invalidate made not-present under the
+    lock, still belong to their huge page (a lockless look must not take
+    them for a missing page table)."""
+    return bool(e & PS)
 
 
 def is_canonical(va: int) -> bool:
@@ -284,9 +287,9 @@ class PageTables:
         """(entry PA, value, page size) of the leaf slot for va; None if no such slot.
 
         A not-present PTE still has a slot (its value is returned, maybe 0); a
-        not-present PML4E/PDPTE/PDE means no slot, except a protnone huge
-        entry (PS and PROTNONE with P clear: a NUMA hinting PMD), which is
-        the slot of its huge page.
+        not-present PML4E/PDPTE/PDE means no slot, except a huge one (PS set:
+        a protnone NUMA hinting PMD, or one invalidated under the lock by a
+        THP operation), which is the slot of its huge page (`huge_slot`).
         """
         va = self._check_va(va)
         table = self.root_pa

@@ -142,3 +142,19 @@ def test_a_device_write_anywhere_in_the_thp_during_the_copy_is_judged(off):
     sc = parse(text, "w.scn")
     assert run_scenario_sync(sc, "notify-inside-lock", SEED).failed_rules >= {"lost-write"}
     assert not run_scenario_sync(dataclasses.replace(sc, bugs=frozenset()), "notify-inside-lock", SEED).failed_rules
+
+
+def test_history_cli_writes_the_table_and_fails_in_one_line(tmp_path, capsys):
+    import json
+
+    from model.history import main
+    assert main(["--device", "ref", "--out", str(tmp_path / "out")]) == 0
+    got = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert [r["row"] for r in got] == [Path(n).stem for n in ROWS] and all(r["ok"] for r in got)
+    assert "| `thp_numa_migrate_4.19` |" in (tmp_path / "out" / "history.md").read_text()
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "rows" / "x.scn").write_text("bug nope\nvma 0x40000000 0x40200000 anon rw\n[Time 0]\n")
+    capsys.readouterr()
+    assert main(["--device", "ref", "--rows", str(tmp_path / "rows"), "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "x.scn:1: unknown bug switch 'nope'" in err
