@@ -450,6 +450,10 @@ def do_huge_pmd_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
     and drops the mapping's reference (page_remove_rmap, put_page), and ends
     with `invalidate_range_only_end`. The old THP survives while another
     mapping (a forked child) still holds it.
+
+    This copying form lived up to Linux 5.7; 5.8 (3917c80280c9 "thp: change
+    CoW semantics for anon-THP") splits the PMD instead and copies one 4 KiB
+    page through the ordinary do_wp_page.
     """
     mm = k.mm
     o = Op(k, thread, "do_huge_pmd_wp_page")
