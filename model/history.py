@@ -39,7 +39,7 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.bug == self.expected and self.expected and not self.fix
+        return bool(self.expected) and self.bug == self.expected and not self.fix
 
 
 def rows(directory: Path = HISTORY_DIR) -> list[Row]:
