@@ -60,11 +60,11 @@ explore: $(STAMP)
 
 matrix: $(STAMP)
 	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
-	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
+	else $(VPY) -m tb.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
 # kernel history rows (scenarios/history/, docs/HISTORY.md) on the RTL and the reference device
 history: $(STAMP)
-	@$(VPY) -m model.history --device both --out $(BUILD)/history
+	@$(VPY) -m tb.history --device both --out $(BUILD)/history
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress

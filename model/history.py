@@ -7,8 +7,9 @@ it must fail exactly the rules of the file's `expect` line for that policy)
 and once with no switch on (the fix: it must be clean). docs/HISTORY.md has
 one paragraph per row.
 
-`python -m model.history [--device ref|rtl|both]` prints the table and
-writes build/history/history.json and history.md.
+`python -m model.history` runs the rows on the reference device;
+`python -m tb.history [--device ref|rtl|both]` (`make history`) adds the RTL.
+Both print the table and write build/history/history.json and history.md.
 """
 from __future__ import annotations
 
@@ -85,7 +86,9 @@ def table(results: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, rtl: Callable[..., Any] | None = None,
+         prog: str = "python -m model.history") -> int:
+    """`rtl` is run_scenario_rtl(scenario, policy, seed); tb.history passes it (model/ never imports tb/)."""
     import argparse
     import json
     import sys
@@ -93,13 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     from .cli import nonneg_int
     from .scenario import ScenarioError
 
-    ap = argparse.ArgumentParser(prog="python -m model.history", description=__doc__.splitlines()[0])
-    ap.add_argument("--device", choices=("ref", "rtl", "both"), default="both",
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=("ref", "rtl", "both"), default="both" if rtl else "ref",
                     help="where the verdict columns come from (both: the RTL, compared with the reference)")
     ap.add_argument("--seed", type=nonneg_int, default=0)
     ap.add_argument("--rows", default=str(HISTORY_DIR), help="directory of row scenario files")
     ap.add_argument("--out", default=str(ROOT / "build" / "history"), help="directory for history.json/.md")
     args = ap.parse_args(argv)
+    if args.device != "ref" and rtl is None:
+        ap.error(f"argument --device: {args.device} runs on the RTL, which is bound in tb/: "
+                 f"python -m tb.history --device {args.device}")
     from .scheduler import run_scenario_sync
     results, bad = [], 0
     try:
@@ -111,10 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         ref = run_row(dataclasses.replace(r), run_scenario_sync, args.seed)
         main_row, agrees = ref, None
         if args.device != "ref":
-            from tb.rtldev import run_scenario_rtl  # the RTL binding lives in tb/
-            rtl = run_row(dataclasses.replace(r), lambda sc, pol, seed: run_scenario_rtl(sc, pol, seed), args.seed)
-            main_row = rtl
-            agrees = (rtl.bug, rtl.fix) == (ref.bug, ref.fix) if args.device == "both" else None
+            on_rtl = run_row(dataclasses.replace(r), rtl, args.seed)
+            main_row = on_rtl
+            agrees = (on_rtl.bug, on_rtl.fix) == (ref.bug, ref.fix) if args.device == "both" else None
         ok = main_row.ok and agrees is not False
         bad += not ok
         results.append({"row": r.scenario.name, "file": str(r.path), "versions": r.versions,

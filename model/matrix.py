@@ -9,7 +9,7 @@ from mmu_notifier.rst and the 2017 LKML thread; this module generates the
 scenarios, runs them and compares.
 
     .venv/bin/python -m model.matrix --device ref      (writes build/matrix/ref/)
-    .venv/bin/python -m model.matrix --device rtl      (writes build/matrix/rtl/)
+    .venv/bin/python -m tb.matrix --device rtl         (writes build/matrix/rtl/)
 
 prints which device ran, expected vs observed per cell, writes matrix.json and
 matrix.md (and the generated scenarios) to the output folder (default
@@ -342,23 +342,8 @@ def ref_runner(sc: Scenario, policy: str, seed: int) -> Any:
     return run_scenario_sync(sc, policy, seed)
 
 
-def rtl_runner(device: str = "rtl") -> Runner:
-    """The RTL path: tb.rtldev must export run_scenario_rtl(scenario, policy, seed) -> RunResult
-    (with device_bug=VARIANT for a test-only broken device)."""
-    try:
-        import tb.rtldev as rtldev  # noqa: PLC0415 - deliberately lazy
-    except ImportError as e:
-        print(f"error: --device rtl needs tb/rtldev.py (the RTL-backed device), which cannot be "
-              f"imported: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    fn = getattr(rtldev, "run_scenario_rtl", None)
-    if fn is None:
-        print("error: --device rtl: tb.rtldev has no run_scenario_rtl(scenario, policy, seed)", file=sys.stderr)
-        raise SystemExit(2)
-    bug = device_variant(device)
-    if bug:
-        return lambda sc, policy, seed: fn(sc, policy, seed, device_bug=bug)
-    return fn
+# The RTL runner is handed in from above (tb.matrix): model/ never imports tb/.
+RtlFactory = Callable[[str], Runner]  # device name ("rtl", "rtl-no-drain", ...) -> runner
 
 
 @dataclass
@@ -457,8 +442,9 @@ DEVICE_TEXT = {"ref": "the reference device (model.refdev, transaction level)",
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m model.matrix", description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, rtl: RtlFactory | None = None, prog: str = "python -m model.matrix") -> int:
+    """`rtl` builds the runner of an RTL device column; tb.matrix passes it (model/ never imports tb/)."""
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=DEVICES, default="ref",
                     help="rtl-no-drain / rtl-no-poison: the RTL with a test-only switch that breaks ATS rule 2 / 1")
     ap.add_argument("--out", help="output directory (default: build/matrix/<device>)")
@@ -478,7 +464,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"argument --only: unknown operation(s) {', '.join(sorted(unknown))} "
                      f"(known: {', '.join(r.op for r in rows)})")
         rows = [r for r in rows if r.op in args.only]
-    runner = ref_runner if args.device == "ref" else rtl_runner(args.device)
+    if args.device != "ref" and rtl is None:
+        ap.error(f"argument --device: {args.device} runs on the RTL, which is bound in tb/: "
+                 f"python -m tb.matrix --device {args.device}")
+    runner = ref_runner if args.device == "ref" else rtl(args.device)
     print(f"== verdict matrix on {DEVICE_TEXT[args.device]}, seed {args.seed}")
     t0 = time.monotonic()
     cells = run_matrix(rows, runner, args.seed, args.device)

@@ -52,7 +52,7 @@ Timing convention (one global clock, cycle k = rising edge k):
     result = await run_scenario(scenario, dev, "deferred", seed=1)
 
 Outside the simulator, `run_scenario_rtl(scenario, policy, seed)` (used by
-`python -m model.matrix --device rtl`) sends the run to a co-simulation server:
+`python -m tb.matrix --device rtl`) sends the run to a co-simulation server:
 one Verilator process (tb/cosim_server.py) that stays up and serves every
 request, so a matrix of 57 cells pays the simulator start-up once.
 """
@@ -1882,7 +1882,7 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
                      srv: CosimServer | None = None, device_bug: str | None = None, **kw: Any) -> Any:
     """`model.scheduler.run_scenario` on the RTL; returns its RunResult.
 
-    This is the entry point `python -m model.matrix --device rtl` uses. A
+    This is the entry point `python -m tb.matrix --device rtl` uses. A
     `Scenario` object, a path or scenario text is accepted. With
     `compare_ref` the same scenario, policy and seed also run on the
     reference device, and a verdict `rtl-vs-ref` (failing when the two runs

@@ -173,7 +173,7 @@ def test_sim_table_columns_fit_their_widest_cell(tmp_path):
 
 @pytest.mark.rtl
 def test_rtl_matrix_names_its_device_and_keeps_its_own_directory(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "model.matrix", "--device", "rtl", "--only", "cow", "--out",
+    r = subprocess.run([sys.executable, "-m", "tb.matrix", "--device", "rtl", "--only", "cow", "--out",
                         str(tmp_path / "rtl")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert r.stdout.splitlines()[0] == "== verdict matrix on the RTL (ats_dev_top in Verilator), seed 0", r.stdout
