@@ -113,6 +113,7 @@ module ptw #(
   logic [1:0]      pwc_hit_lvl;
   logic [PpnW-1:0] pwc_hit_base;
   logic            pwc_ins;
+  logic [NumWalks-1:0] pwc_ins_by;  // slots that fill the PWC this cycle (the last one's entry is taken)
   logic [1:0]      pwc_ins_lvl;
   logic [PasidW-1:0] pwc_ins_pasid;
   logic [26:0]     pwc_ins_tag;
@@ -214,6 +215,7 @@ module ptw #(
   // ---------------------------------------------------------------------------
   always_comb begin
     pwc_ins       = 1'b0;
+    pwc_ins_by    = '0;
     pwc_ins_lvl   = '0;
     pwc_ins_pasid = '0;
     pwc_ins_tag   = '0;
@@ -370,6 +372,7 @@ module ptw #(
             base_n = e[PaWidth-1:12];
             if (!inval && !pwc_flush_i) begin
               pwc_ins       = 1'b1;
+              pwc_ins_by[s] = 1'b1;
               pwc_ins_lvl   = 2'd0;
               pwc_ins_pasid = pasid;
               pwc_ins_tag   = vpn[35:9];
@@ -417,6 +420,7 @@ module ptw #(
           wrbl_n = wrbl & e[ats_pkg::PteRw];
           if (!inval && !pwc_flush_i && wrbl && e[ats_pkg::PteRw]) begin
             pwc_ins       = 1'b1;
+            pwc_ins_by[s] = 1'b1;
             pwc_ins_lvl   = lvl[1:0];
             pwc_ins_pasid = pasid;
             pwc_ins_tag   = vpn[35:9];

@@ -254,7 +254,7 @@ async def ptw_checks(dut):
         return f
     cases = {
         "rule1_pwc_no_stale_fill": p(dict(st_q=1), dict(pwc_flush_i=1), dict(pwc_flush_i=0, st_q=2, r_valid_i=1,
-                                                                              pwc_ins=1)),
+                                                                              pwc_ins_by=1)),
         "ptw_cpl_requested": p(dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=2)),
         "ptw_cpl_size": p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0),
                           dict(xreq_valid_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=3)),
@@ -278,7 +278,7 @@ async def ptw_checks(dut):
                               dict(ar_req_o=1)),
     }
     legal = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1),
-              dict(st_q=2), dict(r_valid_i=1, pwc_ins=1), dict(r_valid_i=0, pwc_ins=0, st_q=3, pwc_flush_i=1),
+              dict(st_q=2), dict(r_valid_i=1, pwc_ins_by=1), dict(r_valid_i=0, pwc_ins_by=0, st_q=3, pwc_flush_i=1),
               dict(pwc_flush_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=1), dict(xcpl_valid_o=0, st_q=0))
     # a write walk's leaf: exclusive read EXOKAY, A and D written, EXOKAY, writable completion
     legal_ad = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1, wr_q=1),

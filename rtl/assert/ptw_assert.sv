@@ -61,7 +61,7 @@ module ptw_assert #(
   input logic [NumWalks-1:0]   wr_q,
   input logic [NumWalks-1:0]   wrbl_q,
   input logic [NumWalks*4-1:0] cause_q,
-  input logic                  pwc_ins
+  input logic [NumWalks-1:0]   pwc_ins_by
 );
 
   `ATS_CHECKER_COMMON
@@ -85,8 +85,7 @@ module ptw_assert #(
     if (xreq_valid_i && xreq_ready_o) out_d[xreq_id_i] = 1'b1;
     for (int unsigned s = 0; s < NumWalks; s++) begin
       ginv_d[s]  = (st_q[s*3 +: 3] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
-      // the slot whose read data (or A/D write response) arrives this cycle is the one that may insert
-      ins_bad[s] = pwc_ins && (r_valid_i[s] || b_valid_i[s]) && (ginv_q[s] || pwc_flush_i);
+      ins_bad[s] = pwc_ins_by[s] && (ginv_q[s] || pwc_flush_i);
     end
   end
 
