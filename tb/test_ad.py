@@ -38,7 +38,7 @@ import random
 import cocotb
 
 from model.ats import Fault
-from model.pagetable import A, D, P, RW, SIZE_1G, SIZE_2M, SIZE_4K, SIZE_LEVEL, AD_RETRIES, va_of
+from model.pagetable import A, D, RW, SIZE_1G, SIZE_2M, SIZE_4K, SIZE_LEVEL, AD_RETRIES, va_of
 from tb.atsbench import TB, Host, rtl_params
 from tb.axi_mem import Resp
 
@@ -216,13 +216,14 @@ async def ad_bus_errors(dut):
                     err = None
                     state = {"n": 0}
 
-                    def hook(a, pte=pte, state=state):
+                    def reread_hook(a, pte=pte, state=state):
                         if a.source == "walk" and not a.write and a.lock and a.addr == pte:
                             state["n"] += 1
                             if state["n"] == 1:
                                 mem.write64(pte, mem.read64(pte) | SW_BIT)
                                 b.tb.axi.inject_error(pte, resp=resp, reads=True, writes=False, source="walk",
                                                       count=1)
+                    hook = reread_hook
                     b.tb.axi.accept_hooks.append(hook)
                 what = f"{resp.name} on the A/D {where} ({'write' if write else 'read'} command)"
                 r = await b.access(write, va, data=0x55)
