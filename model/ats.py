@@ -25,6 +25,7 @@ class Fault(enum.IntEnum):
     BUS_DATA = 7
     NONCANONICAL = 8
     MISALIGNED = 9
+    AD_UPDATE = 10  # A/D update not atomic: no exclusive monitor, or the walker's retries used up
 
 
 @dataclass(frozen=True)

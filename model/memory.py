@@ -4,6 +4,14 @@ The RTL's AXI slave calls `read64`/`write64` once per beat and the reference
 device once per access, so the aligned 8-byte path is the hot one: it is a dict
 lookup plus `int.from_bytes` on one page. Pages that were never written read as
 zero without being allocated, so a walk through an empty table costs no memory.
+
+The memory also holds the AXI exclusive monitor the device's page walker
+relies on for its accessed/dirty updates (docs/ARCHITECTURE.md section 3): an
+exclusive read reserves the 8-byte granule for its AXI ID, and *every* write
+to those bytes, whoever makes it (a CPU store of the host model, a DMA write,
+another ID's exclusive write, a page copy or zeroing), clears the reservation.
+An exclusive write succeeds only while its ID still holds the reservation.
+Keeping the monitor inside the one memory object means no writer can bypass it.
 """
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ _ZERO_PAGE = bytes(PAGE_SIZE)
 class PhysMem:
     """Sparse physical memory of `2**pa_bits` bytes in 4 KiB bytearray pages."""
 
-    __slots__ = ("pa_bits", "limit", "_pages")
+    __slots__ = ("pa_bits", "limit", "_pages", "_resv")
 
     def __init__(self, pa_bits: int = 48) -> None:
         if not 12 <= pa_bits <= 64:
@@ -24,6 +32,7 @@ class PhysMem:
         self.pa_bits = pa_bits
         self.limit = 1 << pa_bits
         self._pages: dict[int, bytearray] = {}
+        self._resv: dict[int, int] = {}  # exclusive monitor: AXI ID -> reserved 8-byte granule (pa >> 3)
 
     # -- checks ------------------------------------------------------------
     def _check(self, pa: int, n: int) -> None:
@@ -54,6 +63,8 @@ class PhysMem:
     def write(self, pa: int, data: bytes) -> None:
         n = len(data)
         self._check(pa, n)
+        if self._resv and n:
+            self._unreserve(pa, n)
         pos = 0
         while pos < n:
             off = pa & _OFF_MASK
@@ -79,6 +90,8 @@ class PhysMem:
         if off > PAGE_SIZE - 8 or pa < 0 or pa + 8 > self.limit:
             self.write(pa, value.to_bytes(8, "little"))
             return
+        if self._resv:
+            self._unreserve(pa, 8)
         self._page(pa >> PAGE_SHIFT)[off:off + 8] = value.to_bytes(8, "little")
 
     # -- page operations ---------------------------------------------------
@@ -87,6 +100,8 @@ class PhysMem:
             raise ValueError(f"copy_page needs page-aligned addresses ({dst_pa:#x} <- {src_pa:#x})")
         self._check(dst_pa, PAGE_SIZE)
         self._check(src_pa, PAGE_SIZE)
+        if self._resv:
+            self._unreserve(dst_pa, PAGE_SIZE)
         src = self._pages.get(src_pa >> PAGE_SHIFT)
         if src is None:
             self._pages.pop(dst_pa >> PAGE_SHIFT, None)
@@ -97,8 +112,38 @@ class PhysMem:
         if pa & _OFF_MASK:
             raise ValueError(f"zero_page needs a page-aligned address ({pa:#x})")
         self._check(pa, PAGE_SIZE)
+        if self._resv:
+            self._unreserve(pa, PAGE_SIZE)
         # Dropping the page is the same as zeroing it: absent pages read as 0.
         self._pages.pop(pa >> PAGE_SHIFT, None)
+
+    # -- exclusive monitor (AXI ARLOCK/AWLOCK) ------------------------------
+    def _unreserve(self, pa: int, n: int) -> None:
+        """A write to [pa, pa+n) clears every reservation on a granule it touches."""
+        lo, hi = pa >> 3, (pa + n - 1) >> 3
+        for tag in [t for t, g in self._resv.items() if lo <= g <= hi]:
+            del self._resv[tag]
+
+    def read_exclusive(self, tag: int, pa: int) -> int:
+        """Exclusive read of the qword at pa by AXI ID `tag`: its value, and a reservation
+        (replacing any earlier one of `tag`)."""
+        value = self.read64(pa)
+        self._resv[tag] = pa >> 3
+        return value
+
+    def write_exclusive(self, tag: int, pa: int, value: int) -> bool:
+        """Exclusive write: performed (True, EXOKAY) only if `tag` still holds the
+        reservation of pa's granule; otherwise memory is untouched (False, OKAY).
+        Either way the reservation of `tag` is used up."""
+        if self._resv.pop(tag, None) != pa >> 3:
+            return False
+        self.write64(pa, value)
+        return True
+
+    def reserved(self, tag: int) -> int | None:
+        """PA of the granule `tag` holds a reservation on (tests), or None."""
+        g = self._resv.get(tag)
+        return None if g is None else g << 3
 
     # -- introspection (tests, dumps) --------------------------------------
     def touched_pages(self) -> list[int]:

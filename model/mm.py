@@ -596,11 +596,22 @@ class Mm:
             return int.from_bytes(slot.data[off:off + 8], "little")
         return None
 
+    def _mmu_access(self, va: int, write: bool) -> None:
+        """The CPU's MMU sets A (and D for a store) in the leaf it used, as the device
+        walker does; one step is atomic, so this is the hardware's locked update.
+        Reclaim then sees a page stored to after MADV_FREE as dirty."""
+        hit = self.tables.leaf(va)
+        if hit is not None:
+            bits = (pt.A | (pt.D if write else 0)) & ~hit[1]
+            if bits:
+                self.mem.write64(hit[0], hit[1] | bits)
+
     def cpu_store_at(self, thread: str, va: int, value: int) -> CpuStore:
         """Perform a store whose translation is known to be writable now."""
         w = self.translate(va, True)
         if not w.ok:
             raise RuntimeError(f"store to {va:#x} without a writable translation ({w.fault.name})")
+        self._mmu_access(va, True)
         self.mem.write64(w.pa, value)
         ev = CpuStore(time=self.clock(), thread=thread, pasid=self.bound_pasid, va=va, pa=w.pa, value=value)
         self.trace.add(ev)
@@ -610,6 +621,7 @@ class Mm:
         w = self.translate(va, False)
         if not w.ok:
             raise RuntimeError(f"load from {va:#x} without a translation ({w.fault.name})")
+        self._mmu_access(va, False)
         ev = CpuLoad(time=self.clock(), thread=thread, pasid=self.bound_pasid, va=va, pa=w.pa,
                      value=self.mem.read64(w.pa))
         self.trace.add(ev)

@@ -1033,6 +1033,14 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     then locked; the PTE is re-checked under the page-table lock and skipped
     if it no longer maps the page (zapped, copied by a write fault, merged by
     KSM while this thread waited), and the swap slot is then given back.
+
+    A MADV_FREE'd page (`mm.lazyfree`, !PageSwapBacked) gets no swap slot. The
+    PTE value taken by ptep_clear_flush decides: dirty (a CPU store, or a
+    device walk that set D, since MADV_FREE cleaned it) -> the PTE is put
+    back and the page is swap-backed again; clean -> explicit invalidate and
+    the page is discarded (freed, not written anywhere): its contents are
+    gone. A device write that reached the page without setting D (through a
+    translation cached dirty before MADV_FREE) is lost this way.
     """
     mm = k.mm
     o = Op(k, thread, "try_to_unmap")
@@ -1040,15 +1048,18 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     if pfn is None:
         return
     yield from o.page_lock(pfn)
-    slot_no = mm.swap.alloc(pfn)
-    slot = mm.swap.slots[slot_no]
-    yield o.step("add_to_swap", f"pfn {pfn:#x} -> slot {slot_no}")
+    lazy = pfn in mm.lazyfree
+    slot_no = -1
+    if not lazy:
+        slot_no = mm.swap.alloc(pfn)
+        yield o.step("add_to_swap", f"pfn {pfn:#x} -> slot {slot_no}")
     page = _page(va)
     rng = yield from o.range_start(page, page + PAGE_SIZE, Event.CLEAR)
     yield from o.lock()
     if not mm.maps_page(va, pfn):
         yield from _not_mapped(o, va, pfn, rng)
-        mm.swap.drop_cache(slot_no)
+        if not lazy:
+            mm.swap.drop_cache(slot_no)
         o.page_unlock(pfn)
         mm.putback_lru_page(pfn)
         yield o.put(pfn, "isolation reference")
@@ -1058,6 +1069,26 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     mm.write_leaf(va, 0)
     yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
     yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+    if lazy:
+        if orig & pt.D:
+            mm.write_leaf(va, orig)
+            mm.lazyfree.discard(pfn)  # SetPageSwapBacked: reclaimed the normal way next time
+            yield o.step("pte_set", f"{page:#x} restored: written since MADV_FREE (dirty)")
+            yield from o.unlock()
+            yield from o.range_end(rng)
+        else:
+            yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE)
+            mm.record_change(page, PAGE_SIZE, _pa(pfn), None, writable)
+            mm.remove_map(pfn)
+            mm.lazyfree.discard(pfn)
+            yield o.put(pfn, "mapping's reference (clean MADV_FREE page discarded)")
+            yield from o.unlock()
+            yield from o.range_end(rng)
+        o.page_unlock(pfn)
+        mm.putback_lru_page(pfn)
+        yield o.put(pfn, "isolation reference")
+        return
+    slot = mm.swap.slots[slot_no]
     mm.write_leaf(va, Mm.swp_entry(SWP_SWAP, slot_no))
     slot.count += 1  # swap_duplicate
     mm.record_change(page, PAGE_SIZE, _pa(pfn), None, writable)

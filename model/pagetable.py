@@ -11,6 +11,16 @@ immediate walk (`walk`, `translate`) feeds it from memory at once; the
 reference device feeds it one read at a time at the cycle its memory port
 performs that read, so a PTE change in the middle of a walk is seen or not
 depending on time, with exactly the same fault rules.
+
+With `ad=True` the walk also sets accessed and dirty bits the way the RTL
+walker does (docs/ARCHITECTURE.md section 3): an entry that passed its checks
+and lacks A (every level), or D (leaf of a write walk), is updated by an
+atomic compare-and-swap: the generator yields an `AdUpdate` instead of a PA
+and is sent the entry's value at the moment of the update. Equal to the
+value the walk decided on: the update was made and the walk goes on with it.
+Different: another agent changed the entry in between (the RTL's exclusive
+reservation was lost), and the entry is decided afresh from the value sent,
+at most `AD_RETRIES` times per walk (then Fault.AD_UPDATE).
 """
 from __future__ import annotations
 
@@ -107,7 +117,7 @@ def index(va: int, level: int) -> int:
 
 def make_pte(pa: int, *, writable: bool = True, user: bool = True, huge: bool = False,
              present: bool = True) -> int:
-    """Entry value as the host writes it: A and D set (the walker never sets them)."""
+    """Entry value as the host writes it: A and D set (the walker has nothing to update)."""
     if pa & (PAGE_SIZE - 1) or not 0 <= pa < (1 << 52):
         raise ValueError(f"pa {pa:#x} is not a 4 KiB aligned 52-bit address")
     v = pa | A | D
@@ -130,6 +140,7 @@ class Walk:
     writable: bool  # effective RW over all levels
     level: int  # level that decided: 0 PASID, 1 PML4E, 2 PDPTE, 3 PDE, 4 PTE
     reads: list[int] = field(default_factory=list)  # PAs of the entries read, in order
+    dirty: bool = False  # the leaf's D bit (after the walk's own update): a write may use it cached
 
     @property
     def ok(self) -> bool:
@@ -141,13 +152,32 @@ class Walk:
         return self.pa & ~(self.page_size - 1) if self.page_size else 0
 
 
+#: lost reservations (changed entries at update time) per walk before Fault.AD_UPDATE (ats_dev_top AdRetries)
+AD_RETRIES = 4
+
+
+@dataclass(frozen=True)
+class AdUpdate:
+    """An A/D update the walk asks for: set `new` at `pa` if the entry still holds `old`."""
+
+    pa: int
+    old: int
+    new: int
+
+
+def ad_bits(e: int, leaf: bool, write: bool) -> int:
+    """Bits a walker sets in an entry it translates through: A always, D in the leaf of a write."""
+    return (A | (D if leaf and write else 0)) & ~e
+
+
 def _fault(cause: Fault, level: int, reads: list[int]) -> Walk:
     return Walk(fault=cause, pa=0, page_size=0, writable=False, level=level, reads=reads)
 
 
-def walk_steps(root_pa: int, va: int, write: bool = False,
-               pa_bits: int = 48) -> Generator[int, int, Walk]:
-    """The walk as a generator: yields entry PAs, is sent their values, returns a Walk."""
+def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
+               ad: bool = False, ad_retries: int = AD_RETRIES) -> Generator[int | AdUpdate, int, Walk]:
+    """The walk as a generator: yields entry PAs (and, with `ad`, AdUpdates), is sent
+    their values, returns a Walk."""
     va &= MASK64
     reads: list[int] = []
     if not is_canonical(va):
@@ -155,10 +185,25 @@ def walk_steps(root_pa: int, va: int, write: bool = False,
     table = root_pa & addr_mask(SIZE_4K, pa_bits)
     writable = True
     common = rsvd_common(pa_bits)
+    lost = 0
     for level in (1, 2, 3, 4):
         epa = table + 8 * index(va, level)
         reads.append(epa)
         e = (yield epa) & MASK64
+        while True:
+            if not e & P or e & rsvd_mask(level, bool(e & PS), pa_bits) or not e & US or (write and not e & RW):
+                break  # decided below
+            bits = ad_bits(e, level == 4 or (level in (2, 3) and bool(e & PS)), write) if ad else 0
+            if not bits:
+                break
+            now = (yield AdUpdate(epa, e, e | bits)) & MASK64
+            if now == e:
+                e |= bits
+                break
+            lost += 1
+            if lost >= ad_retries:
+                return _fault(Fault.AD_UPDATE, level, reads)
+            e = now
         if not e & P:
             return _fault(Fault.NOT_PRESENT, level, reads)
         huge = level in (2, 3) and bool(e & PS)
@@ -179,13 +224,14 @@ def walk_steps(root_pa: int, va: int, write: bool = False,
             size = LEVEL_SIZE[level]
             pa = (e & addr_mask(size, pa_bits)) | (va & (size - 1))
             return Walk(fault=Fault.NONE, pa=pa, page_size=size, writable=writable,
-                        level=level, reads=reads)
+                        level=level, reads=reads, dirty=bool(e & D))
         table = e & addr_mask(SIZE_4K, pa_bits)
     raise AssertionError("unreachable")
 
 
 def translate_steps(pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
-                    pa_bits: int = 48) -> Generator[int, int, Walk]:
+                    pa_bits: int = 48, ad: bool = False,
+                    ad_retries: int = AD_RETRIES) -> Generator[int | AdUpdate, int, Walk]:
     """PASID entry, then `walk_steps`; the canonical check comes before any read."""
     if not 0 <= pasid < (1 << 20):
         raise ValueError(f"pasid {pasid:#x} wider than 20 bits")
@@ -195,16 +241,22 @@ def translate_steps(pasid_tbl_base: int, pasid: int, va: int, write: bool = Fals
     e = yield epa
     if not e & P:
         return _fault(Fault.PASID, 0, [epa])
-    w = yield from walk_steps(e & addr_mask(SIZE_4K, pa_bits), va, write, pa_bits)
+    w = yield from walk_steps(e & addr_mask(SIZE_4K, pa_bits), va, write, pa_bits, ad, ad_retries)
     w.reads.insert(0, epa)
     return w
 
 
-def _drive(mem, gen: Generator[int, int, Walk]) -> Walk:
+def _drive(mem, gen: Generator[int | AdUpdate, int, Walk]) -> Walk:
     try:
-        pa = next(gen)
+        req = next(gen)
         while True:
-            pa = gen.send(mem.read64(pa))
+            if isinstance(req, AdUpdate):
+                now = mem.read64(req.pa)
+                if now == req.old:
+                    mem.write64(req.pa, req.new)
+                req = gen.send(now)
+            else:
+                req = gen.send(mem.read64(req))
     except StopIteration as stop:
         return stop.value
 
@@ -214,8 +266,9 @@ def walk(mem, root_pa: int, va: int, write: bool = False, pa_bits: int = 48) -> 
 
 
 def translate(mem, pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
-              pa_bits: int = 48) -> Walk:
-    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits))
+              pa_bits: int = 48, ad: bool = False) -> Walk:
+    """The golden walk at once; with `ad` it also sets A/D in memory as the device walker does."""
+    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits, ad))
 
 
 class PageTables:

@@ -27,6 +27,14 @@ PASID entry), and snapshots the DMAs that have passed lookup but not reached
 the memory port; its completion leaves `cpl_latency` after the last of them.
 There is no page-walk cache: every walk reads every level.
 
+Accessed and dirty bits are set as the RTL walker sets them
+(`translate_steps(..., ad=True)`): an entry that lacks A (or, in the leaf of
+a write walk, D) is updated walk_latency after its data came back, by an
+atomic compare-and-swap at memory (the RTL's exclusive read/write pair,
+performed at one instant here); a changed entry is decided again, bounded by
+`ad_retries`. An ATC entry is writable only if its leaf is dirty, so a write
+through a clean read translation misses and walks again as a write.
+
 Within one cycle events run in this order: invalidations applied, walker
 reads, lookups, DMA at the memory port, responses, completions. An
 invalidation and a lookup in the same cycle therefore never race.
@@ -40,7 +48,7 @@ from typing import Callable, Generator
 
 from .ats import Fault, InvalidateRequest
 from .device import DevCommand, DevResponse
-from .pagetable import SIZE_1G, Walk, is_canonical, translate_steps
+from .pagetable import AD_RETRIES, SIZE_1G, AdUpdate, Walk, is_canonical, translate_steps
 from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 
 MASK64 = (1 << 64) - 1
@@ -67,6 +75,7 @@ class RefConfig:
     seed: int = 0
     # (pa, "walk" | "dma") -> True to answer that access with an AXI error
     bus_error: Callable[[int, str], bool] | None = None
+    ad_retries: int = AD_RETRIES  # changed entries at A/D update time per walk before Fault.AD_UPDATE
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_threads <= 8:
@@ -147,7 +156,7 @@ class RefDevice:
         self._invs: list[_Inv] = []
         self.stats: dict[str, int] = {
             "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
-            "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0,
+            "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0, "ad_updates": 0,
         }
 
     # -- event queue -------------------------------------------------------
@@ -238,7 +247,8 @@ class RefDevice:
             self.atc.remove(victim)
             self.stats["evictions"] += 1
         self._lru += 1
-        self.atc.append(AtcEntry(pasid, vbase, w.page_size, w.base, w.writable, self._lru))
+        # a write may use the entry only if the leaf is dirty (x86: the TLB caches D)
+        self.atc.append(AtcEntry(pasid, vbase, w.page_size, w.base, w.writable and w.dirty, self._lru))
 
     # -- command pipeline ----------------------------------------------------
     def _lookup(self, c: _Cmd) -> None:
@@ -275,7 +285,8 @@ class RefDevice:
         ctx.c.walks += 1
         ctx.poisoned = False
         self.stats["walks"] += 1
-        ctx.gen = translate_steps(self.pasid_tbl_base, cmd.pasid, cmd.va, cmd.write, self.cfg.pa_bits)
+        ctx.gen = translate_steps(self.pasid_tbl_base, cmd.pasid, cmd.va, cmd.write, self.cfg.pa_bits,
+                                  ad=True, ad_retries=self.cfg.ad_retries)
         try:
             ctx.next_pa = next(ctx.gen)
         except StopIteration as stop:  # decided without a read (non-canonical)
@@ -285,7 +296,11 @@ class RefDevice:
 
     def _walk_read(self, ctx: _WalkCtx) -> None:
         """The read is performed at memory now; its data reaches the walker later."""
-        pa = ctx.next_pa
+        req = ctx.next_pa
+        if isinstance(req, AdUpdate):
+            self._walk_ad(ctx, req)
+            return
+        pa = req
         self.stats["walk_reads"] += 1
         if self.cfg.bus_error is not None and self.cfg.bus_error(pa, "walk"):
             self.trace.add(MemAccess(self.now, "walk", pa, False, 0, tag=ctx.slot, error=True))
@@ -294,6 +309,19 @@ class RefDevice:
         value = self.mem.read64(pa)
         self.trace.add(MemAccess(self.now, "walk", pa, False, value, tag=ctx.slot))
         self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, value)
+
+    def _walk_ad(self, ctx: _WalkCtx, req: AdUpdate) -> None:
+        """The A/D update is performed at memory now: set the bits if the entry is unchanged."""
+        if self.cfg.bus_error is not None and self.cfg.bus_error(req.pa, "walk"):
+            self.trace.add(MemAccess(self.now, "walk", req.pa, True, req.new, tag=ctx.slot, error=True))
+            self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, None)
+            return
+        now = self.mem.read64(req.pa)
+        if now == req.old:
+            self.mem.write64(req.pa, req.new)
+            self.trace.add(MemAccess(self.now, "walk", req.pa, True, req.new, tag=ctx.slot))
+        self.stats["ad_updates"] += now == req.old
+        self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, now)
 
     def _walk_data(self, ctx: _WalkCtx, value: int | None) -> None:
         assert ctx.gen is not None

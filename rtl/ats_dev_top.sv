@@ -12,6 +12,7 @@ module ats_dev_top #(
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
+  parameter int unsigned AdRetries  = 4,   // lost A/D reservations per walk before FaultAdUpdate
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -58,6 +59,7 @@ module ats_dev_top #(
   output logic [7:0]                 m_axi_awlen,
   output logic [2:0]                 m_axi_awsize,
   output logic [1:0]                 m_axi_awburst,
+  output logic                       m_axi_awlock,
   output logic                       m_axi_awvalid,
   input  logic                       m_axi_awready,
   output logic [63:0]                m_axi_wdata,
@@ -74,6 +76,7 @@ module ats_dev_top #(
   output logic [7:0]                 m_axi_arlen,
   output logic [2:0]                 m_axi_arsize,
   output logic [1:0]                 m_axi_arburst,
+  output logic                       m_axi_arlock,
   output logic                       m_axi_arvalid,
   input  logic                       m_axi_arready,
   input  logic [ats_pkg::AxiIdW-1:0] m_axi_rid,
@@ -118,13 +121,15 @@ module ats_dev_top #(
   logic [51:0]        ap_addr, ap_keep;
   logic [NumThreads-1:0] holds_xlat, mem_done;
   // memory
-  logic [NumWalks-1:0]           pw_req, pw_gnt, pw_r_valid;
+  logic [NumWalks-1:0]           pw_req, pw_gnt, pw_r_valid, pw_lock;
   logic [NumWalks*PaWidth-1:0]   pw_addr;
+  logic [NumWalks-1:0]           pw_wr_req, pw_wr_gnt, pw_b_valid;
+  logic [NumWalks*64-1:0]        pw_wdata;
   logic [NumThreads-1:0]         dm_rd_req, dm_wr_req, dm_gnt, dm_r_valid, dm_b_valid;
   logic [NumThreads*PaWidth-1:0] dm_addr;
   logic [NumThreads*64-1:0]      dm_wdata;
   logic [63:0]                   r_data;
-  logic                          r_err, b_err;
+  logic                          r_err, b_err, r_exok, b_exok;
 
   dma #(
     .NumThreads(NumThreads),
@@ -218,7 +223,8 @@ module ats_dev_top #(
     .NumWalks  (NumWalks),
     .PwcEntries(PwcEntries),
     .PaWidth   (PaWidth),
-    .IdW       (IdW)
+    .IdW       (IdW),
+    .AdRetries (AdRetries)
   ) u_ptw (
     .clk_i,
     .rst_ni,
@@ -239,10 +245,18 @@ module ats_dev_top #(
     .pwc_flush_i    (ap_valid),
     .ar_req_o       (pw_req),
     .ar_addr_o      (pw_addr),
+    .ar_lock_o      (pw_lock),
     .ar_gnt_i       (pw_gnt),
     .r_valid_i      (pw_r_valid),
     .r_data_i       (r_data),
-    .r_err_i        (r_err)
+    .r_err_i        (r_err),
+    .r_exok_i       (r_exok),
+    .aw_req_o       (pw_wr_req),
+    .aw_data_o      (pw_wdata),
+    .aw_gnt_i       (pw_wr_gnt),
+    .b_valid_i      (pw_b_valid),
+    .b_err_i        (b_err),
+    .b_exok_i       (b_exok)
   );
 
   inv #(
@@ -281,8 +295,13 @@ module ats_dev_top #(
     .rst_ni,
     .pw_req_i    (pw_req),
     .pw_addr_i   (pw_addr),
+    .pw_lock_i   (pw_lock),
     .pw_gnt_o    (pw_gnt),
     .pw_r_valid_o(pw_r_valid),
+    .pw_wr_req_i (pw_wr_req),
+    .pw_wdata_i  (pw_wdata),
+    .pw_wr_gnt_o (pw_wr_gnt),
+    .pw_b_valid_o(pw_b_valid),
     .dm_rd_req_i (dm_rd_req),
     .dm_wr_req_i (dm_wr_req),
     .dm_addr_i   (dm_addr),
@@ -292,12 +311,15 @@ module ats_dev_top #(
     .dm_b_valid_o(dm_b_valid),
     .r_data_o    (r_data),
     .r_err_o     (r_err),
+    .r_exok_o    (r_exok),
     .b_err_o     (b_err),
+    .b_exok_o    (b_exok),
     .m_axi_awid,
     .m_axi_awaddr,
     .m_axi_awlen,
     .m_axi_awsize,
     .m_axi_awburst,
+    .m_axi_awlock,
     .m_axi_awvalid,
     .m_axi_awready,
     .m_axi_wdata,
@@ -314,6 +336,7 @@ module ats_dev_top #(
     .m_axi_arlen,
     .m_axi_arsize,
     .m_axi_arburst,
+    .m_axi_arlock,
     .m_axi_arvalid,
     .m_axi_arready,
     .m_axi_rid,

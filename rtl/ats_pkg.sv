@@ -16,7 +16,8 @@ package ats_pkg;
     FaultBusWalk      = 4'd6,
     FaultBusData      = 4'd7,
     FaultNoncanonical = 4'd8,
-    FaultMisaligned   = 4'd9
+    FaultMisaligned   = 4'd9,
+    FaultAdUpdate     = 4'd10   // A/D update not atomic: no exclusive monitor, or retries used up
   } fault_e;
 
   // Page size of a translation (Translation Completion size field).
@@ -44,10 +45,15 @@ package ats_pkg;
   localparam int unsigned PteP  = 0;
   localparam int unsigned PteRw = 1;
   localparam int unsigned PteUs = 2;
+  localparam int unsigned PteA  = 5;
+  localparam int unsigned PteD  = 6;
   localparam int unsigned PtePs = 7;
 
   // AXI response bit 1 set: SLVERR or DECERR
   localparam int unsigned AxiRespErrBit = 1;
+  // AXI response EXOKAY: an exclusive access succeeded (exclusive read: the
+  // monitor holds a reservation; exclusive write: it was performed)
+  localparam logic [1:0] AxiRespExOkay = 2'b01;
 
   // Keep mask over VPN bits [63:12] of a page of the given size: the bits
   // that name the page (offset bits inside the page are 0).

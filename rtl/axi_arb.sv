@@ -6,8 +6,12 @@
 // write threads into a pair of output registers loaded together, so W data
 // follow AW order. A requester is granted (gnt pulse) when its request enters
 // the output register. IDs: {1, thread} for DMA, {0, slot} for the walker.
+// The walker's entry reads are exclusive (ARLOCK) and its A/D updates are
+// exclusive writes (AWLOCK) of the entry address, competing with the DMA
+// writes in the AW round robin; DMA accesses are never exclusive.
 // R and B are always accepted and routed by ID; responses with an ID that
-// names no requester are dropped.
+// names no requester are dropped. RRESP/BRESP: bit 1 is an error, EXOKAY is
+// reported separately (r_exok_o, b_exok_o).
 
 module axi_arb #(
   parameter int unsigned NumThreads = 4,
@@ -19,8 +23,14 @@ module axi_arb #(
   // walker reads
   input  logic [NumWalks-1:0]           pw_req_i,
   input  logic [NumWalks*PaWidth-1:0]   pw_addr_i,
+  input  logic [NumWalks-1:0]           pw_lock_i,
   output logic [NumWalks-1:0]           pw_gnt_o,
   output logic [NumWalks-1:0]           pw_r_valid_o,
+  // walker A/D writes (address pw_addr_i)
+  input  logic [NumWalks-1:0]           pw_wr_req_i,
+  input  logic [NumWalks*64-1:0]        pw_wdata_i,
+  output logic [NumWalks-1:0]           pw_wr_gnt_o,
+  output logic [NumWalks-1:0]           pw_b_valid_o,
   // DMA accesses
   input  logic [NumThreads-1:0]         dm_rd_req_i,
   input  logic [NumThreads-1:0]         dm_wr_req_i,
@@ -32,13 +42,16 @@ module axi_arb #(
   // read data / errors (shared by walker and DMA)
   output logic [63:0]                   r_data_o,
   output logic                          r_err_o,
+  output logic                          r_exok_o,
   output logic                          b_err_o,
+  output logic                          b_exok_o,
   // AXI4 master
   output logic [ats_pkg::AxiIdW-1:0]    m_axi_awid,
   output logic [PaWidth-1:0]            m_axi_awaddr,
   output logic [7:0]                    m_axi_awlen,
   output logic [2:0]                    m_axi_awsize,
   output logic [1:0]                    m_axi_awburst,
+  output logic                          m_axi_awlock,
   output logic                          m_axi_awvalid,
   input  logic                          m_axi_awready,
   output logic [63:0]                   m_axi_wdata,
@@ -55,6 +68,7 @@ module axi_arb #(
   output logic [7:0]                    m_axi_arlen,
   output logic [2:0]                    m_axi_arsize,
   output logic [1:0]                    m_axi_arburst,
+  output logic                          m_axi_arlock,
   output logic                          m_axi_arvalid,
   input  logic                          m_axi_arready,
   input  logic [ats_pkg::AxiIdW-1:0]    m_axi_rid,
@@ -67,7 +81,8 @@ module axi_arb #(
 
   localparam int unsigned NumRd = NumWalks + NumThreads;  // AR requesters: walk slots, then threads
   localparam int unsigned RdW   = $clog2(NumRd);
-  localparam int unsigned WrW   = (NumThreads > 1) ? $clog2(NumThreads) : 1;
+  localparam int unsigned NumWr = NumWalks + NumThreads;  // AW requesters: walk slots, then threads
+  localparam int unsigned WrW   = $clog2(NumWr);
 
   // ---------------------------------------------------------------------------
   // AR
@@ -77,6 +92,7 @@ module axi_arb #(
   logic [RdW-1:0]     ar_sel;
   logic               ar_load;
   logic               arvalid_q, arvalid_d;
+  logic               arlock_q, arlock_d;
   logic [ats_pkg::AxiIdW-1:0] arid_q, arid_d;
   logic [PaWidth-1:0] araddr_q, araddr_d;
 
@@ -103,6 +119,7 @@ module axi_arb #(
   always_comb begin
     arvalid_d = arvalid_q && !m_axi_arready;
     arid_d    = arid_q;
+    arlock_d  = arlock_q;
     araddr_d  = araddr_q;
     pw_gnt_o  = '0;
     dm_rd_gnt = '0;
@@ -112,6 +129,7 @@ module axi_arb #(
     for (int unsigned s = 0; s < NumWalks; s++) begin
       if (ar_load && ar_any && ar_sel == RdW'(s)) begin
         arid_d      = {1'b0, 3'(s)};
+        arlock_d    = pw_lock_i[s];
         araddr_d    = pw_addr_i[s*PaWidth +: PaWidth];
         pw_gnt_o[s] = 1'b1;
       end
@@ -119,6 +137,7 @@ module axi_arb #(
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (ar_load && ar_any && ar_sel == RdW'(NumWalks + t)) begin
         arid_d       = {1'b1, 3'(t)};
+        arlock_d     = 1'b0;
         araddr_d     = dm_addr_i[t*PaWidth +: PaWidth];
         dm_rd_gnt[t] = 1'b1;
       end
@@ -135,20 +154,24 @@ module axi_arb #(
   logic               aw_load;
   logic               awvalid_q, awvalid_d;
   logic               wvalid_q, wvalid_d;
+  logic               awlock_q, awlock_d;
+  logic [NumWr-1:0]   wr_req;
   logic [ats_pkg::AxiIdW-1:0] awid_q, awid_d;
   logic [PaWidth-1:0] awaddr_q, awaddr_d;
   logic [63:0]        wdata_q, wdata_d;
 
   assign aw_load = (!awvalid_q || m_axi_awready) && (!wvalid_q || m_axi_wready);
 
+  assign wr_req = {dm_wr_req_i, pw_wr_req_i};
+
   rr_arb #(
-    .N   (NumThreads),
+    .N   (NumWr),
     .Lock(1'b0),
     .IdxW(WrW)
   ) u_aw_arb (
     .clk_i,
     .rst_ni,
-    .req_i  (dm_wr_req_i),
+    .req_i  (wr_req),
     .ready_i(aw_load),
     .valid_o(wr_any),
     .idx_o  (wr_sel)
@@ -158,17 +181,29 @@ module axi_arb #(
     awvalid_d = awvalid_q && !m_axi_awready;
     wvalid_d  = wvalid_q && !m_axi_wready;
     awid_d    = awid_q;
+    awlock_d  = awlock_q;
     awaddr_d  = awaddr_q;
     wdata_d   = wdata_q;
     dm_wr_gnt = '0;
+    pw_wr_gnt_o = '0;
     if (aw_load && wr_any) begin
       awvalid_d = 1'b1;
       wvalid_d  = 1'b1;
-      awid_d    = {1'b1, 3'(wr_sel)};
+    end
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (aw_load && wr_any && wr_sel == WrW'(s)) begin
+        pw_wr_gnt_o[s] = 1'b1;
+        awid_d         = {1'b0, 3'(s)};
+        awlock_d       = 1'b1;
+        awaddr_d       = pw_addr_i[s*PaWidth +: PaWidth];
+        wdata_d        = pw_wdata_i[s*64 +: 64];
+      end
     end
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (aw_load && wr_any && wr_sel == WrW'(t)) begin
+      if (aw_load && wr_any && wr_sel == WrW'(NumWalks + t)) begin
         dm_wr_gnt[t] = 1'b1;
+        awid_d       = {1'b1, 3'(t)};
+        awlock_d     = 1'b0;
         awaddr_d     = dm_addr_i[t*PaWidth +: PaWidth];
         wdata_d      = dm_wdata_i[t*64 +: 64];
       end
@@ -182,6 +217,8 @@ module axi_arb #(
       wvalid_q  <= 1'b0;
       arid_q    <= '0;
       awid_q    <= '0;
+      arlock_q  <= 1'b0;
+      awlock_q  <= 1'b0;
       araddr_q  <= '0;
       awaddr_q  <= '0;
       wdata_q   <= '0;
@@ -191,6 +228,8 @@ module axi_arb #(
       wvalid_q  <= wvalid_d;
       arid_q    <= arid_d;
       awid_q    <= awid_d;
+      arlock_q  <= arlock_d;
+      awlock_q  <= awlock_d;
       araddr_q  <= araddr_d;
       awaddr_q  <= awaddr_d;
       wdata_q   <= wdata_d;
@@ -203,6 +242,7 @@ module axi_arb #(
   assign m_axi_arlen   = 8'd0;
   assign m_axi_arsize  = 3'd3;
   assign m_axi_arburst = 2'b01;
+  assign m_axi_arlock  = arlock_q;
 
   assign m_axi_awvalid = awvalid_q;
   assign m_axi_awid    = awid_q;
@@ -210,6 +250,7 @@ module axi_arb #(
   assign m_axi_awlen   = 8'd0;
   assign m_axi_awsize  = 3'd3;
   assign m_axi_awburst = 2'b01;
+  assign m_axi_awlock  = awlock_q;
   assign m_axi_wvalid  = wvalid_q;
   assign m_axi_wdata   = wdata_q;
   assign m_axi_wstrb   = 8'hff;
@@ -223,10 +264,13 @@ module axi_arb #(
   assign r_data_o     = m_axi_rdata;
   assign r_err_o      = m_axi_rresp[ats_pkg::AxiRespErrBit];
   assign b_err_o      = m_axi_bresp[ats_pkg::AxiRespErrBit];
+  assign r_exok_o     = m_axi_rresp == ats_pkg::AxiRespExOkay;
+  assign b_exok_o     = m_axi_bresp == ats_pkg::AxiRespExOkay;
 
   always_comb begin
     for (int unsigned s = 0; s < NumWalks; s++) begin
       pw_r_valid_o[s] = m_axi_rvalid && !m_axi_rid[3] && m_axi_rid[2:0] == 3'(s);
+      pw_b_valid_o[s] = m_axi_bvalid && !m_axi_bid[3] && m_axi_bid[2:0] == 3'(s);
     end
     for (int unsigned t = 0; t < NumThreads; t++) begin
       dm_r_valid_o[t] = m_axi_rvalid && m_axi_rid[3] && m_axi_rid[2:0] == 3'(t);
@@ -234,8 +278,8 @@ module axi_arb #(
     end
   end
 
-  // single-beat: RLAST is always set; RESP[0] (EXOKAY vs OKAY, SLVERR vs DECERR) is not needed
+  // single-beat: RLAST is always set
   logic unused_axi;
-  assign unused_axi = ^{m_axi_rlast, m_axi_rresp[0], m_axi_bresp[0]};
+  assign unused_axi = ^{m_axi_rlast};
 
 endmodule

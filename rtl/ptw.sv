@@ -10,12 +10,31 @@
 // entries that passed all checks with RW=1 on the whole path; a walk starts
 // below the deepest PWC hit. pwc_flush_i clears the PWC and marks every walk
 // in flight `invalidated` (Rocket): such a walk never fills the PWC.
+//
+// Accessed and dirty bits (x86): every paging-structure entry the walk uses
+// (PML4E, PDPTE, PDE, PTE) gets A, the leaf of a write walk gets D. Entry
+// reads are AXI exclusive (ARLOCK). An entry that passes its checks and
+// lacks a bit is written back with the bit set by an exclusive write of the
+// same ID and address (AWLOCK, data = the value read | A | D). EXOKAY: the
+// memory's monitor saw no store to the entry since the read, so the value
+// the walk translates through is exactly the one updated; the walk goes on.
+// OKAY: the reservation was lost (another agent stored to the entry); the
+// entry is read again and decided afresh (a changed entry may now fault;
+// bits are only ever set into the value the walk goes on with). After
+// AdRetries lost reservations in one walk, or when the exclusive read is
+// answered OKAY (no exclusive monitor: an update could not be atomic), the
+// walk faults with FaultAdUpdate; SLVERR/DECERR on the read or the write
+// fault with FaultBusWalk. The completion's writable bit is RW on every
+// level and D in the leaf (read as set, or set by this write walk), so the
+// ATC never lets a write use a translation whose PTE is not dirty: such a
+// write misses and walks again as a write (atc.sv).
 
 module ptw #(
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
-  parameter int unsigned IdW        = 3
+  parameter int unsigned IdW        = 3,
+  parameter int unsigned AdRetries  = 4   // lost reservations per walk before FaultAdUpdate (>= 1)
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -39,11 +58,20 @@ module ptw #(
   input  logic                        pwc_flush_i,
   // memory reads: one request line per walk slot
   output logic [NumWalks-1:0]         ar_req_o,
-  output logic [NumWalks*PaWidth-1:0] ar_addr_o,
+  output logic [NumWalks*PaWidth-1:0] ar_addr_o,   // entry address, also of the A/D write
+  output logic [NumWalks-1:0]         ar_lock_o,   // exclusive read (paging-structure entry)
   input  logic [NumWalks-1:0]         ar_gnt_i,
   input  logic [NumWalks-1:0]         r_valid_i,
   input  logic [63:0]                 r_data_i,
-  input  logic                        r_err_i
+  input  logic                        r_err_i,
+  input  logic                        r_exok_i,    // RRESP EXOKAY
+  // A/D updates: exclusive write of the entry at ar_addr_o
+  output logic [NumWalks-1:0]         aw_req_o,
+  output logic [NumWalks*64-1:0]      aw_data_o,
+  input  logic [NumWalks-1:0]         aw_gnt_i,
+  input  logic [NumWalks-1:0]         b_valid_i,
+  input  logic                        b_err_i,
+  input  logic                        b_exok_i     // BRESP EXOKAY
 );
 
   localparam int unsigned CVpnW  = ats_pkg::CVpnW;
@@ -53,15 +81,19 @@ module ptw #(
   // bits [51:PaWidth] are reserved in every paging entry
   localparam logic [63:0] HiRsvd = ((64'd1 << 52) - 64'd1) & ~((64'd1 << PaWidth) - 64'd1);
 
-  localparam logic [1:0] WIdle = 2'd0;  // free
-  localparam logic [1:0] WRead = 2'd1;  // read request pending at the AXI port
-  localparam logic [1:0] WWait = 2'd2;  // waiting for the read data
-  localparam logic [1:0] WDone = 2'd3;  // completion pending
+  localparam int unsigned RtyW  = $clog2(AdRetries + 1);
+
+  localparam logic [2:0] WIdle  = 3'd0;  // free
+  localparam logic [2:0] WRead  = 3'd1;  // read request pending at the AXI port
+  localparam logic [2:0] WWait  = 3'd2;  // waiting for the read data
+  localparam logic [2:0] WDone  = 3'd3;  // completion pending
+  localparam logic [2:0] WWrite = 3'd4;  // A/D write pending at the AXI port
+  localparam logic [2:0] WBack  = 3'd5;  // waiting for the A/D write response
 
   // ---------------------------------------------------------------------------
   // walk slot state (flat vectors, slot s at [s*W +: W])
   // ---------------------------------------------------------------------------
-  logic [NumWalks*2-1:0]     st_q, st_d;
+  logic [NumWalks*3-1:0]     st_q, st_d;
   logic [NumWalks*IdW-1:0]   id_q, id_d;
   logic [NumWalks*PasidW-1:0]    pasid_q, pasid_d;
   logic [NumWalks*CVpnW-1:0] vpn_q, vpn_d;
@@ -73,12 +105,15 @@ module ptw #(
   logic [NumWalks*PpnW-1:0]  ppn_q, ppn_d;
   logic [NumWalks*2-1:0]     size_q, size_d;
   logic [NumWalks-1:0]       wrbl_q, wrbl_d;  // RW over the levels read so far
+  logic [NumWalks*64-1:0]    ent_q, ent_d;    // entry value with A/D set, being written
+  logic [NumWalks*RtyW-1:0]  rty_q, rty_d;    // lost reservations in this walk
 
   // PWC lookup (for the incoming request) and fill
   logic            pwc_hit;
   logic [1:0]      pwc_hit_lvl;
   logic [PpnW-1:0] pwc_hit_base;
   logic            pwc_ins;
+  logic [NumWalks-1:0] pwc_ins_by;  // slots that fill the PWC this cycle (the last one's entry is taken)
   logic [1:0]      pwc_ins_lvl;
   logic [PasidW-1:0] pwc_ins_pasid;
   logic [26:0]     pwc_ins_tag;
@@ -115,7 +150,9 @@ module ptw #(
       end else begin
         ar_addr_o[s*PaWidth +: PaWidth] = {base_q[s*PpnW +: PpnW], idx, 3'b000};
       end
-      ar_req_o[s] = (st_q[s*2 +: 2] == WRead);
+      ar_req_o[s]  = (st_q[s*3 +: 3] == WRead);
+      ar_lock_o[s] = (lvl != 3'd0);
+      aw_req_o[s]  = (st_q[s*3 +: 3] == WWrite);
     end
   end
 
@@ -126,7 +163,7 @@ module ptw #(
     alloc_any = 1'b0;
     alloc_sel = '0;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      if (!alloc_any && st_q[s*2 +: 2] == WIdle) begin
+      if (!alloc_any && st_q[s*3 +: 3] == WIdle) begin
         alloc_any = 1'b1;
         alloc_sel = SlotW'(s);
       end
@@ -137,7 +174,7 @@ module ptw #(
   // fixed priority: lowest slot first
   always_comb begin
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      cpl_req[s] = st_q[s*2 +: 2] == WDone;
+      cpl_req[s] = st_q[s*3 +: 3] == WDone;
     end
   end
 
@@ -178,6 +215,7 @@ module ptw #(
   // ---------------------------------------------------------------------------
   always_comb begin
     pwc_ins       = 1'b0;
+    pwc_ins_by    = '0;
     pwc_ins_lvl   = '0;
     pwc_ins_pasid = '0;
     pwc_ins_tag   = '0;
@@ -185,15 +223,16 @@ module ptw #(
 
     for (int unsigned s = 0; s < NumWalks; s++) begin
       // current slot
-      logic [1:0]       st;
+      logic [2:0]       st;
       logic [PasidW-1:0] pasid;
       logic [CVpnW-1:0] vpn;
       logic             wr;
       logic [2:0]       lvl;
       logic             inval;
       logic             wrbl;
+      logic [RtyW-1:0]  rty;
       // next slot
-      logic [1:0]       st_n;
+      logic [2:0]       st_n;
       logic [IdW-1:0]   id_n;
       logic [PasidW-1:0] pasid_n;
       logic [CVpnW-1:0] vpn_n;
@@ -205,18 +244,24 @@ module ptw #(
       logic [PpnW-1:0]  ppn_n;
       logic [1:0]       size_n;
       logic             wrbl_n;
+      logic [63:0]      ent_n;
+      logic [RtyW-1:0]  rty_n;
       // entry checks
+      logic             take;   // an entry value is decided this cycle
       logic [63:0]      e;
+      logic [63:0]      e_ad;   // e with the bits this walk sets
       logic             rsvd;
       logic             leaf;
+      logic             upd;
 
-      st      = st_q[s*2 +: 2];
+      st      = st_q[s*3 +: 3];
       pasid   = pasid_q[s*PasidW +: PasidW];
       vpn     = vpn_q[s*CVpnW +: CVpnW];
       wr      = wr_q[s];
       lvl     = lvl_q[s*3 +: 3];
       inval   = inval_q[s];
       wrbl    = wrbl_q[s];
+      rty     = rty_q[s*RtyW +: RtyW];
 
       st_n    = st;
       id_n    = id_q[s*IdW +: IdW];
@@ -230,13 +275,22 @@ module ptw #(
       ppn_n   = ppn_q[s*PpnW +: PpnW];
       size_n  = size_q[s*2 +: 2];
       wrbl_n  = wrbl;
+      ent_n   = ent_q[s*64 +: 64];
+      rty_n   = rty;
 
-      e = r_data_i;
+      // the entry is the read data, or (after an EXOKAY write) the value written
+      take = (st == WWait && r_valid_i[s] && !r_err_i) ||
+             (st == WBack && b_valid_i[s] && !b_err_i && b_exok_i);
+      e    = (st == WBack) ? ent_q[s*64 +: 64] : r_data_i;
       rsvd = |(e & HiRsvd);
       if (lvl == 3'd1 && e[ats_pkg::PtePs]) rsvd = 1'b1;
       if (lvl == 3'd2 && e[ats_pkg::PtePs] && (|e[29:13])) rsvd = 1'b1;
       if (lvl == 3'd3 && e[ats_pkg::PtePs] && (|e[20:13])) rsvd = 1'b1;
       leaf = (lvl == 3'd4) || ((lvl == 3'd2 || lvl == 3'd3) && e[ats_pkg::PtePs]);
+      e_ad = e;
+      e_ad[ats_pkg::PteA] = 1'b1;
+      if (leaf && wr) e_ad[ats_pkg::PteD] = 1'b1;
+      upd  = e_ad != e;
 
       case (st)
         WIdle: begin
@@ -247,6 +301,7 @@ module ptw #(
             wr_n    = xreq_write_i;
             inval_n = pwc_flush_i;
             wrbl_n  = 1'b1;
+            rty_n   = '0;
             cause_n = ats_pkg::FaultNone;
             st_n    = WRead;
             if (!ats_pkg::vpn_canonical(xreq_vpn_i[51:CVpnW-1])) begin
@@ -266,74 +321,113 @@ module ptw #(
         end
 
         WWait: begin
-          if (r_valid_i[s]) begin
-            if (r_err_i) begin
+          if (r_valid_i[s] && r_err_i) begin
+            st_n    = WDone;
+            cause_n = ats_pkg::FaultBusWalk;
+          end
+        end
+
+        WWrite: begin
+          if (aw_gnt_i[s]) st_n = WBack;
+        end
+
+        WBack: begin
+          if (b_valid_i[s]) begin
+            if (b_err_i) begin
               st_n    = WDone;
               cause_n = ats_pkg::FaultBusWalk;
-            end else if (lvl == 3'd0) begin
-              // PASID table entry: bit 0 present, [PaWidth-1:12] PML4 base
-              if (!e[ats_pkg::PteP]) begin
+            end else if (!b_exok_i) begin
+              // reservation lost: read the entry again, a bounded number of times
+              if (32'(rty) + 1 >= AdRetries) begin
                 st_n    = WDone;
-                cause_n = ats_pkg::FaultPasid;
+                cause_n = ats_pkg::FaultAdUpdate;
               end else begin
-                st_n   = WRead;
-                lvl_n  = 3'd1;
-                base_n = e[PaWidth-1:12];
-                if (!inval && !pwc_flush_i) begin
-                  pwc_ins       = 1'b1;
-                  pwc_ins_lvl   = 2'd0;
-                  pwc_ins_pasid = pasid;
-                  pwc_ins_tag   = vpn[35:9];
-                  pwc_ins_base  = e[PaWidth-1:12];
-                end
-              end
-            end else if (!e[ats_pkg::PteP]) begin
-              st_n    = WDone;
-              cause_n = ats_pkg::FaultNotPresent;
-            end else if (rsvd) begin
-              st_n    = WDone;
-              cause_n = ats_pkg::FaultReserved;
-            end else if (!e[ats_pkg::PteUs]) begin
-              st_n    = WDone;
-              cause_n = ats_pkg::FaultSupervisor;
-            end else if (wr && !e[ats_pkg::PteRw]) begin
-              st_n    = WDone;
-              cause_n = ats_pkg::FaultWriteProtect;
-            end else if (leaf) begin
-              st_n    = WDone;
-              cause_n = ats_pkg::FaultNone;
-              wrbl_n  = wrbl & e[ats_pkg::PteRw];
-              ppn_n   = e[PaWidth-1:12];
-              size_n  = ats_pkg::Pg4K;
-              if (lvl == 3'd2) begin
-                ppn_n[17:0] = '0;
-                size_n      = ats_pkg::Pg1G;
-              end else if (lvl == 3'd3) begin
-                ppn_n[8:0] = '0;
-                size_n     = ats_pkg::Pg2M;
-              end
-            end else begin
-              st_n   = WRead;
-              lvl_n  = lvl + 3'd1;
-              base_n = e[PaWidth-1:12];
-              wrbl_n = wrbl & e[ats_pkg::PteRw];
-              if (!inval && !pwc_flush_i && wrbl && e[ats_pkg::PteRw]) begin
-                pwc_ins       = 1'b1;
-                pwc_ins_lvl   = lvl[1:0];
-                pwc_ins_pasid = pasid;
-                pwc_ins_tag   = vpn[35:9];
-                pwc_ins_base  = e[PaWidth-1:12];
+                st_n  = WRead;
+                rty_n = rty + 1'b1;
               end
             end
           end
         end
 
-        default: begin  // WDone
+        WDone: begin
           if (xcpl_ready_i && cpl_any && cpl_sel == SlotW'(s)) begin
             st_n = WIdle;
           end
         end
+
+        default: begin
+          st_n = WIdle;
+        end
       endcase
+
+      if (take) begin
+        if (lvl == 3'd0) begin
+          // PASID table entry: bit 0 present, [PaWidth-1:12] PML4 base
+          if (!e[ats_pkg::PteP]) begin
+            st_n    = WDone;
+            cause_n = ats_pkg::FaultPasid;
+          end else begin
+            st_n   = WRead;
+            lvl_n  = 3'd1;
+            base_n = e[PaWidth-1:12];
+            if (!inval && !pwc_flush_i) begin
+              pwc_ins       = 1'b1;
+              pwc_ins_by[s] = 1'b1;
+              pwc_ins_lvl   = 2'd0;
+              pwc_ins_pasid = pasid;
+              pwc_ins_tag   = vpn[35:9];
+              pwc_ins_base  = e[PaWidth-1:12];
+            end
+          end
+        end else if (!e[ats_pkg::PteP]) begin
+          st_n    = WDone;
+          cause_n = ats_pkg::FaultNotPresent;
+        end else if (rsvd) begin
+          st_n    = WDone;
+          cause_n = ats_pkg::FaultReserved;
+        end else if (!e[ats_pkg::PteUs]) begin
+          st_n    = WDone;
+          cause_n = ats_pkg::FaultSupervisor;
+        end else if (wr && !e[ats_pkg::PteRw]) begin
+          st_n    = WDone;
+          cause_n = ats_pkg::FaultWriteProtect;
+        end else if (upd) begin
+          // only a read answered EXOKAY holds a reservation the write can rely on
+          if (st == WWait && r_exok_i) begin
+            st_n  = WWrite;
+            ent_n = e_ad;
+          end else begin
+            st_n    = WDone;
+            cause_n = ats_pkg::FaultAdUpdate;
+          end
+        end else if (leaf) begin
+          st_n    = WDone;
+          cause_n = ats_pkg::FaultNone;
+          wrbl_n  = wrbl & e[ats_pkg::PteRw] & e[ats_pkg::PteD];
+          ppn_n   = e[PaWidth-1:12];
+          size_n  = ats_pkg::Pg4K;
+          if (lvl == 3'd2) begin
+            ppn_n[17:0] = '0;
+            size_n      = ats_pkg::Pg1G;
+          end else if (lvl == 3'd3) begin
+            ppn_n[8:0] = '0;
+            size_n     = ats_pkg::Pg2M;
+          end
+        end else begin
+          st_n   = WRead;
+          lvl_n  = lvl + 3'd1;
+          base_n = e[PaWidth-1:12];
+          wrbl_n = wrbl & e[ats_pkg::PteRw];
+          if (!inval && !pwc_flush_i && wrbl && e[ats_pkg::PteRw]) begin
+            pwc_ins       = 1'b1;
+            pwc_ins_by[s] = 1'b1;
+            pwc_ins_lvl   = lvl[1:0];
+            pwc_ins_pasid = pasid;
+            pwc_ins_tag   = vpn[35:9];
+            pwc_ins_base  = e[PaWidth-1:12];
+          end
+        end
+      end
 
       // faults carry no translation
       if (cause_n != ats_pkg::FaultNone) begin
@@ -342,7 +436,7 @@ module ptw #(
         wrbl_n = 1'b0;
       end
 
-      st_d[s*2 +: 2]           = st_n;
+      st_d[s*3 +: 3]           = st_n;
       id_d[s*IdW +: IdW]       = id_n;
       pasid_d[s*PasidW +: PasidW]      = pasid_n;
       vpn_d[s*CVpnW +: CVpnW]  = vpn_n;
@@ -354,8 +448,12 @@ module ptw #(
       ppn_d[s*PpnW +: PpnW]    = ppn_n;
       size_d[s*2 +: 2]         = size_n;
       wrbl_d[s]                = wrbl_n;
+      ent_d[s*64 +: 64]        = ent_n;
+      rty_d[s*RtyW +: RtyW]    = rty_n;
     end
   end
+
+  assign aw_data_o = ent_q;
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -378,6 +476,8 @@ module ptw #(
     ppn_q   <= ppn_d;
     size_q  <= size_d;
     wrbl_q  <= wrbl_d;
+    ent_q   <= ent_d;
+    rty_q   <= rty_d;
   end
 
   // ---------------------------------------------------------------------------
@@ -469,8 +569,8 @@ module ptw #(
     assign unused_pwc = ^{pwc_ins, pwc_ins_lvl, pwc_ins_pasid, pwc_ins_tag, pwc_ins_base};
   end
 
-  // VA[63:48] only feed the canonical check; entry bits 63:52, 11:8, 6:3 are ignored
+  // VA[63:48] only feed the canonical check
   logic unused_ptw;
-  assign unused_ptw = ^{xreq_vpn_i[51:CVpnW], r_data_i[63:52], r_data_i[11:8], r_data_i[6:3]};
+  assign unused_ptw = ^{xreq_vpn_i[51:CVpnW]};
 
 endmodule

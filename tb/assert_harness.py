@@ -21,7 +21,7 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
     "hse": ("hs_assert", {"W": 8, "AssumeEnv": 1}),
     "top": ("top_assert", {"NumThreads": 3, "NumWalks": 2, "PaWidth": 48}),
     "atc": ("atc_assert", {"NumThreads": 2, "AtcEntries": 4, "ThreadW": 1, "IdW": 3}),
-    "ptw": ("ptw_assert", {"NumWalks": 2, "PaWidth": 48, "IdW": 3}),
+    "ptw": ("ptw_assert", {"NumWalks": 2, "PaWidth": 48, "IdW": 3, "AdRetries": 2}),
     "dma": ("dma_assert", {"NumThreads": 2, "PaWidth": 48, "ThreadW": 1}),
     "inv": ("inv_assert", {"NumThreads": 2, "Depth": 4, "NumItagChk": 8}),
     "drn": ("drain_assert", {"NumThreads": 2, "ThreadW": 1}),

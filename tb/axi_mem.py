@@ -31,6 +31,14 @@ after the design settled from an edge; it never writes at an edge instant, so
 there is no race with the clock. A transfer whose VALID and READY are both
 high during cycle k completes at edge k+1 and is stamped cycle k+1.
 
+Exclusive accesses (ARLOCK/AWLOCK, the walker's accessed/dirty updates): the
+exclusive monitor is the PhysMem's own (`read_exclusive`/`write_exclusive`,
+model/memory.py), keyed by AXI ID, so any write to the reserved bytes (a CPU
+store made by the test or the host model, a DMA write) makes the next
+exclusive write of that ID fail with OKAY; a reservation held answers EXOKAY.
+`exclusive=False` makes a slave without a monitor: OKAY on exclusive reads,
+and exclusive writes performed as plain writes (what the AXI spec allows).
+
 Memory semantics: a read samples memory when its AR handshake happens (cycle
 of acceptance), a write is committed when both AW and W have been accepted;
 the response follows `latency` cycles later (`perform="response"` moves the
@@ -341,6 +349,7 @@ class AxiAccess:
     due: int = 0
     held: bool = False
     seq: int = 0
+    lock: bool = False     # exclusive (ARLOCK/AWLOCK)
 
     @property
     def source(self) -> str:
@@ -436,8 +445,8 @@ class _AxiSignals:
             return FastSig(h) if h is not None else None
 
         for ch, names in {
-            "ar": ("valid", "ready", "id", "addr", "len?", "size?"),
-            "aw": ("valid", "ready", "id", "addr", "len?", "size?"),
+            "ar": ("valid", "ready", "id", "addr", "len?", "size?", "lock?"),
+            "aw": ("valid", "ready", "id", "addr", "len?", "size?", "lock?"),
             "w": ("valid", "ready", "data", "strb?", "last?"),
             "r": ("valid", "ready", "id", "data", "resp", "last?"),
             "b": ("valid", "ready", "id", "resp"),
@@ -462,12 +471,14 @@ class AxiMem:
     perform:     "accept" (default) or "response": when memory is read/written.
     trace:       a model.trace.Trace receiving MemAccess events (time = perform cycle).
     keep_log:    keep every completed AxiAccess in `self.log`.
+    exclusive:   serve ARLOCK/AWLOCK with the PhysMem's exclusive monitor (EXOKAY / OKAY);
+                 False: a slave without a monitor (OKAY, exclusive writes always performed).
     """
 
     def __init__(self, dut, cc: CycleClock, mem, *, prefix: str = "m_axi", seed: int = 0,
                  latency: tuple[int, int] | Callable[[AxiAccess], int] = (1, 1),
                  stall_prob: float = 0.0, stall: tuple[int, int] = (1, 4), reorder: bool = False,
-                 perform: str = "accept", trace=None, keep_log: bool = True):
+                 perform: str = "accept", trace=None, keep_log: bool = True, exclusive: bool = True):
         self.dut = dut
         self.cc = cc
         self.mem = mem
@@ -482,6 +493,7 @@ class AxiMem:
         self.perform = perform
         self.trace = trace
         self.keep_log = keep_log
+        self.exclusive = exclusive
         self.log: list[AxiAccess] = []
         self.hooks: list[Callable[[AxiAccess], Any]] = []         # on completion
         self.accept_hooks: list[Callable[[AxiAccess], Any]] = []  # on acceptance
@@ -491,7 +503,7 @@ class AxiMem:
         self._holds: list[Hold] = []
         self._rq: list[AxiAccess] = []
         self._bq: list[AxiAccess] = []
-        self._awq: list[tuple[int, int, int]] = []   # (id, addr, cycle)
+        self._awq: list[tuple[int, int, int, bool]] = []   # (id, addr, cycle, lock)
         self._wq: list[tuple[int, int, int]] = []    # (data, strb, cycle)
         self.gpi: Gpi | None = None
         self._rsrc: _Source | None = None
@@ -600,6 +612,7 @@ class AxiMem:
         addr = s.araddr.get()
         self._check_beat("AR", s.arlen, s.arsize, addr)
         a = self._new(False, id_, addr, c)
+        a.lock = bool(s.arlock.get()) if s.arlock is not None else False
         a.resp = self._error_for(False, addr, a.source)
         if self.perform == "accept":
             self._do_read(a, c)
@@ -614,7 +627,7 @@ class AxiMem:
         s = self.s
         addr = s.awaddr.get()
         self._check_beat("AW", s.awlen, s.awsize, addr)
-        self._awq.append((s.awid.get(), addr, c))
+        self._awq.append((s.awid.get(), addr, c, bool(s.awlock.get()) if s.awlock is not None else False))
         self._pair_writes()
 
     def _take_w(self, c: int) -> None:
@@ -627,10 +640,11 @@ class AxiMem:
 
     def _pair_writes(self) -> None:
         while self._awq and self._wq:
-            id_, addr, ca = self._awq.pop(0)
+            id_, addr, ca, lock = self._awq.pop(0)
             data, strb, cw = self._wq.pop(0)
             c = max(ca, cw)
             a = self._new(True, id_, addr, c)
+            a.lock = lock
             a.data = data
             a.strb = strb
             a.resp = self._error_for(True, addr, a.source)
@@ -645,13 +659,25 @@ class AxiMem:
 
     def _do_read(self, a: AxiAccess, cycle: int) -> None:
         a.perform = cycle
-        a.data = 0 if a.error else self.mem.read64(a.addr & ~7)
+        if a.error:
+            a.data = 0
+        elif a.lock and self.exclusive:
+            a.data = self.mem.read_exclusive(a.id, a.addr & ~7)
+            a.resp = Resp.EXOKAY
+        else:
+            a.data = self.mem.read64(a.addr & ~7)
 
     def _do_write(self, a: AxiAccess, cycle: int) -> None:
         a.perform = cycle
         if a.error:
             return
         base = a.addr & ~7
+        if a.lock and self.exclusive:
+            if a.strb != 0xFF:
+                self.protocol_errors.append(f"exclusive write with WSTRB {a.strb:#x}: {a}")
+            ok = self.mem.write_exclusive(a.id, base, a.data)
+            a.resp = Resp.EXOKAY if ok else Resp.OKAY
+            return
         if a.strb == 0xFF:
             self.mem.write64(base, a.data)
         else:

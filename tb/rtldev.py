@@ -285,6 +285,8 @@ class AxiAcc:
     perform: int = 0  # cycle memory was read/written (VALID cycle, accept - 1)
     done: int | None = None
     seq: int = 0
+    lock: bool = False  # exclusive (ARLOCK/AWLOCK): served by PhysMem's exclusive monitor
+    exok: bool = False  # answered EXOKAY
 
     @property
     def source(self) -> str:
@@ -582,9 +584,10 @@ class Ports:
             self.seen["ar"] = n
             i = seen % CAP
             v = ((self._ar_c1[i].get_signal_val_long() & M32) << 32) | (self._ar_c0[i].get_signal_val_long() & M32)
-            pb = self.pa_bits
+            pb, ib = self.pa_bits, self.id_bits
             hi, lo = _sim.get_sim_time()
-            self._request(False, v >> pb, v & ((1 << pb) - 1), (((hi << 32) | lo) - self.T0) // self.P)
+            self._request(False, (v >> pb) & ((1 << ib) - 1), v & ((1 << pb) - 1), (((hi << 32) | lo) - self.T0) // self.P,
+                          lock=bool(v >> (pb + ib) & 1))
         except BaseException as e:  # noqa: BLE001 - reported by RtlDevice.run
             self._fail(e)
 
@@ -604,11 +607,11 @@ class Ports:
             v = ((self._aw_c1[i].get_signal_val_long() & M32) << 32) | (self._aw_c0[i].get_signal_val_long() & M32)
             pb, ib = self.pa_bits, self.id_bits
             edge = self.time() // self.P
-            if v >> (pb + ib + 8):
+            if v >> (pb + ib + 8) & 1:
                 raise DeviceError(f"AW and W handshakes apart (edge {edge}): the slave takes them together")
             data = ((self._aw_cd1[i].get_signal_val_long() & M32) << 32) | (self._aw_cd0[i].get_signal_val_long() & M32)
             self._request(True, (v >> pb) & ((1 << ib) - 1), v & ((1 << pb) - 1), edge, data,
-                          (v >> (pb + ib)) & 0xFF)
+                          (v >> (pb + ib)) & 0xFF, lock=bool(v >> (pb + ib + 9) & 1))
         except BaseException as e:  # noqa: BLE001
             self._fail(e)
 
@@ -676,7 +679,8 @@ class Ports:
 
     # ------------------------------------------------------------------ AXI requests
 
-    def _request(self, write: bool, id_: int, addr: int, edge: int, data: int = 0, strb: int = 0xFF) -> AxiAcc:
+    def _request(self, write: bool, id_: int, addr: int, edge: int, data: int = 0, strb: int = 0xFF,
+                 lock: bool = False) -> AxiAcc:
         """An AR or AW+W whose handshake is at `edge` (now).
 
         Memory is accessed right away and stamped edge-1, the cycle the
@@ -694,7 +698,7 @@ class Ports:
             lat = max(lat, self.rng.randint(tail[1], tail[2]))  # the tail only ever lengthens
         if addr & 7:
             raise DeviceError(f"AXI {'AW' if write else 'AR'} address {addr:#x} not 8-byte aligned")
-        acc = AxiAcc(write, id_, addr, edge, data, strb, False, edge + lat, edge - 1, None, self._seq)
+        acc = AxiAcc(write, id_, addr, edge, data, strb, False, edge + lat, edge - 1, None, self._seq, lock)
         self._perform(acc)
         return acc
 
@@ -705,7 +709,9 @@ class Ports:
         mem = self.mem
         if acc.write:
             self.log_writes += 1
-            if not acc.error:
+            if acc.lock and not acc.error:  # exclusive write: performed only if the reservation holds
+                acc.exok = mem.write_exclusive(acc.id, acc.addr, acc.data)
+            elif not acc.error:
                 if acc.strb == 0xFF:
                     mem.write64(acc.addr, acc.data)
                 else:
@@ -715,7 +721,8 @@ class Ports:
                             mem.write(acc.addr + i, raw[i:i + 1])
         else:
             self.log_reads += 1
-            acc.data = 0 if acc.error else mem.read64(acc.addr)
+            acc.data = 0 if acc.error else mem.read_exclusive(acc.id, acc.addr) if acc.lock else mem.read64(acc.addr)
+            acc.exok = acc.lock and not acc.error
         self.inflight[acc.seq] = acc
         for f in self.on_mem:
             f(acc)
@@ -769,7 +776,7 @@ class Ports:
         if want > self._ch_last[ch]:
             self._ch_last[ch] = want
         cyc, meta, d0, d1 = self.bs if is_b else self.rs
-        meta.set(idx, (2 << 4 if acc.error else 0) | acc.id)
+        meta.set(idx, (2 << 4 if acc.error else 1 << 4 if acc.exok else 0) | acc.id)
         if d0 is not None:
             d0.set(idx, data & M32)
             d1.set(idx, data >> 32)
@@ -1455,9 +1462,9 @@ _CAP_HDL = """
     aw_w_apart = 1'b0;
   end
   // (64-bit captures in two 32-bit words, 0 = low)
-  logic [31:0]               ar_c0      [Cap];  // {{id, addr}}
+  logic [31:0]               ar_c0      [Cap];  // {{lock, id, addr}}
   logic [31:0]               ar_c1      [Cap];
-  logic [31:0]               aw_c0      [Cap];  // {{AW/W apart so far, strb, id, addr}}
+  logic [31:0]               aw_c0      [Cap];  // {{lock, AW/W apart so far, strb, id, addr}}
   logic [31:0]               aw_c1      [Cap];
   logic [31:0]               aw_cd0     [Cap];  // write data
   logic [31:0]               aw_cd1     [Cap];
@@ -1484,12 +1491,12 @@ _CAP_HDL = """
       if (iq_rp != k_iq_wp && !inv_valid_i) bp_sn[5] <= bp_sn[5] + 32'd1;
     end
     if (m_axi_arvalid && e_m_axi_arready) begin
-      {{ar_c1[ar_n[$clog2(Cap)-1:0]], ar_c0[ar_n[$clog2(Cap)-1:0]]}} <= 64'({{m_axi_arid, m_axi_araddr}});
+      {{ar_c1[ar_n[$clog2(Cap)-1:0]], ar_c0[ar_n[$clog2(Cap)-1:0]]}} <= 64'({{m_axi_arlock, m_axi_arid, m_axi_araddr}});
       ar_n <= ar_n + 32'd1;
     end
     if (aw_fire) begin
       {{aw_c1[aw_n[$clog2(Cap)-1:0]], aw_c0[aw_n[$clog2(Cap)-1:0]]}}
-          <= 64'({{aw_w_apart || !w_fire, m_axi_wstrb, m_axi_awid, m_axi_awaddr}});
+          <= 64'({{m_axi_awlock, aw_w_apart || !w_fire, m_axi_wstrb, m_axi_awid, m_axi_awaddr}});
       {{aw_cd1[aw_n[$clog2(Cap)-1:0]], aw_cd0[aw_n[$clog2(Cap)-1:0]]}} <= m_axi_wdata;
       aw_n <= aw_n + 32'd1;
     end

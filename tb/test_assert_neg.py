@@ -146,7 +146,13 @@ async def top(dut):
         "axi_ar_single_beat": once({**AR_OK, "m_axi_arlen": 1}, off),
         "axi_ar_id": once({**AR_OK, "m_axi_arid": 3}, off),
         "axi_aw_single_beat": once({**AW_OK, "m_axi_awsize": 2}, off),
-        "axi_aw_id": once({**AW_OK, "m_axi_awid": 0}, off),
+        "axi_aw_id": once({**AW_OK, "m_axi_awid": 3, "m_axi_awlock": 1}, off),
+        "axi_ar_lock": once({**AR_OK, "m_axi_arlock": 1}, off),
+        "axi_aw_lock": once({**AW_OK, "m_axi_awlock": 1}, off),
+        "axi_aw_lock/walker_plain": once({**AW_OK, "m_axi_awid": 1, "m_axi_awlock": 0}, off),
+        "axi_r_exokay": once(AR_OK, {**off, "m_axi_rvalid": 1, "m_axi_rid": 8, "m_axi_rlast": 1, "m_axi_rresp": 1},
+                             off),
+        "axi_b_exokay": once(AW_OK, {**off, "m_axi_bvalid": 1, "m_axi_bid": 8, "m_axi_bresp": 1}, off),
         "axi_w_single_beat": once(dict(m_axi_wvalid=1, m_axi_wready=1, m_axi_wlast=0, m_axi_wstrb=0xff), off),
         "axi_ar_id_unique": once(AR_OK, AR_OK, off),
         "axi_aw_id_unique": once(AW_OK, AW_OK, off),
@@ -165,7 +171,12 @@ async def top(dut):
                                 {**off, "rsp_valid_o": 1, "rsp_ready_i": 1, "rsp_thread_o": 0, "rsp_fault_o": 1,
                                  "rsp_cause_o": 0}, off),
     }
-    legal = once(AR_OK, {**off, "m_axi_rvalid": 1, "m_axi_rid": 8, "m_axi_rlast": 1},
+    walker_ad = (dict(AR_OK, m_axi_arid=1, m_axi_arlock=1),
+                 {**off, "m_axi_rvalid": 1, "m_axi_rid": 1, "m_axi_rlast": 1, "m_axi_rresp": 1},
+                 dict(AW_OK, m_axi_rvalid=0, m_axi_awid=1, m_axi_awlock=1),
+                 {**off, "m_axi_bvalid": 1, "m_axi_bid": 1, "m_axi_bresp": 1},
+                 dict(off, m_axi_arlock=0, m_axi_awlock=0, m_axi_rresp=0, m_axi_bresp=0))
+    legal = once(*walker_ad, AR_OK, {**off, "m_axi_rvalid": 1, "m_axi_rid": 8, "m_axi_rlast": 1},
                  dict(m_axi_rvalid=0, inv_valid_i=1, inv_ready_o=1, inv_itag_i=3),
                  {**off, "invc_valid_o": 1, "invc_ready_i": 1, "invc_itag_o": 3},
                  {**off, "cmd_valid_i": 1, "cmd_ready_o": 1, "cmd_thread_i": 2},
@@ -243,15 +254,41 @@ async def ptw_checks(dut):
         return f
     cases = {
         "rule1_pwc_no_stale_fill": p(dict(st_q=1), dict(pwc_flush_i=1), dict(pwc_flush_i=0, st_q=2, r_valid_i=1,
-                                                                              pwc_ins=1)),
+                                                                              pwc_ins_by=1)),
         "ptw_cpl_requested": p(dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=2)),
         "ptw_cpl_size": p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0),
                           dict(xreq_valid_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=3)),
+        # slot 0 reads PTE 0x1007 (P RW US, A/D clear), then writes it back
+        "ad_update_exclusive": p(dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=0),
+                                 dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1027)),
+        "ad_update_exclusive/twice": p(dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+                                       dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1027),
+                                       dict(aw_gnt_i=0), dict(aw_gnt_i=1)),
+        "ad_update_exclusive/other_frame": p(dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+                                             dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x2027)),
+        "ad_update_exclusive/not_present": p(dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1006, r_exok_i=1),
+                                             dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1026)),
+        "ad_dirty_write_leaf": p(dict(st_q=2, lvl_q=4, wr_q=0, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+                                 dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1067)),
+        "ad_dirty_write_leaf/table": p(dict(st_q=2, lvl_q=3, wr_q=1, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+                                       dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1067)),
+        "ad_writable_dirty": p(dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1027, r_exok_i=1),
+                               dict(r_valid_i=0, st_q=3, cause_q=0, wrbl_q=1)),
+        "ad_retry_bounded": p(dict(st_q=5, b_valid_i=1, b_err_i=0, b_exok_i=0), dict(), dict(b_valid_i=0, st_q=1),
+                              dict(ar_req_o=1)),
     }
     legal = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1),
-              dict(st_q=2), dict(r_valid_i=1, pwc_ins=1), dict(r_valid_i=0, pwc_ins=0, st_q=3, pwc_flush_i=1),
+              dict(st_q=2), dict(r_valid_i=1, pwc_ins_by=1), dict(r_valid_i=0, pwc_ins_by=0, st_q=3, pwc_flush_i=1),
               dict(pwc_flush_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=1), dict(xcpl_valid_o=0, st_q=0))
-    await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {})})
+    # a write walk's leaf: exclusive read EXOKAY, A and D written, EXOKAY, writable completion
+    legal_ad = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1, wr_q=1),
+                 dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+                 dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1067),
+                 dict(aw_req_o=0, aw_gnt_i=0, st_q=5, b_valid_i=1, b_exok_i=1),
+                 dict(b_valid_i=0, st_q=3, cause_q=0, wrbl_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0),
+                 dict(xcpl_valid_o=0, st_q=0))
+    await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
+                                              "write walk setting A and D": (legal_ad, {})})
 
 
 # --------------------------------------------------------------------------- dma_assert

@@ -272,7 +272,7 @@ def test_per_slot_vectors_are_split_into_one_trace_per_slot(run, dump):
     g = parse_gtkw(run["gtkw"].read_text())
     by_alias = {t["alias"]: t for t in g.traces if t["alias"]}
     declared = dump.declared()
-    for sig, per in (("lvl_q", 3), ("st_q", 2), ("ar_addr_o", None)):
+    for sig, per in (("lvl_q", 3), ("st_q", 3), ("ar_addr_o", None)):
         full = next(n for n in declared if n.startswith(f"cosim_top.u_dut.u_ptw.{sig}["))
         width = declared[full]
         per = per or width // 2

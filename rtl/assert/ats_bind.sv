@@ -11,9 +11,10 @@ bind atc atc_assert #(
 ) u_atc_assert (.*);
 
 bind ptw ptw_assert #(
-  .NumWalks(NumWalks),
-  .PaWidth (PaWidth),
-  .IdW     (IdW)
+  .NumWalks (NumWalks),
+  .PaWidth  (PaWidth),
+  .IdW      (IdW),
+  .AdRetries(AdRetries)
 ) u_ptw_assert (.*);
 
 bind dma dma_assert #(
@@ -78,5 +79,11 @@ bind ats_dev_top walk_live_assert #(
   .arid_i      (m_axi_arid),
   .rvalid_i    (m_axi_rvalid),
   .rready_i    (m_axi_rready),
-  .rid_i       (m_axi_rid)
+  .rid_i       (m_axi_rid),
+  .awvalid_i   (m_axi_awvalid),
+  .awready_i   (m_axi_awready),
+  .awid_i      (m_axi_awid),
+  .bvalid_i    (m_axi_bvalid),
+  .bready_i    (m_axi_bready),
+  .bid_i       (m_axi_bid)
 );

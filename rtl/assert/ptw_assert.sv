@@ -10,12 +10,26 @@
 //                        took and has not completed (each exactly once)
 //   ptw_cpl_size         size is 4K/2M/1G; a fault carries no translation
 // plus payload stability of the Translation Completion.
+//
+// Accessed/dirty updates (ghost per slot: the last entry value read, whether
+// its read was answered EXOKAY, whether a write already used that read):
+//   ad_update_exclusive  an A/D write follows an exclusive read of the slot
+//                        answered EXOKAY, one write per such read, and
+//                        writes the value read with only A and/or D turned
+//                        on, into a present entry (bits are never set into an
+//                        entry the walk did not read and decide)
+//   ad_dirty_write_leaf  D is set only in the leaf of a write walk
+//   ad_writable_dirty    a completion offering a writable translation has a
+//                        leaf whose D bit was set (read as set, or written)
+//   ad_retry_bounded     a slot that lost AdRetries reservations in one walk
+//                        makes no further memory request
 `include "ats_assert.svh"
 
 module ptw_assert #(
   parameter int unsigned NumWalks = 2,
   parameter int unsigned PaWidth  = 48,
-  parameter int unsigned IdW      = 3
+  parameter int unsigned IdW      = 3,
+  parameter int unsigned AdRetries = 4
 ) (
   input logic                  clk_i,
   input logic                  rst_ni,
@@ -31,16 +45,31 @@ module ptw_assert #(
   input logic                  xcpl_writable_o,
   input logic                  pwc_flush_i,
   input logic [NumWalks-1:0]   r_valid_i,
+  input logic [63:0]           r_data_i,
+  input logic                  r_err_i,
+  input logic                  r_exok_i,
+  input logic [NumWalks-1:0]   ar_req_o,
+  input logic [NumWalks-1:0]   aw_req_o,
+  input logic [NumWalks*64-1:0] aw_data_o,
+  input logic [NumWalks-1:0]   aw_gnt_i,
+  input logic [NumWalks-1:0]   b_valid_i,
+  input logic                  b_err_i,
+  input logic                  b_exok_i,
   // internals
-  input logic [NumWalks*2-1:0] st_q,
-  input logic                  pwc_ins
+  input logic [NumWalks*3-1:0] st_q,
+  input logic [NumWalks*3-1:0] lvl_q,
+  input logic [NumWalks-1:0]   wr_q,
+  input logic [NumWalks-1:0]   wrbl_q,
+  input logic [NumWalks*4-1:0] cause_q,
+  input logic [NumWalks-1:0]   pwc_ins_by
 );
 
   `ATS_CHECKER_COMMON
 
   localparam int unsigned NumIds = 1 << IdW;
-  localparam logic [1:0] WIdle = 2'd0;
-  localparam logic [1:0] WWait = 2'd2;
+  localparam logic [2:0] WIdle = 3'd0;
+  localparam logic [2:0] WDone = 3'd3;
+  localparam logic [63:0] AdBits = (64'd1 << ats_pkg::PteA) | (64'd1 << ats_pkg::PteD);
 
   hs_assert #(.W(IdW + 4 + PaWidth - 12 + 3)) u_hs_xcpl (
     .clk_i, .rst_ni, .valid_i(xcpl_valid_o), .ready_i(xcpl_ready_i),
@@ -55,9 +84,75 @@ module ptw_assert #(
     if (xcpl_valid_o && xcpl_ready_i) out_d[xcpl_id_o] = 1'b0;
     if (xreq_valid_i && xreq_ready_o) out_d[xreq_id_i] = 1'b1;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      ginv_d[s]  = (st_q[s*2 +: 2] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
-      // the slot whose read data arrives this cycle is the one that may insert
-      ins_bad[s] = pwc_ins && st_q[s*2 +: 2] == WWait && r_valid_i[s] && (ginv_q[s] || pwc_flush_i);
+      ginv_d[s]  = (st_q[s*3 +: 3] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
+      ins_bad[s] = pwc_ins_by[s] && (ginv_q[s] || pwc_flush_i);
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // accessed / dirty updates
+  // ---------------------------------------------------------------------------
+  localparam int unsigned CntW = $clog2(AdRetries + 2);
+  logic [NumWalks*64-1:0]   grd_q, grd_d;      // last entry value read
+  logic [NumWalks-1:0]      gexok_q, gexok_d;  // that read was answered EXOKAY
+  logic [NumWalks-1:0]      gused_q, gused_d;  // a write already used that read
+  logic [NumWalks-1:0]      gdirty_q, gdirty_d; // D of the last entry value read or written
+  logic [NumWalks*CntW-1:0] glost_q, glost_d;  // lost reservations in this walk
+  logic [NumWalks-1:0]      upd_bad, dirty_bad, wrbl_bad, rty_bad;
+
+  always_comb begin
+    grd_d    = grd_q;
+    gexok_d  = gexok_q;
+    gused_d  = gused_q;
+    gdirty_d = gdirty_q;
+    glost_d  = glost_q;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      logic [63:0] rd, wd;
+      logic [2:0]  lvl;
+      logic        leaf;
+      rd   = grd_q[s*64 +: 64];
+      wd   = aw_data_o[s*64 +: 64];
+      lvl  = lvl_q[s*3 +: 3];
+      leaf = lvl == 3'd4 || ((lvl == 3'd2 || lvl == 3'd3) && rd[ats_pkg::PtePs]);
+      upd_bad[s] = aw_req_o[s] && aw_gnt_i[s] &&
+                   (!gexok_q[s] || gused_q[s] || !rd[ats_pkg::PteP] || ((wd ^ rd) & ~AdBits) != '0 ||
+                    (rd & ~wd) != '0 || wd == rd);
+      dirty_bad[s] = aw_req_o[s] && aw_gnt_i[s] && wd[ats_pkg::PteD] && !rd[ats_pkg::PteD] &&
+                     !(wr_q[s] && leaf);
+      wrbl_bad[s]  = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
+                     !gdirty_q[s];
+      rty_bad[s]   = 32'(glost_q[s*CntW +: CntW]) >= AdRetries && (ar_req_o[s] || aw_req_o[s]);
+      if (r_valid_i[s] && !r_err_i) begin
+        grd_d[s*64 +: 64] = r_data_i;
+        gexok_d[s]        = r_exok_i;
+        gused_d[s]        = 1'b0;
+        gdirty_d[s]       = r_data_i[ats_pkg::PteD];
+      end
+      if (aw_req_o[s] && aw_gnt_i[s]) begin
+        gused_d[s]  = 1'b1;
+        gdirty_d[s] = wd[ats_pkg::PteD];
+      end
+      if (st_q[s*3 +: 3] == WIdle) begin
+        glost_d[s*CntW +: CntW] = '0;
+      end else if (b_valid_i[s] && !b_err_i && !b_exok_i && glost_q[s*CntW +: CntW] != {CntW{1'b1}}) begin
+        glost_d[s*CntW +: CntW] = glost_q[s*CntW +: CntW] + 1'b1;
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      grd_q    <= '0;
+      gexok_q  <= '0;
+      gused_q  <= '0;
+      gdirty_q <= '0;
+      glost_q  <= '0;
+    end else begin
+      grd_q    <= grd_d;
+      gexok_q  <= gexok_d;
+      gused_q  <= gused_d;
+      gdirty_q <= gdirty_d;
+      glost_q  <= glost_d;
     end
   end
 
@@ -75,6 +170,11 @@ module ptw_assert #(
     if (ats_on_q) begin
       `ATS_ASSERT(rule1_pwc_no_stale_fill, ins_bad == '0,
                   "page-walk cache filled by a walk that an invalidation raced")
+      `ATS_ASSERT(ad_update_exclusive, upd_bad == '0,
+                  "A/D write without an EXOKAY exclusive read of the entry, twice for one read, or changing more than A/D")
+      `ATS_ASSERT(ad_dirty_write_leaf, dirty_bad == '0, "D set in an entry that is not the leaf of a write walk")
+      `ATS_ASSERT(ad_writable_dirty, wrbl_bad == '0, "writable translation whose leaf entry is not dirty")
+      `ATS_ASSERT(ad_retry_bounded, rty_bad == '0, "walk goes on after AdRetries lost reservations")
       if (xcpl_valid_o) begin
         `ATS_ASSERT(ptw_cpl_requested, out_q[xcpl_id_o], "Translation Completion for an ID with no request taken")
         `ATS_ASSERT(ptw_cpl_size, xcpl_size_o != 2'd3 &&

@@ -5,8 +5,11 @@
 //               AR, AW, W (outputs)
 //   AXI         single beat (LEN 0, SIZE 3, BURST INCR, WSTRB ff, WLAST 1);
 //               IDs {1, thread} for DMA (reads and writes), {0, slot} for the
-//               walker (reads only); one access outstanding per ID; R and B
-//               always accepted, only for an outstanding ID (environment)
+//               walker (entry reads, A/D writes); one access outstanding per
+//               ID; exclusive (ARLOCK/AWLOCK) only for the walker, and every
+//               walker write is exclusive; R and B always accepted, only for
+//               an outstanding ID, EXOKAY only for an exclusive access
+//               (environment)
 //   ITags       an accepted ITag is not outstanding (environment); a
 //               completion names an outstanding ITag, which it retires: each
 //               accepted ITag is completed at most once, none without request,
@@ -59,6 +62,7 @@ module top_assert #(
   input logic [7:0]                 m_axi_awlen,
   input logic [2:0]                 m_axi_awsize,
   input logic [1:0]                 m_axi_awburst,
+  input logic                       m_axi_awlock,
   input logic                       m_axi_awvalid,
   input logic                       m_axi_awready,
   input logic [63:0]                m_axi_wdata,
@@ -75,6 +79,7 @@ module top_assert #(
   input logic [7:0]                 m_axi_arlen,
   input logic [2:0]                 m_axi_arsize,
   input logic [1:0]                 m_axi_arburst,
+  input logic                       m_axi_arlock,
   input logic                       m_axi_arvalid,
   input logic                       m_axi_arready,
   input logic [ats_pkg::AxiIdW-1:0] m_axi_rid,
@@ -103,15 +108,15 @@ module top_assert #(
     .data_i({inv_itag_i, inv_pasid_valid_i, inv_pasid_i, inv_addr_i, inv_s_i, inv_global_i}));
   hs_assert #(.W(ats_pkg::ItagW)) u_hs_invc (
     .clk_i, .rst_ni, .valid_i(invc_valid_o), .ready_i(invc_ready_i), .data_i(invc_itag_o));
-  hs_assert #(.W(ats_pkg::AxiIdW + PaWidth + 13)) u_hs_aw (
+  hs_assert #(.W(ats_pkg::AxiIdW + PaWidth + 14)) u_hs_aw (
     .clk_i, .rst_ni, .valid_i(m_axi_awvalid), .ready_i(m_axi_awready),
-    .data_i({m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst}));
+    .data_i({m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst, m_axi_awlock}));
   hs_assert #(.W(64 + 8 + 1)) u_hs_w (
     .clk_i, .rst_ni, .valid_i(m_axi_wvalid), .ready_i(m_axi_wready),
     .data_i({m_axi_wdata, m_axi_wstrb, m_axi_wlast}));
-  hs_assert #(.W(ats_pkg::AxiIdW + PaWidth + 13)) u_hs_ar (
+  hs_assert #(.W(ats_pkg::AxiIdW + PaWidth + 14)) u_hs_ar (
     .clk_i, .rst_ni, .valid_i(m_axi_arvalid), .ready_i(m_axi_arready),
-    .data_i({m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst}));
+    .data_i({m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst, m_axi_arlock}));
   hs_assert #(.W(ats_pkg::AxiIdW + 64 + 3), .AssumeEnv(1'b1)) u_hs_r (
     .clk_i, .rst_ni, .valid_i(m_axi_rvalid), .ready_i(m_axi_rready),
     .data_i({m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast}));
@@ -133,12 +138,17 @@ module top_assert #(
   assign rsp_fire  = rsp_valid_o && rsp_ready_i;
 
   logic [NumIds-1:0]          rd_out_q, rd_out_d, wr_out_q, wr_out_d;
+  logic [NumIds-1:0]          rd_lock_q, rd_lock_d, wr_lock_q, wr_lock_d;  // outstanding access is exclusive
   logic [ats_pkg::NumItag-1:0] itag_out_q, itag_out_d;
   logic [NumThreads-1:0]      cmd_out_q, cmd_out_d;
 
   always_comb begin
     rd_out_d   = rd_out_q;
     wr_out_d   = wr_out_q;
+    rd_lock_d  = rd_lock_q;
+    wr_lock_d  = wr_lock_q;
+    if (ar_fire) rd_lock_d[m_axi_arid] = m_axi_arlock;
+    if (aw_fire) wr_lock_d[m_axi_awid] = m_axi_awlock;
     itag_out_d = itag_out_q;
     cmd_out_d  = cmd_out_q;
     if (r_fire) rd_out_d[m_axi_rid] = 1'b0;
@@ -155,11 +165,15 @@ module top_assert #(
     if (!rst_ni) begin
       rd_out_q   <= '0;
       wr_out_q   <= '0;
+      rd_lock_q  <= '0;
+      wr_lock_q  <= '0;
       itag_out_q <= '0;
       cmd_out_q  <= '0;
     end else begin
       rd_out_q   <= rd_out_d;
       wr_out_q   <= wr_out_d;
+      rd_lock_q  <= rd_lock_d;
+      wr_lock_q  <= wr_lock_d;
       itag_out_q <= itag_out_d;
       cmd_out_q  <= cmd_out_d;
     end
@@ -186,11 +200,11 @@ module top_assert #(
   end
 
   // an AXI ID names a DMA thread ({1, t}) or a walk slot ({0, s}) that exists
-  function automatic logic id_ok(input logic [ats_pkg::AxiIdW-1:0] id, input logic write);
+  function automatic logic id_ok(input logic [ats_pkg::AxiIdW-1:0] id);
     if (id[3]) begin
       id_ok = 32'(id[2:0]) < NumThreads;
     end else begin
-      id_ok = !write && 32'(id[2:0]) < NumWalks;
+      id_ok = 32'(id[2:0]) < NumWalks;
     end
   endfunction
 
@@ -200,12 +214,15 @@ module top_assert #(
       if (m_axi_arvalid) begin
         `ATS_ASSERT(axi_ar_single_beat, m_axi_arlen == 8'd0 && m_axi_arsize == 3'd3 && m_axi_arburst == 2'b01,
                     "AR is not LEN 0, SIZE 3, BURST INCR")
-        `ATS_ASSERT(axi_ar_id, id_ok(m_axi_arid, 1'b0), "ARID names no DMA thread or walk slot")
+        `ATS_ASSERT(axi_ar_id, id_ok(m_axi_arid), "ARID names no DMA thread or walk slot")
+        `ATS_ASSERT(axi_ar_lock, !m_axi_arlock || !m_axi_arid[3], "exclusive read by a DMA thread")
       end
       if (m_axi_awvalid) begin
         `ATS_ASSERT(axi_aw_single_beat, m_axi_awlen == 8'd0 && m_axi_awsize == 3'd3 && m_axi_awburst == 2'b01,
                     "AW is not LEN 0, SIZE 3, BURST INCR")
-        `ATS_ASSERT(axi_aw_id, id_ok(m_axi_awid, 1'b1), "AWID names no DMA thread (the walker never writes)")
+        `ATS_ASSERT(axi_aw_id, id_ok(m_axi_awid), "AWID names no DMA thread or walk slot")
+        `ATS_ASSERT(axi_aw_lock, m_axi_awlock == !m_axi_awid[3],
+                    "exclusive write by a DMA thread, or a walker write that is not exclusive")
       end
       if (m_axi_wvalid) begin
         `ATS_ASSERT(axi_w_single_beat, m_axi_wlast && m_axi_wstrb == 8'hff, "W is not WLAST=1, WSTRB=ff")
@@ -222,9 +239,11 @@ module top_assert #(
       if (m_axi_rvalid) begin
         `ATS_ENV(axi_r_expected, rd_out_q[m_axi_rid], "R beat for an ID with no read outstanding")
         `ATS_ENV(axi_r_last, m_axi_rlast, "R beat without RLAST (single-beat reads)")
+        `ATS_ENV(axi_r_exokay, m_axi_rresp != 2'b01 || rd_lock_q[m_axi_rid], "EXOKAY for a read that is not exclusive")
       end
       if (m_axi_bvalid) begin
         `ATS_ENV(axi_b_expected, wr_out_q[m_axi_bid], "B response for an ID with no write outstanding")
+        `ATS_ENV(axi_b_exokay, m_axi_bresp != 2'b01 || wr_lock_q[m_axi_bid], "EXOKAY for a write that is not exclusive")
       end
 
       // ITags
