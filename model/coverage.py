@@ -50,8 +50,14 @@ reference device and the explorer are measured the same way:
   `pt_unlock` and `range_end` after that. `freed` is the first `free`
   `FrameEvent` of the old frame after the clear and not after the
   operation's last step.
-* Every device access (`DevAccess`) of the changed range is binned at its
-  memory time (its completion when it faulted). Ties follow the checkers'
+* Every device access (`DevAccess`) of the changed range that used the
+  translation the change replaced is binned at its memory time (its
+  completion when it faulted): its PA lies in the old page, or it faulted
+  (it walked and found nothing), or nothing was mapped before (a fault-in:
+  then every access counts, so a walk racing the fill shows). An access
+  through the new PTE is no race and is not binned; so `hit` in a phase
+  after the change is a stale ATC entry in use, and `freed` + `hit` is a
+  use-after-free. Ties follow the checkers'
   lenient rule: a step and an access in the same cycle count the access as
   earlier (only a strict difference in time puts it after the step).
 
@@ -74,6 +80,8 @@ from typing import Iterable, NamedTuple
 
 from .notifier import POLICIES
 from .trace import DevAccess, FrameEvent, OpStep, PteChange
+
+PAGE = 4096
 
 #: operations whose steps change a PTE (the op names `model.ops.Op` gives them)
 OPERATIONS: tuple[str, ...] = (
@@ -128,6 +136,17 @@ class Window:
     end: int
     done: int  # last step of the instance
     freed: int | None  # first free of the old frame, if within the operation
+    old_pa: int | None = None  # what the range mapped before the change (None: nothing)
+
+    def uses_old(self, d: DevAccess) -> bool:
+        """Did access d use the translation this change replaced (or find none)?
+
+        A faulting access walked and found no translation; with nothing mapped
+        before, every access counts (a walk racing a fill); otherwise the
+        access's PA must lie in the old page at the access's offset."""
+        if d.fault or self.old_pa is None:
+            return True
+        return d.pa - (d.va - self.va) - self.old_pa in range(0, PAGE)
 
     def phase(self, t: int) -> str:
         """The phase of an access performed at time t (a step at t counts as later)."""
@@ -223,7 +242,7 @@ def windows(trace: Iterable) -> list[Window]:
                         if j < len(ts) and ts[j] <= t_done and (freed is None or ts[j] < freed):
                             freed = ts[j]
                 out.append(Window(st.op, st.thread, c.pasid, c.va, c.size, t_start, t_clear, t_set, t_unlock,
-                                  t_end, t_done, freed))
+                                  t_end, t_done, freed, c.old_pa))
     return out
 
 
@@ -236,6 +255,7 @@ def bins_of(trace: Iterable, policy: str) -> Counter[Bin]:
     """The bins one run hit, with how many (access, window) pairs hit each."""
     events = list(trace)
     by_page: dict[tuple[int, int], list[DevAccess]] = {}
+    # (only accesses through the old translation: one through the new PTE is no race)
     for e in events:
         if type(e) is DevAccess:
             by_page.setdefault((e.pasid, e.va >> 12), []).append(e)
@@ -243,6 +263,8 @@ def bins_of(trace: Iterable, policy: str) -> Counter[Bin]:
     for w in windows(events):
         for page in range(w.va >> 12, (w.va + w.size) >> 12):
             for d in by_page.get((w.pasid, page), ()):
+                if not w.uses_old(d):
+                    continue
                 out[Bin(w.op, w.phase(access_time(d)), policy, "write" if d.write else "read",
                         "hit" if d.atc_hit else "walk")] += 1
     return out
