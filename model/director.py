@@ -4,46 +4,44 @@ The random scheduler (model.scheduler, mode "random") preempts a CPU thread
 with probability 1/4 after a step and delays each device access by 0..3
 steps, whatever the threads are doing. A race window (`model.coverage`:
 e.g. a COW between `pt_unlock` and `range_end`, or the time after
-`ksm_replace_page_early_free` freed the old page) is then open for a few
-cycles in a few runs, and a device access lands in it by luck: random stress
-exposes the deferred violation in about one seed in forty.
+`ksm_replace_page_early_free` freed the old page) is open for a few cycles,
+and a device access lands in it by luck.
 
-A `Director` makes those two choices from coverage instead:
+A `Director` makes those choices from the run's own race-window coverage,
+as the trace grows (`model.coverage` bins, per run):
 
-* it follows every CPU thread's operation through its steps, in the phases
-  of the coverage bins (`start..clear`, `clear..set`, ..., `freed`), and the
-  PTE changes and device accesses the trace records as the run goes;
+* it follows every CPU thread's operation through the phases of the bins
+  (`start..clear`, `clear..set`, ..., `freed`) from the steps, PTE changes and
+  device accesses the trace records;
 * after a step at which the thread may be preempted (it holds no page-table
-  lock), if the thread's operation is in a phase whose bins this run has not
-  hit yet, for an access kind some device thread still has queued for that
-  page, the thread is held there (preempted for `long_sleep` steps): the
-  window stays open. One window at a time, so the other CPU threads run on
-  meanwhile, and an operation that would close the window (another
-  operation on the same page, or on the whole mm) waits until it ends;
-* a device access into an open window is issued near the window's end
-  (`margin` steps before the thread wakes), so what the other threads did
-  meanwhile comes before it; an access queued in front of it goes at once;
-  any other access is held back a little (`hold`) so that accesses are left
-  when the next window opens;
-* a window is served when a device access actually hit its bin (the trace
-  shows the access, through the old translation, in that phase); the held
-  thread is then woken;
-* across runs (`learn`) a phase that nearly every run with its operation
-  already hits (more than `common` of them) is not worth holding a thread for.
+  lock), if its operation is in a phase after the PTE change
+  (`hold_phases`) whose bin this run has not hit yet for an access kind a
+  device thread still has queued for that page, the thread is held there for
+  `long_sleep` steps: the window stays open. An operation that would close
+  a held window (another one on the same page, or on the whole mm) waits
+  until it ends; a thread about to store is not held while another window
+  waits for a write (below); anything else gets the usual 1/4 draw;
+* a device access into a held window goes in once the device has read a
+  value written (by a CPU store or a device write) since the window opened,
+  or near the window's end (`margin` steps before the thread wakes): a stale
+  use is observable by the ordering rule only after the device saw a newer
+  write. A read of a page written since a window opened goes at once, an
+  access queued in front of one into a window too; any other access is held
+  back a little (`hold` steps) so that accesses are left when a window opens;
+* a window is served when the trace shows a device access in it through the
+  old translation (its bin is hit); the thread is then let go (once the
+  window had its newer write, or no other thread has a store left).
 
 Same catalogue, same scenarios, same seeds: only the interleaving is chosen
-differently. The choices depend on the seed and on what the director learned
-from earlier runs, so a directed seed replays exactly only with the same
-history (tb.stress runs a campaign's seeds in order on one director).
+differently, and only from the run itself, so a directed seed replays alone.
 """
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
-from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS, Bin
+from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS
 from .trace import CpuStore, DevAccess, OpStep, PteChange
 
 #: phases a device access can only reach while the operation runs
@@ -66,54 +64,32 @@ class _Live:
 
 
 class Director:
-    """Coverage-directed choices for `model.scheduler._Run.run_random`."""
+    """Coverage-directed choices for `model.scheduler._Run.run_random`.
 
-    def __init__(self, seed: int = 0, *, common: float = 0.95, long_sleep: tuple[int, int] = (20, 60),
-                 hold: int = 6, margin: int = 3, hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"),
-                 concurrent: bool = True) -> None:
-        self.seed = seed
-        self.common = common
+    Its choices depend only on the run (its seed and what the trace shows as
+    it grows), so a directed seed replays exactly, on its own."""
+
+    def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), hold: int = 6, margin: int = 3,
+                 hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.long_sleep = long_sleep  # steps a thread is held in a window
         self.hold = hold  # extra steps (at most) an access with no open window waits
         self.hold_phases = hold_phases  # phases a thread is held in (the others pass without it)
-        self.concurrent = concurrent  # several windows may be held at once (on different pages)
         self.margin = margin  # an access into a held window goes this many steps before the thread wakes
-        self.hits: Counter[Bin] = Counter()  # runs that hit each bin (learned)
-        self.op_runs: Counter[tuple[str, str]] = Counter()  # (policy, op) -> runs with the op
-        self.runs = 0
         self.windows = 0  # windows held, over all runs
-        self.served_windows = 0
+        self.served_windows = 0  # ... of which a device access hit the bin before the thread woke
         # per run
         self.live: dict[str, _Live] = {}
-        self.served: set[tuple[str, str, str]] = set()
-        self.policy = ""
-        self.rng = random.Random(seed)
+        self.served: set[tuple[str, str, str]] = set()  # (op, phase, access) hit in this run
+        self.rng = random.Random(0)
         self._seen = 0  # trace events already looked at
         self._changes: list[PteChange] = []  # PTE changes not yet claimed by a step
-
-    # -- learning across runs --------------------------------------------------------------
-    def learn(self, bins: Iterable[Bin]) -> None:
-        """Add one run's bins (`model.coverage.bins_of`) to what the director knows."""
-        got = set(bins)
-        self.runs += 1
-        for b in got:
-            self.hits[b] += 1
-        for pol, op in {(b.policy, b.op) for b in got}:
-            self.op_runs[(pol, op)] += 1
-
-    def common_phase(self, op: str, phase: str, access: str) -> bool:
-        """Does nearly every run with `op` hit (op, phase, policy, access)?"""
-        n = self.op_runs.get((self.policy, op), 0)
-        got = max(self.hits.get(Bin(op, phase, self.policy, access, oc), 0) for oc in ("hit", "walk"))
-        return n >= 10 and got > self.common * n
 
     # -- following the run ------------------------------------------------------------------
     def begin(self, run: Any) -> None:
         """A run starts: fresh per-run state, the run's seed mixed into the director's own draws."""
         self.live = {}
         self.served = set()
-        self.policy = run.host.notifier.policy.value
-        self.rng = random.Random((self.seed << 32) ^ run.rng.getrandbits(32))
+        self.rng = random.Random(run.rng.getrandbits(64))
         self._seen = len(run.host.trace.events)
         self._changes = []
 
@@ -199,8 +175,7 @@ class Director:
 
     # -- decisions ----------------------------------------------------------------------------
     def _wanted(self, c: _Live, kind: str) -> bool:
-        return (c.op in OPERATIONS and c.phase in LIVE_PHASES and (c.op, c.phase, kind) not in self.served
-                and not self.common_phase(c.op, c.phase, kind))
+        return c.op in OPERATIONS and c.phase in LIVE_PHASES and (c.op, c.phase, kind) not in self.served
 
     def _queued(self, run: Any, page: int | None) -> set[str]:
         """Access kinds some device thread still has queued for `page` (None: any page)."""
@@ -223,10 +198,9 @@ class Director:
             # an operation on a held page would close its window (or disturb it): wait
             t.wake = max(c.until for c in held) + cps
             return
-        unripe = [c for c in held if not c.ripe]
-        storing = t.gen_action is not None and t.gen_action.verb == "store"
-        if (cur is not None and t.gen is not None and cur.phase in self.hold_phases
-                and (self.concurrent or not held) and not (storing and unripe)):
+        # a thread whose store makes another window's stale use observable is not held itself
+        storing = t.gen_action is not None and t.gen_action.verb == "store" and any(not c.ripe for c in held)
+        if cur is not None and t.gen is not None and cur.phase in self.hold_phases and not storing:
             if any(self._wanted(cur, k) for k in self._queued(run, cur.page)):
                 self.windows += 1
                 t.wake = cur.until = now + rng.randint(*self.long_sleep) * cps
@@ -274,6 +248,3 @@ class Director:
         busy = any(not t.done for t in run.cpus.values())
         extra = self.rng.randint(0, self.hold) if busy else 0
         return (self.rng.randint(0, run.max_dev_wait) + extra) * cps
-
-    def issued(self, run: Any, d: Any) -> None:
-        """d issued an access (nothing to do until the trace shows where it landed)."""

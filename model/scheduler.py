@@ -551,8 +551,6 @@ class _Run:
                 elif self.dev_try(obj):
                     self.progress = True
                     obj.wake = None
-                    if director is not None:
-                        director.issued(self, obj)
             else:
                 await self.tick(cps)
             if self.progress:
