@@ -427,7 +427,7 @@ def table(h: Counter[Bin], policies: Iterable[str] = POLICY_NAMES, *, only_hit_o
     `.` for none; each block ends with bins hit / total."""
     lines: list[str] = []
     ops = [o for o in OPERATIONS if not only_hit_ops or any(b.op == o for b in h)] or list(OPERATIONS)
-    colw = 11
+    colw = 13
     for pol in policies:
         mine = {b for b in h if b.policy == pol and h[b]}
         total = len(OPERATIONS) * len(PHASES) * len(ACCESSES) * len(OUTCOMES)
