@@ -444,12 +444,19 @@ def table(h: Counter[Bin], policies: Iterable[str] = POLICY_NAMES, *, only_hit_o
     return "\n".join(lines)
 
 
+#: phases after the PTE change: an ATC hit there is a stale translation in use
+STALE_PHASES = ("set..unlock", "unlock..end", "end..done", "freed", "after")
+
+
 def summary(h: Counter[Bin]) -> dict:
-    """Bins hit / total, overall and per policy (for JSON reports)."""
+    """Bins hit / total, overall and per policy, and how many of the hit bins are
+    stale uses (an ATC hit after the change), per policy (for JSON reports)."""
     per = {p: len({b for b in h if b.policy == p and h[b]}) for p in POLICY_NAMES}
+    stale = {p: len({b for b in h if b.policy == p and h[b] and b.outcome == "hit" and b.phase in STALE_PHASES})
+             for p in POLICY_NAMES}
     total = len(OPERATIONS) * len(PHASES) * len(ACCESSES) * len(OUTCOMES)
     return {"bins_hit": sum(per.values()), "bins_total": total * len(POLICY_NAMES),
-            "per_policy": {p: {"hit": n, "total": total} for p, n in per.items()}}
+            "per_policy": {p: {"hit": n, "total": total, "stale_hit": stale[p]} for p, n in per.items()}}
 
 
 def write_report(out_dir: str | Path, h: Counter[Bin] | None = None, *, xml: Path | None = None) -> dict[str, Path]:

@@ -191,6 +191,83 @@ async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRES
     return out
 
 
+# --------------------------------------------------------------------------- on the reference device
+
+
+def ref_compare(seeds: list[int], policies: list[str] | None = None, **gen: Any) -> dict:
+    """Random vs coverage-directed schedules of the same seeds on the reference device
+    (no simulator, so enough seeds for a rate): per mode and policy the seeds whose run
+    broke a rule, the race-window bins hit, and the time spent collecting coverage
+    (bins of every trace into cocotb-coverage) against the time spent running."""
+    from model import coverage
+    from model.director import Director
+    from model.scheduler import run_scenario_sync
+
+    pols = policies or [p.value for p in POLICIES]
+    out: dict = {"seeds": len(seeds), "policies": pols}
+    for mode in ("random", "directed"):
+        coverage.reset()
+        run_s = cov_s = 0.0
+        viol: dict[str, list[int]] = {p: [] for p in pols}
+        for seed in seeds:
+            sc = random_scenario(seed, **gen)
+            for pol in pols:
+                t0 = time.perf_counter()
+                r = run_scenario_sync(sc, pol, seed, mode="random", director=Director() if mode == "directed" else None)
+                t1 = time.perf_counter()
+                coverage.collect(r.trace, pol)
+                cov_s += time.perf_counter() - t1
+                run_s += t1 - t0
+                if r.failures:
+                    viol[pol].append(seed)
+        h = coverage.hits()
+        out[mode] = {"violating": {p: len(v) for p, v in viol.items()},
+                     "fraction": {p: round(len(v) / len(seeds), 4) for p, v in viol.items()},
+                     "violating_seeds": {p: v[:50] for p, v in viol.items()},
+                     "coverage": coverage.summary(h), "hits": h,
+                     "run_seconds": round(run_s, 2), "collection_seconds": round(cov_s, 3),
+                     "overhead": round(cov_s / run_s, 4) if run_s else None}
+    coverage.reset()
+    if "deferred" in pols:
+        r, d = out["random"]["fraction"]["deferred"], out["directed"]["fraction"]["deferred"]
+        out["ratio"] = round(d / r, 2) if r else None
+    return out
+
+
+def ref_compare_text(c: dict) -> str:
+    lines = [f"random vs coverage-directed schedules, {c['seeds']} `make stress` seeds on the reference device:"]
+    for mode in ("random", "directed"):
+        m = c[mode]
+        v = ", ".join(f"{p} {m['violating'][p]} ({100 * m['fraction'][p]:.1f}%)" for p in c["policies"])
+        cv = m["coverage"]
+        st = cv["per_policy"].get("deferred", {}).get("stale_hit")
+        lines.append(f"  {mode:<9} seeds with a violation: {v}; bins hit {cv['bins_hit']}/{cv['bins_total']} "
+                     f"(stale uses under deferred: {st}); "
+                     f"coverage collection {100 * (m['overhead'] or 0):.1f}% of run time")
+    if "ratio" in c:
+        lines.append(f"  deferred exposed {c['directed']['violating']['deferred']} vs "
+                     f"{c['random']['violating']['deferred']} seeds: ratio "
+                     f"{c['ratio'] if c['ratio'] is not None else 'n/a'}x")
+    return "\n".join(lines)
+
+
+def ref_ceiling(seeds: list[int], tries: int, policy: str = "deferred", **gen: Any) -> dict:
+    """How many seeds' scenarios expose a violation under `policy` in at least one of
+    `tries` random schedules (schedule seeds seed*1000+k): what any single schedule per
+    seed can reach at most, as far as `tries` schedules tell."""
+    from model.scheduler import run_scenario_sync
+
+    found = []
+    for seed in seeds:
+        sc = random_scenario(seed, **gen)
+        for k in range(tries):
+            if run_scenario_sync(sc, policy, seed if k == 0 else seed * 1000 + k, mode="random").failures:
+                found.append(seed)
+                break
+    return {"seeds": len(seeds), "tries": tries, "policy": policy, "exposable": len(found),
+            "fraction": round(len(found) / len(seeds), 4)}
+
+
 # --------------------------------------------------------------------------- outside
 
 
