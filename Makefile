@@ -62,8 +62,10 @@ matrix: $(STAMP)
 	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
 	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
+# STRESS_MODE: random | directed (coverage-directed schedules, model/director.py) | both (side by side)
+STRESS_MODE ?= both
 stress: $(STAMP)
-	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
+	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress
 
 formal: $(STAMP)
 	@$(VPY) -m tb.formal --out $(BUILD)/formal
