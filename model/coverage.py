@@ -430,6 +430,8 @@ def table(h: Counter[Bin], policies: Iterable[str] = POLICY_NAMES, *, only_hit_o
     colw = 13
     for pol in policies:
         mine = {b for b in h if b.policy == pol and h[b]}
+        if not mine and only_hit_ops and any(h.values()):
+            continue  # a policy that did not run
         total = len(OPERATIONS) * len(PHASES) * len(ACCESSES) * len(OUTCOMES)
         lines.append(f"race-window coverage [{pol}]: {len(mine)}/{total} bins hit "
                      f"(cells: r/w read/write, H/W ATC hit/walk)")
