@@ -20,6 +20,14 @@ fraction of seeds that expose a violation is reported. A failing seed prints
 the command that replays it and the one that shows its waveform and timeline
 (`.venv/bin/python -m tb.sim --scenario random --seed N --policy P --waves 1`).
 
+`--mode directed` runs the same seeds with coverage-directed schedules
+(model.director: CPU threads held in race windows the run has not hit yet,
+device accesses placed inside them); `--mode both` (what `make stress`
+runs) does both and prints the fraction of seeds exposing the deferred
+violation under each and their ratio. Every run's race-window bins
+(model.coverage) are collected in its simulator process and merged into
+coverage.xml, with the table in coverage.txt (docs/COVERAGE.md).
+
 The catalogue leaves out two races the host model treats as userspace races
 or as a separate 4.15 bug (docs/MATRIX.md: `madv_dontneed_vs_fault`,
 `ksm_merge_vs_cow`), since they fail under every policy by construction.
