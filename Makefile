@@ -66,8 +66,10 @@ matrix: $(STAMP)
 history: $(STAMP)
 	@$(VPY) -m tb.history --device both --out $(BUILD)/history
 
+# STRESS_MODE: random | directed (coverage-directed schedules, model/director.py) | both (side by side)
+STRESS_MODE ?= both
 stress: $(STAMP)
-	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress
+	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress
 
 formal: $(STAMP)
 	@$(VPY) -m tb.formal --out $(BUILD)/formal

@@ -733,7 +733,9 @@ class Explorer:
     def __init__(self, sc: Scenario, policy: Policy | str, *, preemptions: int = 2, depth: int = 400,
                  reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
-                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None) -> None:
+                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
+                 on_leaf: Any = None) -> None:
+        self.on_leaf = on_leaf  # called with the World of every complete schedule (model.coverage)
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
         # schedules in the end, but a violation that needs early choices is met sooner
@@ -834,6 +836,8 @@ class Explorer:
     def _leaf(self, w: World, prefix: list[Move]) -> None:
         res = self._res
         res.schedules += 1
+        if self.on_leaf is not None:
+            self.on_leaf(w)
         verdicts = w.verdicts()
         failed = frozenset(v.rule for v in verdicts if not v.ok)
         if self.keep_finals:
@@ -867,9 +871,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
     ap.add_argument("--out", default="build/explore", help="directory for counterexample scenario files")
     ap.add_argument("--no-cex", action="store_true", help="do not write counterexample files")
+    ap.add_argument("--no-coverage", action="store_true",
+                    help="do not collect race-window coverage (model.coverage) over the explored schedules")
     ap.add_argument("--time-limit", type=float, default=600.0,
                     help="seconds per policy (default 600); a run stopped by it says it was not exhaustive")
     args = ap.parse_args(argv)
+    from . import coverage
     from .scenario import ScenarioError as Err
     try:
         sc = load_threads(args.scenario)
@@ -880,8 +887,9 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for pol in pols:
         try:
+            hook = None if args.no_coverage else (lambda w, p=pol.value: coverage.collect(w.trace, p))
             res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
-                           time_limit=args.time_limit).explore()
+                           time_limit=args.time_limit, on_leaf=hook).explore()
         except (ScenarioError, Err) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -896,6 +904,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   expected {'clean' if not exp else ','.join(sorted(exp))}")
             status = 1
         print()
+    if not args.no_coverage:
+        files = coverage.write_report(args.out)
+        print(coverage.table(coverage.hits(), [p.value for p in pols]))
+        print(f"race-window coverage of the explored schedules: {files['xml']}, {files['txt']}")
     return status
 
 

@@ -318,6 +318,9 @@ class _Run:
         self.p_preempt = 0.25
         self.max_sleep = 30
         self.max_dev_wait = 3
+        # random mode: a coverage director (model.director.Director) makes the
+        # preemption and device-delay choices instead of the fixed draws above
+        self.director: Any = None
 
     @property
     def now(self) -> int:
@@ -555,6 +558,9 @@ class _Run:
         randint, choice, rand = rng.randint, rng.choice, rng.random
         max_dev_wait, max_sleep, p_preempt = self.max_dev_wait, self.max_sleep, self.p_preempt
         stall_limit = self.stall_limit
+        director = self.director
+        if director is not None:
+            director.begin(self)
 
         def finished() -> bool:
             for t in cpus:
@@ -585,7 +591,8 @@ class _Run:
                 if d.queue and d.outstanding is None and (d.waiting is None or now >= d.wait_until):
                     w = d.wake
                     if w is None:  # decide once per access how long it waits
-                        w = d.wake = now + randint(0, max_dev_wait) * cps
+                        w = d.wake = now + (randint(0, max_dev_wait) * cps if director is None
+                                            else director.dev_wait(self, d))
                     if now >= w:
                         cands.append(("dev", d))
             if cands:
@@ -594,7 +601,9 @@ class _Run:
                     if self.cpu_try(obj) == "step":
                         self.progress = True
                         # never inside the page-table spinlock: preemption is disabled there
-                        if ptl_of[obj.name].owner != obj.name and rand() < p_preempt:
+                        if director is not None:
+                            director.stepped(self, obj)  # may set obj.wake (it knows the lock rule)
+                        elif ptl_of[obj.name].owner != obj.name and rand() < p_preempt:
                             obj.wake = device.now + randint(1, max_sleep) * cps
                         await self.tick(cps)
                 elif self.dev_try(obj):
@@ -634,13 +643,16 @@ DeviceFactory = Callable[[PhysMem, int, Trace], Any]
 
 async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Policy | str, seed: int = 0, *,
                        mode: str = "script", cycles_per_step: int | None = None,
-                       layout: Layout | None = None, stall_limit: int = 200_000) -> RunResult:
+                       layout: Layout | None = None, stall_limit: int = 200_000,
+                       director: Any = None) -> RunResult:
     """Run one scenario under one notifier policy on `device`; check the trace.
 
     `device` is either a Device already bound to host memory (it must expose
     `mem`, `pasid_tbl_base` and `trace`, as RefDevice does) or a factory
     `(mem, pasid_tbl_base, trace) -> Device` that builds one on fresh memory.
     `seed` drives the random mode (and is recorded in every result).
+    `director` (random mode only): a `model.director.Director` that makes the
+    preemption and device-delay choices from race-window coverage.
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     pol = Policy.parse(policy)
@@ -660,6 +672,7 @@ async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Pol
     initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
     initial.update(host.initial)
     run = _Run(host, device, mode, seed, cycles_per_step or sc.cycles_per_step, stall_limit)
+    run.director = director
     if mode == "script":
         await run.run_script()
     else:

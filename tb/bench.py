@@ -130,6 +130,23 @@ def ref_figures(seeds: list[int], **gen) -> dict:
             "accesses_per_second": round(acc / wall)}
 
 
+def directed_figures(srv, ref_seeds: list[int], rtl_seeds: list[int]) -> dict:
+    """Coverage-directed vs random stress schedules: the rate on the reference device over
+    `ref_seeds` (tb.stress.ref_compare), and a smaller sample on the RTL under deferred."""
+    from tb.stress import ref_compare
+
+    ref = ref_compare(ref_seeds)
+    for mode in ("random", "directed"):
+        ref[mode].pop("hits")  # (bins as tuples: the figures are in "coverage")
+    rtl: dict = {"seeds": len(rtl_seeds)}
+    for mode in ("random", "directed"):
+        rows = srv.call("stress_batch", seeds=rtl_seeds, policies=["deferred"], directed=mode == "directed")
+        rtl[mode] = {"violating": sum(bool(r.get("failed")) for r in rows),
+                     "seconds": round(rows[0]["batch"]["wall"], 2),
+                     "coverage_seconds": round(rows[0]["batch"].get("coverage_seconds", 0.0), 3)}
+    return {"reference_device": ref, "rtl": rtl}
+
+
 def report(res: dict) -> str:
     b, sp, mp = res["build"], res["single_process"], res.get("multi_process")
     s, h = sp["stress"], sp["stress_device_bound"]
@@ -159,9 +176,24 @@ def report(res: dict) -> str:
     m = res["machine"]
     lines += [f"  reference device (pure Python)   {r['accesses_per_second']:,} device accesses/s on the device-bound "
               f"workload, no simulator",
+              *directed_lines(res.get("directed")),
               f"  load average before/after        {m['load_average'][0]:.2f} / {m['load_average_after'][0]:.2f} "
               f"on {m['cpus']} CPUs"]
     return "\n".join(lines)
+
+
+def directed_lines(d: dict | None) -> list[str]:
+    if not d:
+        return []
+    from tb.stress import ref_compare_text
+
+    r, rtl = d["reference_device"], d["rtl"]
+    ratio = f"{rtl['directed']['violating'] / rtl['random']['violating']:.2f}x" if rtl["random"]["violating"] else "n/a"
+    return ["  COVERAGE-DIRECTED STRESS (model.director; deferred violation exposed per seed)",
+            *("  " + ln for ln in ref_compare_text(r).splitlines()),
+            f"    RTL sample, {rtl['seeds']} seeds under deferred: random {rtl['random']['violating']}, "
+            f"directed {rtl['directed']['violating']} (ratio {ratio}); coverage collection "
+            f"{100 * rtl['directed']['coverage_seconds'] / max(rtl['directed']['seconds'], 1e-9):.1f}% of run time"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=positive_int, default=3,
                     help="repetitions of the single-process device-bound batch")
     ap.add_argument("--skip-cold", action="store_true", help="do not measure a cold build")
+    ap.add_argument("--directed-seeds", type=positive_int, default=1000,
+                    help="seeds of the random vs coverage-directed comparison on the reference device")
+    ap.add_argument("--directed-rtl-seeds", type=positive_int, default=100,
+                    help="seeds of the same comparison on the RTL (deferred only)")
     a = ap.parse_args(argv)
     out = a.out
     from tb.rtldev import CosimServer
@@ -193,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         sp["stress_device_bound"] = repeated(srv, list(range(a.seeds)), a.reps, **heavy)
         res["single_process"] = sp
+        print(f"[bench] coverage-directed vs random stress: {a.directed_seeds} seeds on the reference device, "
+              f"{a.directed_rtl_seeds} on the RTL ...", flush=True)
+        res["directed"] = directed_figures(srv, list(range(a.directed_seeds)), list(range(a.directed_rtl_seeds)))
     jobs = min(2, os.cpu_count() or 1)
     if jobs > 1:
         print(f"[bench] multi process: device-bound stress on {jobs} simulators ...", flush=True)

@@ -105,12 +105,16 @@ async def ping(ctx: Ctx, cycles: int = 0, step: int = 0, **kw: Any) -> dict:
 def make_job(ctx: Ctx, scenario: Any, policy: str, seed: int = 0, mode: str = "script",
              cycles_per_step: int | None = None, latency=None, reorder=None, axi_seed=None, repro: str = "",
              stall_limit: int | None = None, tamper: str | None = None, cmd_timeout: int | None = None,
-             bp: dict | None = None) -> CosimJob:
+             bp: dict | None = None, directed: bool = False) -> CosimJob:
     sc = _scenario_obj(scenario)
     timing = dict(getattr(sc, "device_timing", None) or {})
     layout = Layout()
     dev = RtlDevice(ctx.ports, WatchedMem(), layout.pasid_tbl_base, Trace(), repro=repro)
-    kw = {"stall_limit": stall_limit} if stall_limit else {}
+    kw: dict[str, Any] = {"stall_limit": stall_limit} if stall_limit else {}
+    if directed:  # coverage-directed random schedule (model.director)
+        from model.director import Director
+
+        kw["director"] = Director()
     aseed = axi_seed if axi_seed is not None else seed
     return CosimJob(scenario=sc, policy=policy, seed=seed, device=dev, mode=mode, cycles_per_step=cycles_per_step,
                     run_kwargs=kw, setup=lambda: configure(ctx, latency, reorder, aseed, tamper, cmd_timeout, bp,

@@ -79,6 +79,8 @@ def replay_cmd(args: argparse.Namespace, policy: str) -> str:
         parts += ["--device-bug", args.device_bug]
     if not args.backpressure:
         parts += ["--backpressure", "0"]
+    if getattr(args, "directed", False):
+        parts += ["--directed"]
     return " ".join([python_cmd()] + [shlex.quote(p) for p in parts])
 
 
@@ -167,7 +169,8 @@ def run_all(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             try:
                 o = srv.call("scenario", scenario=sc, policy=pol, seed=args.seed, mode=mode,
-                             repro=replay_cmd(args, pol), discover=bool(args.waves), **axi_settings(args))
+                             repro=replay_cmd(args, pol), discover=bool(args.waves), directed=args.directed,
+                             **axi_settings(args))
             except CosimRemoteError as e:  # a scenario that cannot run: one line, not the simulator's traceback
                 se = e.scenario_error()
                 if se is None:
@@ -266,6 +269,7 @@ def run_all(args: argparse.Namespace) -> int:
         f = r["files"]
         extra = f"; waves {f['waves']} (gtkwave {f.get('gtkw', '-')})" if "waves" in f else ""
         print(f"[{r['policy']}] timeline {f['timeline_svg']}{extra}")
+    summary["coverage"] = race_coverage(out, runs)
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     print(f"summary: {out / 'summary.json'}  ({time.monotonic() - t_all:.1f} s)")
     if bad_runs:
@@ -275,6 +279,19 @@ def run_all(args: argparse.Namespace) -> int:
             print(f"  replay [{r['policy']}]: {replay_cmd(args, r['policy'])}")
         return 1
     return 0
+
+
+def race_coverage(out: Path, runs: list[dict]) -> dict:
+    """The runs' race-window bins (model.coverage) into coverage.xml/.yml/.txt under out."""
+    from model import coverage
+
+    for r in runs:
+        coverage.collect(r["res"].trace, r["policy"])
+    h = coverage.hits()
+    files = coverage.write_report(out, h)
+    c = coverage.summary(h)
+    print(f"race-window coverage: {c['bins_hit']} bin(s) hit, table {files['txt']}")
+    return {**c, "files": {k: str(v) for k, v in files.items()}}
 
 
 def write_waves_gtkw(r: dict, o: dict, sc: Any, names: dict[int, str]) -> Path | None:
@@ -306,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="AXI responses may overtake across IDs (default: 1 for --scenario random, else 0)")
     ap.add_argument("--backpressure", type=int, choices=[0, 1], default=1,
                     help="seeded READY/VALID stalls and AXI latency tail (tb.rtldev.BACKPRESSURE); 0: every READY high")
+    ap.add_argument("--directed", action="store_true",
+                    help="random mode: the coverage director chooses the interleaving (model.director)")
     ap.add_argument("--device-bug", default="", choices=["", *DEVICE_BUGS],
                     help="run a test-only broken RTL: no-drain (DbgNoDrain) or no-poison (DbgNoPoison)")
     args = ap.parse_args(argv)

@@ -36,6 +36,28 @@ def test_short_stress_on_rtl(record_property):
     assert s["device_accesses"] > 20 * N * len(POLICIES)
     assert not s["problems"], text
     assert d["fraction"] > 0, f"no seed exposed a violation under deferred\n{text}"
+    # race-window coverage, from the simulator process's database (model.coverage)
+    from model.coverage import load
+
+    c = s["coverage"]
+    h = load(c["files"]["xml"])
+    assert Path(c["files"]["txt"]).exists() and c["bins_hit"] == len(h) > 0
+    assert {b.policy for b in h} == set(POLICIES)
+    assert max(h.values()) <= N and sum(r["bins"] for r in s["rows"]) > 0  # a hit is a run
+
+
+def test_directed_stress_on_rtl():
+    """`make stress` with coverage-directed schedules (model.director) on the RTL: the safe
+    policies stay clean, the runs are marked directed and the coverage file is written."""
+    from model.coverage import load
+
+    seeds = list(range(FIRST, FIRST + 20))
+    s = run_stress(seeds, POLICIES, out=ROOT / "build" / "cosim" / "test_stress_directed", jobs=1, quiet=True,
+                   directed=True)
+    text = report(s)
+    assert not s["problems"], text
+    assert s["directed"] and all(r["directed"] for r in s["rows"]) and "coverage-directed" in text
+    assert load(s["coverage"]["files"]["xml"])
 
 
 def test_stress_generator_is_deterministic():

@@ -112,3 +112,8 @@ def test_sim_cli_writes_every_report(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     (run,) = summary["runs"]
     assert run["failed_rules"] == ["ordering"] and run["as_expected"] and run["replay"].startswith(".venv/bin/python -m tb.sim")
+    # race-window coverage: the doc's stale read of addrA falls between the COW's pt_unlock and range_end
+    from model.coverage import Bin, load
+
+    assert (out / "coverage.txt").exists() and summary["coverage"]["bins_hit"] >= 1
+    assert Bin("wp_page_copy", "unlock..end", "deferred", "read", "hit") in load(out / "coverage.xml")
