@@ -89,6 +89,7 @@ OPERATIONS: tuple[str, ...] = (
     "do_swap_page", "__replace_page", "ksm_write_protect_page", "ksm_replace_page",
     "ksm_replace_page_early_free", "ksm_merge", "munmap", "madv_dontneed", "zap_early_free", "madv_free",
     "try_to_unmap", "migrate", "thp_split", "thp_collapse", "mprotect", "clear_soft_dirty",
+    "change_prot_numa", "do_huge_pmd_numa_page", "migrate_misplaced_transhuge_page",
 )
 PHASES: tuple[str, ...] = ("before", "start..clear", "clear..set", "set..unlock", "unlock..end", "end..done",
                            "freed", "after")
