@@ -20,7 +20,7 @@ DEVICE_BUG ?=
 JOBS     ?= 2
 OUT      ?=# make sim output directory; empty: build/sim/<scenario file name>
 
-.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean venv explore
+.PHONY: all sim test lint synth pnr matrix stress bench figures formal clean distclean venv explore history
 
 all: test
 
@@ -61,6 +61,10 @@ explore: $(STAMP)
 matrix: $(STAMP)
 	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
 	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
+
+# kernel history rows (scenarios/history/, docs/HISTORY.md) on the RTL and the reference device
+history: $(STAMP)
+	@$(VPY) -m model.history --device both --out $(BUILD)/history
 
 stress: $(STAMP)
 	@$(VPY) -m tb.stress --seeds $(SEEDS) --out $(BUILD)/stress

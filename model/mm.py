@@ -386,6 +386,10 @@ class Mm:
         # A read-only anonymous page of the initial state counts as
         # write-protected by KSM (the `ro` page state).
         self.ksm_orig_pte: dict[int, int] = {}
+        # mm->tlb_flush_pending: change_protection raises it before changing
+        # entries and lowers it after its flush_tlb_range, so a fault that finds
+        # it raised knows TLBs (and secondary TLBs) may still hold the old entry.
+        self.tlb_flush_pending = 0
 
     # -- frames (4K frames and THP subframes alike) ---------------------------
     def _fa(self, pfn: int) -> FrameAllocator:
@@ -540,6 +544,12 @@ class Mm:
                 and self.pte_pa(hit[1]) == pfn << PAGE_SHIFT)
 
     @staticmethod
+    def is_protnone(value: int) -> bool:
+        """A NUMA hinting entry (pmd_protnone): not present for any walker,
+        still a mapping of its page for the kernel."""
+        return not value & pt.P and bool(value & pt.PROTNONE) and bool(value & pt.PS)
+
+    @staticmethod
     def is_swap(value: int) -> bool:
         return not value & pt.P and value & _SWP_KIND == SWP_SWAP
 
@@ -575,6 +585,8 @@ class Mm:
         if w.ok:
             return self.mem.read64(w.pa)
         hit = self.leaf(va)
+        if hit is not None and hit[2] > PAGE_SIZE and self.is_protnone(hit[1]):
+            return self.mem.read64((hit[1] & pt.addr_mask(hit[2])) | (va & (hit[2] - 1)))
         if hit is not None and self.is_swap(hit[1]):
             slot = self.swap.slots[self.swp_index(hit[1])]
             if slot.cache_pfn is not None:

@@ -29,6 +29,7 @@ from typing import Callable, Generator, Iterator, Union
 
 from . import pagetable as pt
 from .ats import Fault
+from .kernel_bugs import switches_at
 from .memory import PAGE_SHIFT, PAGE_SIZE
 from .mm import (HPAGE_NR, HPAGE_SIZE, SOFT_DIRTY, SWP_MIGRATION, SWP_SWAP, SWP_WRITE, Blocked, Mm,
                  SegmentationFault, Step)
@@ -60,6 +61,11 @@ class Kernel:
     notifier: Notifier
     wp_fault: str = "lock-wait"
     steps: int = field(default=0)
+    #: bug switches on (model.kernel_bugs.SWITCHES names): the kernel profile's
+    #: historical omissions; empty for the kernel as the policy describes it
+    bugs: frozenset[str] = frozenset()
+    #: calls a switch moved: thread -> [(target point, site, start, end)]
+    moved: dict[str, list[tuple[str, Site, int, int]]] = field(default_factory=dict)
 
     def step(self, thread: str, op: str, name: str, detail: str = "") -> Step:
         if name not in STEP_NAMES:
@@ -86,6 +92,7 @@ class Op:
     def unlock(self) -> OpGen:
         self.mm.ptl.release(self.thread)
         yield self.step("pt_unlock")
+        yield from self.point("pt_unlock")
 
     # -- notifier -------------------------------------------------------------------
     def range_start(self, start: int, end: int, event: Event) -> Generator[Yield, None, MmuNotifierRange]:
@@ -100,8 +107,37 @@ class Op:
         yield self.step("range_end", ("only_end " if only_end else "") + rng.describe()
                         + (", secondary TLB invalidated" if reaches else ""))
 
-    def site(self, site: Site, start: int, end: int) -> OpGen:
-        """A call site that may invalidate the secondary TLB (policy decides)."""
+    def site(self, site: Site, start: int, end: int, *, point: str | None = None) -> OpGen:
+        """A call site that may invalidate the secondary TLB (policy decides).
+
+        `point` names the call ("function:call") for the kernel's bug
+        switches (model.kernel_bugs): a switch on this point drops the call,
+        narrows it to one 4 KiB page, or moves it to a later point of the path."""
+        if point is not None:
+            for sw in switches_at(self.k.bugs, point):
+                if sw.kind == "drop":
+                    self.k.notifier.log.append((site.value, start, end, False))
+                    return
+                if sw.kind == "narrow":
+                    end = min(end, start + PAGE_SIZE)
+                else:  # after-unlock, move: the call happens later in this path
+                    target = "pt_unlock" if sw.kind == "after-unlock" else sw.target
+                    assert target is not None
+                    self.k.moved.setdefault(self.thread, []).append((target, site, start, end))
+                    return
+        yield from self._site(site, start, end)
+
+    def point(self, name: str) -> OpGen:
+        """A place calls moved by a bug switch (`move:NAME`, `after-unlock`) run at."""
+        todo = self.k.moved.get(self.thread, [])
+        now = [c for c in todo if c[0] == name]
+        if not now:
+            return
+        self.k.moved[self.thread] = [c for c in todo if c[0] != name]
+        for _, site, start, end in now:
+            yield from self._site(site, start, end)
+
+    def _site(self, site: Site, start: int, end: int) -> OpGen:
         invalidates = self.k.notifier.invalidates_at(site)
         yield from self.k.notifier.at_site(site, start, end)  # logs the site either way
         if invalidates:
@@ -189,9 +225,12 @@ def handle_mm_fault(k: Kernel, thread: str, va: int, *, write: bool) -> OpGen:
         hit = mm.leaf(va)
         value = 0 if hit is None else hit[1]
         size = PAGE_SIZE if hit is None else hit[2]
+        if size == HPAGE_SIZE and Mm.is_protnone(value):
+            yield from do_huge_pmd_numa_page(k, thread, va, value)
+            return
         if size == HPAGE_SIZE and value & pt.P:
             if write and not value & pt.RW:
-                yield from _huge_wp_reuse(k, thread, va)
+                yield from do_huge_pmd_wp_page(k, thread, va)
             return
         if value == 0:
             if vma.kind == "anon":
@@ -373,19 +412,108 @@ def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> Generator[Yield
     return outcome
 
 
-def _huge_wp_reuse(k: Kernel, thread: str, va: int) -> OpGen:
+def _huge_pfn(value: int) -> int:
+    """First frame of the THP a huge PMD maps, present or protnone."""
+    return (value & pt.addr_mask(HPAGE_SIZE)) >> PAGE_SHIFT
+
+
+def _get_huge(mm: Mm, first: int) -> None:
+    """get_page on a THP: a reference on the compound page (every subframe here)."""
+    for i in range(HPAGE_NR):
+        mm.get_page(first + i)
+
+
+def _put_huge(mm: Mm, first: int) -> int:
+    """put_page on a THP; the number of subframes freed (0 or 512)."""
+    return sum(mm.put_page(first + i) for i in range(HPAGE_NR))
+
+
+def _huge_ro(mm: Mm, base: int) -> int | None:
+    """The PMD at base if it maps a THP present and read-only, else None."""
+    hit = mm.leaf(base)
+    if hit is not None and hit[2] == HPAGE_SIZE and hit[1] & pt.P and not hit[1] & pt.RW:
+        return hit[1]
+    return None
+
+
+def do_huge_pmd_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
+    """Write fault on a read-only huge PMD (mm/huge_memory.c, Linux 4.15).
+
+    Under the PMD lock, with the head page locked: a THP mapped once is
+    reused in place (reuse_swap_page; a permission upgrade, no notifier).
+    Otherwise the fault takes a reference, drops the lock, allocates a new THP
+    and copies all 512 subpages (copy_user_huge_page), then under
+    invalidate_range_start and the lock drops its reference, re-checks the PMD
+    (pmd_same), clears it with `pmdp_huge_clear_flush_notify` (the doc's case
+    B for a 2 MiB page: the secondary TLB is invalidated between the clear
+    and the set), sets the new writable PMD, removes the old page's mapping
+    and drops the mapping's reference (page_remove_rmap, put_page), and ends
+    with `invalidate_range_only_end`. The old THP survives while another
+    mapping (a forked child) still holds it.
+
+    This copying form lived up to Linux 5.7; 5.8 (3917c80280c9 "thp: change
+    CoW semantics for anon-THP") splits the PMD instead and copies one 4 KiB
+    page through the ordinary do_wp_page.
+    """
     mm = k.mm
     o = Op(k, thread, "do_huge_pmd_wp_page")
     base = va & ~(HPAGE_SIZE - 1)
     yield from o.lock()
-    hit = mm.leaf(base)
-    if hit is not None and hit[2] == HPAGE_SIZE and hit[1] & pt.P and not hit[1] & pt.RW:
-        pfn = _pfn_of(hit[1], HPAGE_SIZE)
-        assert pfn is not None
-        mm.write_leaf(base, mm.make_pte(pfn, writable=True, huge=True))
-        mm.record_change(base, HPAGE_SIZE, _pa(pfn), _pa(pfn), True)
-        yield o.step("pte_set", f"{base:#x} huge writable (reuse)")
+    orig = _huge_ro(mm, base)
+    if orig is None:  # changed meanwhile: retry the access
+        yield from o.unlock()
+        return
+    old = _huge_pfn(orig)
+    if not mm.page_locks.trylock(old, thread):
+        # 4.15: get_page, drop the lock, lock_page, retake it, pmd_same
+        _get_huge(mm, old)
+        yield from o.unlock()
+        yield from mm.page_locks.lock(old, thread)
+        yield from o.lock()
+        _put_huge(mm, old)
+        if mm.pte(base) != orig:
+            mm.page_locks.unlock(old, thread)
+            yield from o.unlock()
+            return
+    if mm.map_count(old) == 1:  # reuse_swap_page: nobody else maps the THP
+        mm.tables.set_entry(base, 3, mm.make_pte(old, writable=True, huge=True))
+        mm.record_change(base, HPAGE_SIZE, _pa(old), _pa(old), True)
+        yield o.step("pmd_set", f"{base:#x} huge writable (reuse pfn {old:#x})")
+        mm.page_locks.unlock(old, thread)
+        yield from o.unlock()
+        return
+    mm.page_locks.unlock(old, thread)
+    _get_huge(mm, old)
     yield from o.unlock()
+    new = mm.huge.alloc("anon")
+    yield o.step("alloc", f"huge page pfn {new:#x}")
+    for i in range(HPAGE_NR):
+        mm.mem.copy_page(_pa(new + i), _pa(old + i))
+    yield o.step("copy", f"huge page pfn {old:#x} -> pfn {new:#x} (copy_user_huge_page, 512 subpages)")
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
+    yield from o.lock()
+    _put_huge(mm, old)  # the fault's reference
+    if mm.pte(base) != orig:
+        yield from o.unlock()
+        yield from o.range_end(rng, only_end=True)
+        freed = _put_huge(mm, new)
+        yield o.step("page_free" if freed else "page_put", f"huge page pfn {new:#x} (PMD changed, fault retried)")
+        return
+    mm.tables.set_entry(base, 3, 0)
+    yield o.step("pmd_clear", f"{base:#x} (pmdp_huge_clear_flush_notify)")
+    yield from o.site(Site.CLEAR_FLUSH_NOTIFY, base, base + HPAGE_SIZE, point="do_huge_pmd_wp_page:clear_flush_notify")
+    mm.tables.set_entry(base, 3, mm.make_pte(new, writable=True, huge=True))
+    for i in range(HPAGE_NR):
+        mm.add_map(new + i)
+    mm.record_change(base, HPAGE_SIZE, _pa(old), _pa(new), True)
+    yield o.step("pmd_set", f"{base:#x} -> new huge page pfn {new:#x}")
+    for i in range(HPAGE_NR):
+        mm.remove_map(old + i)
+    freed = _put_huge(mm, old)
+    yield o.step("page_free" if freed else "page_put",
+                 f"huge page pfn {old:#x}: mapping's reference" + (", freed" if freed else " (still mapped elsewhere)"))
+    yield from o.unlock()
+    yield from o.range_end(rng, only_end=True)
 
 
 def wp_page_copy(k: Kernel, thread: str, va: int, orig: int) -> OpGen:
@@ -739,11 +867,10 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
             hit = mm.leaf(va)
             value = 0 if hit is None else hit[1]
             size = PAGE_SIZE if hit is None else hit[2]
-            if size == HPAGE_SIZE and value & pt.P:
+            if size == HPAGE_SIZE and (value & pt.P or Mm.is_protnone(value)):
                 if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
                     raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
-                first = _pfn_of(value, size)
-                assert first is not None
+                first = _huge_pfn(value)
                 mm.write_leaf(va, 0)
                 mm.record_change(va, size, _pa(first), None, False)
                 for i in range(HPAGE_NR):
@@ -1024,14 +1151,13 @@ def _split_huge_pmd(o: Op, base: int) -> OpGen:
     rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR)
     yield from o.lock()
     old = mm.leaf(base)
-    if old is None or old[2] != HPAGE_SIZE or not old[1] & pt.P:
+    if old is None or old[2] != HPAGE_SIZE or not (old[1] & pt.P or Mm.is_protnone(old[1])):
         yield from o.unlock()
         yield from o.range_end(rng, only_end=True)
         return
-    first = _pfn_of(old[1], HPAGE_SIZE)
-    assert first is not None
-    writable = bool(old[1] & pt.RW)
-    mm.write_leaf(base, old[1] & ~pt.P)  # pmd_mknotpresent
+    first = _huge_pfn(old[1])
+    writable = bool(old[1] & pt.RW)  # a protnone PMD has RW clear: its PTEs are read-only
+    mm.tables.set_entry(base, 3, old[1] & ~(pt.P | pt.PROTNONE))  # pmd_mknotpresent
     yield o.step("pmd_clear", f"{base:#x} (pmdp_invalidate)")
     yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
     table = mm.table_frames.alloc("pagetable")
@@ -1050,9 +1176,8 @@ def _split_partial_huge(o: Op, start: int, end: int) -> OpGen:
     is split first (`next - addr != HPAGE_PMD_SIZE`), so the operation acts on
     the 4 KiB pages in the range and leaves the rest of the huge page alone."""
     for base in sorted({start & ~(HPAGE_SIZE - 1), (end - 1) & ~(HPAGE_SIZE - 1)}):
-        hit = o.mm.leaf(base)
-        if (hit is not None and hit[2] == HPAGE_SIZE and hit[1] & pt.P
-                and (base < start or base + HPAGE_SIZE > end)):
+        hit = o.mm.leaf(base)  # lockless, like pmd_trans_huge(): _split_huge_pmd re-checks under the lock
+        if hit is not None and hit[2] == HPAGE_SIZE and (base < start or base + HPAGE_SIZE > end):
             yield from _split_huge_pmd(o, base)
 
 
@@ -1062,7 +1187,7 @@ def thp_split(k: Kernel, thread: str, va: int) -> OpGen:
     o = Op(k, thread, "thp_split")
     base = va & ~(HPAGE_SIZE - 1)
     hit = mm.leaf(base)
-    if hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P:
+    if hit is None or hit[2] != HPAGE_SIZE:
         yield o.step("abort", f"{base:#x}: no huge PMD mapped")
         return
     yield from _split_huge_pmd(o, base)
@@ -1198,6 +1323,139 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     yield from o.unlock()
     mm.mmap_lock.up_write(thread)
     yield o.step("mmap_unlock")
+
+
+# =========================================================================== NUMA balancing of a THP
+
+def change_prot_numa(k: Kernel, thread: str, va: int) -> OpGen:
+    """task_numa_work -> change_prot_numa -> change_protection(MM_CP_PROT_NUMA)
+    on the THP at va: change_huge_pmd makes the PMD protnone (a NUMA hinting
+    PMD: any CPU or device walk faults on it, the page stays mapped for the
+    kernel), under mmap_lock held for read.
+
+    Linux 4.15..4.19 order (change_protection_range, change_pmd_range,
+    change_huge_pmd): inc_tlb_flush_pending; invalidate_range_start;
+    under the PMD lock `pmdp_invalidate` (a plain flush site) and set_pmd_at
+    of the protnone PMD; unlock; invalidate_range_end (full); flush_tlb_range;
+    dec_tlb_flush_pending. Between the unlock and range_end a device that
+    still caches the 2 MiB translation keeps using it (7066f0f933a1 draws the
+    race). 4 KiB PTEs are left alone (their NUMA migration goes through
+    migrate_pages: `migrate`)."""
+    mm = k.mm
+    o = Op(k, thread, "change_prot_numa")
+    base = va & ~(HPAGE_SIZE - 1)
+    yield from mm.mmap_lock.down_read(thread)
+    try:
+        hit = mm.leaf(base)
+        if hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P:
+            yield o.step("abort", f"{base:#x}: no huge PMD mapped")
+            return
+        mm.tlb_flush_pending += 1
+        rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.PROTECTION_VMA)
+        yield from o.lock()
+        hit = mm.leaf(base)
+        changed = hit is None or hit[2] != HPAGE_SIZE or not hit[1] & pt.P
+        if not changed:
+            assert hit is not None
+            mm.tables.set_entry(base, 3, hit[1] & ~pt.P)
+            yield o.step("pmd_clear", f"{base:#x} (pmdp_invalidate)")
+            yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+            mm.tables.set_entry(base, 3, (hit[1] & ~(pt.P | pt.RW)) | pt.PROTNONE)
+            yield o.step("pmd_set", f"{base:#x} protnone (change_huge_pmd: NUMA hinting)")
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        if not changed:
+            yield from o.site(Site.TLB_FLUSH_RANGE, base, base + HPAGE_SIZE)
+            yield o.step("tlb_flush", "flush_tlb_range")
+        mm.tlb_flush_pending -= 1
+        if changed:
+            yield o.step("abort", f"{base:#x}: PMD changed while waiting for the lock")
+    finally:
+        mm.mmap_lock.up_read(thread)
+
+
+def do_huge_pmd_numa_page(k: Kernel, thread: str, va: int, orig: int) -> OpGen:
+    """NUMA hinting fault on a protnone huge PMD (mm/huge_memory.c, Linux 4.20).
+
+    Under the PMD lock (pmd_same): lock the page, take a reference, and
+    because change_protection may not have flushed yet
+    (mm_tlb_flush_pending), `flush_tlb_range` and, since 7066f0f933a1, an
+    explicit `mmu_notifier_invalidate_range` of the 2 MiB range *before* the
+    copy; then migrate_misplaced_transhuge_page. The model always finds the
+    page misplaced. Bug switch `thp-numa-invalidate-after-copy` moves the
+    explicit call to where 4.19 notified: pmdp_huge_clear_flush_notify after
+    the copy (model.kernel_bugs)."""
+    mm = k.mm
+    o = Op(k, thread, "do_huge_pmd_numa_page")
+    base = va & ~(HPAGE_SIZE - 1)
+    yield from o.lock()
+    if mm.pte(base) != orig:
+        yield from o.unlock()
+        return
+    first = _huge_pfn(orig)
+    if not mm.page_locks.trylock(first, thread):  # a migration is under way: wait for it
+        yield from o.unlock()
+        yield Blocked(f"THP pfn {first:#x} locked", lambda: not mm.page_locks.locked(first))
+        return
+    _get_huge(mm, first)
+    yield o.step("page_lock", f"pfn {first:#x}")
+    if mm.tlb_flush_pending:
+        yield from o.site(Site.TLB_FLUSH_RANGE, base, base + HPAGE_SIZE)
+        yield o.step("tlb_flush", "flush_tlb_range (mm_tlb_flush_pending)")
+        yield from o.site(Site.EXPLICIT, base, base + HPAGE_SIZE, point="do_huge_pmd_numa_page:invalidate_before_copy")
+    yield from o.unlock()
+    yield from migrate_misplaced_transhuge_page(k, thread, base, orig, first)
+
+
+def migrate_misplaced_transhuge_page(k: Kernel, thread: str, base: int, orig: int, first: int) -> OpGen:
+    """mm/migrate.c (Linux 4.20): allocate the target THP, isolate the old one,
+    copy it (migrate_page_copy) while the PMD stays protnone, then under the
+    lock, if the PMD is unchanged and only the mapping and the fault hold the
+    page (page_ref_freeze(page, 2)), set the new PMD (set_pmd_at over the
+    protnone entry: nothing to flush, nobody can use it) and free the old
+    THP. On failure the PMD gets its protection back on the old page.
+    Called with the old page locked and referenced by the fault."""
+    mm = k.mm
+    o = Op(k, thread, "migrate_misplaced_transhuge_page")
+    vma = mm.find_vma(base)
+    writable = bool(vma and vma.writable)
+    new = mm.huge.alloc("anon")
+    yield o.step("alloc", f"huge page pfn {new:#x}")
+    isolated = mm.isolate_lru_page(first)
+    if isolated:
+        for i in range(HPAGE_NR):
+            mm.mem.copy_page(_pa(new + i), _pa(first + i))
+        yield o.step("copy", f"huge page pfn {first:#x} -> pfn {new:#x} (migrate_page_copy)")
+    yield from o.lock()
+    if not isolated or mm.pte(base) != orig or mm.refcount(first) != 2:
+        why = ("isolated by another thread" if not isolated else
+               "PMD changed" if mm.pte(base) != orig else "page has other references (page_ref_freeze)")
+        yield from o.point("migrate_misplaced_transhuge_page:clear_flush_notify")
+        if mm.pte(base) == orig:  # out_fail: pmd_modify(entry, vm_page_prot): read-only (x86
+            # has no saved write bit), the next write fault reuses or copies the THP
+            mm.tables.set_entry(base, 3, mm.make_pte(first, writable=False, huge=True))
+            yield o.step("pmd_set", f"{base:#x} -> pfn {first:#x} again, read-only (migration failed)")
+        yield from o.unlock()
+        if isolated:
+            mm.putback_lru_page(first)
+        mm.page_locks.unlock(first, thread)
+        _put_huge(mm, first)
+        _put_huge(mm, new)
+        yield o.step("abort", f"{base:#x}: {why}")
+        return
+    yield from o.point("migrate_misplaced_transhuge_page:clear_flush_notify")
+    mm.tables.set_entry(base, 3, mm.make_pte(new, writable=writable, huge=True))
+    for i in range(HPAGE_NR):
+        mm.add_map(new + i)
+        mm.remove_map(first + i)
+    mm.record_change(base, HPAGE_SIZE, _pa(first), _pa(new), writable)
+    yield o.step("pmd_set", f"{base:#x} -> new huge page pfn {new:#x}")
+    yield from o.unlock()
+    mm.putback_lru_page(first)
+    mm.page_locks.unlock(first, thread)
+    _put_huge(mm, first)  # the fault's reference
+    freed = _put_huge(mm, first)  # the mapping's
+    yield o.step("page_free" if freed else "page_put", f"huge page pfn {first:#x}" + (" freed" if freed else ""))
 
 
 # =========================================================================== protection changes
@@ -1338,6 +1596,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("migrate", migrate, ("va",), "page migration"),
     OpSpec("thp_split", thp_split, ("va",), "split a huge PMD"),
     OpSpec("thp_collapse", thp_collapse, ("va",), "khugepaged collapse into a huge PMD"),
+    OpSpec("change_prot_numa", change_prot_numa, ("va",),
+           "NUMA balancing: make a huge PMD protnone (the next access migrates the THP)"),
     OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),
     OpSpec("clear_soft_dirty", clear_soft_dirty, (), "clear_refs soft-dirty reset"),
 )}

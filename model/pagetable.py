@@ -31,6 +31,10 @@ D = 1 << 6
 PS = 1 << 7
 G = 1 << 8
 XD = 1 << 63
+#: x86 _PAGE_PROTNONE (the G bit's position, meaningful only with P clear): a
+#: PROT_NONE or NUMA-hinting entry. Hardware walkers fault on it (P=0); the
+#: kernel still counts it as a mapping of its page (pmd_present).
+PROTNONE = G
 
 SIZE_4K = 1 << 12
 SIZE_2M = 1 << 21
@@ -70,6 +74,15 @@ def rsvd_mask(level: int, huge: bool, pa_bits: int = 48) -> int:
 def addr_mask(page_size: int, pa_bits: int = 48) -> int:
     """Address field of an entry pointing at a table (4 KiB) or a leaf of `page_size`."""
     return _bits(pa_bits - 1, page_size.bit_length() - 1)
+
+
+def huge_slot(e: int) -> bool:
+    """A PDPTE/PDE that is a huge page's slot for the kernel: PS set, present
+    or not. x86 pmd_present() counts PSE for the same reason: a protnone (NUMA
+    hinting) PMD, and a PMD that pmdp_invalidate made not-present under the
+    lock, still belong to their huge page (a lockless look must not take
+    them for a missing page table)."""
+    return bool(e & PS)
 
 
 def is_canonical(va: int) -> bool:
@@ -274,7 +287,9 @@ class PageTables:
         """(entry PA, value, page size) of the leaf slot for va; None if no such slot.
 
         A not-present PTE still has a slot (its value is returned, maybe 0); a
-        not-present PML4E/PDPTE/PDE means no slot.
+        not-present PML4E/PDPTE/PDE means no slot, except a huge one (PS set:
+        a protnone NUMA hinting PMD, or one invalidated under the lock by a
+        THP operation), which is the slot of its huge page (`huge_slot`).
         """
         va = self._check_va(va)
         table = self.root_pa
@@ -282,7 +297,7 @@ class PageTables:
         for lv in (1, 2, 3, 4):
             epa = table + 8 * index(va, lv)
             e = self.mem.read64(epa)
-            if lv == 4 or (lv in (2, 3) and e & PS and e & P):
+            if lv == 4 or (lv in (2, 3) and huge_slot(e)):
                 return epa, e, LEVEL_SIZE[lv]
             if not e & P:
                 return None
@@ -314,7 +329,7 @@ class PageTables:
                 if level == 4:
                     if e:
                         return max(va, start)
-                elif level in (2, 3) and e & PS and e & P:
+                elif level in (2, 3) and huge_slot(e):
                     return max(va, start)
                 elif e & P:
                     got = scan(e & amask, level + 1, va)

@@ -33,7 +33,8 @@ DEVICE_VARIANTS = ("no-drain", "no-poison")
 THREAD_RE = re.compile(r"^(CPU|DEV)-thread-(\d+)$")
 ROW_RE = re.compile(r"^\[Time\s+([^\]]*?)\s*\]\s*-*\s*$")
 CELL_RE = re.compile(r"^(\S+)\s*\{(.*)\}\s*$")
-PAGE_STATES = ("present", "ro", "cow", "zero", "none", "file", "huge")
+PAGE_STATES = ("present", "ro", "cow", "zero", "none", "file", "huge", "huge-cow")
+HUGE_STATES = ("huge", "huge-cow")  # states that map a 2 MiB THP
 KNOWN_RULES: tuple[str, ...] = (
     "ordering", "coherence", "future-read", "unknown-value", "lost-write", "use-after-free",
     "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
@@ -44,7 +45,7 @@ MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "threads")  # `pasid`: once per mm
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "threads", "bug")  # `pasid`: once per mm
 MAIN_MM = "main"  # the mm the setup describes before any `mm` line
 MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
@@ -154,6 +155,9 @@ class Scenario:
     pasid: int = 1
     cycles_per_step: int = 10
     wp_fault: str = "lock-wait"
+    # `bug NAME...`: kernel bug switches on in this scenario's kernel
+    # (model.kernel_bugs.SWITCHES); `expect` lines judge the run with them on
+    bugs: frozenset[str] = frozenset()
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
     # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
@@ -352,6 +356,14 @@ class _Parser:
             sc.wp_fault = args[0]
         elif d == "device-timing":
             self._device_timing(args)
+        elif d == "bug":
+            from .kernel_bugs import parse_switches
+            if not args:
+                raise self.err("usage: bug NAME... (a switch of model/kernel_bugs.py)")
+            try:
+                sc.bugs = parse_switches(args)
+            except ValueError as e:
+                raise self.err(str(e)) from None
         elif d == "threads":
             for t in args:
                 self._thread_name(t)
@@ -366,7 +378,7 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
-                           f"cycles-per-step, wp-fault, device-timing, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, bug, device-timing, threads, vma, page, label)")
 
     def _pasid(self, mm: str, tok: str) -> None:
         """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,
@@ -412,7 +424,7 @@ class _Parser:
             if parent not in self.sc.mms:
                 raise self.err(f"mm: fork={parent}: no mm {parent!r} declared above (known: "
                                f"{', '.join(self.sc.mms)})")
-            huge = next((p for p in self.pages_of[parent] if p.state == "huge"), None)
+            huge = next((p for p in self.pages_of[parent] if p.state in HUGE_STATES), None)
             if huge is not None:
                 raise self.err(f"mm: fork={parent}: the 2 MiB page of line {huge.line} cannot be forked "
                                f"(huge-page COW is not modelled)")
@@ -528,13 +540,13 @@ class _Parser:
                 raise self.err(f"unknown page option {f!r} (known: value=V, count=N)")
         if va % 8:
             raise self.err(f"page address {va:#x} is not 8-byte aligned")
-        size = HPAGE_SIZE if state == "huge" else PAGE_SIZE
+        size = HPAGE_SIZE if state in HUGE_STATES else PAGE_SIZE
         base = va & ~(size - 1)
         vma = next((v for v in self.vmas_of[self.cur_mm] if v.start <= base and base + size * count <= v.end),
                    None)
         if vma is None:
             raise self.err(f"page {va:#x} (+{size * count:#x}) is not inside one vma declared above")
-        anon_states = ("present", "ro", "cow", "zero", "none", "huge")
+        anon_states = ("present", "ro", "cow", "zero", "none", *HUGE_STATES)
         if vma.kind == "anon" and state not in anon_states:
             raise self.err(f"state {state!r} needs a file vma (vma of line {vma.line} is anon)")
         if vma.kind == "file" and state not in ("file", "none"):
@@ -544,7 +556,7 @@ class _Parser:
         if state == "none" and value is not None:
             raise self.err("a 'none' page has no content; drop value=")
         for p in self.pages_of[self.cur_mm]:
-            psize = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+            psize = HPAGE_SIZE if p.state in HUGE_STATES else PAGE_SIZE
             pbase = p.va & ~(psize - 1)
             if pbase < base + size * count and base < pbase + psize * p.count:
                 raise self.err(f"page {va:#x} overlaps the page of line {p.line}")

@@ -45,7 +45,7 @@ from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vm
 from .notifier import ItagPool, Notifier, Policy, SecondaryTlb
 from .ops import OPS, Kernel
 from .pasid import PasidTable
-from .scenario import MAIN_MM, Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
+from .scenario import HUGE_STATES, MAIN_MM, Action, Scenario, ScenarioError, ScenarioRunError, dev_index, load
 from .trace import Trace
 
 Addr = tuple[int, int]
@@ -142,7 +142,8 @@ class Host:
             mm = Mm(mem, self.frames, table, trace, clock, huge_base_pa=layout.huge_base, share_with=share)
             sec = SecondaryTlb(device, scenario.mm_pasid(name), itags=itags)
             self.mms[name], self.secondaries[name] = mm, sec
-            self.kernels[name] = Kernel(mm, Notifier(mm, policy, sec), wp_fault=scenario.wp_fault)
+            self.kernels[name] = Kernel(mm, Notifier(mm, policy, sec), wp_fault=scenario.wp_fault,
+                                       bugs=scenario.bugs)
         self.mm = self.mms[MAIN_MM]
         self.secondary = self.secondaries[MAIN_MM]
         self.kernel = self.kernels[MAIN_MM]
@@ -177,7 +178,7 @@ class Host:
             else:
                 p = spec
                 mm = self.mms[p.mm]
-                size = HPAGE_SIZE if p.state == "huge" else PAGE_SIZE
+                size = HPAGE_SIZE if p.state in HUGE_STATES else PAGE_SIZE
                 try:
                     for i in range(p.count):
                         va = p.va + i * size
@@ -210,11 +211,16 @@ class Host:
             mm.setup_map(va, frames.zero_pfn, writable=False)
             self.initial[(mm.bound_pasid, va)] = 0
             return
-        if state == "huge":
+        if state in HUGE_STATES:
             base = va & ~(HPAGE_SIZE - 1)
             first = mm.huge.alloc("anon")
             self.mem.write64((first << 12) + (va - base), value)
-            mm.setup_map_huge(base, first, writable=vma.writable)
+            cow = state == "huge-cow"
+            mm.setup_map_huge(base, first, writable=vma.writable and not cow)
+            if cow:  # also mapped by a forked child: every subframe referenced and mapped twice
+                for i in range(HPAGE_SIZE // PAGE_SIZE):
+                    mm.get_page(first + i)
+                    mm.add_map(first + i)
         elif state == "file":
             assert vma.file is not None
             idx = vma.file_index(va)

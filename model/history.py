@@ -1,0 +1,138 @@
+"""Kernel history rows: a historical bug, run with its switch on and off.
+
+Every scenario file under scenarios/history/ is one row. Its `bug` line turns
+on the switches (model.kernel_bugs) that reproduce the omission; the row runs
+under the policy of the kernels that had the bug, once as written (the bug:
+it must fail exactly the rules of the file's `expect` line for that policy)
+and once with no switch on (the fix: it must be clean). docs/HISTORY.md has
+one paragraph per row.
+
+`python -m model.history [--device ref|rtl|both]` prints the table and
+writes build/history/history.json and history.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .kernel_bugs import SWITCHES
+from .scenario import Scenario, load
+
+ROOT = Path(__file__).resolve().parent.parent
+HISTORY_DIR = ROOT / "scenarios" / "history"
+
+Runner = Callable[[Scenario, str, int], Any]  # (scenario, policy, seed) -> RunResult
+
+
+@dataclass
+class Row:
+    path: Path
+    scenario: Scenario
+    policy: str
+    expected: frozenset[str]
+    versions: str
+    fixed_by: str
+    bug: frozenset[str] = field(default_factory=frozenset)
+    fix: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.expected) and self.bug == self.expected and not self.fix
+
+
+def rows(directory: Path = HISTORY_DIR) -> list[Row]:
+    """Every row file, checked: a `bug` line, one policy for its switches, an
+    `expect` line for that policy naming at least one rule."""
+    out = []
+    for p in sorted(directory.glob("*.scn")):
+        sc = load(p)
+        if not sc.bugs:
+            raise ValueError(f"{p}: a history row needs a 'bug NAME' line")
+        sws = [SWITCHES[b] for b in sorted(sc.bugs)]
+        policies = {s.policy for s in sws}
+        if len(policies) != 1:
+            raise ValueError(f"{p}: switches of different policies: {sorted(policies)}")
+        pol = policies.pop()
+        exp = sc.expects.get(pol)
+        if not exp:
+            raise ValueError(f"{p}: needs 'expect {pol} RULE...' (the violation the bug gives)")
+        out.append(Row(p, sc, pol, exp, "; ".join(dict.fromkeys(s.versions for s in sws)),
+                       "; ".join(dict.fromkeys(s.fixed_by for s in sws))))
+    return out
+
+
+def run_row(row: Row, runner: Runner, seed: int = 0) -> Row:
+    """Fill in the failed rules with the bug and with the fix."""
+    row.bug = frozenset(runner(row.scenario, row.policy, seed).failed_rules)
+    row.fix = frozenset(runner(dataclasses.replace(row.scenario, bugs=frozenset()), row.policy, seed).failed_rules)
+    return row
+
+
+def fmt(rules: frozenset[str]) -> str:
+    return ",".join(sorted(rules)) or "clean"
+
+
+def table(results: list[dict]) -> str:
+    """The rows as a Markdown table (the columns of docs/HISTORY.md)."""
+    out = ["| row | Linux | path | with the bug | with the fix | reference device agrees | source |",
+           "|---|---|---|---|---|---|---|"]
+    for r in results:
+        agree = {True: "yes", False: "**no**", None: "-"}[r["ref_agrees"]]
+        out.append(f"| `{r['row']}` | {r['versions']} | {r['path']} | {r['bug']} | {r['fix']} | {agree} | "
+                   f"{r['fixed_by']} |")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import sys
+
+    from .cli import nonneg_int
+    from .scenario import ScenarioError
+
+    ap = argparse.ArgumentParser(prog="python -m model.history", description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=("ref", "rtl", "both"), default="both",
+                    help="where the verdict columns come from (both: the RTL, compared with the reference)")
+    ap.add_argument("--seed", type=nonneg_int, default=0)
+    ap.add_argument("--rows", default=str(HISTORY_DIR), help="directory of row scenario files")
+    ap.add_argument("--out", default=str(ROOT / "build" / "history"), help="directory for history.json/.md")
+    args = ap.parse_args(argv)
+    from .scheduler import run_scenario_sync
+    results, bad = [], 0
+    try:
+        all_rows = rows(Path(args.rows))
+    except (ScenarioError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for r in all_rows:
+        ref = run_row(dataclasses.replace(r), run_scenario_sync, args.seed)
+        main_row, agrees = ref, None
+        if args.device != "ref":
+            from tb.rtldev import run_scenario_rtl  # the RTL binding lives in tb/
+            rtl = run_row(dataclasses.replace(r), lambda sc, pol, seed: run_scenario_rtl(sc, pol, seed), args.seed)
+            main_row = rtl
+            agrees = (rtl.bug, rtl.fix) == (ref.bug, ref.fix) if args.device == "both" else None
+        ok = main_row.ok and agrees is not False
+        bad += not ok
+        results.append({"row": r.scenario.name, "file": str(r.path), "versions": r.versions,
+                        "path": ", ".join(sorted({SWITCHES[b].point.split(":")[0] for b in r.scenario.bugs})),
+                        "policy": r.policy, "device": "rtl" if args.device != "ref" else "ref",
+                        "expected": fmt(r.expected), "bug": fmt(main_row.bug), "fix": fmt(main_row.fix),
+                        "ref_agrees": agrees, "fixed_by": r.fixed_by, "ok": ok})
+    md = table(results)
+    print(md, end="")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "history.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "history.md").write_text(md)
+    print(f"{len(results) - bad} of {len(results)} rows as expected; {out / 'history.json'}, {out / 'history.md'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    from model.cli import run_main
+
+    run_main(main)

@@ -1,0 +1,88 @@
+"""Kernel bug switches: one historical omission each, in one declarative line.
+
+A *kernel profile* is a notifier policy (`model.notifier.Policy`: which call
+sites reach the secondary TLB) plus a set of named bug switches. Each switch
+changes exactly one call of one kernel path in `model.ops`, named by its
+*point*: the string a path passes to `Op.site(..., point=...)`. Nothing else
+of the path changes, so a run with the switch on and a run with it off differ
+only in that one call, which is what "the fix" of the historical commit did.
+
+Effects (what happens to the call at `point` when the switch is on):
+
+* `drop`: the call is gone (the secondary TLB is not told there at all).
+* `narrow`: the call covers only the first 4 KiB page of its range (an
+  `invalidate_page(mm, address)` where the range was a 2 MiB THP).
+* `after-unlock`: the call runs right after the path's next `pt_unlock`
+  instead of under the page-table lock.
+* `move:NAME`: the call runs where the path marks the point NAME
+  (`Op.point(NAME)`), later in the same path (for example after the copy).
+
+The policy still decides whether a call reaches the device: a switch only
+moves, narrows or removes the call. To add a switch: give the call in
+model/ops.py a `point=` (if it has none yet), add one `BugSwitch` line here,
+and a scenario under scenarios/history/ whose `bug NAME` line turns it on
+(docs/HISTORY.md, "Adding a row").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EFFECTS = ("drop", "narrow", "after-unlock", "move")
+
+
+@dataclass(frozen=True)
+class BugSwitch:
+    """One historical omission on one call of one kernel path."""
+
+    name: str
+    point: str  # "function:call" as passed to Op.site(point=...)
+    effect: str  # one of EFFECTS; "move" as "move:POINT"
+    versions: str  # Linux versions that had the bug
+    fixed_by: str  # commit id and subject of the fix
+    summary: str
+    #: the notifier policy of the kernels that had the bug (model.notifier.Policy value)
+    policy: str = "notify-inside-lock"
+
+    @property
+    def kind(self) -> str:
+        return self.effect.split(":", 1)[0]
+
+    @property
+    def target(self) -> str | None:
+        """The point a `move:` switch moves the call to."""
+        return self.effect.split(":", 1)[1] if self.kind == "move" else None
+
+
+SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
+    BugSwitch(
+        name="thp-numa-invalidate-after-copy",
+        point="do_huge_pmd_numa_page:invalidate_before_copy",
+        effect="move:migrate_misplaced_transhuge_page:clear_flush_notify",
+        versions="up to 4.19",
+        fixed_by="7066f0f933a1 mm: thp: fix mmu_notifier in migrate_misplaced_transhuge_page() (4.20)",
+        summary="the secondary TLB is invalidated only by pmdp_huge_clear_flush_notify after "
+                "migrate_page_copy, not before the copy",
+    ),
+)}
+
+
+def parse_switches(names: "list[str] | tuple[str, ...] | frozenset[str]") -> frozenset[str]:
+    """Validate switch names; ValueError naming the unknown one."""
+    for n in names:
+        if n not in SWITCHES:
+            raise ValueError(f"unknown bug switch {n!r} (known: {', '.join(sorted(SWITCHES))})")
+    return frozenset(names)
+
+
+def switches_at(bugs: frozenset[str], point: str) -> list[BugSwitch]:
+    """The switches of `bugs` that act on the call at `point` (in name order)."""
+    return [SWITCHES[n] for n in sorted(bugs) if SWITCHES[n].point == point]
+
+
+def _check_table() -> None:
+    for s in SWITCHES.values():
+        if s.kind not in EFFECTS or (s.kind == "move") != (s.target is not None):
+            raise AssertionError(f"bug switch {s.name}: bad effect {s.effect!r}")
+
+
+_check_table()
