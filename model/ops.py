@@ -95,13 +95,22 @@ class Op:
         yield from self.point("pt_unlock")
 
     # -- notifier -------------------------------------------------------------------
-    def range_start(self, start: int, end: int, event: Event) -> Generator[Yield, None, MmuNotifierRange]:
+    def range_start(self, start: int, end: int, event: Event, *,
+                    point: str | None = None) -> Generator[Yield, None, MmuNotifierRange | None]:
+        """mmu_notifier_invalidate_range_start. `point` names the start/end pair
+        for the bug switches: a `drop` switch there removes both calls (the
+        path had no notifier at all); the range is then None."""
+        if point is not None and any(sw.kind == "drop" for sw in switches_at(self.k.bugs, point)):
+            self.k.notifier.log.append(("range_start", start, end, False))
+            return None
         rng = self.k.notifier.make_range(start, end, event)
         self.k.notifier.range_start(rng)
         yield self.step("range_start", rng.describe())
         return rng
 
-    def range_end(self, rng: MmuNotifierRange, *, only_end: bool = False) -> OpGen:
+    def range_end(self, rng: MmuNotifierRange | None, *, only_end: bool = False) -> OpGen:
+        if rng is None:  # its range_start was dropped by a bug switch
+            return
         reaches = self.k.notifier.range_end_reaches_device(only_end)
         yield from self.k.notifier.range_end(rng, only_end=only_end)
         yield self.step("range_end", ("only_end " if only_end else "") + rng.describe()
@@ -835,7 +844,7 @@ def _leaves(mm: Mm, start: int, end: int) -> Iterator[tuple[int, tuple[int, int,
         a = (a & ~(hit[2] - 1)) + hit[2]
 
 
-def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
+def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: bool = False) -> OpGen:
     """unmap_vmas/zap_page_range with an mmu_gather of `batch` pages (None:
     never fills). 4.15 zap_pte_range: get_and_clear without notify; when the
     batch is full, tlb_flush_mmu_tlbonly under the lock, the pages freed after
@@ -913,10 +922,39 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
         if force:
             yield from free_gathered("force flush, before range_end")
     yield from o.range_end(rng)
-    # tlb_finish_mmu
-    yield from o.site(Site.TLB_GATHER, start, end)
+    # free_pgtables (munmap only): PTE tables no VMA uses any more are unhooked
+    # now and freed with the pages, after the mmu_gather flush
+    tables = _free_pgtables(o, start, end) if free_tables else []
+    for base, pfn in tables:
+        yield o.step("pmd_clear", f"{base:#x} -> PTE table pfn {pfn:#x} unhooked (free_pgtables)")
+    lo = min([start] + [b for b, _ in tables])
+    hi = max([end] + [b + HPAGE_SIZE for b, _ in tables])
+    # tlb_finish_mmu (pte_free_tlb widened the gather range to the tables' spans)
+    yield from o.site(Site.TLB_GATHER, lo, hi, point="tlb_finish_mmu:flush")
     yield o.step("tlb_flush", "tlb_finish_mmu")
     yield from free_gathered("tlb_finish_mmu")
+    for base, pfn in tables:
+        freed = mm.table_frames.put(pfn)
+        yield o.step("page_free" if freed else "page_put", f"pfn {pfn:#x} (PTE table of [{base:#x}, "
+                     f"{base + HPAGE_SIZE:#x}), tlb_remove_table)")
+
+
+def _free_pgtables(o: Op, start: int, end: int) -> list[tuple[int, int]]:
+    """free_pgtables -> free_pte_range for the PTE tables of [start, end) whose
+    2 MiB span no VMA intersects any more (the floor/ceiling of the neighbouring
+    VMAs): pmd_clear, the table gathered (pte_free_tlb). Returns (span base,
+    table pfn) of each. Upper-level tables are kept (a simplification: the
+    device's walk cache then only ever holds a stale PDE, never a stale PDPTE)."""
+    mm = o.mm
+    out: list[tuple[int, int]] = []
+    base = start & ~(HPAGE_SIZE - 1)
+    while base < end:
+        if not any(v.start < base + HPAGE_SIZE and base < v.end for v in mm.vmas):
+            pfn = mm.tables.detach_table(base, 4)
+            if pfn is not None:
+                out.append((base, pfn))
+        base += HPAGE_SIZE
+    return out
 
 
 def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
@@ -927,7 +965,7 @@ def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
     yield o.step("mmap_lock", "write")
     k.mm.remove_vma_range(start, end)
     yield o.step("detach_vmas", f"[{start:#x}, {end:#x})")
-    yield from _zap_range(o, start, end, batch=None)
+    yield from _zap_range(o, start, end, batch=None, free_tables=True)
     k.mm.mmap_lock.up_write(thread)
     yield o.step("mmap_unlock")
 
@@ -1325,6 +1363,56 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.step("mmap_unlock")
 
 
+def retract_page_tables(k: Kernel, thread: str, va: int) -> OpGen:
+    """khugepaged collapse_file -> retract_page_tables (Linux 6.1) for the 2 MiB
+    span of a file VMA at va, once the small page-cache pages are no longer
+    mapped there ("assume page table is clear"): mmap_write_trylock,
+    [range_start], pmd_lock, pmdp_collapse_flush, unlock, pte_free (the PTE
+    table is freed at once), [range_end], mmap_write_unlock. The notifier pair
+    is f268f6cf875f ("mm/khugepaged: invoke MMU notifiers in shmem/file collapse
+    paths"); the bug switch `retract-page-tables-no-notifier` removes it. The
+    huge page is mapped by the next fault (not modelled: the span is left
+    without a PTE table)."""
+    mm = k.mm
+    o = Op(k, thread, "retract_page_tables")
+    base = va & ~(HPAGE_SIZE - 1)
+
+    def check() -> str | None:
+        vma = mm.find_vma(base)
+        if vma is None or vma.kind != "file" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
+            return f"{base:#x}: no file VMA covers the 2 MiB span (retract_page_tables is for file/shmem VMAs)"
+        pmd = mm.tables.entry(base, 3)
+        if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
+            return f"{base:#x}: no PTE table to retract"
+        if mm.next_leaf(base, base + HPAGE_SIZE) is not None:
+            return f"{base:#x}: the PTE table still maps pages (collapse_file unmaps them first)"
+        return None
+
+    why = check()
+    if why:
+        yield o.step("abort", why)
+        return
+    yield from mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    why = check()
+    if why:
+        mm.mmap_lock.up_write(thread)
+        yield o.step("abort", why)
+        return
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR, point="retract_page_tables:notifier")
+    yield from o.lock()
+    pfn = mm.tables.detach_table(base, 4)
+    assert pfn is not None
+    yield o.step("pmd_clear", f"{base:#x} -> PTE table pfn {pfn:#x} (pmdp_collapse_flush)")
+    yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+    yield from o.unlock()
+    freed = mm.table_frames.put(pfn)
+    yield o.step("page_free" if freed else "page_put", f"pfn {pfn:#x} (PTE table, pte_free)")
+    yield from o.range_end(rng)
+    mm.mmap_lock.up_write(thread)
+    yield o.step("mmap_unlock")
+
+
 # =========================================================================== NUMA balancing of a THP
 
 def change_prot_numa(k: Kernel, thread: str, va: int) -> OpGen:
@@ -1596,6 +1684,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("migrate", migrate, ("va",), "page migration"),
     OpSpec("thp_split", thp_split, ("va",), "split a huge PMD"),
     OpSpec("thp_collapse", thp_collapse, ("va",), "khugepaged collapse into a huge PMD"),
+    OpSpec("retract_page_tables", retract_page_tables, ("va",),
+           "khugepaged: free the empty PTE table of a file VMA's 2 MiB span (6.1)"),
     OpSpec("change_prot_numa", change_prot_numa, ("va",),
            "NUMA balancing: make a huge PMD protnone (the next access migrates the THP)"),
     OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),
