@@ -65,6 +65,15 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
                 "migrate_page_copy, not before the copy",
     ),
     BugSwitch(
+        name="tlb-end-vma-no-notify",
+        point="tlb_end_vma:flush_tlbonly",
+        effect="drop",
+        versions="4.18 and earlier (generic tlb_end_vma: arm64)",
+        fixed_by="fd1102f0aade mm: mmu_notifier fix for tlb_end_vma (4.19)",
+        summary="tlb_end_vma flushes the CPU TLB and resets the mmu_gather range without "
+                "mmu_notifier_invalidate_range: a later flush of the gather misses the first VMA",
+    ),
+    BugSwitch(
         name="retract-page-tables-no-notifier",
         point="retract_page_tables:notifier",
         effect="drop",

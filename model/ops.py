@@ -844,13 +844,22 @@ def _leaves(mm: Mm, start: int, end: int) -> Iterator[tuple[int, tuple[int, int,
         a = (a & ~(hit[2] - 1)) + hit[2]
 
 
-def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: bool = False) -> OpGen:
+def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: bool = False,
+               vma_ends: "list[int] | None" = None) -> OpGen:
     """unmap_vmas/zap_page_range with an mmu_gather of `batch` pages (None:
     never fills). 4.15 zap_pte_range: get_and_clear without notify; when the
     batch is full, tlb_flush_mmu_tlbonly under the lock, the pages freed after
-    unlock (force_flush), i.e. before range_end."""
+    unlock (force_flush), i.e. before range_end.
+
+    `vma_ends`: where VMAs inside [start, end) end. After each VMA,
+    `tlb_end_vma` (4.19, fd1102f0aade) flushes the gather range so far with
+    `tlb_flush_mmu_tlbonly` (the secondary TLB included) and resets it; the
+    switch `tlb-end-vma-no-notify` is the generic 4.18 macro, which reset the
+    range after a CPU-only flush. The gather range of a later flush then
+    starts at the reset."""
     mm = o.mm
     gathered: list[int] = []
+    bounds = sorted({b for b in (vma_ends or ()) if start < b < end})
 
     def free_gathered(why: str) -> Iterator[Step]:
         freed = 0
@@ -864,70 +873,78 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: b
     rng = yield from o.range_start(start, end, Event.UNMAP)
     yield from _split_partial_huge(o, _page(start), end)
     va = _page(start)
-    while va < end:
-        yield from o.lock()
-        force = False
-        while va < end:
-            nxt = mm.next_leaf(va, end)  # skip empty page-table subtrees
-            if nxt is None:
-                va = end
-                break
-            va = nxt
-            hit = mm.leaf(va)
-            value = 0 if hit is None else hit[1]
-            size = PAGE_SIZE if hit is None else hit[2]
-            if size == HPAGE_SIZE and (value & pt.P or Mm.is_protnone(value)):
-                if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
-                    raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
-                first = _huge_pfn(value)
-                mm.write_leaf(va, 0)
-                mm.record_change(va, size, _pa(first), None, False)
-                for i in range(HPAGE_NR):
-                    mm.remove_map(first + i)
-                    gathered.append(first + i)
-                yield o.step("pte_clear", f"{va:#x} huge")
-                va += size
-            elif value & pt.P:
-                pfn = _pfn_of(value)
-                assert pfn is not None
-                mm.write_leaf(va, 0)
-                mm.record_change(va, PAGE_SIZE, _pa(pfn), None, False)
-                mm.remove_map(pfn)
-                if pfn != mm.zero_pfn:
-                    gathered.append(pfn)
-                yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
-                va += PAGE_SIZE
-            else:
-                if Mm.is_swap(value):
-                    # free_swap_and_cache: the slot goes with its last entry; a page
-                    # still in the swap cache belongs to reclaim (it holds the page
-                    # locked and frees it after pageout), not to this zap
+    g_start = start  # the mmu_gather range starts here (tlb_end_vma resets it)
+    for seg_end in bounds + [end]:
+        touched = False
+        while va < seg_end:
+            yield from o.lock()
+            force = False
+            while va < seg_end:
+                nxt = mm.next_leaf(va, seg_end)  # skip empty page-table subtrees
+                if nxt is None:
+                    va = seg_end
+                    break
+                va = nxt
+                touched = True
+                hit = mm.leaf(va)
+                value = 0 if hit is None else hit[1]
+                size = PAGE_SIZE if hit is None else hit[2]
+                if size == HPAGE_SIZE and (value & pt.P or Mm.is_protnone(value)):
+                    if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
+                        raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
+                    first = _huge_pfn(value)
                     mm.write_leaf(va, 0)
-                    mm.record_change(va, PAGE_SIZE, None, None, False)
-                    mm.swap.free_entry(Mm.swp_index(value))
-                elif Mm.is_migration(value):
-                    # a migration entry is cleared like any other entry; the page
-                    # under migration already dropped this mapping, and
-                    # remove_migration_ptes finds nothing to restore
+                    mm.record_change(va, size, _pa(first), None, False)
+                    for i in range(HPAGE_NR):
+                        mm.remove_map(first + i)
+                        gathered.append(first + i)
+                    yield o.step("pte_clear", f"{va:#x} huge")
+                    va += size
+                elif value & pt.P:
+                    pfn = _pfn_of(value)
+                    assert pfn is not None
                     mm.write_leaf(va, 0)
-                    mm.record_change(va, PAGE_SIZE, _pa(Mm.swp_index(value)), None, False)
-                va += PAGE_SIZE
-            if batch is not None and len(gathered) >= batch:
-                force = True
-                break
-        if force:
-            yield from o.site(Site.TLB_GATHER, start, end)
-            yield o.step("tlb_flush", "force flush: mmu_gather batch full")
-        yield from o.unlock()
-        if force:
-            yield from free_gathered("force flush, before range_end")
+                    mm.record_change(va, PAGE_SIZE, _pa(pfn), None, False)
+                    mm.remove_map(pfn)
+                    if pfn != mm.zero_pfn:
+                        gathered.append(pfn)
+                    yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
+                    va += PAGE_SIZE
+                else:
+                    if Mm.is_swap(value):
+                        # free_swap_and_cache: the slot goes with its last entry; a page
+                        # still in the swap cache belongs to reclaim (it holds the page
+                        # locked and frees it after pageout), not to this zap
+                        mm.write_leaf(va, 0)
+                        mm.record_change(va, PAGE_SIZE, None, None, False)
+                        mm.swap.free_entry(Mm.swp_index(value))
+                    elif Mm.is_migration(value):
+                        # a migration entry is cleared like any other entry; the page
+                        # under migration already dropped this mapping, and
+                        # remove_migration_ptes finds nothing to restore
+                        mm.write_leaf(va, 0)
+                        mm.record_change(va, PAGE_SIZE, _pa(Mm.swp_index(value)), None, False)
+                    va += PAGE_SIZE
+                if batch is not None and len(gathered) >= batch:
+                    force = True
+                    break
+            if force:
+                yield from o.site(Site.TLB_GATHER, g_start, end)
+                yield o.step("tlb_flush", "force flush: mmu_gather batch full")
+            yield from o.unlock()
+            if force:
+                yield from free_gathered("force flush, before range_end")
+        if seg_end < end and touched:  # tlb_end_vma
+            yield from o.site(Site.TLB_GATHER, g_start, seg_end, point="tlb_end_vma:flush_tlbonly")
+            yield o.step("tlb_flush", f"tlb_end_vma [{g_start:#x}, {seg_end:#x}), range reset")
+            g_start = seg_end
     yield from o.range_end(rng)
     # free_pgtables (munmap only): PTE tables no VMA uses any more are unhooked
     # now and freed with the pages, after the mmu_gather flush
     tables = _free_pgtables(o, start, end) if free_tables else []
     for base, pfn in tables:
         yield o.step("pmd_clear", f"{base:#x} -> PTE table pfn {pfn:#x} unhooked (free_pgtables)")
-    lo = min([start] + [b for b, _ in tables])
+    lo = min([g_start] + [b for b, _ in tables])
     hi = max([end] + [b + HPAGE_SIZE for b, _ in tables])
     # tlb_finish_mmu (pte_free_tlb widened the gather range to the tables' spans)
     yield from o.site(Site.TLB_GATHER, lo, hi, point="tlb_finish_mmu:flush")
@@ -957,17 +974,29 @@ def _free_pgtables(o: Op, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+def _vma_ends(mm: Mm, start: int, end: int) -> list[int]:
+    return [v.end for v in mm.vmas if start < v.end < end]
+
+
+def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, *, batch: int | None = None,
+           name: str = "munmap") -> OpGen:
     """do_munmap: detach the VMAs (mmap_lock held for write), then unmap_region."""
-    o = Op(k, thread, "munmap")
+    o = Op(k, thread, name)
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_write(thread)
     yield o.step("mmap_lock", "write")
+    ends = _vma_ends(k.mm, start, end)
     k.mm.remove_vma_range(start, end)
     yield o.step("detach_vmas", f"[{start:#x}, {end:#x})")
-    yield from _zap_range(o, start, end, batch=None, free_tables=True)
+    yield from _zap_range(o, start, end, batch=batch, free_tables=True, vma_ends=ends)
     k.mm.mmap_lock.up_write(thread)
     yield o.step("mmap_unlock")
+
+
+def munmap_force_flush(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """munmap whose mmu_gather batch is full after two pages: the force flush
+    frees the gathered pages before range_end (the 4.19 tlb_end_vma row)."""
+    yield from munmap(k, thread, va, length, batch=2, name="munmap_force_flush")
 
 
 def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
@@ -977,7 +1006,7 @@ def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> O
     o = Op(k, thread, "madv_dontneed")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_read(thread)
-    yield from _zap_range(o, start, end, batch=None)
+    yield from _zap_range(o, start, end, batch=None, vma_ends=_vma_ends(k.mm, start, end))
     k.mm.mmap_lock.up_read(thread)
 
 
@@ -987,7 +1016,7 @@ def zap_early_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> 
     o = Op(k, thread, "zap_early_free")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_read(thread)
-    yield from _zap_range(o, start, end, batch=1)
+    yield from _zap_range(o, start, end, batch=1, vma_ends=_vma_ends(k.mm, start, end))
     k.mm.mmap_lock.up_read(thread)
 
 
@@ -1676,6 +1705,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
            "KSM replace_page freeing the old page before range_end (2017)"),
     OpSpec("ksm_merge", ksm_merge, ("va",), "KSM try_to_merge_one_page"),
     OpSpec("munmap", munmap, ("va", "len?"), "munmap (zap with mmu_gather)"),
+    OpSpec("munmap_force_flush", munmap_force_flush, ("va", "len?"),
+           "munmap whose mmu_gather is full after two pages (force flush before range_end)"),
     OpSpec("madv_dontneed", madv_dontneed, ("va", "len?"), "MADV_DONTNEED (zap_page_range)"),
     OpSpec("zap_early_free", zap_early_free, ("va", "len?"),
            "zap whose mmu_gather frees pages before range_end (force flush)"),

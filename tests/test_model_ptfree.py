@@ -293,3 +293,45 @@ CPU-thread-0 {retract_page_tables F}
     aborts = [s.detail for s in r.trace.of(OpStep) if s.step == "abort"]
     assert len(aborts) == 1 and "still maps pages" in aborts[0]
     assert not [f for f in r.trace.of(FrameEvent) if f.kind == "free" and f.owner == "pagetable"]
+
+
+# ----------------------------------------------------------------------------- mmu_gather across VMAs
+
+TWO_VMAS = """
+scenario two_vmas
+vma 0x10000000 0x10001000 anon rw
+vma 0x10001000 0x10002000 anon ro
+page A 0x10000000 present
+page B 0x10001000 present
+[Time 0]
+CPU-thread-0 {munmap A 0x2000}
+"""
+
+
+def _flushes(r):
+    from model.trace import OpStep
+
+    return [s.detail for s in r.trace.of(OpStep) if s.step == "tlb_flush"]
+
+
+def test_tlb_end_vma_flushes_and_resets_the_gather_range():
+    r = run_scenario_sync(parse(TWO_VMAS), "notify-inside-lock")
+    assert _flushes(r) == ["tlb_end_vma [0x10000000, 0x10001000), range reset", "tlb_finish_mmu"]
+    from model.trace import InvReq
+
+    starts = sorted(i.start for i in r.trace.of(InvReq))
+    assert starts[0] == 0x10000000  # tlb_end_vma told the device about the first VMA
+    one = run_scenario_sync(parse(TWO_VMAS.replace("0x2000", "0x1000")), "notify-inside-lock")
+    assert _flushes(one) == ["tlb_finish_mmu"]  # one VMA: no tlb_end_vma flush
+
+
+def test_tlb_end_vma_bug_drops_only_the_device_call():
+    import dataclasses
+
+    sc = parse(TWO_VMAS)
+    fixed = run_scenario_sync(sc, "notify-inside-lock")
+    bug = run_scenario_sync(dataclasses.replace(sc, bugs=frozenset({"tlb-end-vma-no-notify"})), "notify-inside-lock")
+    assert _flushes(bug) == _flushes(fixed)  # the CPU flush and the range reset stay
+    from model.trace import InvReq
+
+    assert len(bug.trace.of(InvReq)) < len(fixed.trace.of(InvReq))
