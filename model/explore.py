@@ -746,7 +746,9 @@ class Explorer:
         self.max_preemptions = preemptions
         self.depth = depth
         self.reduce = reduce
-        self.config = config or RefConfig()
+        # No page-walk cache: the reduction above counts on every walk reading
+        # every level (the PASID entry and upper levels merged into one move).
+        self.config = config or RefConfig(pwc_entries=0)
         self.layout = layout or Layout()
         self.progs = thread_programs(sc)
         self.stop_at_first = stop_at_first

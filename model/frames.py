@@ -6,6 +6,12 @@ was free or belonged to someone else; so every allocation and free is a
 reused last-in first-out (like the kernel's hot per-CPU lists) so a stale
 device access to a freed page tends to land on a page that already has a new
 owner, which is the corruption case the project wants to expose.
+
+Page-table pages come from a pool of their own (`model.mm.Mm`), but a freed
+page-table page goes back to the data allocator (`lend_to`), on top of its
+free list: in Linux both come from the one buddy allocator, and the next data
+page allocated is then the old page-table page. A device walk through a stale
+page-walk-cache entry reads that data as page-table entries.
 """
 from __future__ import annotations
 
@@ -34,6 +40,10 @@ class FrameAllocator:
         self.clock = clock
         self._owner: dict[int, str] = {}
         self._ref: dict[int, int] = {}
+        #: where freed frames go instead of this allocator's own free list
+        self.lend_to: FrameAllocator | None = None
+        self._lent: set[int] = set()  # frames of this range handed to `lend_to`
+        self._foreign: set[int] = set()  # frames of another range adopted here
         # Lowest PFNs come out first on a fresh allocator (reverse stack).
         self._free: list[int] = list(range(first_pfn + num_frames - 1, first_pfn, -1))
         self.zero_pfn: int = first_pfn
@@ -76,9 +86,20 @@ class FrameAllocator:
             return False
         owner = self._owner.pop(pfn)
         del self._ref[pfn]
-        self._free.append(pfn)
         self._record(pfn, "free", owner)
+        if self.lend_to is not None:
+            self._lent.add(pfn)
+            self.lend_to.adopt(pfn)
+        else:
+            self._free.append(pfn)
         return True
+
+    def adopt(self, pfn: int) -> None:
+        """Take a free frame of another allocator; it is the next one handed out."""
+        if self.contains(pfn) or pfn in self._ref:
+            raise ValueError(f"pfn {pfn:#x} is already this allocator's")
+        self._foreign.add(pfn)
+        self._free.append(pfn)
 
     def owner(self, pfn: int) -> str:
         return self._owner.get(pfn, FREE)
@@ -95,7 +116,9 @@ class FrameAllocator:
         self._owner[pfn] = owner
 
     def contains(self, pfn: int) -> bool:
-        return self.first_pfn <= pfn < self.first_pfn + self.num_frames
+        if pfn in self._foreign:
+            return True
+        return self.first_pfn <= pfn < self.first_pfn + self.num_frames and pfn not in self._lent
 
     @property
     def free_count(self) -> int:

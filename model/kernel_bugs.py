@@ -9,7 +9,8 @@ only in that one call, which is what "the fix" of the historical commit did.
 
 Effects (what happens to the call at `point` when the switch is on):
 
-* `drop`: the call is gone (the secondary TLB is not told there at all).
+* `drop`: the call is gone (the secondary TLB is not told there at all). On a
+  point given to `Op.range_start`, the range_start/range_end pair is gone.
 * `narrow`: the call covers only the first 4 KiB page of its range (an
   `invalidate_page(mm, address)` where the range was a 2 MiB THP).
 * `after-unlock`: the call runs right after the path's next `pt_unlock`
@@ -62,6 +63,24 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         fixed_by="7066f0f933a1 mm: thp: fix mmu_notifier in migrate_misplaced_transhuge_page() (4.20)",
         summary="the secondary TLB is invalidated only by pmdp_huge_clear_flush_notify after "
                 "migrate_page_copy, not before the copy",
+    ),
+    BugSwitch(
+        name="tlb-end-vma-no-notify",
+        point="tlb_end_vma:flush_tlbonly",
+        effect="drop",
+        versions="4.18 and earlier (generic tlb_end_vma: arm64)",
+        fixed_by="fd1102f0aade mm: mmu_notifier fix for tlb_end_vma (4.19)",
+        summary="tlb_end_vma flushes the CPU TLB and resets the mmu_gather range without "
+                "mmu_notifier_invalidate_range: a later flush of the gather misses the first VMA",
+    ),
+    BugSwitch(
+        name="retract-page-tables-no-notifier",
+        point="retract_page_tables:notifier",
+        effect="drop",
+        versions="up to 6.1",
+        fixed_by="f268f6cf875f mm/khugepaged: invoke MMU notifiers in shmem/file collapse paths (6.1)",
+        summary="retract_page_tables frees the PTE table with no mmu_notifier call: a device "
+                "page-walk cache still points into it",
     ),
 )}
 

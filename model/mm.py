@@ -327,7 +327,9 @@ class Mm:
     was given to another owner (the use-after-free checker reports both), but
     never in a page table the kernel and the CPU still walk: in Linux that
     corruption is an oops ("Bad page map"), after which nothing the checkers
-    judge means anything. The model never frees page tables anyway.
+    judge means anything. A page-table page that is freed (munmap's
+    free_pgtables, khugepaged's retract_page_tables) goes to the data frames
+    (`FrameAllocator.lend_to`) and is the next data page handed out.
     """
 
     def __init__(self, mem: PhysMem, frames: FrameAllocator, pasid_table: PasidTable, trace: Trace,
@@ -348,6 +350,7 @@ class Mm:
             if table_pfn < frames.first_pfn + frames.num_frames and frames.first_pfn < table_pfn + TABLE_POOL_FRAMES:
                 raise ValueError(f"page-table pool at pfn {table_pfn:#x} overlaps the frame pool")
             self.table_frames = FrameAllocator(mem, table_pfn, TABLE_POOL_FRAMES, trace, clock)
+            self.table_frames.lend_to = frames  # a freed page table becomes the next data page
         else:
             if share_with.frames is not frames:
                 raise ValueError("two mms of one host share its frame allocator")

@@ -95,13 +95,22 @@ class Op:
         yield from self.point("pt_unlock")
 
     # -- notifier -------------------------------------------------------------------
-    def range_start(self, start: int, end: int, event: Event) -> Generator[Yield, None, MmuNotifierRange]:
+    def range_start(self, start: int, end: int, event: Event, *,
+                    point: str | None = None) -> Generator[Yield, None, MmuNotifierRange | None]:
+        """mmu_notifier_invalidate_range_start. `point` names the start/end pair
+        for the bug switches: a `drop` switch there removes both calls (the
+        path had no notifier at all); the range is then None."""
+        if point is not None and any(sw.kind == "drop" for sw in switches_at(self.k.bugs, point)):
+            self.k.notifier.log.append(("range_start", start, end, False))
+            return None
         rng = self.k.notifier.make_range(start, end, event)
         self.k.notifier.range_start(rng)
         yield self.step("range_start", rng.describe())
         return rng
 
-    def range_end(self, rng: MmuNotifierRange, *, only_end: bool = False) -> OpGen:
+    def range_end(self, rng: MmuNotifierRange | None, *, only_end: bool = False) -> OpGen:
+        if rng is None:  # its range_start was dropped by a bug switch
+            return
         reaches = self.k.notifier.range_end_reaches_device(only_end)
         yield from self.k.notifier.range_end(rng, only_end=only_end)
         yield self.step("range_end", ("only_end " if only_end else "") + rng.describe()
@@ -835,13 +844,22 @@ def _leaves(mm: Mm, start: int, end: int) -> Iterator[tuple[int, tuple[int, int,
         a = (a & ~(hit[2] - 1)) + hit[2]
 
 
-def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
+def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: bool = False,
+               vma_ends: "list[int] | None" = None) -> OpGen:
     """unmap_vmas/zap_page_range with an mmu_gather of `batch` pages (None:
     never fills). 4.15 zap_pte_range: get_and_clear without notify; when the
     batch is full, tlb_flush_mmu_tlbonly under the lock, the pages freed after
-    unlock (force_flush), i.e. before range_end."""
+    unlock (force_flush), i.e. before range_end.
+
+    `vma_ends`: where VMAs inside [start, end) end. After each VMA,
+    `tlb_end_vma` (4.19, fd1102f0aade) flushes the gather range so far with
+    `tlb_flush_mmu_tlbonly` (the secondary TLB included) and resets it; the
+    switch `tlb-end-vma-no-notify` is the generic 4.18 macro, which reset the
+    range after a CPU-only flush. The gather range of a later flush then
+    starts at the reset."""
     mm = o.mm
     gathered: list[int] = []
+    bounds = sorted({b for b in (vma_ends or ()) if start < b < end})
 
     def free_gathered(why: str) -> Iterator[Step]:
         freed = 0
@@ -855,81 +873,130 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None) -> OpGen:
     rng = yield from o.range_start(start, end, Event.UNMAP)
     yield from _split_partial_huge(o, _page(start), end)
     va = _page(start)
-    while va < end:
-        yield from o.lock()
-        force = False
-        while va < end:
-            nxt = mm.next_leaf(va, end)  # skip empty page-table subtrees
-            if nxt is None:
-                va = end
-                break
-            va = nxt
-            hit = mm.leaf(va)
-            value = 0 if hit is None else hit[1]
-            size = PAGE_SIZE if hit is None else hit[2]
-            if size == HPAGE_SIZE and (value & pt.P or Mm.is_protnone(value)):
-                if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
-                    raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
-                first = _huge_pfn(value)
-                mm.write_leaf(va, 0)
-                mm.record_change(va, size, _pa(first), None, False)
-                for i in range(HPAGE_NR):
-                    mm.remove_map(first + i)
-                    gathered.append(first + i)
-                yield o.step("pte_clear", f"{va:#x} huge")
-                va += size
-            elif value & pt.P:
-                pfn = _pfn_of(value)
-                assert pfn is not None
-                mm.write_leaf(va, 0)
-                mm.record_change(va, PAGE_SIZE, _pa(pfn), None, False)
-                mm.remove_map(pfn)
-                if pfn != mm.zero_pfn:
-                    gathered.append(pfn)
-                yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
-                va += PAGE_SIZE
-            else:
-                if Mm.is_swap(value):
-                    # free_swap_and_cache: the slot goes with its last entry; a page
-                    # still in the swap cache belongs to reclaim (it holds the page
-                    # locked and frees it after pageout), not to this zap
+    g_start = start  # the mmu_gather range starts here (tlb_end_vma resets it)
+    for seg_end in bounds + [end]:
+        touched = False
+        while va < seg_end:
+            yield from o.lock()
+            force = False
+            while va < seg_end:
+                nxt = mm.next_leaf(va, seg_end)  # skip empty page-table subtrees
+                if nxt is None:
+                    va = seg_end
+                    break
+                va = nxt
+                touched = True
+                hit = mm.leaf(va)
+                value = 0 if hit is None else hit[1]
+                size = PAGE_SIZE if hit is None else hit[2]
+                if size == HPAGE_SIZE and (value & pt.P or Mm.is_protnone(value)):
+                    if va % HPAGE_SIZE or va + HPAGE_SIZE > end:
+                        raise AssertionError(f"zap of [{start:#x}, {end:#x}) meets an unsplit THP at {va:#x}")
+                    first = _huge_pfn(value)
                     mm.write_leaf(va, 0)
-                    mm.record_change(va, PAGE_SIZE, None, None, False)
-                    mm.swap.free_entry(Mm.swp_index(value))
-                elif Mm.is_migration(value):
-                    # a migration entry is cleared like any other entry; the page
-                    # under migration already dropped this mapping, and
-                    # remove_migration_ptes finds nothing to restore
+                    mm.record_change(va, size, _pa(first), None, False)
+                    for i in range(HPAGE_NR):
+                        mm.remove_map(first + i)
+                        gathered.append(first + i)
+                    yield o.step("pte_clear", f"{va:#x} huge")
+                    va += size
+                elif value & pt.P:
+                    pfn = _pfn_of(value)
+                    assert pfn is not None
                     mm.write_leaf(va, 0)
-                    mm.record_change(va, PAGE_SIZE, _pa(Mm.swp_index(value)), None, False)
-                va += PAGE_SIZE
-            if batch is not None and len(gathered) >= batch:
-                force = True
-                break
-        if force:
-            yield from o.site(Site.TLB_GATHER, start, end)
-            yield o.step("tlb_flush", "force flush: mmu_gather batch full")
-        yield from o.unlock()
-        if force:
-            yield from free_gathered("force flush, before range_end")
+                    mm.record_change(va, PAGE_SIZE, _pa(pfn), None, False)
+                    mm.remove_map(pfn)
+                    if pfn != mm.zero_pfn:
+                        gathered.append(pfn)
+                    yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
+                    va += PAGE_SIZE
+                else:
+                    if Mm.is_swap(value):
+                        # free_swap_and_cache: the slot goes with its last entry; a page
+                        # still in the swap cache belongs to reclaim (it holds the page
+                        # locked and frees it after pageout), not to this zap
+                        mm.write_leaf(va, 0)
+                        mm.record_change(va, PAGE_SIZE, None, None, False)
+                        mm.swap.free_entry(Mm.swp_index(value))
+                    elif Mm.is_migration(value):
+                        # a migration entry is cleared like any other entry; the page
+                        # under migration already dropped this mapping, and
+                        # remove_migration_ptes finds nothing to restore
+                        mm.write_leaf(va, 0)
+                        mm.record_change(va, PAGE_SIZE, _pa(Mm.swp_index(value)), None, False)
+                    va += PAGE_SIZE
+                if batch is not None and len(gathered) >= batch:
+                    force = True
+                    break
+            if force:
+                yield from o.site(Site.TLB_GATHER, g_start, end)
+                yield o.step("tlb_flush", "force flush: mmu_gather batch full")
+            yield from o.unlock()
+            if force:
+                yield from free_gathered("force flush, before range_end")
+        if seg_end < end and touched:  # tlb_end_vma
+            yield from o.site(Site.TLB_GATHER, g_start, seg_end, point="tlb_end_vma:flush_tlbonly")
+            yield o.step("tlb_flush", f"tlb_end_vma [{g_start:#x}, {seg_end:#x}), range reset")
+            g_start = seg_end
     yield from o.range_end(rng)
-    # tlb_finish_mmu
-    yield from o.site(Site.TLB_GATHER, start, end)
+    # free_pgtables (munmap only): PTE tables no VMA uses any more are unhooked
+    # now and freed with the pages, after the mmu_gather flush
+    tables = _free_pgtables(o, start, end) if free_tables else []
+    for base, pfn in tables:
+        yield o.step("pmd_clear", f"{base:#x} -> PTE table pfn {pfn:#x} unhooked (free_pgtables)")
+    lo = min([g_start] + [b for b, _ in tables])
+    hi = max([end] + [b + HPAGE_SIZE for b, _ in tables])
+    # tlb_finish_mmu (pte_free_tlb widened the gather range to the tables' spans)
+    yield from o.site(Site.TLB_GATHER, lo, hi, point="tlb_finish_mmu:flush")
     yield o.step("tlb_flush", "tlb_finish_mmu")
     yield from free_gathered("tlb_finish_mmu")
+    for base, pfn in tables:
+        freed = mm.table_frames.put(pfn)
+        yield o.step("page_free" if freed else "page_put", f"pfn {pfn:#x} (PTE table of [{base:#x}, "
+                     f"{base + HPAGE_SIZE:#x}), tlb_remove_table)")
 
 
-def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+def _free_pgtables(o: Op, start: int, end: int) -> list[tuple[int, int]]:
+    """free_pgtables -> free_pte_range for the PTE tables of [start, end) whose
+    2 MiB span no VMA intersects any more (the floor/ceiling of the neighbouring
+    VMAs): pmd_clear, the table gathered (pte_free_tlb). Returns (span base,
+    table pfn) of each. Upper-level tables are kept (a simplification: the
+    device's walk cache then only ever holds a stale PDE, never a stale PDPTE)."""
+    mm = o.mm
+    out: list[tuple[int, int]] = []
+    base = start & ~(HPAGE_SIZE - 1)
+    while base < end:
+        if not any(v.start < base + HPAGE_SIZE and base < v.end for v in mm.vmas):
+            pfn = mm.tables.detach_table(base, 4)
+            if pfn is not None:
+                out.append((base, pfn))
+        base += HPAGE_SIZE
+    return out
+
+
+def _vma_ends(mm: Mm, start: int, end: int) -> list[int]:
+    return [v.end for v in mm.vmas if start < v.end < end]
+
+
+def munmap(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE, *, batch: int | None = None,
+           name: str = "munmap") -> OpGen:
     """do_munmap: detach the VMAs (mmap_lock held for write), then unmap_region."""
-    o = Op(k, thread, "munmap")
+    o = Op(k, thread, name)
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_write(thread)
     yield o.step("mmap_lock", "write")
+    ends = _vma_ends(k.mm, start, end)
     k.mm.remove_vma_range(start, end)
     yield o.step("detach_vmas", f"[{start:#x}, {end:#x})")
-    yield from _zap_range(o, start, end, batch=None)
+    yield from _zap_range(o, start, end, batch=batch, free_tables=True, vma_ends=ends)
     k.mm.mmap_lock.up_write(thread)
     yield o.step("mmap_unlock")
+
+
+def munmap_force_flush(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
+    """munmap whose mmu_gather batch is full after two pages: the force flush
+    frees the gathered pages before range_end (the 4.19 tlb_end_vma row)."""
+    yield from munmap(k, thread, va, length, batch=2, name="munmap_force_flush")
 
 
 def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen:
@@ -939,7 +1006,7 @@ def madv_dontneed(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> O
     o = Op(k, thread, "madv_dontneed")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_read(thread)
-    yield from _zap_range(o, start, end, batch=None)
+    yield from _zap_range(o, start, end, batch=None, vma_ends=_vma_ends(k.mm, start, end))
     k.mm.mmap_lock.up_read(thread)
 
 
@@ -949,7 +1016,7 @@ def zap_early_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> 
     o = Op(k, thread, "zap_early_free")
     start, end = _page(va), _page(va + length + PAGE_SIZE - 1)
     yield from k.mm.mmap_lock.down_read(thread)
-    yield from _zap_range(o, start, end, batch=1)
+    yield from _zap_range(o, start, end, batch=1, vma_ends=_vma_ends(k.mm, start, end))
     k.mm.mmap_lock.up_read(thread)
 
 
@@ -1356,6 +1423,56 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.step("mmap_unlock")
 
 
+def retract_page_tables(k: Kernel, thread: str, va: int) -> OpGen:
+    """khugepaged collapse_file -> retract_page_tables (Linux 6.1) for the 2 MiB
+    span of a file VMA at va, once the small page-cache pages are no longer
+    mapped there ("assume page table is clear"): mmap_write_trylock,
+    [range_start], pmd_lock, pmdp_collapse_flush, unlock, pte_free (the PTE
+    table is freed at once), [range_end], mmap_write_unlock. The notifier pair
+    is f268f6cf875f ("mm/khugepaged: invoke MMU notifiers in shmem/file collapse
+    paths"); the bug switch `retract-page-tables-no-notifier` removes it. The
+    huge page is mapped by the next fault (not modelled: the span is left
+    without a PTE table)."""
+    mm = k.mm
+    o = Op(k, thread, "retract_page_tables")
+    base = va & ~(HPAGE_SIZE - 1)
+
+    def check() -> str | None:
+        vma = mm.find_vma(base)
+        if vma is None or vma.kind != "file" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
+            return f"{base:#x}: no file VMA covers the 2 MiB span (retract_page_tables is for file/shmem VMAs)"
+        pmd = mm.tables.entry(base, 3)
+        if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
+            return f"{base:#x}: no PTE table to retract"
+        if mm.next_leaf(base, base + HPAGE_SIZE) is not None:
+            return f"{base:#x}: the PTE table still maps pages (collapse_file unmaps them first)"
+        return None
+
+    why = check()
+    if why:
+        yield o.step("abort", why)
+        return
+    yield from mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    why = check()
+    if why:
+        mm.mmap_lock.up_write(thread)
+        yield o.step("abort", why)
+        return
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR, point="retract_page_tables:notifier")
+    yield from o.lock()
+    pfn = mm.tables.detach_table(base, 4)
+    assert pfn is not None
+    yield o.step("pmd_clear", f"{base:#x} -> PTE table pfn {pfn:#x} (pmdp_collapse_flush)")
+    yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+    yield from o.unlock()
+    freed = mm.table_frames.put(pfn)
+    yield o.step("page_free" if freed else "page_put", f"pfn {pfn:#x} (PTE table, pte_free)")
+    yield from o.range_end(rng)
+    mm.mmap_lock.up_write(thread)
+    yield o.step("mmap_unlock")
+
+
 # =========================================================================== NUMA balancing of a THP
 
 def change_prot_numa(k: Kernel, thread: str, va: int) -> OpGen:
@@ -1619,6 +1736,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
            "KSM replace_page freeing the old page before range_end (2017)"),
     OpSpec("ksm_merge", ksm_merge, ("va",), "KSM try_to_merge_one_page"),
     OpSpec("munmap", munmap, ("va", "len?"), "munmap (zap with mmu_gather)"),
+    OpSpec("munmap_force_flush", munmap_force_flush, ("va", "len?"),
+           "munmap whose mmu_gather is full after two pages (force flush before range_end)"),
     OpSpec("madv_dontneed", madv_dontneed, ("va", "len?"), "MADV_DONTNEED (zap_page_range)"),
     OpSpec("zap_early_free", zap_early_free, ("va", "len?"),
            "zap whose mmu_gather frees pages before range_end (force flush)"),
@@ -1627,6 +1746,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("migrate", migrate, ("va",), "page migration"),
     OpSpec("thp_split", thp_split, ("va",), "split a huge PMD"),
     OpSpec("thp_collapse", thp_collapse, ("va",), "khugepaged collapse into a huge PMD"),
+    OpSpec("retract_page_tables", retract_page_tables, ("va",),
+           "khugepaged: free the empty PTE table of a file VMA's 2 MiB span (6.1)"),
     OpSpec("change_prot_numa", change_prot_numa, ("va",),
            "NUMA balancing: make a huge PMD protnone (the next access migrates the THP)"),
     OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),

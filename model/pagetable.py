@@ -175,18 +175,24 @@ def _fault(cause: Fault, level: int, reads: list[int]) -> Walk:
 
 
 def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
-               ad: bool = False, ad_retries: int = AD_RETRIES) -> Generator[int | AdUpdate, int, Walk]:
+               ad: bool = False, ad_retries: int = AD_RETRIES,
+               start_level: int = 1) -> Generator[int | AdUpdate, int, Walk]:
     """The walk as a generator: yields entry PAs (and, with `ad`, AdUpdates), is sent
-    their values, returns a Walk."""
+    their values, returns a Walk.
+
+    `start_level` > 1 starts below the root, `root_pa` being the table of that
+    level (a page-walk-cache hit; the cached path had RW set throughout)."""
     va &= MASK64
     reads: list[int] = []
     if not is_canonical(va):
         return _fault(Fault.NONCANONICAL, 0, reads)
+    if start_level not in (1, 2, 3, 4):
+        raise ValueError(f"start level {start_level} outside 1..4")
     table = root_pa & addr_mask(SIZE_4K, pa_bits)
     writable = True
     common = rsvd_common(pa_bits)
     lost = 0
-    for level in (1, 2, 3, 4):
+    for level in range(start_level, 5):
         epa = table + 8 * index(va, level)
         reads.append(epa)
         e = (yield epa) & MASK64
@@ -230,13 +236,20 @@ def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
 
 
 def translate_steps(pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
-                    pa_bits: int = 48, ad: bool = False,
-                    ad_retries: int = AD_RETRIES) -> Generator[int | AdUpdate, int, Walk]:
-    """PASID entry, then `walk_steps`; the canonical check comes before any read."""
+                    pa_bits: int = 48, ad: bool = False, ad_retries: int = AD_RETRIES,
+                    pwc_hit: tuple[int, int] | None = None) -> Generator[int | AdUpdate, int, Walk]:
+    """PASID entry, then `walk_steps`; the canonical check comes before any read.
+
+    `pwc_hit` = (level, table PA): a page-walk-cache entry of that level (0 the
+    PASID entry, 1 PML4E, 2 PDPTE, 3 PDE) gave the next table; the walk starts
+    there without reading the levels above."""
     if not 0 <= pasid < (1 << 20):
         raise ValueError(f"pasid {pasid:#x} wider than 20 bits")
     if not is_canonical(va):
         return _fault(Fault.NONCANONICAL, 0, [])
+    if pwc_hit is not None:
+        return (yield from walk_steps(pwc_hit[1], va, write, pa_bits, ad, ad_retries,
+                                      start_level=pwc_hit[0] + 1))
     epa = pasid_tbl_base + 8 * pasid
     e = yield epa
     if not e & P:
@@ -321,6 +334,27 @@ class PageTables:
                 raise ValueError(f"va {va:#x}: level {lv} holds a huge leaf")
             table = e & amask
         return table + 8 * index(va, level)
+
+    def detach_table(self, va: int, level: int = 4) -> int | None:
+        """Clear the entry that points at the level-`level` table covering va
+        (`pmd_clear` for a PTE table, level 4) and return that table's pfn, or
+        None if there is no such table (missing or a huge leaf).
+
+        The frame is not freed here: like `pte_free_tlb`, the caller frees it
+        once the TLBs that may still cache a pointer to it are flushed."""
+        if level not in (2, 3, 4):
+            raise ValueError(f"level {level}: only PDPT, PD and PTE tables can be detached")
+        va = self._check_va(va)
+        epa = self._slot(va, level - 1, alloc=False)
+        if epa is None:
+            return None
+        e = self.mem.read64(epa)
+        if not e & P or (level - 1 in (2, 3) and e & PS):
+            return None
+        pfn = (e & addr_mask(SIZE_4K, self.pa_bits)) >> PAGE_SHIFT
+        self.mem.write64(epa, 0)
+        self.table_pfns.discard(pfn)
+        return pfn
 
     def map(self, va: int, pa: int, size: int = 4096, writable: bool = True, user: bool = True) -> None:
         va = self._check_va(va)

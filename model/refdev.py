@@ -25,7 +25,16 @@ walk in flight whose PASID matches and whose 1 GiB region overlaps the range
 (the walk's result is neither cached nor used: it is walked again from the
 PASID entry), and snapshots the DMAs that have passed lookup but not reached
 the memory port; its completion leaves `cpl_latency` after the last of them.
-There is no page-walk cache: every walk reads every level.
+The page-walk cache (PWC) is the RTL walker's (rtl/ptw.sv, docs/ARCHITECTURE.md
+section 5): `pwc_entries` non-leaf entries (level 0 the PASID entry, 1 PML4E,
+2 PDPTE, 3 PDE), each the next table's address for one PASID and the VA bits
+above that level, filled by a walk for every entry it passed whose whole path
+so far had RW set, replaced round robin; a walk starts below the deepest hit.
+Every applied invalidation, whatever its range or PASID, flushes the whole
+PWC and marks every walk in flight so that it fills nothing (the RTL's
+`pwc_flush_i` and Rocket's `invalidated`). ATS has no separate PWC
+invalidation; a device with a PWC must at least drop the entries whose VA span
+overlaps the invalidated range, and both devices do more: they drop them all.
 
 Accessed and dirty bits are set as the RTL walker sets them
 (`translate_steps(..., ad=True)`): an entry that lacks A (or, in the leaf of
@@ -48,7 +57,7 @@ from typing import Callable, Generator
 
 from .ats import Fault, InvalidateRequest
 from .device import DevCommand, DevResponse
-from .pagetable import AD_RETRIES, SIZE_1G, AdUpdate, Walk, is_canonical, translate_steps
+from .pagetable import AD_RETRIES, RW, SIZE_1G, SIZE_4K, AdUpdate, Walk, addr_mask, is_canonical, translate_steps
 from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 
 MASK64 = (1 << 64) - 1
@@ -61,6 +70,7 @@ _P_INV, _P_WALK, _P_LOOKUP, _P_DMA, _P_RSP, _P_CPL = range(6)
 class RefConfig:
     num_threads: int = 8  # the RTL's NumThreads as the co-simulation builds it (tb.rtldev.COSIM_PARAMS)
     atc_entries: int = 16
+    pwc_entries: int = 8  # the RTL's PwcEntries (0: no page-walk cache)
     num_walks: int = 2
     pa_bits: int = 48
     lookup_latency: int = 1  # command accepted -> ATC lookup
@@ -80,6 +90,8 @@ class RefConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.num_threads <= 8:
             raise ValueError("num_threads must be 1..8")
+        if self.pwc_entries < 0:
+            raise ValueError("pwc_entries must be >= 0")
         if self.atc_entries < 1 or self.num_walks < 1:
             raise ValueError("atc_entries and num_walks must be >= 1")
         lat = (self.lookup_latency, self.walk_latency, self.walk_return, self.dma_latency, self.rsp_latency,
@@ -103,6 +115,25 @@ class AtcEntry:
     used: int = 0  # LRU stamp
 
 
+#: VA[47:21] tag bits that an entry of each PWC level compares (ats_pkg::pwc_lvl_mask)
+PWC_TAG_MASK = {0: 0, 1: 0x7FC0000, 2: 0x7FFFE00, 3: 0x7FFFFFF}
+
+
+def pwc_tag(va: int) -> int:
+    return (va >> 21) & 0x7FFFFFF
+
+
+@dataclass
+class PwcEntry:
+    level: int  # 0 PASID entry, 1 PML4E, 2 PDPTE, 3 PDE
+    pasid: int
+    tag: int  # VA[47:21]
+    base: int  # PA of the next-level table
+
+    def matches(self, pasid: int, va: int) -> bool:
+        return self.pasid == pasid and not (self.tag ^ pwc_tag(va)) & PWC_TAG_MASK[self.level]
+
+
 @dataclass
 class _Cmd:
     cmd: DevCommand
@@ -120,6 +151,9 @@ class _WalkCtx:
     gen: Generator[int, int, Walk] | None = None
     poisoned: bool = False
     next_pa: int = 0
+    level: int = 0  # level of the entry being read (0 the PASID entry)
+    wrbl: bool = True  # RW on every entry of the path so far
+    pwc_inval: bool = False  # an invalidation flushed the PWC during this walk: fill nothing
 
 
 @dataclass
@@ -150,6 +184,8 @@ class RefDevice:
         self._completions: list[int] = []
         self.atc: list[AtcEntry] = []
         self._lru = 0
+        self.pwc: list[PwcEntry] = []
+        self._pwc_ptr = 0
         self._walk_slots: list[_WalkCtx | None] = [None] * self.cfg.num_walks
         self._walk_queue: list[_Cmd] = []
         self._dma_pending: set[int] = set()  # uid of DMAs past lookup, not yet at memory
@@ -157,6 +193,7 @@ class RefDevice:
         self.stats: dict[str, int] = {
             "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
             "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0, "ad_updates": 0,
+            "pwc_hits": 0, "pwc_fills": 0,
         }
 
     # -- event queue -------------------------------------------------------
@@ -250,6 +287,29 @@ class RefDevice:
         # a write may use the entry only if the leaf is dirty (x86: the TLB caches D)
         self.atc.append(AtcEntry(pasid, vbase, w.page_size, w.base, w.writable and w.dirty, self._lru))
 
+    # -- page-walk cache -----------------------------------------------------
+    def _pwc_lookup(self, pasid: int, va: int) -> PwcEntry | None:
+        """The deepest entry for (pasid, va), or None."""
+        best = None
+        for e in self.pwc:
+            if e.matches(pasid, va) and (best is None or e.level > best.level):
+                best = e
+        return best
+
+    def _pwc_fill(self, level: int, pasid: int, va: int, base: int) -> None:
+        if self.cfg.pwc_entries == 0:
+            return
+        tag = pwc_tag(va)
+        if any(e.level == level and e.matches(pasid, va) for e in self.pwc):
+            return  # already present (the RTL skips a duplicate)
+        entry = PwcEntry(level, pasid, tag, base)
+        if len(self.pwc) < self.cfg.pwc_entries:
+            self.pwc.append(entry)
+        else:
+            self.pwc[self._pwc_ptr] = entry
+        self._pwc_ptr = (self._pwc_ptr + 1) % self.cfg.pwc_entries
+        self.stats["pwc_fills"] += 1
+
     # -- command pipeline ----------------------------------------------------
     def _lookup(self, c: _Cmd) -> None:
         cmd = c.cmd
@@ -284,9 +344,16 @@ class RefDevice:
         cmd = ctx.c.cmd
         ctx.c.walks += 1
         ctx.poisoned = False
+        ctx.pwc_inval = False
+        ctx.wrbl = True
         self.stats["walks"] += 1
+        hit = self._pwc_lookup(cmd.pasid, cmd.va) if is_canonical(cmd.va) else None
+        ctx.level = 0 if hit is None else hit.level + 1
+        if hit is not None:
+            self.stats["pwc_hits"] += 1
         ctx.gen = translate_steps(self.pasid_tbl_base, cmd.pasid, cmd.va, cmd.write, self.cfg.pa_bits,
-                                  ad=True, ad_retries=self.cfg.ad_retries)
+                                  ad=True, ad_retries=self.cfg.ad_retries,
+                                  pwc_hit=None if hit is None else (hit.level, hit.base))
         try:
             ctx.next_pa = next(ctx.gen)
         except StopIteration as stop:  # decided without a read (non-canonical)
@@ -334,6 +401,15 @@ class RefDevice:
         except StopIteration as stop:
             self._walk_done(ctx, stop.value)
             return
+        if isinstance(ctx.next_pa, AdUpdate):  # the same entry's A/D update comes first
+            self._at(self.now + self._mem_lat(self.cfg.walk_latency), _P_WALK, self._walk_read, ctx)
+            return
+        # the entry passed every check and points at the next table
+        if ctx.level > 0:
+            ctx.wrbl = ctx.wrbl and bool(value & RW)
+        if not ctx.pwc_inval and ctx.wrbl:
+            self._pwc_fill(ctx.level, ctx.c.cmd.pasid, ctx.c.cmd.va, value & addr_mask(SIZE_4K, self.cfg.pa_bits))
+        ctx.level += 1
         self._at(self.now + self._mem_lat(self.cfg.walk_latency), _P_WALK, self._walk_read, ctx)
 
     def _walk_done(self, ctx: _WalkCtx, w: Walk) -> None:
@@ -398,6 +474,12 @@ class RefDevice:
         for ctx in self._walk_slots:
             if ctx is not None and req.matches(ctx.c.cmd.pasid, ctx.c.cmd.va & ~(SIZE_1G - 1), SIZE_1G):
                 ctx.poisoned = True
+        # The whole PWC goes, whatever the range: a superset of the entries whose
+        # VA span overlaps it (the least a device with a PWC must drop).
+        self.pwc.clear()
+        for ctx in self._walk_slots:
+            if ctx is not None:
+                ctx.pwc_inval = True
         # Rule 2: wait for every DMA that already passed lookup (it may hold a
         # translation this request removes) to reach the memory port.
         inv.waiting = set(self._dma_pending)

@@ -40,7 +40,8 @@ def step_time(host, op: str, step: str, nth: int = 1) -> int:
 
 
 def freed(host) -> set[int]:
-    return {e.pfn for e in host.trace.of(FrameEvent) if e.kind == "free"}
+    """Data frames freed (munmap's free_pgtables also frees PTE tables)."""
+    return {e.pfn for e in host.trace.of(FrameEvent) if e.kind == "free" and e.owner != "pagetable"}
 
 
 # --------------------------------------------------------------------------- huge COW

@@ -247,7 +247,7 @@ def test_completions_in_request_order():
 
 
 def test_walk_slots_limit_concurrent_walks():
-    e = Env(num_walks=1)
+    e = Env(num_walks=1, pwc_entries=0)  # every walk reads all five entries
     e.pt.map(VA, DATA)
     e.pt.map(VA + 0x1000, DATA + 0x1000)
     e.dev.submit(DevCommand(0, False, PASID, VA))

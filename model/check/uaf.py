@@ -18,7 +18,9 @@ by some completely different task". Two shapes are reported:
   freed page-table page reused for data while the walker still follows it.
   Same-cycle ties are lenient here too: a walk in the cycle of its frame's
   events is judged only if the frame was free or held data at every point of
-  that cycle.
+  that cycle. A walk read of a free frame that was last a page table says so:
+  the walker started from a page-walk-cache entry (or a table pointer) that
+  points into a freed page-table page.
 * another's: the same stale access where the frame was never freed but has
   been handed to another address as its writable page after the access's
   own mapping was removed (a `PteChange` of that address to the frame with
@@ -180,7 +182,10 @@ def check_uaf(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 
             what = f"{who} {kind} (tag {m.tag}) of pa {m.pa:#x}"
             if st[0] == "free":
                 evs = [m] + ([st[1]] if st[1] is not None else [])
-                bad.append(Verdict("use-after-free", False, _free_msg(what, pfn, m.time, st[1]), evs))
+                msg = _free_msg(what, pfn, m.time, st[1])
+                if m.source == "walk" and st[1] is not None and st[1].owner == "pagetable":
+                    msg += ": the walker followed a freed page-table page (a stale page-walk-cache entry)"
+                bad.append(Verdict("use-after-free", False, msg, evs))
             else:
                 bad.append(Verdict(
                     "use-after-free", False,
