@@ -217,7 +217,7 @@ def test_matrix_says_which_device_ran_and_writes_its_own_directory(tmp_path):
     assert json.loads((ROOT / "build" / "matrix" / "ref" / "matrix.json").read_text())["device"] == "ref"
     # `make matrix DEVICE=rtl` writes build/matrix/rtl: the reference results stay
     dry = subprocess.run(["make", "-n", "matrix", "DEVICE=rtl"], cwd=ROOT, capture_output=True, text=True)
-    assert "model.matrix --device rtl --out build/matrix/rtl" in dry.stdout, dry.stdout
+    assert "tb.matrix --device rtl --out build/matrix/rtl" in dry.stdout, dry.stdout
 
 
 def test_matrix_reads_its_toml_on_python_3_10_with_tomli():
