@@ -131,7 +131,7 @@ def test_database_round_trip_xml_and_yaml(tmp_path):
         files = coverage.write_report(tmp_path)
         assert coverage.load(files["xml"]) == want and coverage.load(files["yml"]) == want
         text = files["txt"].read_text()
-        assert "race-window coverage [deferred]: 15/768 bins hit" in text
+        assert "race-window coverage [deferred]: 15/832 bins hit" in text
         block = text[text.index("race-window coverage [deferred]"):]
         row = next(ln for ln in block.splitlines() if ln.strip().startswith("wp_page_copy"))
         assert row.split()[1:] == ["rH", "rW", "rH", "rW", "wH", "rH", "rH", "rH", "."]
@@ -174,7 +174,7 @@ def test_merge_across_two_processes(tmp_path):
 # --------------------------------------------------------------------------- the director
 
 SEEDS = range(30)
-WINDOW_BIN = Bin("ksm_replace_page", "unlock..end", "deferred", "read", "hit")
+WINDOW_BIN = Bin("ksm_write_protect_page", "unlock..end", "deferred", "read", "hit")
 
 
 def _campaign(directed: bool, policy: str = "deferred") -> tuple[set, list]:
@@ -195,7 +195,7 @@ def _campaign(directed: bool, policy: str = "deferred") -> tuple[set, list]:
 
 def test_directed_scheduler_hits_a_window_the_random_one_misses():
     """Seeds 0..29 of `make stress` under deferred: a stale translation used between a
-    KSM replace_page's pt_unlock and its range_end is reached only with the director,
+    KSM write_protect_page's pt_unlock and its range_end is reached only with the director,
     and the director reaches more of the stale-use windows overall."""
     rnd, _ = _campaign(False)
     drc, _ = _campaign(True)
@@ -234,6 +234,8 @@ def test_every_operation_that_changes_a_pte_is_a_bin():
     without a bin would be collected nowhere)."""
     import re
 
-    names = set(re.findall(r'Op\(k, thread, "([a-z_]+)"\)', (ROOT / "model" / "ops.py").read_text()))
+    text = (ROOT / "model" / "ops.py").read_text()
+    names = set(re.findall(r'Op\(k, thread, "([a-z_]+)"\)', text))
+    names |= set(re.findall(r'name: str = "([a-z_]+)"', text)) | set(re.findall(r'name="([a-z_]+)"', text))
     no_pte = {"store", "load", "migration_entry_wait"}  # their own steps change no PTE
     assert names - no_pte == set(coverage.OPERATIONS)
