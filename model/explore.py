@@ -82,6 +82,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .check import Verdict, check_all
+from .footprint import REST, Sink, instrument, rest_digest
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .mm import ValueSource
 from .notifier import POLICIES, Policy
@@ -92,7 +93,13 @@ from .trace import CpuLoad, CpuStore, DevAccess, FrameEvent, InvCpl, InvReq, Mem
 
 _WORDS_PER_PAGE = PAGE_SIZE // 8
 #: pseudo-addresses of the non-memory resources in a footprint
-KERNEL = ("kernel",)  # every CPU step: locks, refcounts, frames are shared kernel state
+# The ordering checker compares events across addresses: the global order of writes
+# (CPU stores, device writes, zero fills) and the order of device reads (the device's
+# view only grows). A read and a write of different addresses commute: moving the write
+# across the read only changes how many writes the read could have seen, never which
+# view explains it (model/check/ordering.py, the lazy view).
+ORDER_W = ("order-w",)
+ORDER_R = ("order-r",)
 ATC_ALL = ("atc-all",)  # the whole ATC (an invalidation of a large range, an eviction)
 INV_ORDER = ("inv-order",)  # Invalidate Requests relative to access issues (lookups before apply)
 ITAGS = ("itags",)  # the ITag pool
@@ -212,12 +219,14 @@ class RecordingMem(PhysMem):
 
 @dataclass(frozen=True)
 class Footprint:
-    reads: frozenset[int]
-    writes: frozenset[int]
+    reads: frozenset
+    writes: frozenset
+    wany: frozenset = frozenset()  # containers some key of which was written (model.footprint)
 
     def conflicts(self, other: "Footprint") -> bool:
         w, ow = self.writes, other.writes
-        return not (w.isdisjoint(ow) and w.isdisjoint(other.reads) and ow.isdisjoint(self.reads))
+        return not (w.isdisjoint(ow) and w.isdisjoint(other.reads) and ow.isdisjoint(self.reads)
+                    and self.wany.isdisjoint(other.reads) and other.wany.isdisjoint(self.reads))
 
 
 @dataclass(frozen=True, order=True)
@@ -280,6 +289,8 @@ class World:
         self.trace = trace = Trace()
         self.device = dev = RefDevice(mem, layout.pasid_tbl_base, trace, config)
         self.host = host = Host(sc, dev, mem, layout.pasid_tbl_base, trace, policy, layout)
+        self.sink = Sink()
+        instrument(host, self.sink)
         initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
         initial.update(host.initial)
         self.initial = initial
@@ -295,10 +306,8 @@ class World:
         self.preemptions = 0
         self.history: list[Move] = []
         self.op_steps: dict[str, list[tuple[str, str, str]]] = {t.name: [] for t in self.cpus}
-        # checker-visible events: all of the CPU side in order, all of the device side in
-        # order, and per page token the order of the moves of both sides that touched it
-        self.cpu_obs: list[tuple] = []
-        self.dev_obs: list[tuple] = []
+        # checker-visible events: per token (page, ITag, the global order) the moves that
+        # produced them, in order: the trace up to swapping independent moves
         self.tok_hist: dict[Any, list] = {}
         self.must_lookup: dict[int, list[tuple[int, int]]] = {}  # itag -> commands to look up first
         self.dev_names = {d.index: d.name for d in self.devs}
@@ -484,14 +493,19 @@ class World:
         writes: set = set()
         dev = self.device
         dev.now += 1  # one logical cycle per move: trace times keep the order of the moves
+        self.sink.clear()  # (what enabled() and key() looked at is not part of the move)
+        self.mem.take()
         if m.kind == "cpu":
             t = self.run.cpus[m.thread]
             if self.preempts(m):
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
+            rest0 = rest_digest(self.host)
             self.run.cpu_try(t)
-            writes.add(KERNEL)
+            reads.add(REST)
+            if rest_digest(self.host) != rest0:
+                writes.add(REST)
             for inv in dev._invs:
                 if id(inv) not in invs0:  # sent by this step
                     writes.update((INV_ORDER, ITAGS))  # issued before or after each access
@@ -526,19 +540,19 @@ class World:
             name = self._run_event(proc, reads, writes)
             self._run_chain(proc, name, reads, writes)
             self.run.poll()
-        side = self.cpu_obs if m.kind == "cpu" else self.dev_obs
         per_tok: dict[Any, list] = {}
         if m.kind == "issue":
             a = self.run.devs[m.thread].outstanding
             assert a is not None and a.va is not None
             desc = ("issue", m.thread, a.va)
-            side.append(desc)
             per_tok.setdefault(_vtok(self.sc.pasid, a.va), []).append(desc)
+            # issues relative to Invalidate Requests (completion-before-drain compares them);
+            # in the state's history only: issues commute with each other
+            self.tok_hist.setdefault(INV_ORDER, []).append((False, (desc,)))
         for e in self.trace.events[n0:]:
             toks = _tokens(e)
             if toks:
                 desc = _describe(e)
-                side.append(desc)
                 for tk in toks:
                     per_tok.setdefault(tk, []).append(desc)
         for tk, descs in per_tok.items():
@@ -546,7 +560,8 @@ class World:
             writes.add(tk)
         self.history.append(m)
         r, w = self.mem.take()
-        return Footprint(frozenset(r | reads), frozenset(w | writes))
+        sink = self.sink
+        return Footprint(frozenset(r | reads | sink.reads), frozenset(w | writes | sink.writes), frozenset(sink.wany))
 
     # -- end of a schedule -------------------------------------------------------------------
     def stuck(self) -> list[str]:
@@ -584,8 +599,7 @@ class World:
                          None if t.blocked is None else t.blocked.reason, tuple(self.op_steps[t.name]))
                         for t in self.cpus)
         threads += tuple((d.name, len(d.queue), d.outstanding.line if d.outstanding else None) for d in self.devs)
-        obs = (tuple(self.cpu_obs), tuple(self.dev_obs),
-               tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0]))))
+        obs = tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0])))
         return hash((self.mem.digest(), devstate, kern, threads, self.last_actor, obs))
 
 
@@ -654,23 +668,34 @@ def _tokens(e: Any) -> tuple:
     themselves and of device events among themselves is kept whole.
     """
     t = type(e)
-    if t is CpuStore or t is CpuLoad:
+    if t is CpuStore:
+        return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W)
+    if t is CpuLoad:  # judged against the writes to its own address only
         return (_vtok(e.pasid, e.va), _ptok(e.pa))
     if t is DevAccess:
-        return (_vtok(e.pasid, e.va), _ptok(e.pa))
+        return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W if e.write else ORDER_R)
     if t is MemAccess:
-        return (_ptok(e.pa),) if e.source == "dma" else ()
-    if t is PteChange or t is ZeroFill:
-        out = [_vtok(e.pasid, e.va + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE)]
-        for pa in (getattr(e, "old_pa", None), getattr(e, "new_pa", None)):
-            if pa is not None:
-                out.extend(_ptok(pa + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE))
-        return tuple(out)
+        return (_ptok(e.pa), ORDER_W if e.write else ORDER_R) if e.source == "dma" else ()
+    if t is ZeroFill:
+        return _page_tokens(e) + (ORDER_W,)
+    if t is PteChange:
+        return _page_tokens(e)
     if t is FrameEvent:
         return (_ptok(e.pfn << PAGE_SHIFT),)
-    if t is InvReq or t is InvCpl:
+    if t is InvReq:
+        return (("inv", e.itag), INV_ORDER)
+    if t is InvCpl:
         return (("inv", e.itag),)
     return ()
+
+
+def _page_tokens(e: Any) -> tuple:
+    """A PTE change or zero fill: its virtual pages and the physical pages it unmapped and mapped."""
+    out = [_vtok(e.pasid, e.va + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE)]
+    for pa in (getattr(e, "old_pa", None), getattr(e, "new_pa", None)):
+        if pa is not None:
+            out.extend(_ptok(pa + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE))
+    return tuple(out)
 
 
 def _describe(e: Any) -> tuple:
@@ -716,7 +741,8 @@ class Result:
         head = (f"{self.scenario} [{self.policy}]: {self.schedules} schedules, {self.states} distinct states, "
                 f"{self.pruned} pruned, {self.cut} cut, {self.moves} moves, {self.seconds:.2f} s")
         if self.found is None:
-            lim = f"at most {self.bound} preemption(s), {self.depth} moves"
+            pre = "any number of preemptions" if self.bound < 0 else f"at most {self.bound} preemption(s)"
+            lim = f"{pre}, {self.depth} moves"
             if self.timed_out:
                 return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
                         f"no violation in the {self.schedules} schedules run at that bound")
@@ -733,7 +759,12 @@ class Explorer:
     def __init__(self, sc: Scenario, policy: Policy | str, *, preemptions: int = 2, depth: int = 400,
                  reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
-                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None) -> None:
+                 hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
+                 method: str = "bounded", count_states: bool = True) -> None:
+        if method not in ("bounded", "dpor"):
+            raise ValueError(f"method {method!r}: expected bounded or dpor")
+        self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
+        self.count_states = count_states
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
         # schedules in the end, but a violation that needs early choices is met sooner
@@ -745,7 +776,9 @@ class Explorer:
         self.depth = depth
         self.reduce = reduce
         self.config = config or RefConfig()
-        self.layout = layout or Layout()
+        # a frame pool sized to the scenario: the same frames come out first (lowest
+        # first), and the allocator's setup and state digest stay small
+        self.layout = layout or Layout(pool_frames=min(Layout.pool_frames, 512 + 2 * sum(p.count for p in sc.pages)))
         self.progs = thread_programs(sc)
         self.stop_at_first = stop_at_first
         self.keep_finals = keep_finals
@@ -760,6 +793,14 @@ class Explorer:
     def explore(self) -> Result:
         t0 = time.monotonic()
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
+        if self.method == "dpor" and self.reduce:
+            from .dpor import explore_dpor
+            res.bound = -1  # no preemption bound
+            self._res = res
+            explore_dpor(self, res)
+            res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
+            res.seconds = time.monotonic() - t0
+            return res
         first = 0 if self.deepen else self.max_preemptions
         for bound in range(first, self.max_preemptions + 1):
             res.bound = bound
@@ -842,7 +883,7 @@ class Explorer:
             res.verdict_sets.add(failed)
         if failed:
             f = res.found
-            if f is None or len(prefix) < len(f.schedule):
+            if f is None or (w.preemptions, len(prefix)) < (f.preemptions, len(f.schedule)):
                 res.found = Found(list(prefix), failed, [v for v in verdicts if not v.ok], w.preemptions)
 
 
