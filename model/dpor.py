@@ -115,9 +115,9 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
             fp = w.do(m)
             res.moves += 1
             node.done[choice] = fp
-            ev = _event(evs, choice, m, fp)
+            ev, conf = _event(evs, choice, m, fp)
             evs.append(ev)
-            _races(nodes, evs)
+            _races(nodes, evs, conf)
         # ---- backtrack: the deepest node with a process still to try
         while nodes:
             i = len(nodes) - 1
@@ -157,17 +157,20 @@ def _pick(node: _Node, last: str | None) -> str | None:
     return cands[0]
 
 
-def _event(evs: list[_Ev], proc: str, m: "Move", fp: "Footprint") -> _Ev:
+def _event(evs: list[_Ev], proc: str, m: "Move", fp: "Footprint") -> tuple[_Ev, list[int]]:
+    """The event of move `m` with its vector clock, and the earlier moves of other processes it conflicts with."""
     prev = next((e for e in reversed(evs) if e.proc == proc), None)
     clock = dict(prev.clock) if prev is not None else {}
-    for e in evs:
+    conf = []
+    for j, e in enumerate(evs):
         if e.proc != proc and e.fp.conflicts(fp):
+            conf.append(j)
             for p, c in e.clock.items():
                 if clock.get(p, 0) < c:
                     clock[p] = c
     idx = (prev.idx if prev is not None else 0) + 1
     clock[proc] = idx
-    return _Ev(proc, m, fp, idx, clock)
+    return _Ev(proc, m, fp, idx, clock), conf
 
 
 def _hb(a: _Ev, b: _Ev) -> bool:
@@ -175,15 +178,13 @@ def _hb(a: _Ev, b: _Ev) -> bool:
     return b.clock.get(a.proc, 0) >= a.idx
 
 
-def _races(nodes: list[_Node], evs: list[_Ev]) -> None:
+def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
     """Backtrack points for the races of the last move (see the module docstring)."""
     e = evs[-1]
     n = len(evs) - 1
     prev = next((x for x in reversed(evs[:n]) if x.proc == e.proc), None)
-    for j in range(n - 1, -1, -1):
+    for j in reversed(conf):
         ej = evs[j]
-        if ej.proc == e.proc or not ej.fp.conflicts(e.fp):
-            continue
         if prev is not None and _hb(ej, prev):
             continue  # already ordered through e's process
         node = nodes[j]

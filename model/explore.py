@@ -174,59 +174,85 @@ def thread_programs(sc: Scenario) -> dict[str, list[Action]]:
 # --------------------------------------------------------------------------- footprints
 
 class RecordingMem(PhysMem):
-    """PhysMem that records which 8-byte words each move reads and writes."""
+    """PhysMem that records which 8-byte words each move reads and writes.
 
-    __slots__ = ("reads", "writes")
+    A word is its own token (pa >> 3); a whole-page operation (zeroing,
+    copying) is one token ("pg", page) instead of 512: a word access also
+    reads the page token, and a word write notes it in `wany` (it conflicts
+    with whole-page reads and writes, not with writes of other words).
+    """
+
+    __slots__ = ("reads", "writes", "wany")
 
     def __init__(self, pa_bits: int = 48) -> None:
         super().__init__(pa_bits)
-        self.reads: set[int] = set()
-        self.writes: set[int] = set()
+        self.reads: set = set()
+        self.writes: set = set()
+        self.wany: set = set()
 
     def read64(self, pa: int) -> int:
         self.reads.add(pa >> 3)
+        self.reads.add(("pg", pa >> 12))
         return super().read64(pa)
 
     def write64(self, pa: int, value: int) -> None:
         self.writes.add(pa >> 3)
+        self.wany.add(("pg", pa >> 12))
         super().write64(pa, value)
 
     def read(self, pa: int, n: int) -> bytes:
         self.reads.update(range(pa >> 3, (pa + n + 7) >> 3))
+        self.reads.update(("pg", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         return super().read(pa, n)
 
     def write(self, pa: int, data: bytes) -> None:
-        self.writes.update(range(pa >> 3, (pa + len(data) + 7) >> 3))
+        n = len(data)
+        self.writes.update(range(pa >> 3, (pa + n + 7) >> 3))
+        self.wany.update(("pg", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         super().write(pa, data)
 
     def copy_page(self, dst_pa: int, src_pa: int) -> None:
-        self.reads.update(range(src_pa >> 3, (src_pa >> 3) + _WORDS_PER_PAGE))
-        self.writes.update(range(dst_pa >> 3, (dst_pa >> 3) + _WORDS_PER_PAGE))
+        self.reads.add(("pg", src_pa >> 12))
+        self.writes.add(("pg", dst_pa >> 12))
         super().copy_page(dst_pa, src_pa)
 
     def zero_page(self, pa: int) -> None:
-        self.writes.update(range(pa >> 3, (pa >> 3) + _WORDS_PER_PAGE))
+        self.writes.add(("pg", pa >> 12))
         super().zero_page(pa)
 
-    def take(self) -> tuple[set[int], set[int]]:
-        r, w = self.reads, self.writes
-        self.reads, self.writes = set(), set()
-        return r, w
+    def take(self) -> tuple[set, set, set]:
+        r, w, a = self.reads, self.writes, self.wany
+        self.reads, self.writes, self.wany = set(), set(), set()
+        return r, w, a
 
     def digest(self) -> int:
         return hash(tuple((pfn, bytes(pg)) for pfn, pg in sorted(self._pages.items())))
 
 
-@dataclass(frozen=True)
 class Footprint:
-    reads: frozenset
-    writes: frozenset
-    wany: frozenset = frozenset()  # containers some key of which was written (model.footprint)
+    """What one move read and wrote: tokens (memory words, kernel and device resources, pages).
+
+    `wany` holds container tokens of which some element was written (a word
+    of a page, a key of a kernel dict): it conflicts with reads and writes of
+    the whole container, not with writes of other elements.
+    """
+
+    __slots__ = ("reads", "writes", "wany", "_touch")
+
+    def __init__(self, reads: frozenset, writes: frozenset, wany: frozenset = frozenset()) -> None:
+        self.reads, self.writes, self.wany = reads, writes, wany
+        self._touch = reads | writes | wany
 
     def conflicts(self, other: "Footprint") -> bool:
-        w, ow = self.writes, other.writes
-        return not (w.isdisjoint(ow) and w.isdisjoint(other.reads) and ow.isdisjoint(self.reads)
+        return not (self.writes.isdisjoint(other._touch) and other.writes.isdisjoint(self._touch)
                     and self.wany.isdisjoint(other.reads) and other.wany.isdisjoint(self.reads))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Footprint) and (self.reads, self.writes, self.wany) == \
+            (other.reads, other.writes, other.wany)
+
+    def __hash__(self) -> int:
+        return hash((self.reads, self.writes, self.wany))
 
 
 @dataclass(frozen=True, order=True)
@@ -291,6 +317,7 @@ class World:
         self.host = host = Host(sc, dev, mem, layout.pasid_tbl_base, trace, policy, layout)
         self.sink = Sink()
         instrument(host, self.sink)
+        self._rest = rest_digest(host)
         initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
         initial.update(host.initial)
         self.initial = initial
@@ -501,11 +528,12 @@ class World:
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
-            rest0 = rest_digest(self.host)
             self.run.cpu_try(t)
             reads.add(REST)
-            if rest_digest(self.host) != rest0:
+            rest = rest_digest(self.host)  # (only CPU moves change it)
+            if rest != self._rest:
                 writes.add(REST)
+                self._rest = rest
             for inv in dev._invs:
                 if id(inv) not in invs0:  # sent by this step
                     writes.update((INV_ORDER, ITAGS))  # issued before or after each access
@@ -559,9 +587,10 @@ class World:
             self.tok_hist.setdefault(tk, []).append((m.kind == "cpu", tuple(descs)))
             writes.add(tk)
         self.history.append(m)
-        r, w = self.mem.take()
+        r, w, a = self.mem.take()
         sink = self.sink
-        return Footprint(frozenset(r | reads | sink.reads), frozenset(w | writes | sink.writes), frozenset(sink.wany))
+        return Footprint(frozenset(r | reads | sink.reads), frozenset(w | writes | sink.writes),
+                         frozenset(a | sink.wany))
 
     # -- end of a schedule -------------------------------------------------------------------
     def stuck(self) -> list[str]:
