@@ -56,6 +56,11 @@ class _Node:
     sleep: dict[str, "Footprint"]  # asleep here: process -> footprint of its next move
     backtrack: set[str] = field(default_factory=set)
     done: dict[str, "Footprint"] = field(default_factory=dict)  # explored here: process -> footprint
+    summ: set = field(default_factory=set)  # (process, footprint) of every move explored from here on
+    key: int | None = None  # the state's key (state caching)
+    used: int = 0  # preemptions spent before this state
+    over: set = field(default_factory=set)  # processes whose move here would exceed the preemption bound
+    pending: str = ""  # the process to run next when the schedule is replayed to here
 
 
 @dataclass
@@ -69,35 +74,56 @@ class _Ev:
 
 def explore_dpor(ex: "Explorer", res: "Result") -> None:
     """Explore every schedule up to reordering of independent moves; fills `res`."""
-    from .explore import Found  # noqa: F401  (the caller's module)
-
     t0 = time.monotonic()
     deadline = None if ex.time_limit is None else t0 + ex.time_limit
     nodes: list[_Node] = []
     evs: list[_Ev] = []
-    seen: set[int] = set()
+    bound = ex.max_preemptions if ex.max_preemptions is not None and ex.max_preemptions >= 0 else None
+    # State caching is used without a preemption bound only: with one, whether a state's
+    # subtree was explored depends on the preemptions spent reaching it.
+    hashing = ex.hashing and bound is None
+    seen: dict[int, frozenset[str]] = {}  # state key -> processes asleep at its first full visit
+    summary: dict[int, set] = {}  # state key -> (process, footprint) of every move explored below it
     w = ex.world()
-    start = 0  # nodes[:start] are the replayed prefix; run from there
 
     def enabled_map(w: "World") -> dict[str, "Move"]:
         return {proc_of(m): m for m in w.enabled()}
 
     while True:
-        # ---- run one schedule to its end from node `start` (its choice already made when start < len)
+        # ---- run one schedule to its end (the first move already chosen when the node exists)
         while True:
             if deadline is not None and time.monotonic() > deadline:
                 res.timed_out = True
+                res.states = len(seen)
                 return
             n = len(evs)
             if n == len(nodes):  # a new state: no choice made here yet
                 en = enabled_map(w)
-                sleep = _child_sleep(nodes[-1], evs[-1]) if nodes else {}
+                # (sleep sets only without a bound: a move asleep here may have run in the
+                # other branch at a point where it cost a preemption this one does not pay)
+                sleep = _child_sleep(nodes[-1], evs[-1]) if nodes and bound is None else {}
+                key = w.key(actor=False) if hashing else None
+                if key is not None:
+                    old = seen.get(key)
+                    if old is not None and old <= sleep.keys() and key in summary:
+                        # explored before with no more asleep: reuse it, but what was run
+                        # below it may race with this schedule's prefix
+                        res.pruned += 1
+                        below = summary[key]
+                        _summary_races(nodes, evs, below)
+                        nodes[-1].summ |= below
+                        break
+                    seen[key] = frozenset(sleep)
                 node = _Node(en, sleep)
+                node.key = key
+                node.used = w.preemptions
+                if bound is not None:  # what would exceed the preemption bound cannot run here
+                    node.over = {p for p, mv in en.items() if w.preempts(mv) and w.preemptions >= bound}
                 nodes.append(node)
-                res.states += _count_state(w, seen, ex)
                 if not en:
                     ex._leaf(w, [e.move for e in evs])
                     if ex.stop_at_first and res.found is not None:
+                        res.states = len(seen)
                         return
                     break
                 if n >= ex.depth:
@@ -107,35 +133,59 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
                 if choice is None:  # every enabled process sleeps: a schedule already explored
                     res.pruned += 1
                     break
+                if choice in node.over:  # only preempting moves left (none is free here)
+                    res.cut += 1
+                    break
                 node.backtrack.add(choice)
             else:
                 node = nodes[n]
-                choice = node.pending  # type: ignore[attr-defined]
+                choice = node.pending
             m = node.enabled[choice]
             fp = w.do(m)
             res.moves += 1
             node.done[choice] = fp
+            node.summ.add((choice, fp))
             ev, conf = _event(evs, choice, m, fp)
             evs.append(ev)
-            _races(nodes, evs, conf)
+            _races(nodes, evs, conf, bound is not None)
         # ---- backtrack: the deepest node with a process still to try
         while nodes:
-            i = len(nodes) - 1
-            node = nodes[i]
-            todo = [p for p in sorted(node.backtrack) if p not in node.done and p not in node.sleep]
+            node = nodes[-1]
+            todo = [p for p in sorted(node.backtrack)
+                    if p not in node.done and p not in node.sleep and p not in node.over]
             if todo:
                 break
             nodes.pop()
+            if node.key is not None:
+                summary[node.key] = node.summ
+            if nodes:
+                nodes[-1].summ |= node.summ
             if len(evs) > len(nodes):
                 evs.pop()
         if not nodes:
+            res.states = len(seen)
             return
         i = len(nodes) - 1
         del evs[i:]
         node = nodes[i]
-        node.pending = todo[0]  # type: ignore[attr-defined]
-        w = ex.world([e.move for e in evs])
+        node.pending = todo[0]
+        w = ex.world([e.move for e in evs], fast=True, keep_hist=hashing)
         res.moves += len(evs)
+
+
+def _summary_races(nodes: list[_Node], evs: list[_Ev], below: set) -> None:
+    """Races of moves explored below a state met again with this schedule's prefix.
+
+    Their order relative to the prefix is not known, so every conflicting
+    pair counts (an over-approximation of stateful DPOR, Yang et al. 2008).
+    """
+    for p, fp in below:
+        for j, ej in enumerate(evs):
+            if ej.proc == p or not ej.fp.conflicts(fp):
+                continue
+            node = nodes[j]
+            if p in node.enabled and p not in node.backtrack and p not in node.sleep:
+                node.backtrack.add(p)
 
 
 def _child_sleep(node: _Node, ev: _Ev) -> dict[str, "Footprint"]:
@@ -154,7 +204,8 @@ def _pick(node: _Node, last: str | None) -> str | None:
         return None
     if last is not None and last in cands:
         return last
-    return cands[0]
+    free = [p for p in cands if p not in node.over]
+    return free[0] if free else cands[0]
 
 
 def _event(evs: list[_Ev], proc: str, m: "Move", fp: "Footprint") -> tuple[_Ev, list[int]]:
@@ -178,7 +229,7 @@ def _hb(a: _Ev, b: _Ev) -> bool:
     return b.clock.get(a.proc, 0) >= a.idx
 
 
-def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
+def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int], bounded: bool = False) -> None:
     """Backtrack points for the races of the last move (see the module docstring)."""
     e = evs[-1]
     n = len(evs) - 1
@@ -203,16 +254,20 @@ def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
             continue
         runnable = [p for p in inits if p in node.enabled]
         if runnable:
-            node.backtrack.add(e.proc if e.proc in runnable else runnable[0])
+            q = e.proc if e.proc in runnable else runnable[0]
+            node.backtrack.add(q)
         else:
+            q = None
             node.backtrack.update(node.enabled)
-
-
-def _count_state(w: "World", seen: set[int], ex: "Explorer") -> int:
-    if not ex.count_states:
-        return 0
-    k = w.key()
-    if k in seen:
-        return 0
-    seen.add(k)
-    return 1
+        if bounded:
+            # Under a preemption bound, running q at ej may cost a preemption the bound
+            # does not allow, while running it at the last switch between processes before
+            # ej costs no more than this schedule did there (Coons et al., OOPSLA 2013).
+            k = j
+            while k > 0 and evs[k - 1].proc == evs[k].proc:
+                k -= 1
+            if k != j:
+                kn = nodes[k]
+                for p in ([q] if q is not None else list(node.enabled)):
+                    if p in kn.enabled:
+                        kn.backtrack.add(p)

@@ -318,6 +318,8 @@ class World:
         self.sink = Sink()
         instrument(host, self.sink)
         self._rest = rest_digest(host)
+        self.fast = False  # replaying moves whose footprints are known: skip computing them
+        self.keep_hist = True  # the per-token histories of the state key (also while replaying)
         initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
         initial.update(host.initial)
         self.initial = initial
@@ -530,10 +532,11 @@ class World:
             invs0 = {id(i) for i in dev._invs}
             self.run.cpu_try(t)
             reads.add(REST)
-            rest = rest_digest(self.host)  # (only CPU moves change it)
-            if rest != self._rest:
-                writes.add(REST)
-                self._rest = rest
+            if not self.fast:
+                rest = rest_digest(self.host)  # (only CPU moves change it)
+                if rest != self._rest:
+                    writes.add(REST)
+                    self._rest = rest
             for inv in dev._invs:
                 if id(inv) not in invs0:  # sent by this step
                     writes.update((INV_ORDER, ITAGS))  # issued before or after each access
@@ -568,6 +571,10 @@ class World:
             name = self._run_event(proc, reads, writes)
             self._run_chain(proc, name, reads, writes)
             self.run.poll()
+        if self.fast:  # a replay: the footprint is known already
+            self.history.append(m)
+            if not self.keep_hist:
+                return None  # type: ignore[return-value]
         per_tok: dict[Any, list] = {}
         if m.kind == "issue":
             a = self.run.devs[m.thread].outstanding
@@ -586,6 +593,8 @@ class World:
         for tk, descs in per_tok.items():
             self.tok_hist.setdefault(tk, []).append((m.kind == "cpu", tuple(descs)))
             writes.add(tk)
+        if self.fast:
+            return None  # type: ignore[return-value]
         self.history.append(m)
         r, w, a = self.mem.take()
         sink = self.sink
@@ -606,7 +615,8 @@ class World:
         return out
 
     # -- state hashing -----------------------------------------------------------------------
-    def key(self) -> int:
+    def key(self, actor: bool = True) -> int:
+        """The state's hash; `actor`: with the last actor (preemption bounds depend on it)."""
         dev, host = self.device, self.host
         th_of = {c.uid: c.cmd.thread for c in dev._busy if c is not None}
         pend = tuple(sorted((proc, dev._heap[i][3].__name__, _dev_args(dev._heap[i][4], th_of))
@@ -629,7 +639,7 @@ class World:
                         for t in self.cpus)
         threads += tuple((d.name, len(d.queue), d.outstanding.line if d.outstanding else None) for d in self.devs)
         obs = tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0])))
-        return hash((self.mem.digest(), devstate, kern, threads, self.last_actor, obs))
+        return hash((self.mem.digest(), devstate, kern, threads, self.last_actor if actor else None, obs))
 
 
 def _frames_digest(fa: Any) -> tuple:
@@ -789,11 +799,10 @@ class Explorer:
                  reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
                  hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
-                 method: str = "bounded", count_states: bool = True) -> None:
+                 method: str = "bounded") -> None:
         if method not in ("bounded", "dpor"):
             raise ValueError(f"method {method!r}: expected bounded or dpor")
         self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
-        self.count_states = count_states
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
         # schedules in the end, but a violation that needs early choices is met sooner
@@ -813,10 +822,15 @@ class Explorer:
         self.keep_finals = keep_finals
         self.time_limit = time_limit
 
-    def world(self, schedule: Iterable[Move] = ()) -> World:
+    def world(self, schedule: Iterable[Move] = (), *, fast: bool = False, keep_hist: bool = True) -> World:
+        """A fresh world after `schedule`; `fast`: without the footprints of the replayed moves."""
         w = World(self.sc, self.progs, self.policy, self.config, self.layout)
+        w.fast, w.keep_hist = fast, keep_hist
         for m in schedule:
             w.do(m)
+        if fast:
+            w.fast, w.keep_hist = False, True
+            w._rest = rest_digest(w.host)
         return w
 
     def explore(self) -> Result:
@@ -824,7 +838,7 @@ class Explorer:
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
         if self.method == "dpor" and self.reduce:
             from .dpor import explore_dpor
-            res.bound = -1  # no preemption bound
+            res.bound = -1 if self.max_preemptions is None or self.max_preemptions < 0 else self.max_preemptions
             self._res = res
             explore_dpor(self, res)
             res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
