@@ -58,8 +58,6 @@ class _Node:
     done: dict[str, "Footprint"] = field(default_factory=dict)  # explored here: process -> footprint
     summ: set = field(default_factory=set)  # (process, footprint) of every move explored from here on
     key: int | None = None  # the state's key (state caching)
-    used: int = 0  # preemptions spent before this state
-    over: set = field(default_factory=set)  # processes whose move here would exceed the preemption bound
     pending: str = ""  # the process to run next when the schedule is replayed to here
 
 
@@ -78,10 +76,7 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
     deadline = None if ex.time_limit is None else t0 + ex.time_limit
     nodes: list[_Node] = []
     evs: list[_Ev] = []
-    bound = ex.max_preemptions if ex.max_preemptions is not None and ex.max_preemptions >= 0 else None
-    # State caching is used without a preemption bound only: with one, whether a state's
-    # subtree was explored depends on the preemptions spent reaching it.
-    hashing = ex.hashing and bound is None
+    hashing = ex.hashing
     seen: dict[int, frozenset[str]] = {}  # state key -> processes asleep at its first full visit
     summary: dict[int, set] = {}  # state key -> (process, footprint) of every move explored below it
     w = ex.world()
@@ -99,9 +94,7 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
             n = len(evs)
             if n == len(nodes):  # a new state: no choice made here yet
                 en = enabled_map(w)
-                # (sleep sets only without a bound: a move asleep here may have run in the
-                # other branch at a point where it cost a preemption this one does not pay)
-                sleep = _child_sleep(nodes[-1], evs[-1]) if nodes and bound is None else {}
+                sleep = _child_sleep(nodes[-1], evs[-1]) if nodes else {}
                 key = w.key(actor=False) if hashing else None
                 if key is not None:
                     old = seen.get(key)
@@ -116,9 +109,6 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
                     seen[key] = frozenset(sleep)
                 node = _Node(en, sleep)
                 node.key = key
-                node.used = w.preemptions
-                if bound is not None:  # what would exceed the preemption bound cannot run here
-                    node.over = {p for p, mv in en.items() if w.preempts(mv) and w.preemptions >= bound}
                 nodes.append(node)
                 if not en:
                     ex._leaf(w, [e.move for e in evs])
@@ -133,9 +123,6 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
                 if choice is None:  # every enabled process sleeps: a schedule already explored
                     res.pruned += 1
                     break
-                if choice in node.over:  # only preempting moves left (none is free here)
-                    res.cut += 1
-                    break
                 node.backtrack.add(choice)
             else:
                 node = nodes[n]
@@ -147,12 +134,11 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
             node.summ.add((choice, fp))
             ev, conf = _event(evs, choice, m, fp)
             evs.append(ev)
-            _races(nodes, evs, conf, bound is not None)
+            _races(nodes, evs, conf)
         # ---- backtrack: the deepest node with a process still to try
         while nodes:
             node = nodes[-1]
-            todo = [p for p in sorted(node.backtrack)
-                    if p not in node.done and p not in node.sleep and p not in node.over]
+            todo = [p for p in sorted(node.backtrack) if p not in node.done and p not in node.sleep]
             if todo:
                 break
             nodes.pop()
@@ -204,8 +190,7 @@ def _pick(node: _Node, last: str | None) -> str | None:
         return None
     if last is not None and last in cands:
         return last
-    free = [p for p in cands if p not in node.over]
-    return free[0] if free else cands[0]
+    return cands[0]
 
 
 def _event(evs: list[_Ev], proc: str, m: "Move", fp: "Footprint") -> tuple[_Ev, list[int]]:
@@ -229,7 +214,7 @@ def _hb(a: _Ev, b: _Ev) -> bool:
     return b.clock.get(a.proc, 0) >= a.idx
 
 
-def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int], bounded: bool = False) -> None:
+def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
     """Backtrack points for the races of the last move (see the module docstring)."""
     e = evs[-1]
     n = len(evs) - 1
@@ -239,8 +224,6 @@ def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int], bounded: bool = 
         if prev is not None and _hb(ej, prev):
             continue  # already ordered through e's process
         node = nodes[j]
-        if e.proc not in node.enabled:
-            continue  # e could not have run there; an earlier race reverses it
         # v: the moves after ej that do not depend on it, then e; its initials are the
         # processes whose first move in v depends on no earlier move of v
         first: dict[str, _Ev] = {}
@@ -252,22 +235,12 @@ def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int], bounded: bool = 
                  if all(x.clock.get(r, 0) < y.idx for r, y in first.items() if r != q)]
         if any(p in node.backtrack or p in node.sleep for p in inits):
             continue
+        if e.proc in inits and e.proc not in node.enabled:
+            # e's process would have to go first but could not run there (it waits for
+            # what ej releases): the race of its acquisition with the holder's reverses it
+            continue
         runnable = [p for p in inits if p in node.enabled]
         if runnable:
-            q = e.proc if e.proc in runnable else runnable[0]
-            node.backtrack.add(q)
+            node.backtrack.add(e.proc if e.proc in runnable else runnable[0])
         else:
-            q = None
             node.backtrack.update(node.enabled)
-        if bounded:
-            # Under a preemption bound, running q at ej may cost a preemption the bound
-            # does not allow, while running it at the last switch between processes before
-            # ej costs no more than this schedule did there (Coons et al., OOPSLA 2013).
-            k = j
-            while k > 0 and evs[k - 1].proc == evs[k].proc:
-                k -= 1
-            if k != j:
-                kn = nodes[k]
-                for p in ([q] if q is not None else list(node.enabled)):
-                    if p in kn.enabled:
-                        kn.backtrack.add(p)

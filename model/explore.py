@@ -176,10 +176,12 @@ def thread_programs(sc: Scenario) -> dict[str, list[Action]]:
 class RecordingMem(PhysMem):
     """PhysMem that records which 8-byte words each move reads and writes.
 
-    A word is its own token (pa >> 3); a whole-page operation (zeroing,
-    copying) is one token ("pg", page) instead of 512: a word access also
-    reads the page token, and a word write notes it in `wany` (it conflicts
-    with whole-page reads and writes, not with writes of other words).
+    A word is its own token (pa >> 3). A whole-page operation (zeroing,
+    copying) uses page tokens instead of 512 words: a word read also reads
+    ("pr", page), a word write notes ("pw", page) in `wany`; a page read
+    reads ("pg", page) and ("pw", page), a page write writes all three. So
+    words of one page commute with each other and conflict with whole-page
+    operations on it.
     """
 
     __slots__ = ("reads", "writes", "wany")
@@ -192,32 +194,38 @@ class RecordingMem(PhysMem):
 
     def read64(self, pa: int) -> int:
         self.reads.add(pa >> 3)
-        self.reads.add(("pg", pa >> 12))
+        self.reads.add(("pr", pa >> 12))
         return super().read64(pa)
 
     def write64(self, pa: int, value: int) -> None:
         self.writes.add(pa >> 3)
-        self.wany.add(("pg", pa >> 12))
+        self.wany.add(("pw", pa >> 12))
         super().write64(pa, value)
 
     def read(self, pa: int, n: int) -> bytes:
         self.reads.update(range(pa >> 3, (pa + n + 7) >> 3))
-        self.reads.update(("pg", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
+        self.reads.update(("pr", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         return super().read(pa, n)
 
     def write(self, pa: int, data: bytes) -> None:
         n = len(data)
         self.writes.update(range(pa >> 3, (pa + n + 7) >> 3))
-        self.wany.update(("pg", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
+        self.wany.update(("pw", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         super().write(pa, data)
 
+    def _page_read(self, pa: int) -> None:
+        self.reads.update((("pg", pa >> 12), ("pw", pa >> 12)))
+
+    def _page_write(self, pa: int) -> None:
+        self.writes.update((("pg", pa >> 12), ("pr", pa >> 12), ("pw", pa >> 12)))
+
     def copy_page(self, dst_pa: int, src_pa: int) -> None:
-        self.reads.add(("pg", src_pa >> 12))
-        self.writes.add(("pg", dst_pa >> 12))
+        self._page_read(src_pa)
+        self._page_write(dst_pa)
         super().copy_page(dst_pa, src_pa)
 
     def zero_page(self, pa: int) -> None:
-        self.writes.add(("pg", pa >> 12))
+        self._page_write(pa)
         super().zero_page(pa)
 
     def take(self) -> tuple[set, set, set]:
@@ -530,6 +538,10 @@ class World:
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
+            if t.blocked is not None:
+                # woken: a lock (instrumented), a PTE (memory), or invalidation completions,
+                # which an inv move delivers (it writes ITAGS): the wake depends on it
+                reads.add(ITAGS)
             self.run.cpu_try(t)
             reads.add(REST)
             if not self.fast:
@@ -769,7 +781,7 @@ class Result:
     found: Found | None = None
     timed_out: bool = False
     levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
-    finals: set = field(default_factory=set)  # (final memory digest, failed rules) per complete schedule
+    finals: set = field(default_factory=set)  # (final values, device responses, failed rules) per schedule
     verdict_sets: set = field(default_factory=set)
 
     @property
@@ -838,7 +850,7 @@ class Explorer:
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
         if self.method == "dpor" and self.reduce:
             from .dpor import explore_dpor
-            res.bound = -1 if self.max_preemptions is None or self.max_preemptions < 0 else self.max_preemptions
+            res.bound = -1  # any number of preemptions
             self._res = res
             explore_dpor(self, res)
             res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
@@ -922,7 +934,9 @@ class Explorer:
         failed = frozenset(v.rule for v in verdicts if not v.ok)
         if self.keep_finals:
             final = tuple(sorted(w.host.values(w.host.addresses(w.trace)).items()))
-            res.finals.add((final, failed))
+            # what the device saw: each access's data or fault, in each thread's order
+            seen = tuple((ln, r.thread, r.fault, r.rdata) for ln, r in w.run.responses)
+            res.finals.add((final, tuple(sorted(seen)), failed))
             res.verdict_sets.add(failed)
         if failed:
             f = res.found
