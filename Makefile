@@ -55,11 +55,12 @@ pnr: $(STAMP)
 BOUND    ?= 2
 EXPLORE  ?= 0
 DEPTH    ?= 400
+METHOD   ?= dpor# dpor: any number of preemptions; bounded: within BOUND preemptions
 explore: $(STAMP)
-	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
+	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 
 matrix: $(STAMP)
-	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
+	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --method $(METHOD) --bound $(BOUND); \
 	else $(VPY) -m model.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
 stress: $(STAMP)

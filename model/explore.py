@@ -956,7 +956,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--bound", type=int, default=2, help="maximum preemptions of CPU threads (default 2)")
+    ap.add_argument("--method", choices=("dpor", "bounded"), default="dpor",
+                    help="dpor: every ordering of conflicting moves, any number of preemptions (default); "
+                         "bounded: every schedule within --bound preemptions")
+    ap.add_argument("--bound", type=int, default=2, help="bounded: maximum preemptions (default 2)")
     ap.add_argument("--depth", type=int, default=400, help="maximum moves per schedule (default 400)")
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
     ap.add_argument("--out", default="build/explore", help="directory for counterexample scenario files")
@@ -975,7 +978,7 @@ def main(argv: list[str] | None = None) -> int:
     for pol in pols:
         try:
             res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
-                           time_limit=args.time_limit).explore()
+                           time_limit=args.time_limit, method=args.method).explore()
         except (ScenarioError, Err) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
