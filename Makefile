@@ -52,10 +52,10 @@ pnr: $(STAMP)
 
 # exhaustive bounded exploration on the reference device (model/explore.py);
 # BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
-BOUND    ?= 2
+BOUND    ?= 1
 EXPLORE  ?= 0
 DEPTH    ?= 400
-METHOD   ?= dpor# dpor: any number of preemptions; bounded: within BOUND preemptions
+METHOD   ?= hybrid# bounded: within BOUND preemptions; dpor: any number; hybrid: bounded, then dpor
 explore: $(STAMP)
 	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 

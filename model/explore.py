@@ -812,8 +812,8 @@ class Explorer:
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
                  hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
                  method: str = "bounded") -> None:
-        if method not in ("bounded", "dpor"):
-            raise ValueError(f"method {method!r}: expected bounded or dpor")
+        if method not in ("bounded", "dpor", "hybrid"):
+            raise ValueError(f"method {method!r}: expected bounded, dpor or hybrid")
         self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
@@ -846,6 +846,8 @@ class Explorer:
         return w
 
     def explore(self) -> Result:
+        if self.method == "hybrid" and self.reduce:
+            return self._hybrid()
         t0 = time.monotonic()
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
         if self.method == "dpor" and self.reduce:
@@ -875,6 +877,31 @@ class Explorer:
                 break
         res.seconds = time.monotonic() - t0
         return res
+
+    def _hybrid(self) -> Result:
+        """Bounded first (a violation with few preemptions comes out early, and the
+        shortest one), then DPOR for a verdict with any number of preemptions; half
+        the time limit each, the second half with what the first left over."""
+        t0 = time.monotonic()
+        half = None if self.time_limit is None else self.time_limit / 2
+
+        def run(method: str, limit: float | None) -> Result:
+            sub = Explorer.__new__(Explorer)
+            sub.__dict__.update(self.__dict__)
+            sub.method, sub.time_limit = method, limit
+            return sub.explore()
+
+        b = run("bounded", half)
+        if b.found is not None:
+            return b
+        left = None if self.time_limit is None else max(1.0, self.time_limit - (time.monotonic() - t0))
+        d = run("dpor", left)
+        for r in (b, d):
+            r.seconds = time.monotonic() - t0
+        if d.found is not None or d.exhaustive or not b.exhaustive:
+            d.pruned += b.pruned
+            return d
+        return b  # clean within its bound; DPOR did not finish
 
     def _dfs(self, w: World, prefix: list[Move], sleep: dict[Move, Footprint], budget: int) -> None:
         res = self._res
@@ -956,9 +983,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--method", choices=("dpor", "bounded"), default="dpor",
-                    help="dpor: every ordering of conflicting moves, any number of preemptions (default); "
-                         "bounded: every schedule within --bound preemptions")
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
+                    help="dpor: every ordering of conflicting moves, any number of preemptions; "
+                         "bounded: every schedule within --bound preemptions; hybrid (default): bounded for "
+                         "half the time limit, then dpor")
     ap.add_argument("--bound", type=int, default=2, help="bounded: maximum preemptions (default 2)")
     ap.add_argument("--depth", type=int, default=400, help="maximum moves per schedule (default 400)")
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")

@@ -9,8 +9,8 @@ hand-built window missed a race the explorer found (explored fails more), or
 the bound or the time limit kept the explorer from reaching the hand-built
 schedule (explored fails less; the cell says whether it was exhaustive).
 
-    python -m model.matrix_explore [--method dpor|bounded] [--bound 1] [--time-limit 8] [--ops cow,munmap]
-    make matrix EXPLORE=1 [METHOD=dpor] [BOUND=1]
+    python -m model.matrix_explore [--method hybrid|dpor|bounded] [--bound 1] [--time-limit 8] [--ops cow,munmap]
+    make matrix EXPLORE=1 [METHOD=hybrid] [BOUND=1]
 """
 from __future__ import annotations
 
@@ -56,11 +56,11 @@ def _rules(r: frozenset[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.matrix_explore", description=__doc__.splitlines()[0])
-    ap.add_argument("--method", choices=("dpor", "bounded"), default="dpor",
-                    help="dpor: any number of preemptions (default); bounded: within --bound")
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
+                    help="hybrid (default): bounded, then dpor; dpor: any number of preemptions; bounded: within --bound")
     ap.add_argument("--bound", type=int, default=1, help="bounded: preemption bound per cell (default 1)")
-    ap.add_argument("--time-limit", type=float, default=8.0,
-                    help="seconds per cell (default 8: the 63 cells in under 10 minutes)")
+    ap.add_argument("--time-limit", type=float, default=9.0,
+                    help="seconds per cell (default 9: the 63 cells in under 10 minutes)")
     ap.add_argument("--ops", default="", help="comma-separated operations (default: every row)")
     args = ap.parse_args(argv)
     rows = load_rows()
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r.schedules:>9} {r.states:>7} {r.seconds:>8.1f}", flush=True)
     diff = [c for c in cells if c.status == "differs"]
     und = [c for c in cells if c.status == "undecided"]
-    how = "any number of preemptions" if args.method == "dpor" else f"bound {args.bound}"
+    how = {"dpor": "any number of preemptions", "bounded": f"bound {args.bound}"}.get(
+        args.method, f"bound {args.bound}, then any number of preemptions")
     print(f"\n{len(cells)} cells, {how}: {len(cells) - len(diff) - len(und)} agree, "
           f"{len(diff)} differ, {len(und)} undecided (time limit), {time.monotonic() - t0:.0f} s")
     for c in diff:
