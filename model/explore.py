@@ -36,25 +36,40 @@ before it. Trace times are move numbers; the checkers only compare them.
 
 Reduction
 ---------
-* Sleep sets (Godefroid) over a dependency relation computed from each
-  move's footprint: the 8-byte words of physical memory it read and wrote
-  (page tables, frames, the walker's and the DMA's reads), ATC entries per
-  page, walks, DMAs and invalidations per device thread or ITag, a `kernel`
-  token (every CPU step: locks, refcounts and the frame allocator are shared
-  kernel state, so CPU steps never commute), and the checker-visible events
-  per virtual and physical page (stores, loads, device accesses, PTE
-  changes, frame life). Two moves are independent when neither writes what
-  the other touches. Under a preemption bound a move stays asleep only where
+Footprints. Each move records what it read and wrote: the 8-byte words of
+physical memory (page tables, frames, the walker's and the DMA's reads;
+whole-page copies and zeroing as page tokens), the kernel's bookkeeping per
+lock, frame (refcount, owner), free list and mapcount (`model.footprint`,
+which instruments those objects; the rest of the kernel state is one token
+every CPU step reads and a step that changes it writes), ATC entries per
+page, walks, DMAs and invalidations per device thread or ITag, and the
+checker-visible events per virtual and physical page plus the two orders
+the ordering checker compares across addresses: all writes (CPU stores,
+device writes, zero fills) and all device reads. Two moves are independent
+when neither writes what the other touches.
+
+Three searches (`method`):
+
+* `dpor` (`model.dpor`): dynamic partial-order reduction with source sets,
+  sleep sets and state caching: one schedule per ordering of conflicting
+  moves, any number of preemptions.
+* `bounded`: every schedule within a preemption bound (iterative deepening,
+  so a violation has the fewest preemptions and the shortest schedule among
+  those), with sleep sets restricted so that a move stays asleep only where
   it could run without a preemption (plain sleep sets would lose schedules
-  whose equivalent was beyond the bound).
-* State hashing: a visited state is skipped when it was already explored
-  with at least the same remaining preemption budget and depth, and with a
-  sleep set no larger than the current one. The state is host memory, the
-  kernel's bookkeeping (locks, refcounts, frames, mapcounts), each thread's
-  position (queue and the steps of its current operation), the device (ATC,
-  walks, pending events, invalidations), the secondary TLB, and, because the
-  checkers judge the whole trace, the checker-visible events: the CPU side
-  in order, the device side in order, and per page the order of both.
+  whose equivalent was beyond the bound), and state hashing: a visited
+  state is skipped when it was already explored with at least the same
+  remaining preemption budget and depth, and a sleep set no larger.
+* `hybrid` (the command line's default): `bounded` for half the time
+  limit (shallow violations come out first, with short schedules), then
+  `dpor` for a verdict with any number of preemptions.
+
+The state (for hashing) is host memory, the kernel's bookkeeping (locks,
+refcounts, frames, mapcounts), each thread's position (queue and the steps
+of its current operation), the device (ATC, walks, pending events,
+invalidations), the secondary TLB, and, because the checkers judge the
+whole trace, the checker-visible history per token above, in order: the
+trace up to swapping independent moves.
 
 The model holds kernel operations as Python generators, which cannot be
 copied, so a state is reached again by re-executing its schedule from the
