@@ -870,6 +870,8 @@ class Explorer:
             res.bound = -1  # any number of preemptions
             self._res = res
             explore_dpor(self, res)
+            if res.found is not None:
+                res.found = self.fewer_switches(res.found)
             res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
             res.seconds = time.monotonic() - t0
             return res
@@ -892,6 +894,59 @@ class Explorer:
                 break
         res.seconds = time.monotonic() - t0
         return res
+
+    def fewer_switches(self, found: Found) -> Found:
+        """The same violation as an equivalent schedule with fewer thread switches.
+
+        DPOR runs one schedule per ordering of conflicting moves, not the one
+        with the fewest preemptions, and a counterexample file needs few.
+        Reorder the moves greedily (keep the last thread going while its next
+        move's conflicting predecessors have run), which keeps every conflict
+        in its order, so the verdict is the same; checked by running it.
+        """
+        from .dpor import proc_of
+        w = self.world()
+        fps = [w.do(m) for m in found.schedule]
+        n = len(fps)
+        procs = [proc_of(m) for m in found.schedule]
+        preds = [{i for i in range(j) if procs[i] == procs[j] or fps[i].conflicts(fps[j])} for j in range(n)]
+        def run_len(j: int, done: set[int]) -> int:
+            """How many moves of j's process can run in a row from j."""
+            d, k, p = set(done), 0, procs[j]
+            while True:
+                nxt = next((i for i in range(n) if i not in d and procs[i] == p), None)
+                if nxt is None or not preds[nxt] <= d:
+                    return k
+                d.add(nxt)
+                k += 1
+
+        best = found
+        for longest in (False, True):
+            done: set[int] = set()
+            order: list[int] = []
+            last = None
+            while len(order) < n:
+                avail = [j for j in range(n) if j not in done and preds[j] <= done]
+                same = [j for j in avail if procs[j] == last]
+                if same:
+                    j = same[0]
+                elif longest:
+                    j = max(avail, key=lambda i: (run_len(i, done), -i))
+                else:
+                    j = avail[0]
+                order.append(j)
+                done.add(j)
+                if found.schedule[j].kind != "inv":
+                    last = procs[j]
+            sched = [found.schedule[j] for j in order]
+            w2 = self.world()
+            for m in sched:
+                w2.do(m)
+            verdicts = w2.verdicts()
+            failed = frozenset(v.rule for v in verdicts if not v.ok)
+            if failed >= found.rules and w2.preemptions < best.preemptions:
+                best = Found(sched, failed, [v for v in verdicts if not v.ok], w2.preemptions)
+        return best
 
     def _hybrid(self) -> Result:
         """Bounded first (a violation with few preemptions comes out early, and the

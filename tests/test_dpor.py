@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from model import dpor
@@ -171,3 +173,31 @@ def test_page_tokens_for_whole_page_operations():
     assert not w1.conflicts(w2)
     assert w1.conflicts(z) and z.conflicts(w2) and z.conflicts(r2)
     assert w2.conflicts(r2) and not w1.conflicts(r2)
+
+
+def test_dpor_counterexample_replays_in_script_mode(tmp_path):
+    from model.counterexample import write_counterexample
+    from model.notifier import Policy
+    from model.scenario import load
+    from model.scheduler import run_scenario_sync
+    from model.explore import load_threads
+    sc = load_threads(Path(__file__).resolve().parent.parent / "scenarios" / "zap_threads.scn")
+    r = Explorer(sc, "deferred", method="dpor").explore()
+    assert r.found is not None and r.found.preemptions <= 1, r.summary()
+    path, msg = write_counterexample(sc, Policy.DEFERRED, r.found, tmp_path)
+    assert path is not None, msg
+    assert "use-after-free" in run_scenario_sync(load(path), "deferred").failed_rules
+
+
+def test_dpor_finds_the_planted_bug(monkeypatch):
+    """notify-inside-lock with its invalidations cut off (as in test_explore): DPOR finds it too."""
+    from model import notifier
+    from model.notifier import Policy
+    table = dict(notifier.POLICY_TABLE)
+    table[Policy.NOTIFY_INSIDE_LOCK] = frozenset()
+    monkeypatch.setattr(notifier, "POLICY_TABLE", table)
+    real = notifier.range_end_invalidates
+    monkeypatch.setattr(notifier, "range_end_invalidates",
+                        lambda p, only_end: False if p is Policy.NOTIFY_INSIDE_LOCK else real(p, only_end))
+    r = Explorer(parse_threads(ZAP, "zap.scn"), "notify-inside-lock", method="dpor").explore()
+    assert r.found is not None, r.summary()
