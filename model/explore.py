@@ -852,6 +852,11 @@ class Explorer:
     def world(self, schedule: Iterable[Move] = (), *, fast: bool = False, keep_hist: bool = True) -> World:
         """A fresh world after `schedule`; `fast`: without the footprints of the replayed moves."""
         w = World(self.sc, self.progs, self.policy, self.config, self.layout)
+        if not self.reduce:  # enumeration needs no footprints and no state keys at all
+            w.fast, w.keep_hist = True, False
+            for m in schedule:
+                w.do(m)
+            return w
         w.fast, w.keep_hist = fast, keep_hist
         for m in schedule:
             w.do(m)
