@@ -52,14 +52,15 @@ pnr: $(STAMP)
 
 # exhaustive bounded exploration on the reference device (model/explore.py);
 # BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
-BOUND    ?= 2
+BOUND    ?= 1
 EXPLORE  ?= 0
 DEPTH    ?= 400
+METHOD   ?= hybrid# bounded: within BOUND preemptions; dpor: any number; hybrid: bounded, then dpor
 explore: $(STAMP)
-	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
+	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 
 matrix: $(STAMP)
-	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --bound $(BOUND); \
+	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --method $(METHOD) --bound $(BOUND); \
 	else $(VPY) -m tb.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
 # kernel history rows (scenarios/history/, docs/HISTORY.md) on the RTL and the reference device

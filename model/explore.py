@@ -36,25 +36,40 @@ before it. Trace times are move numbers; the checkers only compare them.
 
 Reduction
 ---------
-* Sleep sets (Godefroid) over a dependency relation computed from each
-  move's footprint: the 8-byte words of physical memory it read and wrote
-  (page tables, frames, the walker's and the DMA's reads), ATC entries per
-  page, walks, DMAs and invalidations per device thread or ITag, a `kernel`
-  token (every CPU step: locks, refcounts and the frame allocator are shared
-  kernel state, so CPU steps never commute), and the checker-visible events
-  per virtual and physical page (stores, loads, device accesses, PTE
-  changes, frame life). Two moves are independent when neither writes what
-  the other touches. Under a preemption bound a move stays asleep only where
+Footprints. Each move records what it read and wrote: the 8-byte words of
+physical memory (page tables, frames, the walker's and the DMA's reads;
+whole-page copies and zeroing as page tokens), the kernel's bookkeeping per
+lock, frame (refcount, owner), free list and mapcount (`model.footprint`,
+which instruments those objects; the rest of the kernel state is one token
+every CPU step reads and a step that changes it writes), ATC entries per
+page, walks, DMAs and invalidations per device thread or ITag, and the
+checker-visible events per virtual and physical page plus the two orders
+the ordering checker compares across addresses: all writes (CPU stores,
+device writes, zero fills) and all device reads. Two moves are independent
+when neither writes what the other touches.
+
+Three searches (`method`):
+
+* `dpor` (`model.dpor`): dynamic partial-order reduction with source sets,
+  sleep sets and state caching: one schedule per ordering of conflicting
+  moves, any number of preemptions.
+* `bounded`: every schedule within a preemption bound (iterative deepening,
+  so a violation has the fewest preemptions and the shortest schedule among
+  those), with sleep sets restricted so that a move stays asleep only where
   it could run without a preemption (plain sleep sets would lose schedules
-  whose equivalent was beyond the bound).
-* State hashing: a visited state is skipped when it was already explored
-  with at least the same remaining preemption budget and depth, and with a
-  sleep set no larger than the current one. The state is host memory, the
-  kernel's bookkeeping (locks, refcounts, frames, mapcounts), each thread's
-  position (queue and the steps of its current operation), the device (ATC,
-  walks, pending events, invalidations), the secondary TLB, and, because the
-  checkers judge the whole trace, the checker-visible events: the CPU side
-  in order, the device side in order, and per page the order of both.
+  whose equivalent was beyond the bound), and state hashing: a visited
+  state is skipped when it was already explored with at least the same
+  remaining preemption budget and depth, and a sleep set no larger.
+* `hybrid` (the command line's default): `bounded` for half the time
+  limit (shallow violations come out first, with short schedules), then
+  `dpor` for a verdict with any number of preemptions.
+
+The state (for hashing) is host memory, the kernel's bookkeeping (locks,
+refcounts, frames, mapcounts), each thread's position (queue and the steps
+of its current operation), the device (ATC, walks, pending events,
+invalidations), the secondary TLB, and, because the checkers judge the
+whole trace, the checker-visible history per token above, in order: the
+trace up to swapping independent moves.
 
 The model holds kernel operations as Python generators, which cannot be
 copied, so a state is reached again by re-executing its schedule from the
@@ -82,6 +97,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .check import Verdict, check_all
+from .footprint import REST, Sink, instrument, rest_digest
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .mm import ValueSource
 from .notifier import POLICIES, Policy
@@ -92,7 +108,13 @@ from .trace import CpuLoad, CpuStore, DevAccess, FrameEvent, InvCpl, InvReq, Mem
 
 _WORDS_PER_PAGE = PAGE_SIZE // 8
 #: pseudo-addresses of the non-memory resources in a footprint
-KERNEL = ("kernel",)  # every CPU step: locks, refcounts, frames are shared kernel state
+# The ordering checker compares events across addresses: the global order of writes
+# (CPU stores, device writes, zero fills) and the order of device reads (the device's
+# view only grows). A read and a write of different addresses commute: moving the write
+# across the read only changes how many writes the read could have seen, never which
+# view explains it (model/check/ordering.py, the lazy view).
+ORDER_W = ("order-w",)
+ORDER_R = ("order-r",)
 ATC_ALL = ("atc-all",)  # the whole ATC (an invalidation of a large range, an eviction)
 INV_ORDER = ("inv-order",)  # Invalidate Requests relative to access issues (lookups before apply)
 ITAGS = ("itags",)  # the ITag pool
@@ -167,57 +189,93 @@ def thread_programs(sc: Scenario) -> dict[str, list[Action]]:
 # --------------------------------------------------------------------------- footprints
 
 class RecordingMem(PhysMem):
-    """PhysMem that records which 8-byte words each move reads and writes."""
+    """PhysMem that records which 8-byte words each move reads and writes.
 
-    __slots__ = ("reads", "writes")
+    A word is its own token (pa >> 3). A whole-page operation (zeroing,
+    copying) uses page tokens instead of 512 words: a word read also reads
+    ("pr", page), a word write notes ("pw", page) in `wany`; a page read
+    reads ("pg", page) and ("pw", page), a page write writes all three. So
+    words of one page commute with each other and conflict with whole-page
+    operations on it.
+    """
+
+    __slots__ = ("reads", "writes", "wany")
 
     def __init__(self, pa_bits: int = 48) -> None:
         super().__init__(pa_bits)
-        self.reads: set[int] = set()
-        self.writes: set[int] = set()
+        self.reads: set = set()
+        self.writes: set = set()
+        self.wany: set = set()
 
     def read64(self, pa: int) -> int:
         self.reads.add(pa >> 3)
+        self.reads.add(("pr", pa >> 12))
         return super().read64(pa)
 
     def write64(self, pa: int, value: int) -> None:
         self.writes.add(pa >> 3)
+        self.wany.add(("pw", pa >> 12))
         super().write64(pa, value)
 
     def read(self, pa: int, n: int) -> bytes:
         self.reads.update(range(pa >> 3, (pa + n + 7) >> 3))
+        self.reads.update(("pr", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         return super().read(pa, n)
 
     def write(self, pa: int, data: bytes) -> None:
-        self.writes.update(range(pa >> 3, (pa + len(data) + 7) >> 3))
+        n = len(data)
+        self.writes.update(range(pa >> 3, (pa + n + 7) >> 3))
+        self.wany.update(("pw", p) for p in range(pa >> 12, ((pa + n - 1) >> 12) + 1))
         super().write(pa, data)
 
+    def _page_read(self, pa: int) -> None:
+        self.reads.update((("pg", pa >> 12), ("pw", pa >> 12)))
+
+    def _page_write(self, pa: int) -> None:
+        self.writes.update((("pg", pa >> 12), ("pr", pa >> 12), ("pw", pa >> 12)))
+
     def copy_page(self, dst_pa: int, src_pa: int) -> None:
-        self.reads.update(range(src_pa >> 3, (src_pa >> 3) + _WORDS_PER_PAGE))
-        self.writes.update(range(dst_pa >> 3, (dst_pa >> 3) + _WORDS_PER_PAGE))
+        self._page_read(src_pa)
+        self._page_write(dst_pa)
         super().copy_page(dst_pa, src_pa)
 
     def zero_page(self, pa: int) -> None:
-        self.writes.update(range(pa >> 3, (pa >> 3) + _WORDS_PER_PAGE))
+        self._page_write(pa)
         super().zero_page(pa)
 
-    def take(self) -> tuple[set[int], set[int]]:
-        r, w = self.reads, self.writes
-        self.reads, self.writes = set(), set()
-        return r, w
+    def take(self) -> tuple[set, set, set]:
+        r, w, a = self.reads, self.writes, self.wany
+        self.reads, self.writes, self.wany = set(), set(), set()
+        return r, w, a
 
     def digest(self) -> int:
         return hash(tuple((pfn, bytes(pg)) for pfn, pg in sorted(self._pages.items())))
 
 
-@dataclass(frozen=True)
 class Footprint:
-    reads: frozenset[int]
-    writes: frozenset[int]
+    """What one move read and wrote: tokens (memory words, kernel and device resources, pages).
+
+    `wany` holds container tokens of which some element was written (a word
+    of a page, a key of a kernel dict): it conflicts with reads and writes of
+    the whole container, not with writes of other elements.
+    """
+
+    __slots__ = ("reads", "writes", "wany", "_touch")
+
+    def __init__(self, reads: frozenset, writes: frozenset, wany: frozenset = frozenset()) -> None:
+        self.reads, self.writes, self.wany = reads, writes, wany
+        self._touch = reads | writes | wany
 
     def conflicts(self, other: "Footprint") -> bool:
-        w, ow = self.writes, other.writes
-        return not (w.isdisjoint(ow) and w.isdisjoint(other.reads) and ow.isdisjoint(self.reads))
+        return not (self.writes.isdisjoint(other._touch) and other.writes.isdisjoint(self._touch)
+                    and self.wany.isdisjoint(other.reads) and other.wany.isdisjoint(self.reads))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Footprint) and (self.reads, self.writes, self.wany) == \
+            (other.reads, other.writes, other.wany)
+
+    def __hash__(self) -> int:
+        return hash((self.reads, self.writes, self.wany))
 
 
 @dataclass(frozen=True, order=True)
@@ -280,6 +338,11 @@ class World:
         self.trace = trace = Trace()
         self.device = dev = RefDevice(mem, layout.pasid_tbl_base, trace, config)
         self.host = host = Host(sc, dev, mem, layout.pasid_tbl_base, trace, policy, layout)
+        self.sink = Sink()
+        instrument(host, self.sink)
+        self._rest = rest_digest(host)
+        self.fast = False  # replaying moves whose footprints are known: skip computing them
+        self.keep_hist = True  # the per-token histories of the state key (also while replaying)
         initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
         initial.update(host.initial)
         self.initial = initial
@@ -295,10 +358,8 @@ class World:
         self.preemptions = 0
         self.history: list[Move] = []
         self.op_steps: dict[str, list[tuple[str, str, str]]] = {t.name: [] for t in self.cpus}
-        # checker-visible events: all of the CPU side in order, all of the device side in
-        # order, and per page token the order of the moves of both sides that touched it
-        self.cpu_obs: list[tuple] = []
-        self.dev_obs: list[tuple] = []
+        # checker-visible events: per token (page, ITag, the global order) the moves that
+        # produced them, in order: the trace up to swapping independent moves
         self.tok_hist: dict[Any, list] = {}
         self.must_lookup: dict[int, list[tuple[int, int]]] = {}  # itag -> commands to look up first
         self.dev_names = {d.index: d.name for d in self.devs}
@@ -484,14 +545,25 @@ class World:
         writes: set = set()
         dev = self.device
         dev.now += 1  # one logical cycle per move: trace times keep the order of the moves
+        self.sink.clear()  # (what enabled() and key() looked at is not part of the move)
+        self.mem.take()
         if m.kind == "cpu":
             t = self.run.cpus[m.thread]
             if self.preempts(m):
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
+            if t.blocked is not None:
+                # woken: a lock (instrumented), a PTE (memory), or invalidation completions,
+                # which an inv move delivers (it writes ITAGS): the wake depends on it
+                reads.add(ITAGS)
             self.run.cpu_try(t)
-            writes.add(KERNEL)
+            reads.add(REST)
+            if not self.fast:
+                rest = rest_digest(self.host)  # (only CPU moves change it)
+                if rest != self._rest:
+                    writes.add(REST)
+                    self._rest = rest
             for inv in dev._invs:
                 if id(inv) not in invs0:  # sent by this step
                     writes.update((INV_ORDER, ITAGS))  # issued before or after each access
@@ -526,27 +598,35 @@ class World:
             name = self._run_event(proc, reads, writes)
             self._run_chain(proc, name, reads, writes)
             self.run.poll()
-        side = self.cpu_obs if m.kind == "cpu" else self.dev_obs
+        if self.fast:  # a replay: the footprint is known already
+            self.history.append(m)
+            if not self.keep_hist:
+                return None  # type: ignore[return-value]
         per_tok: dict[Any, list] = {}
         if m.kind == "issue":
             a = self.run.devs[m.thread].outstanding
             assert a is not None and a.va is not None
             desc = ("issue", m.thread, a.va)
-            side.append(desc)
             per_tok.setdefault(_vtok(self.sc.pasid, a.va), []).append(desc)
+            # issues relative to Invalidate Requests (completion-before-drain compares them);
+            # in the state's history only: issues commute with each other
+            self.tok_hist.setdefault(INV_ORDER, []).append((False, (desc,)))
         for e in self.trace.events[n0:]:
             toks = _tokens(e)
             if toks:
                 desc = _describe(e)
-                side.append(desc)
                 for tk in toks:
                     per_tok.setdefault(tk, []).append(desc)
         for tk, descs in per_tok.items():
             self.tok_hist.setdefault(tk, []).append((m.kind == "cpu", tuple(descs)))
             writes.add(tk)
+        if self.fast:
+            return None  # type: ignore[return-value]
         self.history.append(m)
-        r, w = self.mem.take()
-        return Footprint(frozenset(r | reads), frozenset(w | writes))
+        r, w, a = self.mem.take()
+        sink = self.sink
+        return Footprint(frozenset(r | reads | sink.reads), frozenset(w | writes | sink.writes),
+                         frozenset(a | sink.wany))
 
     # -- end of a schedule -------------------------------------------------------------------
     def stuck(self) -> list[str]:
@@ -562,7 +642,8 @@ class World:
         return out
 
     # -- state hashing -----------------------------------------------------------------------
-    def key(self) -> int:
+    def key(self, actor: bool = True) -> int:
+        """The state's hash; `actor`: with the last actor (preemption bounds depend on it)."""
         dev, host = self.device, self.host
         th_of = {c.uid: c.cmd.thread for c in dev._busy if c is not None}
         pend = tuple(sorted((proc, dev._heap[i][3].__name__, _dev_args(dev._heap[i][4], th_of))
@@ -584,9 +665,8 @@ class World:
                          None if t.blocked is None else t.blocked.reason, tuple(self.op_steps[t.name]))
                         for t in self.cpus)
         threads += tuple((d.name, len(d.queue), d.outstanding.line if d.outstanding else None) for d in self.devs)
-        obs = (tuple(self.cpu_obs), tuple(self.dev_obs),
-               tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0]))))
-        return hash((self.mem.digest(), devstate, kern, threads, self.last_actor, obs))
+        obs = tuple(sorted(((tk, tuple(h)) for tk, h in self.tok_hist.items()), key=lambda kv: repr(kv[0])))
+        return hash((self.mem.digest(), devstate, kern, threads, self.last_actor if actor else None, obs))
 
 
 def _frames_digest(fa: Any) -> tuple:
@@ -654,23 +734,34 @@ def _tokens(e: Any) -> tuple:
     themselves and of device events among themselves is kept whole.
     """
     t = type(e)
-    if t is CpuStore or t is CpuLoad:
+    if t is CpuStore:
+        return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W)
+    if t is CpuLoad:  # judged against the writes to its own address only
         return (_vtok(e.pasid, e.va), _ptok(e.pa))
     if t is DevAccess:
-        return (_vtok(e.pasid, e.va), _ptok(e.pa))
+        return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W if e.write else ORDER_R)
     if t is MemAccess:
-        return (_ptok(e.pa),) if e.source == "dma" else ()
-    if t is PteChange or t is ZeroFill:
-        out = [_vtok(e.pasid, e.va + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE)]
-        for pa in (getattr(e, "old_pa", None), getattr(e, "new_pa", None)):
-            if pa is not None:
-                out.extend(_ptok(pa + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE))
-        return tuple(out)
+        return (_ptok(e.pa), ORDER_W if e.write else ORDER_R) if e.source == "dma" else ()
+    if t is ZeroFill:
+        return _page_tokens(e) + (ORDER_W,)
+    if t is PteChange:
+        return _page_tokens(e)
     if t is FrameEvent:
         return (_ptok(e.pfn << PAGE_SHIFT),)
-    if t is InvReq or t is InvCpl:
+    if t is InvReq:
+        return (("inv", e.itag), INV_ORDER)
+    if t is InvCpl:
         return (("inv", e.itag),)
     return ()
+
+
+def _page_tokens(e: Any) -> tuple:
+    """A PTE change or zero fill: its virtual pages and the physical pages it unmapped and mapped."""
+    out = [_vtok(e.pasid, e.va + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE)]
+    for pa in (getattr(e, "old_pa", None), getattr(e, "new_pa", None)):
+        if pa is not None:
+            out.extend(_ptok(pa + off) for off in range(0, min(e.size, 1 << 21), PAGE_SIZE))
+    return tuple(out)
 
 
 def _describe(e: Any) -> tuple:
@@ -705,7 +796,7 @@ class Result:
     found: Found | None = None
     timed_out: bool = False
     levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
-    finals: set = field(default_factory=set)  # (final memory digest, failed rules) per complete schedule
+    finals: set = field(default_factory=set)  # (final values, device responses, failed rules) per schedule
     verdict_sets: set = field(default_factory=set)
 
     @property
@@ -716,7 +807,8 @@ class Result:
         head = (f"{self.scenario} [{self.policy}]: {self.schedules} schedules, {self.states} distinct states, "
                 f"{self.pruned} pruned, {self.cut} cut, {self.moves} moves, {self.seconds:.2f} s")
         if self.found is None:
-            lim = f"at most {self.bound} preemption(s), {self.depth} moves"
+            pre = "any number of preemptions" if self.bound < 0 else f"at most {self.bound} preemption(s)"
+            lim = f"{pre}, {self.depth} moves"
             if self.timed_out:
                 return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
                         f"no violation in the {self.schedules} schedules run at that bound")
@@ -734,8 +826,11 @@ class Explorer:
                  reduce: bool = True, config: RefConfig | None = None, layout: Layout | None = None,
                  stop_at_first: bool = False, keep_finals: bool = False, time_limit: float | None = None,
                  hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
-                 on_leaf: Any = None) -> None:
+                 on_leaf: Any = None, method: str = "bounded") -> None:
         self.on_leaf = on_leaf  # called with the World of every complete schedule (model.coverage)
+        if method not in ("bounded", "dpor", "hybrid"):
+            raise ValueError(f"method {method!r}: expected bounded, dpor or hybrid")
+        self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
         # schedules in the end, but a violation that needs early choices is met sooner
@@ -749,21 +844,45 @@ class Explorer:
         # No page-walk cache: the reduction above counts on every walk reading
         # every level (the PASID entry and upper levels merged into one move).
         self.config = config or RefConfig(pwc_entries=0)
-        self.layout = layout or Layout()
+        # a frame pool sized to the scenario: the same frames come out first (lowest
+        # first), and the allocator's setup and state digest stay small
+        self.layout = layout or Layout(pool_frames=min(Layout.pool_frames, 512 + 2 * sum(p.count for p in sc.pages)))
         self.progs = thread_programs(sc)
         self.stop_at_first = stop_at_first
         self.keep_finals = keep_finals
         self.time_limit = time_limit
 
-    def world(self, schedule: Iterable[Move] = ()) -> World:
+    def world(self, schedule: Iterable[Move] = (), *, fast: bool = False, keep_hist: bool = True) -> World:
+        """A fresh world after `schedule`; `fast`: without the footprints of the replayed moves."""
         w = World(self.sc, self.progs, self.policy, self.config, self.layout)
+        if not self.reduce:  # enumeration needs no footprints and no state keys at all
+            w.fast, w.keep_hist = True, False
+            for m in schedule:
+                w.do(m)
+            return w
+        w.fast, w.keep_hist = fast, keep_hist
         for m in schedule:
             w.do(m)
+        if fast:
+            w.fast, w.keep_hist = False, True
+            w._rest = rest_digest(w.host)
         return w
 
     def explore(self) -> Result:
+        if self.method == "hybrid" and self.reduce:
+            return self._hybrid()
         t0 = time.monotonic()
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
+        if self.method == "dpor" and self.reduce:
+            from .dpor import explore_dpor
+            res.bound = -1  # any number of preemptions
+            self._res = res
+            explore_dpor(self, res)
+            if res.found is not None:
+                res.found = self.fewer_switches(res.found)
+            res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
+            res.seconds = time.monotonic() - t0
+            return res
         first = 0 if self.deepen else self.max_preemptions
         for bound in range(first, self.max_preemptions + 1):
             res.bound = bound
@@ -783,6 +902,84 @@ class Explorer:
                 break
         res.seconds = time.monotonic() - t0
         return res
+
+    def fewer_switches(self, found: Found) -> Found:
+        """The same violation as an equivalent schedule with fewer thread switches.
+
+        DPOR runs one schedule per ordering of conflicting moves, not the one
+        with the fewest preemptions, and a counterexample file needs few.
+        Reorder the moves greedily (keep the last thread going while its next
+        move's conflicting predecessors have run), which keeps every conflict
+        in its order, so the verdict is the same; checked by running it.
+        """
+        from .dpor import proc_of
+        w = self.world()
+        fps = [w.do(m) for m in found.schedule]
+        n = len(fps)
+        procs = [proc_of(m) for m in found.schedule]
+        preds = [{i for i in range(j) if procs[i] == procs[j] or fps[i].conflicts(fps[j])} for j in range(n)]
+        def run_len(j: int, done: set[int]) -> int:
+            """How many moves of j's process can run in a row from j."""
+            d, k, p = set(done), 0, procs[j]
+            while True:
+                nxt = next((i for i in range(n) if i not in d and procs[i] == p), None)
+                if nxt is None or not preds[nxt] <= d:
+                    return k
+                d.add(nxt)
+                k += 1
+
+        best = found
+        for longest in (False, True):
+            done: set[int] = set()
+            order: list[int] = []
+            last = None
+            while len(order) < n:
+                avail = [j for j in range(n) if j not in done and preds[j] <= done]
+                same = [j for j in avail if procs[j] == last]
+                if same:
+                    j = same[0]
+                elif longest:
+                    j = max(avail, key=lambda i: (run_len(i, done), -i))
+                else:
+                    j = avail[0]
+                order.append(j)
+                done.add(j)
+                if found.schedule[j].kind != "inv":
+                    last = procs[j]
+            sched = [found.schedule[j] for j in order]
+            w2 = self.world()
+            for m in sched:
+                w2.do(m)
+            verdicts = w2.verdicts()
+            failed = frozenset(v.rule for v in verdicts if not v.ok)
+            if failed >= found.rules and w2.preemptions < best.preemptions:
+                best = Found(sched, failed, [v for v in verdicts if not v.ok], w2.preemptions)
+        return best
+
+    def _hybrid(self) -> Result:
+        """Bounded first (a violation with few preemptions comes out early, and the
+        shortest one), then DPOR for a verdict with any number of preemptions; half
+        the time limit each, the second half with what the first left over."""
+        t0 = time.monotonic()
+        half = None if self.time_limit is None else self.time_limit / 2
+
+        def run(method: str, limit: float | None) -> Result:
+            sub = Explorer.__new__(Explorer)
+            sub.__dict__.update(self.__dict__)
+            sub.method, sub.time_limit = method, limit
+            return sub.explore()
+
+        b = run("bounded", half)
+        if b.found is not None:
+            return b
+        left = None if self.time_limit is None else max(1.0, self.time_limit - (time.monotonic() - t0))
+        d = run("dpor", left)
+        for r in (b, d):
+            r.seconds = time.monotonic() - t0
+        if d.found is not None or d.exhaustive or not b.exhaustive:
+            d.pruned += b.pruned
+            return d
+        return b  # clean within its bound; DPOR did not finish
 
     def _dfs(self, w: World, prefix: list[Move], sleep: dict[Move, Footprint], budget: int) -> None:
         res = self._res
@@ -844,11 +1041,13 @@ class Explorer:
         failed = frozenset(v.rule for v in verdicts if not v.ok)
         if self.keep_finals:
             final = tuple(sorted(w.host.values(w.host.addresses(w.trace)).items()))
-            res.finals.add((final, failed))
+            # what the device saw: each access's data or fault, in each thread's order
+            seen = tuple((ln, r.thread, r.fault, r.rdata) for ln, r in w.run.responses)
+            res.finals.add((final, tuple(sorted(seen)), failed))
             res.verdict_sets.add(failed)
         if failed:
             f = res.found
-            if f is None or len(prefix) < len(f.schedule):
+            if f is None or (w.preemptions, len(prefix)) < (f.preemptions, len(f.schedule)):
                 res.found = Found(list(prefix), failed, [v for v in verdicts if not v.ok], w.preemptions)
 
 
@@ -868,7 +1067,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--bound", type=int, default=2, help="maximum preemptions of CPU threads (default 2)")
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
+                    help="dpor: every ordering of conflicting moves, any number of preemptions; "
+                         "bounded: every schedule within --bound preemptions; hybrid (default): bounded for "
+                         "half the time limit, then dpor")
+    ap.add_argument("--bound", type=int, default=2, help="bounded: maximum preemptions (default 2)")
     ap.add_argument("--depth", type=int, default=400, help="maximum moves per schedule (default 400)")
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
     ap.add_argument("--out", default="build/explore", help="directory for counterexample scenario files")
@@ -891,7 +1094,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             hook = None if args.no_coverage else (lambda w, p=pol.value: coverage.collect(w.trace, p))
             res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
-                           time_limit=args.time_limit, on_leaf=hook).explore()
+                           time_limit=args.time_limit, on_leaf=hook, method=args.method).explore()
         except (ScenarioError, Err) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

@@ -26,6 +26,8 @@ Measures and prints (and writes bench.json):
     the results back).
 * The same device-bound workload on the reference device (pure Python, no
   simulator), as a yardstick for what the host model and checkers cost.
+* Exploration (tb.bench_explore; --skip-explore leaves it out): the doc's COW
+  scenario per policy and the whole matrix in exploration mode.
 """
 from __future__ import annotations
 
@@ -209,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seeds of the random vs coverage-directed comparison on the reference device")
     ap.add_argument("--directed-rtl-seeds", type=positive_int, default=100,
                     help="seeds of the same comparison on the RTL (deferred only)")
+    ap.add_argument("--skip-explore", action="store_true",
+                    help="do not measure exploration (tb.bench_explore: COW per policy, the whole matrix)")
     a = ap.parse_args(argv)
     out = a.out
     from tb.rtldev import CosimServer
@@ -237,10 +241,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] multi process: device-bound stress on {jobs} simulators ...", flush=True)
         res["multi_process"] = parallel_figures(list(range(jobs * a.seeds)), jobs, **heavy)
     res["reference_device_same_workload"] = ref_figures(list(range(a.seeds)), **heavy)
+    if not a.skip_explore:
+        from tb.bench_explore import explore_figures
+        print("[bench] exploration: cow_threads.scn per policy, the matrix in exploration mode ...", flush=True)
+        res["explore"] = explore_figures()
     res["machine"]["load_average_after"] = list(os.getloadavg())
     (out / "bench.json").write_text(json.dumps(res, indent=1))
     print()
     print(report(res))
+    if "explore" in res:
+        from tb.bench_explore import report as explore_report
+        print(explore_report(res["explore"]))
     print(f"wrote {out / 'bench.json'}")
     errs = (res["single_process"]["stress"]["scoreboard_errors"]
             + res["single_process"]["stress_device_bound"]["scoreboard_errors"]

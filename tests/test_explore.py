@@ -246,3 +246,19 @@ def test_cow_threads_race_in_explorer_moves_gives_a_short_counterexample(tmp_pat
     p.write_text(cex.text)
     assert "ordering" in run_scenario_sync(load(p), "deferred").failed_rules
     assert not run_scenario_sync(load(p), "notify-inside-lock").failed_rules
+
+
+def test_matrix_cell_clean_for_any_number_of_preemptions():
+    """A safe cell decided by DPOR (make matrix EXPLORE=1's second stage): clean, exhaustive, unbounded."""
+    from model.matrix import load_rows
+    from model.matrix_explore import explore_row
+    row = next(r for r in load_rows() if r.op == "zap_early_free")
+    cell = explore_row(row, "notify-inside-lock", bound=-1, time_limit=120, method="dpor")
+    assert cell.status == "agree" and cell.result.exhaustive, cell.result.summary()
+    assert "any number of preemptions" in cell.result.summary()
+
+
+def test_hybrid_reports_the_bounded_violation_first():
+    res = Explorer(load_threads(ZAP), "deferred", preemptions=1, method="hybrid", time_limit=60).explore()
+    assert res.found is not None and res.found.rules == {"use-after-free"}
+    assert res.found.preemptions <= 1

@@ -1,0 +1,203 @@
+"""The reductions of model.explore are sound: they reach every verdict and outcome enumeration reaches.
+
+* DPOR (model.dpor, any number of preemptions), stateless and with state
+  caching, reaches at least the verdicts and outcomes (final memory, what
+  every device access returned, failed rules) of enumerating every schedule
+  within one preemption (none for the larger ones), and exactly those of enumerating every schedule
+  where that is small enough to run.
+* The comparison can fail: DPOR without its race detection loses a verdict.
+* The footprints behind the reduction: kernel bookkeeping per lock / frame,
+  the ordering checker's cross-address orders (swapping two device reads of
+  different pages changes its verdict, so they must conflict; a read and a
+  store of different pages commute), page tokens for whole-page operations.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model import dpor
+from model.check import check_all
+from model.explore import ORDER_R, ORDER_W, Explorer, Footprint, _tokens, parse_threads
+from model.trace import CpuStore, DevAccess, Trace
+
+HEAD = """
+scenario small
+pasid 1
+vma  0x10000000 0x10010000 anon rw
+"""
+ZAP = HEAD + """page addrA 0x10000000 present
+CPU-thread-0 {zap_early_free addrA}
+DEV-thread-0 {read addrA}
+"""
+COW = HEAD + """page addrA 0x10000000 cow
+CPU-thread-0 {store addrA}
+DEV-thread-0 {read addrA}
+"""
+TWO_COW = HEAD + """page addrA 0x10000000 cow
+page addrB 0x10002000 cow
+CPU-thread-0 {store addrA}
+CPU-thread-1 {store addrB}
+"""
+STORE_RACE = HEAD + """page addrA 0x10000000 present
+CPU-thread-0 {store addrA}
+DEV-thread-0 {read addrA}
+DEV-thread-1 {write addrA}
+"""
+
+
+def _run(text: str, policy: str, **kw):
+    r = Explorer(parse_threads(text, "small.scn"), policy, keep_finals=True, **kw).explore()
+    assert r.exhaustive, r.summary()
+    return r
+
+
+@pytest.mark.parametrize("text,policy,bound", [
+    (ZAP, "deferred", 1), (ZAP, "notify-inside-lock", 0), (COW, "deferred", 1), (COW, "secondary-with-flush", 1),
+    (TWO_COW, "notify-inside-lock", 0), (STORE_RACE, "deferred", 1),
+])
+def test_unbounded_dpor_covers_bounded_enumeration(text, policy, bound):
+    full = _run(text, policy, preemptions=bound, deepen=False, reduce=False)
+    for hashing in (False, True):
+        red = _run(text, policy, preemptions=-1, method="dpor", hashing=hashing)
+        assert full.verdict_sets <= red.verdict_sets, hashing
+        assert full.finals <= red.finals, hashing
+        assert red.schedules < full.schedules
+
+
+def test_unbounded_dpor_equals_unbounded_enumeration():
+    """Small enough to enumerate with any number of preemptions."""
+    text = HEAD + """page addrA 0x10000000 present
+CPU-thread-0 {store addrA}
+DEV-thread-0 {read addrA}
+"""
+    full = _run(text, "deferred", preemptions=99, deepen=False, reduce=False)
+    assert len(full.finals) > 1  # the read sees the old or the new value
+    for hashing in (False, True):
+        red = _run(text, "deferred", preemptions=-1, method="dpor", hashing=hashing)
+        assert red.finals == full.finals, hashing
+        assert red.verdict_sets == full.verdict_sets
+
+
+def test_dpor_soundness_check_can_fail(monkeypatch):
+    """Without race detection DPOR runs one schedule per node and loses the use-after-free."""
+    full = _run(ZAP, "deferred", preemptions=1, deepen=False, reduce=False)
+    assert frozenset({"use-after-free"}) in full.verdict_sets
+    monkeypatch.setattr(dpor, "_races", lambda *a, **k: None)
+    monkeypatch.setattr(dpor, "_summary_races", lambda *a, **k: None)
+    lossy = _run(ZAP, "deferred", method="dpor")
+    assert lossy.verdict_sets != full.verdict_sets
+
+
+def test_dpor_finds_the_zap_use_after_free_without_a_bound():
+    r = Explorer(parse_threads(ZAP, "zap.scn"), "deferred", preemptions=-1, method="dpor").explore()
+    assert r.found is not None and r.found.rules == {"use-after-free"}, r.summary()
+    assert "any number of preemptions" not in r.summary()  # a violation, not a verdict of absence
+    clean = Explorer(parse_threads(ZAP, "zap.scn"), "notify-inside-lock", preemptions=-1, method="dpor").explore()
+    assert clean.found is None and "no violation in all" in clean.summary()
+    assert "any number of preemptions" in clean.summary()
+
+
+# --------------------------------------------------------------------------- the footprints
+
+A, B = 0x1000_0000, 0x1000_2000
+PA, PB = 0x20_0000, 0x20_2000
+
+
+def _read(t: int, va: int, pa: int, value: int, thread: int = 0) -> DevAccess:
+    return DevAccess(thread=thread, write=False, pasid=1, va=va, pa=pa, value=value, issue=t, complete=t,
+                     mem_time=t)
+
+
+def test_reads_of_different_pages_do_not_commute_for_the_ordering_checker():
+    """Stores A then B; the device reads B new, then A old: a violation. Swap the reads: none.
+    So device reads of different pages must conflict (ORDER_R), or a reduction could keep
+    only the harmless order."""
+    init = {(1, A): 1, (1, B): 2}
+    stores = [CpuStore(time=1, thread="c0", pasid=1, va=A, pa=PA, value=11),
+              CpuStore(time=2, thread="c1", pasid=1, va=B, pa=PB, value=22)]
+    bad, good = Trace(), Trace()
+    for e in stores + [_read(3, B, PB, 22, 1), _read(4, A, PA, 1, 0)]:
+        bad.add(e)
+    for e in stores + [_read(3, A, PA, 1, 0), _read(4, B, PB, 22, 1)]:
+        good.add(e)
+    assert "ordering" in {v.rule for v in check_all(bad, init) if not v.ok}
+    assert not {v.rule for v in check_all(good, init) if not v.ok}
+    rb, ra = _read(3, B, PB, 22, 1), _read(4, A, PA, 1, 0)
+    assert ORDER_R in _tokens(rb) and ORDER_R in _tokens(ra)
+    fb, fa = Footprint(frozenset(), frozenset(_tokens(rb))), Footprint(frozenset(), frozenset(_tokens(ra)))
+    assert fb.conflicts(fa)
+    # stores of different pages are ordered too; a read and a store of different pages commute
+    s0, s1 = (Footprint(frozenset(), frozenset(_tokens(s))) for s in stores)
+    assert ORDER_W in s0.writes and s0.conflicts(s1)
+    assert not fb.conflicts(s0)
+
+
+def test_kernel_footprints_follow_locks_and_frames():
+    """Two COW faults on different pages: their allocations conflict (the free list), their
+    page-table lock sections conflict, a copy into one's new page does not touch the other's."""
+    ex = Explorer(parse_threads(TWO_COW, "two.scn"), "deferred", method="dpor")
+    w = ex.world()
+    steps: dict[str, list] = {"CPU-thread-0": [], "CPU-thread-1": []}
+    from model.trace import OpStep
+    for t in ("CPU-thread-0", "CPU-thread-1"):
+        while any(m.thread == t for m in w.enabled()):
+            n0 = len(w.trace.events)
+            m = next(m for m in w.enabled() if m.thread == t)
+            fp = w.do(m)
+            names = [e.step for e in w.trace.events[n0:] if type(e) is OpStep]
+            steps[t].append((names[0] if names else "", fp))
+    by = {t: dict(s) for t, s in steps.items()}
+    a, b = by["CPU-thread-0"], by["CPU-thread-1"]
+    assert ("free-list",) in a["alloc"].writes
+    assert a["alloc"].conflicts(b["alloc"])
+    assert ("lock", "pt_lock") in a["pt_lock"].writes and a["pt_lock"].conflicts(b["pt_lock"])
+    assert not a["copy"].conflicts(b["copy"])
+    assert not a["range_start"].conflicts(b["pte_set"])
+
+
+def test_page_tokens_for_whole_page_operations():
+    """A word write conflicts with zeroing its page, not with a write of another word of it."""
+    ex = Explorer(parse_threads(COW, "c.scn"), "deferred")
+    mem = ex.world().mem
+    mem.take()
+    mem.write64(0x30_0008, 1)
+    w1 = Footprint(*map(frozenset, mem.take()))
+    mem.write64(0x30_0010, 2)
+    w2 = Footprint(*map(frozenset, mem.take()))
+    mem.zero_page(0x30_0000)
+    z = Footprint(*map(frozenset, mem.take()))
+    mem.read64(0x30_0010)
+    r2 = Footprint(*map(frozenset, mem.take()))
+    assert not w1.conflicts(w2)
+    assert w1.conflicts(z) and z.conflicts(w2) and z.conflicts(r2)
+    assert w2.conflicts(r2) and not w1.conflicts(r2)
+
+
+def test_dpor_counterexample_replays_in_script_mode(tmp_path):
+    from model.counterexample import write_counterexample
+    from model.notifier import Policy
+    from model.scenario import load
+    from model.scheduler import run_scenario_sync
+    from model.explore import load_threads
+    sc = load_threads(Path(__file__).resolve().parent.parent / "scenarios" / "zap_threads.scn")
+    r = Explorer(sc, "deferred", method="dpor").explore()
+    assert r.found is not None and r.found.preemptions <= 1, r.summary()
+    path, msg = write_counterexample(sc, Policy.DEFERRED, r.found, tmp_path)
+    assert path is not None, msg
+    assert "use-after-free" in run_scenario_sync(load(path), "deferred").failed_rules
+
+
+def test_dpor_finds_the_planted_bug(monkeypatch):
+    """notify-inside-lock with its invalidations cut off (as in test_explore): DPOR finds it too."""
+    from model import notifier
+    from model.notifier import Policy
+    table = dict(notifier.POLICY_TABLE)
+    table[Policy.NOTIFY_INSIDE_LOCK] = frozenset()
+    monkeypatch.setattr(notifier, "POLICY_TABLE", table)
+    real = notifier.range_end_invalidates
+    monkeypatch.setattr(notifier, "range_end_invalidates",
+                        lambda p, only_end: False if p is Policy.NOTIFY_INSIDE_LOCK else real(p, only_end))
+    r = Explorer(parse_threads(ZAP, "zap.scn"), "notify-inside-lock", method="dpor").explore()
+    assert r.found is not None, r.summary()
