@@ -63,6 +63,25 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         summary="the secondary TLB is invalidated only by pmdp_huge_clear_flush_notify after "
                 "migrate_page_copy, not before the copy",
     ),
+    BugSwitch(
+        name="page-mkclean-invalidate-after-unlock",
+        point="page_mkclean_one:invalidate",
+        effect="after-unlock",
+        versions="up to 4.10",
+        fixed_by="4.11 page_vma_mapped_walk conversion (callback under the lock); "
+                 "369ea8242c0f mm/rmap: update to new mmu_notifier semantic v2 (4.13)",
+        summary="page_mkclean_one calls mmu_notifier_invalidate_page after pte_unmap_unlock: a device "
+                "write in between lands in a page just judged clean",
+    ),
+    BugSwitch(
+        name="clear-refs-no-notifier",
+        point="clear_refs_write:notifier",
+        effect="drop",
+        versions="3.11-rc (0f8975ec4db2)",
+        fixed_by="6733f9cb30ae soft-dirty: call mmu notifiers when write-protecting ptes (3.11)",
+        summary="clear_refs_write write-protects every PTE and clears soft-dirty without "
+                "mmu_notifier_invalidate_range_start/end: the device keeps writing without a fault",
+    ),
 )}
 
 
