@@ -1,0 +1,104 @@
+"""Rule lost-dirty: a device write into a page after the kernel judged the page
+clean, which the kernel then drops or never writes back (model/check/lost_dirty.py)."""
+from __future__ import annotations
+
+import pytest
+
+from model.check import check_all, check_lost_dirty
+from model.scenario import parse
+from model.scheduler import run_scenario_sync
+from model.trace import DevAccess, PageClean, Trace
+
+P, VA, PA = 1, 0x1000_0000, 0x40_0000
+
+
+def _clean(t: int, was_set: bool, *, discard: bool = False, bit: str = "dirty") -> PageClean:
+    return PageClean(time=t, pasid=P, va=VA, pa=PA, size=0x1000, bit=bit, was_set=was_set, discard=discard,
+                     why="test")
+
+
+def _write(t: int, *, fault: int = 0, off: int = 0x10) -> DevAccess:
+    return DevAccess(thread=0, write=True, pasid=P, va=VA + off, pa=PA + off, value=0x55, issue=t - 2,
+                     complete=t + 2, fault=fault, atc_hit=True, mem_time=None if fault else t)
+
+
+def _rules(events) -> list[str]:
+    return [v.rule for v in check_lost_dirty(Trace(list(events))) if not v.ok]
+
+
+def test_write_after_a_clean_judgement_then_judged_clean_again_is_lost():
+    bad = check_lost_dirty(Trace([_clean(10, True), _write(20), _clean(30, False)]))
+    assert [v.rule for v in bad if not v.ok] == ["lost-dirty"]
+    assert "t=20" in bad[0].message and "page_mkclean" not in bad[0].message and "without setting dirty" in bad[0].message
+
+
+def test_write_into_a_discarded_page_is_lost():
+    assert _rules([_clean(10, False, discard=True), _write(20)]) == ["lost-dirty"]
+    # a write after the clean and before the discard: the discard read D clear
+    assert _rules([_clean(10, True), _write(20), _clean(30, False, discard=True)]) == ["lost-dirty"]
+
+
+@pytest.mark.parametrize("events", [
+    [_write(5), _clean(10, True), _clean(30, False)],          # the write came before the judgement
+    [_clean(10, True), _write(20), _clean(30, True)],           # the write set the bit (a walk, a fault)
+    [_clean(10, True), _write(20)],                             # nothing judged the page after the write
+    [_clean(10, True), _write(10), _clean(30, False)],          # same cycle as the judgement: either order
+    [_clean(10, True), _write(20), _clean(20, False)],          # same cycle as the next judgement
+    [_clean(10, True), _write(20, fault=2), _clean(30, False)],  # the write faulted: nothing reached memory
+    [_clean(10, True), _write(20, off=0x2000), _clean(30, False)],  # another page
+    [_clean(10, True, bit="soft-dirty"), _write(20), _clean(30, True)],  # another bit's judgement
+])
+def test_quiet_cases(events):
+    assert _rules(events) == []
+
+
+def test_the_rule_is_in_check_all():
+    got = [v.rule for v in check_all(Trace([_clean(10, True), _write(20), _clean(30, False)])) if not v.ok]
+    assert "lost-dirty" in got
+
+
+# --------------------------------------------------------------------------- MADV_FREE on the model
+
+MADV = """
+scenario madv_free_lost_dirty
+cycles-per-step 10
+vma 0x10000000 0x10001000 anon rw
+page A 0x10000000 present
+[Time 0]
+DEV-thread-0 {write A}
+[Time 1]
+CPU-thread-0 {madv_free A%s}
+[Time 2]
+DEV-thread-0 {write A}
+[Time 3]
+CPU-thread-0 {%s}
+[Time 4]
+CPU-thread-1 {try_to_unmap A}
+"""
+
+
+def _madv(until: bool, policy: str = "notify-inside-lock"):
+    text = MADV % ((" until pt_unlock", "resume") if until else ("", "load A"))
+    return run_scenario_sync(parse(text, "m.scn"), policy, 0)
+
+
+def test_madv_free_discard_of_a_page_the_device_wrote_without_d_is_lost_dirty():
+    """The device writes through its dirty cached translation between
+    madvise_free_pte_range's unlock and its range_end: D stays clear, reclaim
+    discards the page with the write in it. lost-write excuses the discard
+    (a removal); lost-dirty names it."""
+    res = _madv(True)
+    assert res.failed_rules == {"lost-dirty"}
+    cleans = res.trace.of(PageClean)
+    assert [c.discard for c in cleans] == [False, True]
+    dev = res.trace.of(DevAccess)
+    assert dev[1].atc_hit and not dev[1].fault
+
+
+def test_madv_free_with_the_device_invalidated_first_is_clean():
+    """After madv_free returned, the device's entry is gone: its write walks,
+    sets D, and reclaim keeps the page."""
+    res = _madv(False)
+    assert not res.failed_rules
+    assert [c.discard for c in res.trace.of(PageClean)] == [False], "reclaim must not discard a dirty page"
+    assert not res.trace.of(DevAccess)[1].atc_hit
