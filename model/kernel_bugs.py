@@ -82,6 +82,17 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         summary="clear_refs_write write-protects every PTE and clears soft-dirty without "
                 "mmu_notifier_invalidate_range_start/end: the device keeps writing without a fault",
     ),
+    BugSwitch(
+        name="clear-refs-elided-flush",
+        point="clear_refs_write:flush",
+        effect="drop",
+        versions="0758cd830494 to early 2021 (5.11)",
+        fixed_by="mm: proc: Invalidate TLB after clearing soft-dirty page state (Will Deacon, 2021, "
+                 "Fixes: 0758cd830494)",
+        summary="tlb_finish_mmu elides the flush when nothing was batched: clear_refs' write-protect is "
+                "never flushed; a secondary TLB bound to the flush (6.6+) is never told",
+        policy="secondary-with-flush",
+    ),
 )}
 
 

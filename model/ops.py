@@ -1592,7 +1592,7 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     yield from o.unlock()
     if rng is not None:
         yield from o.range_end(rng)
-    yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE)
+    yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE, point="clear_refs_write:flush")
     yield o.step("tlb_flush", "flush_tlb_mm")
     if exclusive:
         mm.mmap_lock.up_write(thread)
