@@ -966,6 +966,7 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
     rng = yield from o.range_start(start, end, Event.CLEAR)
     yield from o.lock()
     n = 0
+    judged: list[tuple[int, int, int, bool]] = []
     for a, hit in _leaves(mm, start, end):
         if hit[2] != PAGE_SIZE or not hit[1] & pt.P:
             continue
@@ -978,14 +979,24 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
                                      soft_dirty=bool(hit[1] & SOFT_DIRTY)) & ~pt.A)
         mm.lazyfree.add(pfn)
         mm.record_change(a, PAGE_SIZE, _pa(pfn), _pa(pfn), writable)
-        mm.record_clean(a, PAGE_SIZE, _pa(pfn), "dirty", bool(hit[1] & pt.D), why="madv_free")
+        judged.append((a, PAGE_SIZE, _pa(pfn), bool(hit[1] & pt.D)))
         n += 1
     yield o.step("pte_set", f"{n} PTE(s) clean+old (lazyfree)")
     yield from o.unlock()
     yield from o.range_end(rng)
     yield from o.site(Site.TLB_GATHER, start, end)
     yield o.step("tlb_flush", "tlb_finish_mmu")
+    _judged_clean(mm, judged, "dirty", "madv_free")
     mm.mmap_lock.up_read(thread)
+
+
+def _judged_clean(mm: Mm, judged: list[tuple[int, int, int, bool]], bit: str, why: str) -> None:
+    """Record the clean judgements of a path whose TLB flush comes after the
+    PT unlock (MADV_FREE, clear_refs) when the path returns: a write racing
+    with the call (through a translation the call has not flushed yet) may
+    count as before it, for the CPU's TLB as for the device's."""
+    for va, size, pa, was_set in judged:
+        mm.record_clean(va, size, pa, bit, was_set, why=why)
 
 
 # =========================================================================== reclaim and migration
@@ -1576,6 +1587,7 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     rng = (yield from o.range_start(*FULL_RANGE, Event.SOFT_DIRTY)) if notify else None
     yield from o.lock()
     n = 0
+    judged: list[tuple[int, int, int, bool]] = []
     for v in list(mm.vmas):
         for a, hit in _leaves(mm, v.start, v.end):
             size = hit[2]
@@ -1586,14 +1598,14 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
                     pa = Mm.pte_pa(hit[1], size)
                     mm.record_change(a & ~(size - 1), size, pa, pa, False)
                     n += 1
-                mm.record_clean(a, size, Mm.pte_pa(hit[1], size), "soft-dirty", bool(hit[1] & SOFT_DIRTY),
-                                why="clear_refs (clear_soft_dirty)")
+                judged.append((a, size, Mm.pte_pa(hit[1], size), bool(hit[1] & SOFT_DIRTY)))
     yield o.step("pte_set", f"{n} PTE(s) write-protected, soft-dirty cleared")
     yield from o.unlock()
     if rng is not None:
         yield from o.range_end(rng)
     yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE, point="clear_refs_write:flush")
     yield o.step("tlb_flush", "flush_tlb_mm")
+    _judged_clean(mm, judged, "soft-dirty", "clear_refs (clear_soft_dirty)")
     if exclusive:
         mm.mmap_lock.up_write(thread)
     else:

@@ -82,17 +82,21 @@ def _madv(until: bool, policy: str = "notify-inside-lock"):
     return run_scenario_sync(parse(text, "m.scn"), policy, 0)
 
 
-def test_madv_free_discard_of_a_page_the_device_wrote_without_d_is_lost_dirty():
+def test_a_device_write_racing_with_madv_free_counts_as_before_it():
     """The device writes through its dirty cached translation between
-    madvise_free_pte_range's unlock and its range_end: D stays clear, reclaim
-    discards the page with the write in it. lost-write excuses the discard
-    (a removal); lost-dirty names it."""
+    madvise_free_pte_range's unlock and its range_end: D stays clear and
+    reclaim discards the page with the write in it. A CPU store through a
+    TLB entry madvise has not flushed yet does the same; a write racing with
+    the call may count as before it, which MADV_FREE allows to discard. The
+    judgement is recorded when madvise returns, after the write, so the rule
+    stays quiet (the known-bad discard is a write after the judgement:
+    test_write_into_a_discarded_page_is_lost and the history rows)."""
     res = _madv(True)
-    assert res.failed_rules == {"lost-dirty"}
+    assert not res.failed_rules
     cleans = res.trace.of(PageClean)
-    assert [c.discard for c in cleans] == [False, True]
+    assert [c.discard for c in cleans] == [False, True], "the racing write did not set D: reclaim discards"
     dev = res.trace.of(DevAccess)
-    assert dev[1].atc_hit and not dev[1].fault
+    assert dev[1].atc_hit and not dev[1].fault and dev[1].mem_time < cleans[0].time
 
 
 def test_madv_free_with_the_device_invalidated_first_is_clean():
