@@ -7,7 +7,7 @@ import pytest
 from model.check import check_all, check_lost_dirty
 from model.scenario import parse
 from model.scheduler import run_scenario_sync
-from model.trace import DevAccess, PageClean, Trace
+from model.trace import DevAccess, PageClean, PteChange, Trace
 
 P, VA, PA = 1, 0x1000_0000, 0x40_0000
 
@@ -17,8 +17,8 @@ def _clean(t: int, was_set: bool, *, discard: bool = False, bit: str = "dirty") 
                      why="test")
 
 
-def _write(t: int, *, fault: int = 0, off: int = 0x10) -> DevAccess:
-    return DevAccess(thread=0, write=True, pasid=P, va=VA + off, pa=PA + off, value=0x55, issue=t - 2,
+def _write(t: int, *, fault: int = 0, off: int = 0x10, pasid: int = P) -> DevAccess:
+    return DevAccess(thread=0, write=True, pasid=pasid, va=VA + off, pa=PA + off, value=0x55, issue=t - 2,
                      complete=t + 2, fault=fault, atc_hit=True, mem_time=None if fault else t)
 
 
@@ -47,6 +47,13 @@ def test_write_into_a_discarded_page_is_lost():
     [_clean(10, True), _write(20, fault=2), _clean(30, False)],  # the write faulted: nothing reached memory
     [_clean(10, True), _write(20, off=0x2000), _clean(30, False)],  # another page
     [_clean(10, True, bit="soft-dirty"), _write(20), _clean(30, True)],  # another bit's judgement
+    [_clean(10, True), _write(20, pasid=2), _clean(30, False)],  # the frame written through another mm
+    # the address was remapped between the judgement and the write (a COW, a zap and refault): the
+    # judgement says nothing about the new mapping
+    [_clean(10, True), PteChange(15, P, VA, 0x1000, PA, PA + 0x5000, True), _write(20), _clean(30, False)],
+    [_clean(10, True), _write(20), PteChange(25, P, VA, 0x1000, PA, None), _clean(30, False)],
+    # after a discard, a refault mapped the address again (possibly the same frame)
+    [_clean(10, False, discard=True), PteChange(15, P, VA, 0x1000, None, PA, True), _write(20)],
 ])
 def test_quiet_cases(events):
     assert _rules(events) == []

@@ -24,7 +24,13 @@ cycle may have preceded the judgement):
   written -- the write is lost to writeback, reclaim or soft-dirty tracking.
   A discarding judgement reads the bit clear by definition.
 
-A write with no later judgement is not judged (what the kernel will decide
+Judgements and writes are matched by address and page: the write's
+(pasid, va) must lie in the judged page and its physical address in the
+judged frame, and the mapping must hold in between: a change of that
+address's PTE to another page, or a removal (other than the discard itself),
+between the judgement and the write, or between the write and the next
+judgement, ends what the judgement says (a COW, a zap and refault, a frame
+reused elsewhere). A write with no later judgement is not judged (what the kernel will decide
 is unknown); a scenario that wants the verdict ends with the consumer
 (reclaim, a second writeback, a second clear_refs). The bit the write had to
 set is the judgement's (`dirty` for MADV_FREE and writeback, `soft-dirty`
@@ -40,12 +46,21 @@ from typing import Iterable
 
 from model.trace import DevAccess, PageClean, Trace
 
-from .common import TraceView, as_view, committed_dev_write, dev_write_time, fmt_event
+from .common import PAGE, MappingHistory, TraceView, as_view, committed_dev_write, dev_write_time, fmt_event
 from .verdict import Verdict, limit
 
 
-def _covers(c: PageClean, pa: int) -> bool:
-    return c.pa <= pa < c.pa + c.size
+def _covers(c: PageClean, d: DevAccess) -> bool:
+    return c.pasid == d.pasid and c.va <= d.va < c.va + c.size and c.pa <= d.pa < c.pa + c.size
+
+
+def _held(hist: MappingHistory, c: PageClean, d: DevAccess, lo: int, hi: int) -> bool:
+    """No change of d's address to another page, and no removal, in (lo, hi]."""
+    want = (c.pa + (d.va - c.va)) & ~(PAGE - 1)
+    for ch in hist.covering(d.pasid, d.va):
+        if lo < ch.time <= hi and MappingHistory.page_of(ch.new_pa, ch, d.va) != want:
+            return False
+    return True
 
 
 def _fmt(c: PageClean) -> str:
@@ -53,17 +68,23 @@ def _fmt(c: PageClean) -> str:
     return f"{c.why or 'kernel'} at t={c.time} {what} pasid {c.pasid} va {c.va:#x} (page {c.pa:#x})"
 
 
+def _held_after_discard(hist: MappingHistory, d: DevAccess, lo: int, hi: int) -> bool:
+    """Nothing mapped d's address again in (lo, hi] (a refault may reuse the frame)."""
+    return not any(lo < ch.time <= hi and ch.new_pa is not None for ch in hist.covering(d.pasid, d.va))
+
+
 def check_lost_dirty(trace: Trace | Iterable | TraceView, *, max_reports: int | None = 50) -> list[Verdict]:
     """Verdicts for rule lost-dirty."""
     view = as_view(trace)
     cleans = [c for _, c in view.of(PageClean)]
+    hist = view.mappings
     bad: list[Verdict] = []
     judged = 0
     for _, d in view.of(DevAccess):
         if not committed_dev_write(d):
             continue
         t = dev_write_time(d)
-        mine = [c for c in cleans if _covers(c, d.pa)]
+        mine = [c for c in cleans if _covers(c, d)]
         for bit in sorted({c.bit for c in mine}):
             seq = [c for c in mine if c.bit == bit]
             before = [c for c in seq if c.time < t]
@@ -71,6 +92,8 @@ def check_lost_dirty(trace: Trace | Iterable | TraceView, *, max_reports: int | 
                 continue
             last = before[-1]
             if last.discard:
+                if not _held_after_discard(hist, d, last.time, t):
+                    continue
                 judged += 1
                 bad.append(Verdict(
                     "lost-dirty", False,
@@ -81,8 +104,10 @@ def check_lost_dirty(trace: Trace | Iterable | TraceView, *, max_reports: int | 
             after = [c for c in seq if c.time >= t]
             if not after or after[0].time == t:
                 continue  # no later judgement, or one in the same cycle (either order)
-            judged += 1
             nxt = after[0]
+            if not _held(hist, last, d, last.time, nxt.time):
+                continue
+            judged += 1
             if nxt.was_set:
                 continue
             bad.append(Verdict(
