@@ -113,3 +113,36 @@ def test_madv_free_with_the_device_invalidated_first_is_clean():
     assert not res.failed_rules
     assert [c.discard for c in res.trace.of(PageClean)] == [False], "reclaim must not discard a dirty page"
     assert not res.trace.of(DevAccess)[1].atc_hit
+
+
+RECLAIM_IN_WINDOW = """
+scenario madv_free_reclaim_in_window
+cycles-per-step 10
+vma 0x10000000 0x10001000 anon rw
+page A 0x10000000 present
+[Time 0]
+DEV-thread-0 {write A}
+[Time 1]
+CPU-thread-0 {madv_free A until pt_unlock}
+[Time 2]
+CPU-thread-1 {try_to_unmap A until pt_unlock}
+[Time 3]
+DEV-thread-0 {write A}
+[Time 4]
+CPU-thread-0 {resume}
+CPU-thread-1 {resume}
+"""
+
+
+@pytest.mark.parametrize("policy, want", [("deferred", {"lost-dirty"}),
+                                          ("notify-inside-lock", set())])
+def test_reclaim_inside_the_madv_free_window_then_a_device_write(policy, want):
+    """Reclaim runs while madvise's range_end is still pending: it reads D
+    clear and discards the page. A device still holding its dirty entry
+    (deferred: nothing told it under the reclaim's lock, and neither range_end
+    has run) then writes into the discarded page, which reclaim's isolation
+    reference still holds: lost-dirty. With the invalidation under the
+    reclaim's lock the write walks, finds no PTE and faults."""
+    res = run_scenario_sync(parse(RECLAIM_IN_WINDOW, "r.scn"), policy, 0)
+    assert res.failed_rules == want
+    assert [c.discard for c in res.trace.of(PageClean)][0] is True, "the reclaim's discard is the first judgement"
