@@ -17,6 +17,10 @@ Effects (what happens to the call at `point` when the switch is on):
 * `move:NAME`: the call runs where the path marks the point NAME
   (`Op.point(NAME)`), later in the same path (for example after the copy).
 
+A path may also test a `drop` switch itself where the call is not one call
+site (`clear_refs_write:notifier`: the whole invalidate_range_start/end
+pair of `clear_soft_dirty`).
+
 The policy still decides whether a call reaches the device: a switch only
 moves, narrows or removes the call. To add a switch: give the call in
 model/ops.py a `point=` (if it has none yet), add one `BugSwitch` line here,

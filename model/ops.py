@@ -1052,7 +1052,9 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     back and the page is swap-backed again; clean -> explicit invalidate and
     the page is discarded (freed, not written anywhere): its contents are
     gone. A device write that reached the page without setting D (through a
-    translation cached dirty before MADV_FREE) is lost this way.
+    translation cached dirty before MADV_FREE) is lost this way; the discard
+    is a `PageClean` judgement, and such a write after MADV_FREE returned is
+    rule `lost-dirty`.
     """
     mm = k.mm
     o = Op(k, thread, "try_to_unmap")
