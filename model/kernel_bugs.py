@@ -72,7 +72,7 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         point="page_mkclean_one:invalidate",
         effect="after-unlock",
         versions="up to 4.10",
-        fixed_by="4.11 page_vma_mapped_walk conversion (callback under the lock); "
+        fixed_by="mm: convert page_mkclean_one() to page_check_walk() (4.11, callback under the lock); "
                  "369ea8242c0f mm/rmap: update to new mmu_notifier semantic v2 (4.13)",
         summary="page_mkclean_one calls mmu_notifier_invalidate_page after pte_unmap_unlock: a device "
                 "write in between lands in a page just judged clean",
