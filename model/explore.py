@@ -104,7 +104,8 @@ from .notifier import POLICIES, Policy
 from .refdev import RefConfig, RefDevice, _Cmd, _Inv, _WalkCtx
 from .scenario import THREAD_RE, Action, Scenario, ScenarioError, dev_index, parse
 from .scheduler import Host, Layout, _Cpu, _Dev, _Run
-from .trace import CpuLoad, CpuStore, DevAccess, FrameEvent, InvCpl, InvReq, MemAccess, OpStep, PteChange, Trace, ZeroFill
+from .trace import (CpuLoad, CpuStore, DevAccess, FrameEvent, InvCpl, InvReq, MemAccess, OpStep, PageClean, PteChange,
+                    Trace, ZeroFill)
 
 _WORDS_PER_PAGE = PAGE_SIZE // 8
 #: pseudo-addresses of the non-memory resources in a footprint
@@ -748,6 +749,8 @@ def _tokens(e: Any) -> tuple:
         return _page_tokens(e)
     if t is FrameEvent:
         return (_ptok(e.pfn << PAGE_SHIFT),)
+    if t is PageClean:
+        return (_vtok(e.pasid, e.va), _ptok(e.pa))
     if t is InvReq:
         return (("inv", e.itag), INV_ORDER)
     if t is InvCpl:

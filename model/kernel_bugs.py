@@ -18,6 +18,10 @@ Effects (what happens to the call at `point` when the switch is on):
 * `move:NAME`: the call runs where the path marks the point NAME
   (`Op.point(NAME)`), later in the same path (for example after the copy).
 
+A path may also test a `drop` switch itself where the call is not one call
+site (`clear_refs_write:notifier`: the whole invalidate_range_start/end
+pair of `clear_soft_dirty`).
+
 The policy still decides whether a call reaches the device: a switch only
 moves, narrows or removes the call. To add a switch: give the call in
 model/ops.py a `point=` (if it has none yet), add one `BugSwitch` line here,
@@ -81,6 +85,36 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         fixed_by="f268f6cf875f mm/khugepaged: invoke MMU notifiers in shmem/file collapse paths (6.1)",
         summary="retract_page_tables frees the PTE table with no mmu_notifier call: a device "
                 "page-walk cache still points into it",
+    ),
+    BugSwitch(
+        name="page-mkclean-invalidate-after-unlock",
+        point="page_mkclean_one:invalidate",
+        effect="after-unlock",
+        versions="up to 4.10",
+        fixed_by="mm: convert page_mkclean_one() to page_check_walk() (4.11, callback under the lock); "
+                 "369ea8242c0f mm/rmap: update to new mmu_notifier semantic v2 (4.13)",
+        summary="page_mkclean_one calls mmu_notifier_invalidate_page after pte_unmap_unlock: a device "
+                "write in between lands in a page just judged clean",
+    ),
+    BugSwitch(
+        name="clear-refs-no-notifier",
+        point="clear_refs_write:notifier",
+        effect="drop",
+        versions="3.11-rc (0f8975ec4db2)",
+        fixed_by="6733f9cb30ae soft-dirty: call mmu notifiers when write-protecting ptes (3.11)",
+        summary="clear_refs_write write-protects every PTE and clears soft-dirty without "
+                "mmu_notifier_invalidate_range_start/end: the device keeps writing without a fault",
+    ),
+    BugSwitch(
+        name="clear-refs-elided-flush",
+        point="clear_refs_write:flush",
+        effect="drop",
+        versions="0758cd830494 to early 2021 (5.11)",
+        fixed_by="mm: proc: Invalidate TLB after clearing soft-dirty page state (Will Deacon, 2021, "
+                 "Fixes: 0758cd830494)",
+        summary="tlb_finish_mmu elides the flush when nothing was batched: clear_refs' write-protect is "
+                "never flushed; a secondary TLB bound to the flush (6.6+) is never told",
+        policy="secondary-with-flush",
     ),
 )}
 

@@ -39,7 +39,7 @@ from .ats import Fault
 from .frames import FrameAllocator
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .pasid import PasidTable
-from .trace import CpuLoad, CpuStore, PteChange, Trace, ZeroFill
+from .trace import CpuLoad, CpuStore, PageClean, PteChange, Trace, ZeroFill
 
 HPAGE_SIZE = pt.SIZE_2M
 HPAGE_NR = HPAGE_SIZE // PAGE_SIZE
@@ -518,6 +518,15 @@ class Mm:
                       writable: bool) -> None:
         self.trace.add(PteChange(time=self.clock(), pasid=self.bound_pasid, va=va & ~(size - 1), size=size,
                                  old_pa=old_pa, new_pa=new_pa, writable=writable))
+
+    def record_clean(self, va: int, size: int, pa: int, bit: str, was_set: bool, *, discard: bool = False,
+                     why: str = "") -> None:
+        """The kernel judged the page at va clean (`PageClean`): it read `bit`
+        ("dirty" | "soft-dirty") as `was_set` and cleared it, or (`discard`)
+        dropped the page because it was clear."""
+        self.trace.add(PageClean(time=self.clock(), pasid=self.bound_pasid, va=va & ~(size - 1),
+                                 pa=pa & ~(size - 1), size=size, bit=bit, was_set=was_set, discard=discard,
+                                 why=why))
 
     def record_zero_fill(self, va: int, size: int = PAGE_SIZE, thread: str = "") -> None:
         """The mapping about to be recorded makes [va, va + size) read as zeros

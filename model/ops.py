@@ -1033,6 +1033,7 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
     rng = yield from o.range_start(start, end, Event.CLEAR)
     yield from o.lock()
     n = 0
+    judged: list[tuple[int, int, int, bool]] = []
     for a, hit in _leaves(mm, start, end):
         if hit[2] != PAGE_SIZE or not hit[1] & pt.P:
             continue
@@ -1045,13 +1046,24 @@ def madv_free(k: Kernel, thread: str, va: int, length: int = PAGE_SIZE) -> OpGen
                                      soft_dirty=bool(hit[1] & SOFT_DIRTY)) & ~pt.A)
         mm.lazyfree.add(pfn)
         mm.record_change(a, PAGE_SIZE, _pa(pfn), _pa(pfn), writable)
+        judged.append((a, PAGE_SIZE, _pa(pfn), bool(hit[1] & pt.D)))
         n += 1
     yield o.step("pte_set", f"{n} PTE(s) clean+old (lazyfree)")
     yield from o.unlock()
     yield from o.range_end(rng)
     yield from o.site(Site.TLB_GATHER, start, end)
     yield o.step("tlb_flush", "tlb_finish_mmu")
+    _judged_clean(mm, judged, "dirty", "madv_free")
     mm.mmap_lock.up_read(thread)
+
+
+def _judged_clean(mm: Mm, judged: list[tuple[int, int, int, bool]], bit: str, why: str) -> None:
+    """Record the clean judgements of a path whose TLB flush comes after the
+    PT unlock (MADV_FREE, clear_refs) when the path returns: a write racing
+    with the call (through a translation the call has not flushed yet) may
+    count as before it, for the CPU's TLB as for the device's."""
+    for va, size, pa, was_set in judged:
+        mm.record_clean(va, size, pa, bit, was_set, why=why)
 
 
 # =========================================================================== reclaim and migration
@@ -1107,7 +1119,9 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     back and the page is swap-backed again; clean -> explicit invalidate and
     the page is discarded (freed, not written anywhere): its contents are
     gone. A device write that reached the page without setting D (through a
-    translation cached dirty before MADV_FREE) is lost this way.
+    translation cached dirty before MADV_FREE) is lost this way; the discard
+    is a `PageClean` judgement, and such a write after MADV_FREE returned is
+    rule `lost-dirty`.
     """
     mm = k.mm
     o = Op(k, thread, "try_to_unmap")
@@ -1146,6 +1160,8 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
         else:
             yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE)
             mm.record_change(page, PAGE_SIZE, _pa(pfn), None, writable)
+            mm.record_clean(page, PAGE_SIZE, _pa(pfn), "dirty", False, discard=True,
+                            why="reclaim (try_to_unmap_one, MADV_FREE page)")
             mm.remove_map(pfn)
             mm.lazyfree.discard(pfn)
             yield o.put(pfn, "mapping's reference (clean MADV_FREE page discarded)")
@@ -1681,13 +1697,16 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
     mm = k.mm
     o = Op(k, thread, "clear_soft_dirty")
     exclusive = k.wp_fault == "refcount"
+    # bug switch clear-refs-no-notifier: Linux 3.11's first soft-dirty code had no notifier range
+    notify = not any(s.kind == "drop" for s in switches_at(k.bugs, "clear_refs_write:notifier"))
     if exclusive:
         yield from mm.mmap_lock.down_write(thread)
     else:
         yield from mm.mmap_lock.down_read(thread)
-    rng = yield from o.range_start(*FULL_RANGE, Event.SOFT_DIRTY)
+    rng = (yield from o.range_start(*FULL_RANGE, Event.SOFT_DIRTY)) if notify else None
     yield from o.lock()
     n = 0
+    judged: list[tuple[int, int, int, bool]] = []
     for v in list(mm.vmas):
         for a, hit in _leaves(mm, v.start, v.end):
             size = hit[2]
@@ -1698,15 +1717,63 @@ def clear_soft_dirty(k: Kernel, thread: str) -> OpGen:
                     pa = Mm.pte_pa(hit[1], size)
                     mm.record_change(a & ~(size - 1), size, pa, pa, False)
                     n += 1
+                judged.append((a, size, Mm.pte_pa(hit[1], size), bool(hit[1] & SOFT_DIRTY)))
     yield o.step("pte_set", f"{n} PTE(s) write-protected, soft-dirty cleared")
     yield from o.unlock()
-    yield from o.range_end(rng)
-    yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE)
+    if rng is not None:
+        yield from o.range_end(rng)
+    yield from o.site(Site.TLB_FLUSH_RANGE, *FULL_RANGE, point="clear_refs_write:flush")
     yield o.step("tlb_flush", "flush_tlb_mm")
+    _judged_clean(mm, judged, "soft-dirty", "clear_refs (clear_soft_dirty)")
     if exclusive:
         mm.mmap_lock.up_write(thread)
     else:
         mm.mmap_lock.up_read(thread)
+
+
+def page_mkclean(k: Kernel, thread: str, va: int) -> OpGen:
+    """Writeback's clean judgement: clear_page_dirty_for_io -> page_mkclean ->
+    page_mkclean_one for the page mapped at va, as in Linux 4.13 after
+    369ea8242c0f: page locked; invalidate_range_start; under the PT lock
+    `ptep_clear_flush`, `pte_wrprotect`, `pte_mkclean`, `set_pte_at`, and an
+    explicit `mmu_notifier_invalidate_range` (point
+    `page_mkclean_one:invalidate`); unlock; invalidate_range_end. The page's
+    dirty bit as read here is the kernel's judgement (`PageClean`): a later
+    write must fault (write-protect) and dirty the page again, or writeback
+    never sees it.
+
+    The model has no shared file mappings: the page is whatever 4 KiB page is
+    mapped at va (an anonymous page stands in for the shared page-cache page).
+    """
+    mm = k.mm
+    o = Op(k, thread, "page_mkclean")
+    page = _page(va)
+    hit = mm.leaf(va)
+    pfn = None if hit is None or not hit[1] & pt.P or hit[2] != PAGE_SIZE else _pfn_of(hit[1])
+    if pfn is None or pfn == mm.zero_pfn:
+        yield o.step("abort", f"{page:#x}: no 4 KiB page mapped")
+        return
+    yield from o.page_lock(pfn)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.PROTECTION_PAGE)
+    yield from o.lock()
+    if not mm.maps_page(va, pfn):
+        yield from _not_mapped(o, va, pfn, rng)
+        o.page_unlock(pfn)
+        return
+    orig = mm.pte(va)
+    mm.record_clean(page, PAGE_SIZE, _pa(pfn), "dirty", bool(orig & pt.D), why="page_mkclean (writeback)")
+    if orig & (pt.RW | pt.D):
+        mm.write_leaf(va, orig & ~(pt.RW | pt.D))
+        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(pfn), False)
+        yield o.step("pte_set", f"{page:#x} write-protected and clean (was {'dirty' if orig & pt.D else 'clean'})")
+        yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
+        yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE, point="page_mkclean_one:invalidate")
+    else:
+        yield o.step("pte_set", f"{page:#x} already clean and read-only")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    o.page_unlock(pfn)
+    yield o.step("page_unlock", f"pfn {pfn:#x} (the page goes to writeback)")
 
 
 # =========================================================================== registry
@@ -1752,4 +1819,5 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
            "NUMA balancing: make a huge PMD protnone (the next access migrates the THP)"),
     OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),
     OpSpec("clear_soft_dirty", clear_soft_dirty, (), "clear_refs soft-dirty reset"),
+    OpSpec("page_mkclean", page_mkclean, ("va",), "writeback: write-protect and clean a page (page_mkclean)"),
 )}

@@ -36,7 +36,7 @@ CELL_RE = re.compile(r"^(\S+)\s*\{(.*)\}\s*$")
 PAGE_STATES = ("present", "ro", "cow", "zero", "none", "file", "huge", "huge-cow")
 HUGE_STATES = ("huge", "huge-cow")  # states that map a 2 MiB THP
 KNOWN_RULES: tuple[str, ...] = (
-    "ordering", "coherence", "future-read", "unknown-value", "lost-write", "use-after-free",
+    "ordering", "coherence", "future-read", "unknown-value", "lost-write", "lost-dirty", "use-after-free",
     "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
     "completion-before-drain",
 )

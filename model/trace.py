@@ -168,8 +168,30 @@ class ZeroFill:
     thread: str = ""
 
 
+@fast_init
+@dataclass(frozen=True)
+class PageClean:
+    """The kernel judged a page clean: it read the page's dirty bit (`bit`:
+    "dirty", the PTE's D, or "soft-dirty") and cleared it, or dropped the page
+    because the bit was clear. `was_set` is the bit as the kernel read it;
+    `discard` says the page's content is gone now (reclaim of a clean MADV_FREE
+    page). Emitted by MADV_FREE, its reclaim, page_mkclean (writeback) and
+    clear_refs (soft-dirty); judged by `model.check.lost_dirty`.
+    """
+
+    time: int
+    pasid: int
+    va: int  # page base
+    pa: int  # frame base of the page
+    size: int
+    bit: str  # "dirty" | "soft-dirty"
+    was_set: bool
+    discard: bool = False
+    why: str = ""
+
+
 EVENT_TYPES = (CpuStore, CpuLoad, DevAccess, MemAccess, PteChange, FrameEvent, OpStep, InvReq, InvCpl,
-               ZeroFill)
+               ZeroFill, PageClean)
 _BY_NAME = {t.__name__: t for t in EVENT_TYPES}
 
 

@@ -158,3 +158,42 @@ def test_history_cli_writes_the_table_and_fails_in_one_line(tmp_path, capsys):
     assert main(["--device", "ref", "--rows", str(tmp_path / "rows"), "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "x.scn:1: unknown bug switch 'nope'" in err
+
+
+# --------------------------------------------------------------------------- dirty-tracking rows
+
+DIRTY_ROWS = ["clear_refs_no_notifier_3.11.scn", "page_mkclean_after_unlock_4.10.scn",
+              "clear_refs_elided_flush_5.11.scn"]
+
+
+@pytest.mark.parametrize("name", DIRTY_ROWS)
+def test_dirty_rows_bug_writes_through_the_cached_entry_fix_faults(name):
+    """The mechanism, not only the verdict: with the bug the device's second
+    write hits its cached writable entry (no walk, so no D, no soft-dirty);
+    with the fix the entry is gone, the walk finds the PTE read-only and the
+    write faults, so nothing reaches the page the kernel judged clean."""
+    from model.trace import DevAccess, PageClean
+
+    r = next(r for r in rows() if r.path.name == name)
+    bug = run_scenario_sync(r.scenario, r.policy, SEED)
+    fix = run_scenario_sync(dataclasses.replace(r.scenario, bugs=frozenset()), r.policy, SEED)
+    b2, f2 = bug.trace.of(DevAccess)[1], fix.trace.of(DevAccess)[1]
+    assert b2.atc_hit and not b2.fault and b2.mem_time is not None
+    assert not f2.atc_hit and f2.fault and f2.mem_time is None
+    # two judgements: the first read the bit set (the first write set it), the last read it clear
+    for res in (bug, fix):
+        assert [c.was_set for c in res.trace.of(PageClean)] == [True, False]
+    assert bug.failed_rules == {"lost-dirty"} and not fix.failed_rules
+
+
+def test_clear_refs_no_notifier_drops_the_range_and_nothing_else():
+    r = next(r for r in rows() if r.path.name == "clear_refs_no_notifier_3.11.scn")
+    bug = run_scenario_sync(r.scenario, r.policy, SEED)
+    fix = run_scenario_sync(dataclasses.replace(r.scenario, bugs=frozenset()), r.policy, SEED)
+
+    def steps(res):
+        return [(e.op, e.step) for e in res.trace.of(OpStep) if e.op == "clear_soft_dirty"]
+    from model.trace import OpStep
+    got, want = steps(bug), steps(fix)
+    assert ("clear_soft_dirty", "range_start") in want and ("clear_soft_dirty", "range_end") in want
+    assert got == [s for s in want if s[1] not in ("range_start", "range_end", "secondary_inval")]

@@ -3,7 +3,7 @@
 Input is one `model.trace.Trace`; output is a list of `Verdict`, one failing
 verdict per violation and one passing verdict for each rule that held, so a
 verdict table always shows every rule (docs/INTENT.md, "Checkers: Verdicts").
-Semantics of each rule are in the module docstrings: `ordering`, `lost_write`, `uaf`, `protocol`,
+Semantics of each rule are in the module docstrings: `ordering`, `lost_write`, `lost_dirty`, `uaf`, `protocol`,
 `stale`; the conventions they share (addresses are (pasid, va), the global
 write order, lenient same-cycle ties) are in `common`.
 
@@ -32,6 +32,7 @@ from typing import Iterable, Mapping
 from model.trace import Trace
 
 from .common import Addr, TraceView, as_view
+from .lost_dirty import check_lost_dirty
 from .lost_write import FinalState, check_lost_writes
 from .ordering import analyze_ordering, check_ordering
 from .protocol import check_protocol
@@ -41,7 +42,7 @@ from .verdict import RULES, Verdict, dumps, verdicts_to_json
 
 __all__ = [
     "RULES", "Verdict", "check_all", "summarize", "failures", "verdicts_to_json", "dumps",
-    "check_ordering", "analyze_ordering", "check_lost_writes", "check_uaf", "check_protocol",
+    "check_ordering", "analyze_ordering", "check_lost_writes", "check_lost_dirty", "check_uaf", "check_protocol",
     "check_stale", "stale_windows", "TraceView",
 ]
 
@@ -58,6 +59,7 @@ def check_all(trace: Trace | Iterable | TraceView, initial: Mapping[Addr, int] |
     view = as_view(trace)  # one pass over the trace; write order and histories shared
     out = (check_ordering(view, initial, max_reports=max_reports)
            + check_lost_writes(view, final, max_reports=max_reports)
+           + check_lost_dirty(view, max_reports=max_reports)
            + check_uaf(view, max_reports=max_reports)
            + check_protocol(view, max_reports=max_reports)
            + check_stale(view))

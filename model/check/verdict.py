@@ -17,6 +17,7 @@ RULES: tuple[str, ...] = (
     "future-read",
     "unknown-value",
     "lost-write",
+    "lost-dirty",
     "use-after-free",
     "itag-reuse",
     "completion-without-request",
