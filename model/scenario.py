@@ -37,14 +37,14 @@ PAGE_STATES = ("present", "ro", "cow", "zero", "none", "file", "huge")
 KNOWN_RULES: tuple[str, ...] = (
     "ordering", "coherence", "future-read", "unknown-value", "lost-write", "use-after-free",
     "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
-    "completion-before-drain",
+    "completion-before-drain", "livelock",
 )
 MAX_FILE_BYTES = 1 << 20  # a scenario is a page of text; /dev/urandom must fail fast, not hang
 MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "threads")  # `pasid`: once per mm
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads")  # `pasid`: once per mm
 MAIN_MM = "main"  # the mm the setup describes before any `mm` line
 MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
@@ -154,6 +154,11 @@ class Scenario:
     pasid: int = 1
     cycles_per_step: int = 10
     wp_fault: str = "lock-wait"
+    # `pri on|off|noop`: device page requests (PCIe PRI). off: a translation fault ends
+    # the access at once; on: the host services each Page Request through its fault
+    # path (handle_mm_fault) and answers with a PRG Response; noop (test only): the
+    # host answers Success without servicing, so the device retries until its livelock fault.
+    pri: str = "off"
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
     # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
@@ -350,6 +355,10 @@ class _Parser:
             if args not in (["lock-wait"], ["refcount"]):
                 raise self.err("usage: wp-fault lock-wait|refcount")
             sc.wp_fault = args[0]
+        elif d == "pri":
+            if args not in (["on"], ["off"], ["noop"]):
+                raise self.err("usage: pri on|off|noop")
+            sc.pri = args[0]
         elif d == "device-timing":
             self._device_timing(args)
         elif d == "threads":
@@ -366,7 +375,7 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
-                           f"cycles-per-step, wp-fault, device-timing, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, pri, device-timing, threads, vma, page, label)")
 
     def _pasid(self, mm: str, tok: str) -> None:
         """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,
