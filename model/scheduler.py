@@ -321,6 +321,8 @@ class _Run:
             device.enable_pri(True)
             kernels = {host.scenario.mm_pasid(n): k for n, k in host.kernels.items()}
             self.iopf = IopfHandler(kernels.get, noop=self.sc.pri == "noop")
+        elif hasattr(device, "enable_pri"):
+            device.enable_pri(False)  # a device reused across runs (the RTL server) keeps no earlier setting
 
     @property
     def now(self) -> int:

@@ -47,3 +47,11 @@ def test_livelock_on_the_rtl(srv):
     res = run(srv, LIVELOCK, "notify-inside-lock")
     assert res.failed_rules == frozenset({"livelock"})
     assert [r.fault for _, r in res.responses] == [Fault.LIVELOCK]
+
+
+def test_pri_is_off_again_for_the_next_scenario(srv):
+    """The server's RTL ran `pri on` scenarios above; one without `pri` must fault at once."""
+    text = FAULT_IN.read_text().replace("pri on", "pri off")
+    o = srv.call("scenario", scenario=text, policy="notify-inside-lock", seed=SEED)
+    faults = {line: r.fault for line, r in o["result"].responses}
+    assert faults[29] == Fault.NOT_PRESENT and faults[33] == Fault.WRITE_PROTECT
