@@ -25,10 +25,11 @@ class Fault(enum.IntEnum):
     BUS_DATA = 7
     NONCANONICAL = 8
     MISALIGNED = 9
-    PRG_INVALID = 10  # Page Request answered Invalid Request
-    PRG_FAILURE = 11  # Page Request answered Response Failure
-    PRI_TIMEOUT = 12  # Page Request never answered
-    LIVELOCK = 13  # retries answered Success, translation still faults
+    # 10 is left for the A/D update fault
+    PRG_INVALID = 11  # Page Request answered Invalid Request
+    PRG_FAILURE = 12  # Page Request answered Response Failure
+    PRI_TIMEOUT = 13  # Page Request never answered
+    LIVELOCK = 14  # retries answered Success, translation still faults
 
 
 class PrgResponse(enum.IntEnum):

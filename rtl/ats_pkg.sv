@@ -17,10 +17,11 @@ package ats_pkg;
     FaultBusData      = 4'd7,
     FaultNoncanonical = 4'd8,
     FaultMisaligned   = 4'd9,
-    FaultPrgInvalid   = 4'd10,  // PRG Response Invalid Request
-    FaultPrgFailure   = 4'd11,  // PRG Response Failure (or a reserved code)
-    FaultPriTimeout   = 4'd12,  // Page Request never answered
-    FaultLivelock     = 4'd13   // Page Requests answered Success, translation still faults
+    // 10 is left for the A/D update fault
+    FaultPrgInvalid   = 4'd11,  // PRG Response Invalid Request
+    FaultPrgFailure   = 4'd12,  // PRG Response Failure (or a reserved code)
+    FaultPriTimeout   = 4'd13,  // Page Request never answered
+    FaultLivelock     = 4'd14   // Page Requests answered Success, translation still faults
   } fault_e;
 
   // PRG Response codes (PCIe Page Request Interface); reserved codes are

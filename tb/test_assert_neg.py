@@ -414,7 +414,7 @@ async def pri_checks(dut):
     async def answer_early(h):
         await pri_cmd(h)
         await pri_round(h, answer=False)
-        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=12)
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=13)
 
     async def never_times_out(h):
         await pri_cmd(h)
@@ -434,12 +434,12 @@ async def pri_checks(dut):
         await h.cyc(pri_lkp_valid_i=0)
         await pri_round(h)
         # the second success, then a timeout answered at PriTimeout
-        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=13)
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=14)
         await h.cyc(pri_rsp_valid_i=0)
         await pri_cmd(h)
         await pri_round(h, answer=False)
         await h.cyc(7)
-        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=12)
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=13)
         await h.cyc(pri_rsp_valid_i=0)
         # a stray response is legal
         await h.cyc(pri_prgr_valid_i=1, pri_prgr_prgi_i=0)
