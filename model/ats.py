@@ -26,6 +26,34 @@ class Fault(enum.IntEnum):
     NONCANONICAL = 8
     MISALIGNED = 9
     AD_UPDATE = 10  # A/D update not atomic: no exclusive monitor, or the walker's retries used up
+    PRG_INVALID = 11  # Page Request answered Invalid Request
+    PRG_FAILURE = 12  # Page Request answered Response Failure
+    PRI_TIMEOUT = 13  # Page Request never answered
+    LIVELOCK = 14  # retries answered Success, translation still faults
+
+
+class PrgResponse(enum.IntEnum):
+    """PRG Response codes (PCIe Page Request Interface); values as on the link."""
+
+    SUCCESS = 0x0
+    INVALID = 0x1
+    FAILURE = 0xF
+
+
+# translation faults the host may fix through a Page Request
+PRI_FAULTS = (Fault.NOT_PRESENT, Fault.WRITE_PROTECT)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """One Page Request message: the device asks the host to make `va` accessible."""
+
+    pasid: int
+    va: int  # page address (VA[63:12] << 12)
+    r: bool
+    w: bool
+    prg_index: int
+    last: bool = True
 
 
 @dataclass(frozen=True)

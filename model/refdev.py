@@ -44,6 +44,14 @@ performed at one instant here); a changed entry is decided again, bounded by
 `ad_retries`. An ATC entry is writable only if its leaf is dirty, so a write
 through a clean read translation misses and walks again as a write.
 
+Page requests (PCIe PRI, `enable_pri`), as the RTL's dma.sv: a walk that ends
+in NOT_PRESENT or WRITE_PROTECT sends a `PageRequest` (PRG index = thread,
+last set; `take_page_requests`) and the command waits for `prg_response`.
+Success looks the ATC up again (a new walk); Invalid Request and Response
+Failure end the command in PRG_INVALID / PRG_FAILURE; no answer within
+`pri_timeout` cycles ends it in PRI_TIMEOUT; a walk that still faults after
+`pri_retries` Success answers ends it in LIVELOCK.
+
 Within one cycle events run in this order: invalidations applied, walker
 reads, lookups, DMA at the memory port, responses, completions. An
 invalidation and a lookup in the same cycle therefore never race.
@@ -55,7 +63,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Generator
 
-from .ats import Fault, InvalidateRequest
+from .ats import PRI_FAULTS, Fault, InvalidateRequest, PageRequest, PrgResponse
 from .device import DevCommand, DevResponse
 from .pagetable import AD_RETRIES, RW, SIZE_1G, SIZE_4K, AdUpdate, Walk, addr_mask, is_canonical, translate_steps
 from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
@@ -86,6 +94,8 @@ class RefConfig:
     # (pa, "walk" | "dma") -> True to answer that access with an AXI error
     bus_error: Callable[[int, str], bool] | None = None
     ad_retries: int = AD_RETRIES  # changed entries at A/D update time per walk before Fault.AD_UPDATE
+    pri_timeout: int = 4096  # the RTL's PriTimeout: cycles a Page Request may stay unanswered
+    pri_retries: int = 4  # the RTL's PriRetries: Page Requests per command at most
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_threads <= 8:
@@ -142,6 +152,8 @@ class _Cmd:
     atc_hit: bool = False
     pa: int = 0
     walks: int = 0  # walks started (re-walks after poison count)
+    page_requests: int = 0  # Page Requests sent for this command
+    pri_wait: int = 0  # serial of the Page Request it waits for (0: none)
 
 
 @dataclass
@@ -193,8 +205,49 @@ class RefDevice:
         self.stats: dict[str, int] = {
             "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
             "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0, "ad_updates": 0,
-            "pwc_hits": 0, "pwc_fills": 0,
+            "pwc_hits": 0, "pwc_fills": 0, "page_requests": 0,
         }
+        self.pri = False
+        self._page_requests: list[PageRequest] = []
+        self._pri_serial = 0
+
+    # -- Page Request Interface ----------------------------------------------
+    def enable_pri(self, on: bool = True) -> None:
+        """Send Page Requests on translation faults (the RTL's pri_en_i)."""
+        self.pri = on
+
+    def take_page_requests(self) -> list[PageRequest]:
+        out, self._page_requests = self._page_requests, []
+        return out
+
+    def prg_response(self, prg_index: int, code: int) -> None:
+        """A PRG Response arrives now; one naming no waiting request is ignored (as the RTL does)."""
+        c = self._busy[prg_index] if 0 <= prg_index < len(self._busy) else None
+        if c is None or not c.pri_wait:
+            return
+        c.pri_wait = 0
+        # drop its timeout event, so an answered request does not keep the device busy
+        self._heap = [e for e in self._heap if not (e[3] == self._pri_timeout and e[4][0] is c)]
+        heapq.heapify(self._heap)
+        if code == PrgResponse.SUCCESS:
+            self._at(self.now + self.cfg.lookup_latency, _P_LOOKUP, self._lookup, c)
+        else:
+            self._fault(c, Fault.PRG_INVALID if code == PrgResponse.INVALID else Fault.PRG_FAILURE)
+
+    def _page_request(self, c: _Cmd) -> None:
+        cmd = c.cmd
+        c.page_requests += 1
+        self._pri_serial += 1
+        c.pri_wait = self._pri_serial
+        self.stats["page_requests"] += 1
+        self._page_requests.append(PageRequest(pasid=cmd.pasid, va=cmd.va & ~0xFFF, r=not cmd.write,
+                                               w=cmd.write, prg_index=cmd.thread, last=True))
+        self._at(self.now + self.cfg.pri_timeout, _P_RSP, self._pri_timeout, c, c.pri_wait)
+
+    def _pri_timeout(self, c: _Cmd, serial: int) -> None:
+        if c.pri_wait == serial:
+            c.pri_wait = 0
+            self._fault(c, Fault.PRI_TIMEOUT)
 
     # -- event queue -------------------------------------------------------
     def _at(self, t: int, prio: int, fn: Callable, *args) -> None:
@@ -421,7 +474,12 @@ class RefDevice:
             return
         self._walk_slots[ctx.slot] = None
         c = ctx.c
-        if w.fault != Fault.NONE:
+        if w.fault != Fault.NONE and self.pri and w.fault in PRI_FAULTS:
+            if c.page_requests >= self.cfg.pri_retries:
+                self._fault(c, Fault.LIVELOCK)
+            else:
+                self._page_request(c)
+        elif w.fault != Fault.NONE:
             self._fault(c, w.fault)
         else:
             self._atc_fill(c.cmd.pasid, c.cmd.va, w)

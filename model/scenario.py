@@ -38,14 +38,14 @@ HUGE_STATES = ("huge", "huge-cow")  # states that map a 2 MiB THP
 KNOWN_RULES: tuple[str, ...] = (
     "ordering", "coherence", "future-read", "unknown-value", "lost-write", "lost-dirty", "use-after-free",
     "itag-reuse", "completion-without-request", "duplicate-completion", "lost-completion",
-    "completion-before-drain",
+    "completion-before-drain", "livelock",
 )
 MAX_FILE_BYTES = 1 << 20  # a scenario is a page of text; /dev/urandom must fail fast, not hang
 MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "threads", "bug")  # `pasid`: once per mm
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads", "bug")  # `pasid`: once per mm
 MAIN_MM = "main"  # the mm the setup describes before any `mm` line
 MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
@@ -158,6 +158,11 @@ class Scenario:
     # `bug NAME...`: kernel bug switches on in this scenario's kernel
     # (model.kernel_bugs.SWITCHES); `expect` lines judge the run with them on
     bugs: frozenset[str] = frozenset()
+    # `pri on|off|noop`: device page requests (PCIe PRI). off: a translation fault ends
+    # the access at once; on: the host services each Page Request through its fault
+    # path (handle_mm_fault) and answers with a PRG Response; noop (test only): the
+    # host answers Success without servicing, so the device retries until its livelock fault.
+    pri: str = "off"
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
     # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
@@ -354,6 +359,10 @@ class _Parser:
             if args not in (["lock-wait"], ["refcount"]):
                 raise self.err("usage: wp-fault lock-wait|refcount")
             sc.wp_fault = args[0]
+        elif d == "pri":
+            if args not in (["on"], ["off"], ["noop"]):
+                raise self.err("usage: pri on|off|noop")
+            sc.pri = args[0]
         elif d == "device-timing":
             self._device_timing(args)
         elif d == "bug":
@@ -378,7 +387,7 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
-                           f"cycles-per-step, wp-fault, bug, device-timing, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, pri, bug, device-timing, threads, vma, page, label)")
 
     def _pasid(self, mm: str, tok: str) -> None:
         """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,

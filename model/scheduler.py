@@ -40,6 +40,7 @@ from typing import Any, Callable
 from .check import Verdict, check_all
 from .device import DevCommand, DevResponse, run_sync
 from .frames import FrameAllocator
+from .iopf import IopfHandler
 from .memory import PAGE_SIZE, PhysMem
 from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vma
 from .notifier import ItagPool, Notifier, Policy, SecondaryTlb
@@ -321,6 +322,16 @@ class _Run:
         # random mode: a coverage director (model.director.Director) makes the
         # preemption and device-delay choices instead of the fixed draws above
         self.director: Any = None
+        # device page requests (scenario `pri`): serviced by the host's iopf handler
+        self.iopf: IopfHandler | None = None
+        if self.sc.pri != "off":
+            if not hasattr(device, "enable_pri"):
+                raise self.err(None, "this device has no Page Request Interface (scenario 'pri')")
+            device.enable_pri(True)
+            kernels = {host.scenario.mm_pasid(n): k for n, k in host.kernels.items()}
+            self.iopf = IopfHandler(kernels.get, noop=self.sc.pri == "noop")
+        elif hasattr(device, "enable_pri"):
+            device.enable_pri(False)  # a device reused across runs (the RTL server) keeps no earlier setting
 
     @property
     def now(self) -> int:
@@ -344,6 +355,8 @@ class _Run:
             self.progress = True
         for tag in self.device.take_completions():
             self.host.secondary.complete(tag)
+            self.progress = True
+        if self.iopf is not None and self.iopf.service(self.device):
             self.progress = True
 
     def dev_try(self, d: _Dev) -> bool:

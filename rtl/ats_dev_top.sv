@@ -13,6 +13,10 @@ module ats_dev_top #(
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned AdRetries  = 4,   // lost A/D reservations per walk before FaultAdUpdate
+  // Page Requests (PCIe PRI, docs/ARCHITECTURE.md): cycles a request may stay
+  // unanswered, and requests per command at most (then FaultLivelock)
+  parameter int unsigned PriTimeout = 4096,
+  parameter int unsigned PriRetries = 4,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -23,6 +27,7 @@ module ats_dev_top #(
   input  logic                       rst_ni,
   // config
   input  logic [PaWidth-1:0]         pasid_tbl_base_i,
+  input  logic                       pri_en_i,  // 0: a translation fault is answered at once (no PRI)
   // commands
   input  logic                       cmd_valid_i,
   output logic                       cmd_ready_o,
@@ -53,6 +58,20 @@ module ats_dev_top #(
   output logic                       invc_valid_o,
   input  logic                       invc_ready_i,
   output logic [ats_pkg::ItagW-1:0]  invc_itag_o,
+  // Page Request (PRG index = thread id, one request per group)
+  output logic                       pr_valid_o,
+  input  logic                       pr_ready_i,
+  output logic [ats_pkg::PasidW-1:0] pr_pasid_o,
+  output logic [51:0]                pr_addr_o,
+  output logic                       pr_read_o,
+  output logic                       pr_write_o,
+  output logic [ats_pkg::PrgiW-1:0]  pr_prgi_o,
+  output logic                       pr_last_o,
+  // PRG Response (always accepted)
+  input  logic                       prgr_valid_i,
+  output logic                       prgr_ready_o,
+  input  logic [ats_pkg::PrgiW-1:0]  prgr_prgi_i,
+  input  logic [3:0]                 prgr_code_i,
   // AXI4 master
   output logic [ats_pkg::AxiIdW-1:0] m_axi_awid,
   output logic [PaWidth-1:0]         m_axi_awaddr,
@@ -130,14 +149,22 @@ module ats_dev_top #(
   logic [NumThreads*64-1:0]      dm_wdata;
   logic [63:0]                   r_data;
   logic                          r_err, b_err, r_exok, b_exok;
+  logic [35:0]                   pr_vpn;
+
+  // Page Request address: the canonical VPN sign-extended to VA[63:12]
+  assign pr_addr_o    = ats_pkg::sext_vpn(pr_vpn);
+  assign prgr_ready_o = 1'b1;
 
   dma #(
     .NumThreads(NumThreads),
     .PaWidth   (PaWidth),
-    .ThreadW   (ThreadW)
+    .ThreadW   (ThreadW),
+    .PriTimeout(PriTimeout),
+    .PriRetries(PriRetries)
   ) u_dma (
     .clk_i,
     .rst_ni,
+    .pri_en_i,
     .cmd_valid_i,
     .cmd_ready_o,
     .cmd_thread_i,
@@ -164,6 +191,17 @@ module ats_dev_top #(
     .xres_thread_i(xres_thread),
     .xres_cause_i (xres_cause),
     .xres_ppn_i   (xres_ppn),
+    .pr_valid_o,
+    .pr_ready_i,
+    .pr_pasid_o,
+    .pr_vpn_o     (pr_vpn),
+    .pr_read_o,
+    .pr_write_o,
+    .pr_prgi_o,
+    .pr_last_o,
+    .prgr_valid_i,
+    .prgr_prgi_i,
+    .prgr_code_i,
     .rd_req_o     (dm_rd_req),
     .wr_req_o     (dm_wr_req),
     .mem_addr_o   (dm_addr),

@@ -17,8 +17,22 @@ package ats_pkg;
     FaultBusData      = 4'd7,
     FaultNoncanonical = 4'd8,
     FaultMisaligned   = 4'd9,
-    FaultAdUpdate     = 4'd10   // A/D update not atomic: no exclusive monitor, or retries used up
+    FaultAdUpdate     = 4'd10,  // A/D update not atomic: no exclusive monitor, or retries used up
+    FaultPrgInvalid   = 4'd11,  // PRG Response Invalid Request
+    FaultPrgFailure   = 4'd12,  // PRG Response Failure (or a reserved code)
+    FaultPriTimeout   = 4'd13,  // Page Request never answered
+    FaultLivelock     = 4'd14   // Page Requests answered Success, translation still faults
   } fault_e;
+
+  // PRG Response codes (PCIe Page Request Interface); reserved codes are
+  // taken as Response Failure.
+  typedef enum logic [3:0] {
+    PrgSuccess = 4'h0,
+    PrgInvalid = 4'h1,
+    PrgFailure = 4'hF
+  } prg_rsp_e;
+
+  localparam int unsigned PrgiW = 9;  // Page Request Group Index
 
   // Page size of a translation (Translation Completion size field).
   typedef enum logic [1:0] {

@@ -6,14 +6,26 @@
 // answered. Responses leave round robin across threads; a response is held
 // stable until accepted, and the thread takes a new command only after its
 // response was accepted (in order within a thread).
+//
+// Page requests (PCIe PRI, pri_en_i set): a walk that ends in NOT_PRESENT or
+// WRITE_PROTECT sends a Page Request (one request per group: PRG index = the
+// thread id, last = 1) and the thread waits for its PRG Response. Success
+// sends the thread back to the ATC lookup (a new walk); Invalid Request and
+// Response Failure end the command with a fault. A request unanswered for
+// PriTimeout cycles ends in FaultPriTimeout; a walk that still faults after
+// PriRetries Success responses ends in FaultLivelock (no forward progress).
+// With pri_en_i clear a translation fault is answered at once, as before.
 
 module dma #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned PaWidth    = 48,
-  parameter int unsigned ThreadW    = 2
+  parameter int unsigned ThreadW    = 2,
+  parameter int unsigned PriTimeout = 4096,  // cycles a Page Request may stay unanswered
+  parameter int unsigned PriRetries = 4      // Page Requests per command at most
 ) (
   input  logic                          clk_i,
   input  logic                          rst_ni,
+  input  logic                          pri_en_i,
   // commands
   input  logic                          cmd_valid_i,
   output logic                          cmd_ready_o,
@@ -44,6 +56,19 @@ module dma #(
   input  logic [ThreadW-1:0]            xres_thread_i,
   input  logic [3:0]                    xres_cause_i,
   input  logic [PaWidth-13:0]           xres_ppn_i,
+  // Page Request
+  output logic                          pr_valid_o,
+  input  logic                          pr_ready_i,
+  output logic [ats_pkg::PasidW-1:0]    pr_pasid_o,
+  output logic [35:0]                   pr_vpn_o,
+  output logic                          pr_read_o,
+  output logic                          pr_write_o,
+  output logic [ats_pkg::PrgiW-1:0]     pr_prgi_o,
+  output logic                          pr_last_o,
+  // PRG Response
+  input  logic                          prgr_valid_i,
+  input  logic [ats_pkg::PrgiW-1:0]     prgr_prgi_i,
+  input  logic [3:0]                    prgr_code_i,
   // memory accesses
   output logic [NumThreads-1:0]         rd_req_o,
   output logic [NumThreads-1:0]         wr_req_o,
@@ -69,6 +94,10 @@ module dma #(
   localparam logic [2:0] TMem  = 3'd3;  // translated, access waiting for the AXI port
   localparam logic [2:0] TMwt  = 3'd4;  // access issued, waiting for R/B
   localparam logic [2:0] TRsp  = 3'd5;  // response pending
+  localparam logic [2:0] TPri  = 3'd6;  // translation fault, Page Request waiting for the link
+  localparam logic [2:0] TPwt  = 3'd7;  // Page Request sent, waiting for its PRG Response
+  localparam int unsigned TmoW = $clog2(PriTimeout + 1);
+  localparam int unsigned RtyW = $clog2(PriRetries + 1);
 
   logic [NumThreads*3-1:0]    st_q, st_d;
   logic [NumThreads-1:0]      wr_q, wr_d;
@@ -79,6 +108,8 @@ module dma #(
   logic [NumThreads-1:0]      hit_q, hit_d;
   logic [NumThreads*4-1:0]    cause_q, cause_d;
   logic [NumThreads*64-1:0]   rdata_q, rdata_d;
+  logic [NumThreads*TmoW-1:0] tmo_q, tmo_d;     // cycles waited for the PRG Response
+  logic [NumThreads*RtyW-1:0] rty_q, rty_d;     // Page Requests sent for this command
 
   // ---------------------------------------------------------------------------
   // command acceptance
@@ -107,12 +138,13 @@ module dma #(
   // ---------------------------------------------------------------------------
   // per-thread requests: ATC lookup, response, memory access
   // ---------------------------------------------------------------------------
-  logic [NumThreads-1:0] lkp_req, rsp_req;
+  logic [NumThreads-1:0] lkp_req, rsp_req, pr_req;
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
       lkp_req[t]  = st_q[t*3 +: 3] == TLkp;
       rsp_req[t]  = st_q[t*3 +: 3] == TRsp;
+      pr_req[t]   = st_q[t*3 +: 3] == TPri;
       rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
       wr_req_o[t] = st_q[t*3 +: 3] == TMem && wr_q[t];
       mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
@@ -203,6 +235,48 @@ module dma #(
   assign rsp_pa_o       = rsp_xlat_fault ? '0 : rsp_pa;
 
   // ---------------------------------------------------------------------------
+  // Page Requests: round robin, held stable until accepted
+  // ---------------------------------------------------------------------------
+  logic               pr_any;
+  logic [ThreadW-1:0] pr_sel;
+  logic               pr_fire;
+
+  rr_arb #(
+    .N   (NumThreads),
+    .IdxW(ThreadW)
+  ) u_pr_arb (
+    .clk_i,
+    .rst_ni,
+    .req_i  (pr_req),
+    .ready_i(pr_ready_i),
+    .valid_o(pr_any),
+    .idx_o  (pr_sel)
+  );
+
+  assign pr_fire    = pr_any && pr_ready_i;
+  assign pr_valid_o = pr_any;
+  assign pr_prgi_o  = ats_pkg::PrgiW'(pr_sel);
+  assign pr_last_o  = 1'b1;
+  always_comb begin
+    pr_pasid_o = '0;
+    pr_vpn_o   = '0;
+    pr_write_o = 1'b0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (pr_sel == ThreadW'(t)) begin
+        pr_pasid_o = pasid_q[t*PasidW +: PasidW];
+        pr_vpn_o   = va_q[t*48 + 12 +: 36];
+        pr_write_o = wr_q[t];
+      end
+    end
+  end
+  assign pr_read_o = !pr_write_o;
+
+  // a translation fault the host may fix by a Page Request
+  logic xres_pri;
+  assign xres_pri = pri_en_i && (xres_cause_i == ats_pkg::FaultNotPresent ||
+                                 xres_cause_i == ats_pkg::FaultWriteProtect);
+
+  // ---------------------------------------------------------------------------
   // thread FSMs
   // ---------------------------------------------------------------------------
   always_comb begin
@@ -215,6 +289,8 @@ module dma #(
     hit_d   = hit_q;
     cause_d = cause_q;
     rdata_d = rdata_q;
+    tmo_d   = tmo_q;
+    rty_d   = rty_q;
 
     for (int unsigned t = 0; t < NumThreads; t++) begin
       mem_done_o[t] = 1'b0;
@@ -229,6 +305,7 @@ module dma #(
             hit_d[t]            = 1'b0;
             cause_d[t*4 +: 4]   = cmd_cause;
             rdata_d[t*64 +: 64] = '0;
+            rty_d[t*RtyW +: RtyW] = '0;
             st_d[t*3 +: 3]      = (cmd_cause == ats_pkg::FaultNone) ? TLkp : TRsp;
           end
         end
@@ -251,6 +328,11 @@ module dma #(
             if (xres_cause_i == ats_pkg::FaultNone) begin
               st_d[t*3 +: 3]        = TMem;
               ppn_d[t*PpnW +: PpnW] = xres_ppn_i;
+            end else if (xres_pri && rty_q[t*RtyW +: RtyW] == RtyW'(PriRetries)) begin
+              cause_d[t*4 +: 4] = ats_pkg::FaultLivelock;
+              st_d[t*3 +: 3]    = TRsp;
+            end else if (xres_pri) begin
+              st_d[t*3 +: 3] = TPri;
             end else begin
               st_d[t*3 +: 3] = TRsp;
             end
@@ -274,6 +356,32 @@ module dma #(
             mem_done_o[t]  = 1'b1;
             st_d[t*3 +: 3] = TRsp;
             if (b_err_i) cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
+          end
+        end
+
+        TPri: begin
+          if (pr_fire && pr_sel == ThreadW'(t)) begin
+            st_d[t*3 +: 3]        = TPwt;
+            tmo_d[t*TmoW +: TmoW] = '0;
+            rty_d[t*RtyW +: RtyW] = rty_q[t*RtyW +: RtyW] + 1'b1;
+          end
+        end
+
+        TPwt: begin
+          if (prgr_valid_i && prgr_prgi_i == ats_pkg::PrgiW'(t)) begin
+            if (prgr_code_i == ats_pkg::PrgSuccess) begin
+              cause_d[t*4 +: 4] = ats_pkg::FaultNone;
+              st_d[t*3 +: 3]    = TLkp;
+            end else begin
+              cause_d[t*4 +: 4] = (prgr_code_i == ats_pkg::PrgInvalid) ? ats_pkg::FaultPrgInvalid
+                                                                       : ats_pkg::FaultPrgFailure;
+              st_d[t*3 +: 3]    = TRsp;
+            end
+          end else if (tmo_q[t*TmoW +: TmoW] == TmoW'(PriTimeout - 1)) begin
+            cause_d[t*4 +: 4] = ats_pkg::FaultPriTimeout;
+            st_d[t*3 +: 3]    = TRsp;
+          end else begin
+            tmo_d[t*TmoW +: TmoW] = tmo_q[t*TmoW +: TmoW] + 1'b1;
           end
         end
 
@@ -307,6 +415,8 @@ module dma #(
     hit_q   <= hit_d;
     cause_q <= cause_d;
     rdata_q <= rdata_d;
+    tmo_q   <= tmo_d;
+    rty_q   <= rty_d;
   end
 
   // VA[63:48] only feed the canonical check

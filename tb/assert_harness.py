@@ -26,6 +26,7 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
     "inv": ("inv_assert", {"NumThreads": 2, "Depth": 4, "NumItagChk": 8}),
     "drn": ("drain_assert", {"NumThreads": 2, "ThreadW": 1}),
     "wlk": ("walk_live_assert", {"IdW": 3, "MaxCycles": 20}),
+    "pri": ("pri_assert", {"NumThreads": 2, "ThreadW": 1, "PriTimeout": 8, "PriRetries": 2}),
 }
 
 TOP = "assert_harness"

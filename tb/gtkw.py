@@ -45,6 +45,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
                                        ("u_dut.u_inv", r"^(apply_|holds_xlat|mem_done|cnt_q|mask_q)"),
                                        ("u_dut.u_dma", r"^(holds_xlat|mem_done)")]),
     ("DMA threads", [("u_dut.u_dma", r"^(st_q|rd_req_o|wr_req_o|mem_gnt_i|r_valid_i|b_valid_i)$")]),
+    ("Page requests", [("u_dut", r"^(pri_en_i|pr_|prgr_)")]),
     ("AXI", [("u_dut", r"^m_axi_(ar|r|aw|w|b)")]),
 ]
 

@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from model.ats import InvalidateRequest, inv_range
+from model.ats import InvalidateRequest, PageRequest, inv_range
 from model.device import DevCommand, DevResponse
 from model.memory import PhysMem
 from model.trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
@@ -833,6 +833,46 @@ class Ports:
             return None
         return self.cq_issue[rec.cmd.thread].get()
 
+    # ------------------------------------------------------------------ Page Requests
+
+    def pri_enable(self, on: bool) -> None:
+        """pri_en_i and pr_ready_i (the host takes every Page Request at once)."""
+        d = self.dut
+        self._pr = (_Sig(d, "pri_en_i"), _Sig(d, "pr_ready_i"), _Sig(d, "pr_n"), _Words(d, "pr_c0", CAP),
+                    _Words(d, "pr_c1", CAP), _Words(d, "pr_c2", CAP), _Words(d, "pq_meta", PRQ), _Sig(d, "pq_wp"))
+        self._pr_seen = self._pr[2].get()
+        self._pq_w = self._pr[7].get()
+        self._pr[0].set(int(on))
+        self._pr[1].set(int(on))
+        self._kick()
+
+    def take_prs(self) -> list[tuple[int, int, int, bool, bool, bool]]:
+        """Page Requests handshaken since the last call: (pasid, page address, PRG index, r, w, last)."""
+        if not hasattr(self, "_pr"):
+            return []
+        _, _, n_sig, c0, c1, c2, _, _ = self._pr
+        n = n_sig.get()
+        k = (n - self._pr_seen) & M32
+        if k > CAP:
+            raise DeviceError(f"pr: {k} Page Requests since the last quiet point, more than the ring holds ({CAP})")
+        out = []
+        for j in range(k):
+            i = (self._pr_seen + j) % CAP
+            m = c0.get(i)
+            addr = (c2.get(i) << 32) | c1.get(i)
+            out.append((m >> 12, (addr << 12) & MASK64, m & 0x1FF, bool(m >> 10 & 1), bool(m >> 11 & 1),
+                        bool(m >> 9 & 1)))
+        self._pr_seen = n
+        return out
+
+    def send_prgr(self, prg_index: int, code: int) -> None:
+        """Queue a PRG Response (at a quiet point): presented for one cycle, in order."""
+        meta, wp = self._pr[6], self._pr[7]
+        meta.set(self._pq_w % PRQ, ((code & 0xF) << 9) | (prg_index & 0x1FF))
+        self._pq_w = (self._pq_w + 1) & M32
+        wp.set(self._pq_w)
+        self._kick()
+
     def send_inv(self, rec: InvRec) -> None:
         """Queue an Invalidate Request (called at a quiet point): presented from this
         cycle on, after the ones queued before it, taken when the RTL is ready."""
@@ -1085,6 +1125,19 @@ class RtlDevice:
         out, self._completions = self._completions, []
         return out
 
+    # ------------------------------------------------------------------ Page Requests (PCIe PRI)
+
+    def enable_pri(self, on: bool = True) -> None:
+        """Send Page Requests on translation faults (pri_en_i); the host answers with prg_response."""
+        self.ports.pri_enable(on)
+
+    def take_page_requests(self) -> list[PageRequest]:
+        return [PageRequest(pasid=pasid, va=va, r=r, w=w, prg_index=prgi, last=last)
+                for pasid, va, prgi, r, w, last in self.ports.take_prs()]
+
+    def prg_response(self, prg_index: int, code: int) -> None:
+        self.ports.send_prgr(prg_index, code)
+
     # ------------------------------------------------------------------ extras
 
     @property
@@ -1291,6 +1344,11 @@ public_flat_rd -module "cosim_top" -var "m_axi_wlast"
 public_flat_rd -module "cosim_top" -var "m_axi_rready"
 public_flat_rd -module "cosim_top" -var "m_axi_bready"
 public_flat_rd -module "cosim_top" -var "cyc_q"
+public_flat_rw -module "cosim_top" -var "pri_en_i"
+public_flat_rw -module "cosim_top" -var "pr_ready_i"
+public_flat_rw -module "cosim_top" -var "pq_wp"
+public_flat_rw -module "cosim_top" -var "pq_meta"
+public_flat_rd -module "cosim_top" -var "pr_c*"
 """
 
 WRAP_TOP = "cosim_top"
@@ -1580,16 +1638,55 @@ _QUEUE_HDL = """
   end
 """
 CMDQ = 16  # >= NumThreads: a thread has at most one command queued or in flight
+
+_PRI_HDL = """
+  // ---- Page Requests (PCIe PRI) for the co-simulation (tb/rtldev.py, Ports.take_prs /
+  // send_prgr). Every Page Request handshake is stored in a ring and pr_n steps; Python
+  // reads them at its quiet points (a device thread has at most one request outstanding,
+  // so the ring cannot wrap). PRG Responses go through a queue Python fills (pq_wp): the
+  // head is presented for one cycle (the RTL always takes it), in order.
+  localparam int unsigned PrQ = {prq};
+  logic [31:0] pr_n, pq_wp, k_pq_wp, pq_rp;
+  initial begin
+    pr_n = '0;
+    pq_wp = '0;
+    k_pq_wp = '0;
+    pq_rp = '0;
+  end
+  logic [31:0] pr_c0 [Cap];  // {{pasid, write, read, last, PRG index}}
+  logic [31:0] pr_c1 [Cap];  // address bits [43:12]
+  logic [31:0] pr_c2 [Cap];  // address bits [63:44]
+  logic [12:0] pq_meta [PrQ], k_pq_meta [PrQ];  // {{response code, PRG index}}
+  always_comb begin
+    prgr_valid_i = pq_rp != k_pq_wp;
+    {{prgr_code_i, prgr_prgi_i}} = k_pq_meta[pq_rp[$clog2(PrQ)-1:0]];
+  end
+  always @(posedge clk_i) begin
+    if (!k_rst_ni) begin
+      pq_rp <= k_pq_wp;
+    end else if (prgr_valid_i) begin
+      pq_rp <= pq_rp + 32'd1;
+    end
+    if (pr_valid_o && k_pr_ready_i) begin
+      pr_c0[pr_n[$clog2(Cap)-1:0]] <= {{pr_pasid_o, pr_write_o, pr_read_o, pr_last_o, pr_prgi_o}};
+      pr_c1[pr_n[$clog2(Cap)-1:0]] <= pr_addr_o[31:0];
+      pr_c2[pr_n[$clog2(Cap)-1:0]] <= 32'(pr_addr_o[51:32]);
+      pr_n <= pr_n + 32'd1;
+    end
+  end
+"""
+PRQ = 16  # PRG Responses the wrapper holds (>= NumThreads: one group per thread)
 INVQ = 32  # Invalidate Requests the wrapper holds; more wait in Python (Ports.inv_q)
 
 # what the co-simulation writes besides the wrapper's ports (copied to k_<name> on py_kick)
 _KICKED = ("rs_cyc", "rs_meta", "rs_d0", "rs_d1", "bs_cyc", "bs_meta", "cq_wp", "cq_meta", "cq_va0", "cq_va1",
-           "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1", "bp_cfg", "bp_seed", "bp_hold")
+           "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1", "bp_cfg", "bp_seed", "bp_hold",
+           "pq_wp", "pq_meta")
 
 # the RTL inputs the queues drive (not wrapper ports)
 _QUEUE_PORTS = ("cmd_valid_i", "cmd_thread_i", "cmd_write_i", "cmd_pasid_i", "cmd_va_i", "cmd_wdata_i",
                 "inv_valid_i", "inv_itag_i", "inv_pasid_valid_i", "inv_pasid_i", "inv_addr_i", "inv_s_i",
-                "inv_global_i")
+                "inv_global_i", "prgr_valid_i", "prgr_prgi_i", "prgr_code_i")
 
 # READY inputs the wrapper gates with its back-pressure (e_<name>, `_BP_HDL`)
 _BP_READY = ("m_axi_arready", "m_axi_awready", "m_axi_wready", "rsp_ready_i", "invc_ready_i")
@@ -1664,7 +1761,7 @@ def clock_wrapper(period_ns: int = 10) -> Path:
             "  logic clk_i;", "  initial clk_i = 1'b1;  // rising edges at k * period (k >= 1)",
             f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _SLOT_HDL.format(slots=SLOTS), _BP_HDL,
             _QUEUE_HDL.format(cmdq=CMDQ, invq=INVQ, decls="\n".join(decls[p] for p in _QUEUE_PORTS)),
-            _CAP_HDL.format(cap=CAP), *kick,
+            _CAP_HDL.format(cap=CAP), _PRI_HDL.format(prq=PRQ), *kick,
             f"  ats_dev_top #({', '.join(f'.{p}({p})' for p in params)}) u_dut (",
             *[f"    .{n}({'e' if n in _BP_READY else 'k'}_{n})," for _, n in latched], "    .*", "  );", "",
             "endmodule", ""]

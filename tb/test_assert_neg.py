@@ -388,3 +388,107 @@ async def drain_and_walk(dut):
     take = dict(xreq_valid_i=1, xreq_ready_i=1, xreq_id_i=0)
     await run_cases(dut, "wlk", {"walk_bounded": w(take, dict(xreq_valid_i=0), n=25)},
                     clean={"memory stalls AR": w(take, dict(xreq_valid_i=0, arvalid_i=1, arready_i=0), n=40)})
+
+
+# --------------------------------------------------------------------------- pri_assert (PriTimeout 8, PriRetries 2)
+
+PRI_FAULT = dict(pri_xres_valid_i=1, pri_xres_thread_i=1, pri_xres_cause_i=1)
+PRI_FAULT_OFF = dict(pri_xres_valid_i=0)
+
+
+def pri_req(**kv) -> dict:
+    """A Page Request of thread 1 for a read command, accepted."""
+    return {"pri_pr_valid_i": 1, "pri_pr_ready_i": 1, "pri_pr_prgi_i": 1, "pri_pr_read_i": 1,
+            "pri_pr_write_i": 0, "pri_pr_last_i": 1, **{f"pri_{k}": v for k, v in kv.items()}}
+
+
+async def pri_cmd(h):
+    await h.cyc(pri_cmd_valid_i=1, pri_cmd_ready_i=1, pri_cmd_thread_i=1, pri_cmd_write_i=0)
+    await h.cyc(pri_cmd_valid_i=0)
+
+
+async def pri_round(h, answer: bool = True):
+    """Fault → request → (response)."""
+    await h.cyc(**PRI_FAULT)
+    await h.cyc(**PRI_FAULT_OFF, **pri_req())
+    await h.cyc(pri_pr_valid_i=0)
+    if answer:
+        await h.cyc(pri_prgr_valid_i=1, pri_prgr_prgi_i=1)
+        await h.cyc(pri_prgr_valid_i=0)
+
+
+@cocotb.test()
+async def pri_checks(dut):
+    en = {"pri_pri_en_i": 1}
+
+    async def unasked(h):
+        await pri_cmd(h)
+        await h.cyc(**pri_req())
+
+    async def not_last(h):
+        await pri_cmd(h)
+        await h.cyc(**PRI_FAULT)
+        await h.cyc(**PRI_FAULT_OFF, **pri_req(pr_last_i=0))
+
+    async def wrong_rw(h):
+        await pri_cmd(h)
+        await h.cyc(**PRI_FAULT)
+        await h.cyc(**PRI_FAULT_OFF, **pri_req(pr_write_i=1, pr_read_i=0))
+
+    async def third_retry(h):
+        await pri_cmd(h)
+        for _ in range(2):
+            await pri_round(h)
+        # the checker's own ghost no longer expects a request: a third one breaks both rules
+        await h.cyc(**PRI_FAULT)
+        await h.cyc(**PRI_FAULT_OFF, **pri_req())
+
+    async def lookup_early(h):
+        await pri_cmd(h)
+        await pri_round(h, answer=False)
+        await h.cyc(pri_lkp_valid_i=1, pri_lkp_thread_i=1)
+
+    async def answer_early(h):
+        await pri_cmd(h)
+        await pri_round(h, answer=False)
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=13)
+
+    async def never_times_out(h):
+        await pri_cmd(h)
+        await pri_round(h, answer=False)
+        await h.cyc(12)
+
+    async def pr_dropped(h):
+        await pri_cmd(h)
+        await h.cyc(**PRI_FAULT)
+        await h.cyc(**PRI_FAULT_OFF, **pri_req(pr_ready_i=0))
+        await h.cyc(pri_pr_valid_i=0)
+
+    async def legal(h):
+        await pri_cmd(h)
+        await pri_round(h)
+        await h.cyc(pri_lkp_valid_i=1, pri_lkp_thread_i=1)
+        await h.cyc(pri_lkp_valid_i=0)
+        await pri_round(h)
+        # the second success, then a timeout answered at PriTimeout
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=14)
+        await h.cyc(pri_rsp_valid_i=0)
+        await pri_cmd(h)
+        await pri_round(h, answer=False)
+        await h.cyc(7)
+        await h.cyc(pri_rsp_valid_i=1, pri_rsp_thread_i=1, pri_rsp_cause_i=13)
+        await h.cyc(pri_rsp_valid_i=0)
+        # a stray response is legal
+        await h.cyc(pri_prgr_valid_i=1, pri_prgr_prgi_i=0)
+        await h.cyc(pri_prgr_valid_i=0)
+
+    await run_cases(dut, "pri", {
+        "pri_req_after_fault": (unasked, en),
+        "pri_req_fields": (not_last, en),
+        "pri_req_fields/rw": (wrong_rw, en),
+        "pri_retry_bounded": (third_retry, en),
+        "pri_wait_response": (lookup_early, en),
+        "pri_wait_response/answer": (answer_early, en),
+        "pri_timeout": (never_times_out, en),
+        "hs_valid_held": (pr_dropped, en),
+    }, clean={"fault, request, success, retry, timeout": (legal, en)})

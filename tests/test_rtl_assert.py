@@ -17,7 +17,7 @@ from cocotb_tools.runner import get_results
 from conftest import run_rtl
 from tb import assert_harness, toolchain
 
-NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks", "drain_and_walk"]
+NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks", "drain_and_walk", "pri_checks"]
 
 
 @pytest.mark.rtl

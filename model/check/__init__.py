@@ -33,6 +33,7 @@ from model.trace import Trace
 
 from .common import Addr, TraceView, as_view
 from .lost_dirty import check_lost_dirty
+from .livelock import check_livelock
 from .lost_write import FinalState, check_lost_writes
 from .ordering import analyze_ordering, check_ordering
 from .protocol import check_protocol
@@ -43,7 +44,7 @@ from .verdict import RULES, Verdict, dumps, verdicts_to_json
 __all__ = [
     "RULES", "Verdict", "check_all", "summarize", "failures", "verdicts_to_json", "dumps",
     "check_ordering", "analyze_ordering", "check_lost_writes", "check_lost_dirty", "check_uaf", "check_protocol",
-    "check_stale", "stale_windows", "TraceView",
+    "check_stale", "stale_windows", "check_livelock", "TraceView",
 ]
 
 
@@ -62,6 +63,7 @@ def check_all(trace: Trace | Iterable | TraceView, initial: Mapping[Addr, int] |
            + check_lost_dirty(view, max_reports=max_reports)
            + check_uaf(view, max_reports=max_reports)
            + check_protocol(view, max_reports=max_reports)
+           + check_livelock(view, max_reports=max_reports)
            + check_stale(view))
     rank = {r: i for i, r in enumerate(RULES)}
     return sorted(out, key=lambda v: rank.get(v.rule, len(rank)))  # stable: keeps per-rule order

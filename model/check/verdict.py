@@ -24,6 +24,7 @@ RULES: tuple[str, ...] = (
     "duplicate-completion",
     "lost-completion",
     "completion-before-drain",
+    "livelock",
     "stale-window",
 )
 

@@ -87,3 +87,36 @@ bind ats_dev_top walk_live_assert #(
   .bready_i    (m_axi_bready),
   .bid_i       (m_axi_bid)
 );
+
+bind ats_dev_top pri_assert #(
+  .NumThreads(NumThreads),
+  .ThreadW   (ThreadW),
+  .PriTimeout(PriTimeout),
+  .PriRetries(PriRetries)
+) u_pri_assert (
+  .clk_i,
+  .rst_ni,
+  .pri_en_i,
+  .cmd_valid_i,
+  .cmd_ready_i  (cmd_ready_o),
+  .cmd_thread_i,
+  .cmd_write_i,
+  .lkp_valid_i  (lkp_valid),
+  .lkp_thread_i (lkp_thread),
+  .xres_valid_i (xres_valid),
+  .xres_thread_i(xres_thread),
+  .xres_cause_i (xres_cause),
+  .pr_valid_i   (pr_valid_o),
+  .pr_ready_i,
+  .pr_pasid_i   (pr_pasid_o),
+  .pr_addr_i    (pr_addr_o),
+  .pr_read_i    (pr_read_o),
+  .pr_write_i   (pr_write_o),
+  .pr_prgi_i    (pr_prgi_o),
+  .pr_last_i    (pr_last_o),
+  .prgr_valid_i,
+  .prgr_prgi_i,
+  .rsp_valid_i  (rsp_valid_o),
+  .rsp_thread_i (rsp_thread_o),
+  .rsp_cause_i  (rsp_cause_o)
+);

@@ -98,7 +98,7 @@ module dma_assert #(
                       (!hold_q[t] || acc_q[t] || wr_req_o[t] != wr_gq[t] ||
                        mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
       inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt) || acc_q[t] != (st == TMwt) ||
-                      wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]) || st > 3'd5;
+                      wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]);
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
       env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !wr_gq[t])) || (b_valid_i[t] && !(acc_q[t] && wr_gq[t]));
       env_xres_bad[t] = xr && !wait_q[t];
