@@ -37,6 +37,7 @@ class Row:
     fixed_by: str
     bug: frozenset[str] = field(default_factory=frozenset)
     fix: frozenset[str] = field(default_factory=frozenset)
+    bug_policy: str = ""  # the policy of the run with the bug ("" = `policy`; a `policy:` switch sets it)
 
     @property
     def ok(self) -> bool:
@@ -56,19 +57,34 @@ def rows(directory: Path = HISTORY_DIR) -> list[Row]:
         if len(policies) != 1:
             raise ValueError(f"{p}: switches of different policies: {sorted(policies)}")
         pol = policies.pop()
-        exp = sc.expects.get(pol)
+        prof = [s.target for s in sws if s.kind == "policy"]
+        if len(prof) > 1:
+            raise ValueError(f"{p}: more than one policy: switch ({', '.join(prof)})")
+        bug_pol = prof[0] if prof else pol
+        exp = sc.expects.get(bug_pol)
         if not exp:
-            raise ValueError(f"{p}: needs 'expect {pol} RULE...' (the violation the bug gives)")
+            raise ValueError(f"{p}: needs 'expect {bug_pol} RULE...' (the violation the bug gives)")
         out.append(Row(p, sc, pol, exp, "; ".join(dict.fromkeys(s.versions for s in sws)),
-                       "; ".join(dict.fromkeys(s.fixed_by for s in sws))))
+                       "; ".join(dict.fromkeys(s.fixed_by for s in sws)), bug_policy=bug_pol))
     return out
 
 
 def run_row(row: Row, runner: Runner, seed: int = 0) -> Row:
     """Fill in the failed rules with the bug and with the fix."""
-    row.bug = frozenset(runner(row.scenario, row.policy, seed).failed_rules)
+    call_bugs = frozenset(b for b in row.scenario.bugs if SWITCHES[b].kind != "policy")
+    row.bug = frozenset(runner(dataclasses.replace(row.scenario, bugs=call_bugs), row.bug_policy or row.policy,
+                               seed).failed_rules)
     row.fix = frozenset(runner(dataclasses.replace(row.scenario, bugs=frozenset()), row.policy, seed).failed_rules)
     return row
+
+
+def row_path(r: Row) -> str:
+    """The kernel functions a row's switches act on; for a `policy:` switch, the row's CPU operations."""
+    points = {SWITCHES[b].point.split(":")[0] for b in r.scenario.bugs if SWITCHES[b].point}
+    if not points:
+        points = {a.verb for row in r.scenario.rows for t, acts in row.cells.items() for a in acts
+                  if t.startswith("CPU") and a.verb not in ("resume", "wait")}
+    return ", ".join(sorted(points))
 
 
 def fmt(rules: frozenset[str]) -> str:
@@ -123,8 +139,8 @@ def main(argv: list[str] | None = None, rtl: Callable[..., Any] | None = None,
         ok = main_row.ok and agrees is not False
         bad += not ok
         results.append({"row": r.scenario.name, "file": str(r.path), "versions": r.versions,
-                        "path": ", ".join(sorted({SWITCHES[b].point.split(":")[0] for b in r.scenario.bugs})),
-                        "policy": r.policy, "device": "rtl" if args.device != "ref" else "ref",
+                        "path": row_path(r),
+                        "policy": r.policy, "bug_policy": r.bug_policy, "device": "rtl" if args.device != "ref" else "ref",
                         "expected": fmt(r.expected), "bug": fmt(main_row.bug), "fix": fmt(main_row.fix),
                         "ref_agrees": agrees, "fixed_by": r.fixed_by, "ok": ok})
     md = table(results)

@@ -17,6 +17,12 @@ Effects (what happens to the call at `point` when the switch is on):
   instead of under the page-table lock.
 * `move:NAME`: the call runs where the path marks the point NAME
   (`Op.point(NAME)`), later in the same path (for example after the copy).
+* `policy:NAME`: not one call but the whole binding: the kernel of the bug
+  tells the secondary TLB only where notifier policy NAME does (for example
+  `deferred`, before `->invalidate_range` existed). It has no point; the
+  row runs under NAME with the bug and under the switch's `policy` with the
+  fix (model.history). A plain run (`make sim`) ignores it: choose the
+  policy there with POLICY=.
 
 A path may also test a `drop` switch itself where the call is not one call
 site (`clear_refs_write:notifier`: the whole invalidate_range_start/end
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EFFECTS = ("drop", "narrow", "after-unlock", "move")
+EFFECTS = ("drop", "narrow", "after-unlock", "move", "policy")
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,21 @@ class BugSwitch:
 
     @property
     def target(self) -> str | None:
-        """The point a `move:` switch moves the call to."""
-        return self.effect.split(":", 1)[1] if self.kind == "move" else None
+        """The point a `move:` switch moves the call to, or the policy of a `policy:` switch."""
+        return self.effect.split(":", 1)[1] if self.kind in ("move", "policy") else None
 
 
 SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
+    BugSwitch(
+        name="secondary-tlb-range-end-only",
+        point="",
+        effect="policy:deferred",
+        versions="up to 3.18 (no ->invalidate_range)",
+        fixed_by="1897bdc4d331 mmu_notifier: add mmu_notifier_invalidate_range(), 0f0a327fa12c (its "
+                 "callback), 34ee645e83b6 mmu_notifier: call mmu_notifier_invalidate_range() from VMM (3.19)",
+        summary="a device TLB is told only by invalidate_range_start/end: nothing reaches it "
+                "between the PTE change under the lock and range_end after the unlock",
+    ),
     BugSwitch(
         name="thp-numa-invalidate-after-copy",
         point="do_huge_pmd_numa_page:invalidate_before_copy",
@@ -134,7 +150,8 @@ def switches_at(bugs: frozenset[str], point: str) -> list[BugSwitch]:
 
 def _check_table() -> None:
     for s in SWITCHES.values():
-        if s.kind not in EFFECTS or (s.kind == "move") != (s.target is not None):
+        if s.kind not in EFFECTS or (s.kind in ("move", "policy")) != bool(s.target) \
+                or (s.kind == "policy") != (not s.point):
             raise AssertionError(f"bug switch {s.name}: bad effect {s.effect!r}")
 
 

@@ -197,3 +197,31 @@ def test_clear_refs_no_notifier_drops_the_range_and_nothing_else():
     got, want = steps(bug), steps(fix)
     assert ("clear_soft_dirty", "range_start") in want and ("clear_soft_dirty", "range_end") in want
     assert got == [s for s in want if s[1] not in ("range_start", "range_end", "secondary_inval")]
+
+
+def test_a_policy_switch_runs_the_bug_under_its_policy_and_the_fix_under_the_switch_policy():
+    """`policy:deferred` (secondary-tlb-range-end-only): the bug run is the deferred binding,
+    the fix run notify-inside-lock; the switch itself reaches no call of the kernel."""
+    sw = kernel_bugs.SWITCHES["secondary-tlb-range-end-only"]
+    assert (sw.kind, sw.target, sw.policy, sw.point) == ("policy", "deferred", "notify-inside-lock", "")
+    r = next(r for r in rows() if r.path.name == "doc_cow_3.18.scn")
+    assert (r.bug_policy, r.policy, r.expected) == ("deferred", "notify-inside-lock", frozenset({"ordering"}))
+    seen = []
+
+    def runner(sc, pol, seed):
+        seen.append((pol, sc.bugs))
+        return run_scenario_sync(sc, pol, seed)
+
+    run_row(r, runner, SEED)
+    assert seen == [("deferred", frozenset()), ("notify-inside-lock", frozenset())]
+    assert r.ok
+
+
+def test_two_policy_switches_in_one_row_are_refused(tmp_path, monkeypatch):
+    extra = kernel_bugs.BugSwitch("other-policy", "", "policy:secondary-with-flush", "x", "y", "z")
+    monkeypatch.setitem(kernel_bugs.SWITCHES, extra.name, extra)
+    text = (HISTORY_DIR / "doc_cow_3.18.scn").read_text().replace(
+        "bug secondary-tlb-range-end-only", "bug secondary-tlb-range-end-only other-policy")
+    (tmp_path / "r.scn").write_text(text)
+    with pytest.raises(ValueError, match="more than one policy: switch"):
+        rows(tmp_path)
