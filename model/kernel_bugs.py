@@ -132,6 +132,17 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
                 "never flushed; a secondary TLB bound to the flush (6.6+) is never told",
         policy="secondary-with-flush",
     ),
+    BugSwitch(
+        name="migrate-vma-flush-after-unlock",
+        point="migrate_vma_collect_pmd:flush",
+        effect="after-unlock",
+        versions="up to 6.0 (migrate_vma_collect_pmd)",
+        fixed_by="60bae7370896 mm/migrate_device.c: flush TLB while holding PTL (6.0)",
+        summary="migrate_vma_collect_pmd installs migration entries without a flush and calls "
+                "flush_tlb_range only after pte_unmap_unlock: a MADV_DONTNEED in between finds no "
+                "present PTE, flushes nothing and returns while the stale translation lives on",
+        policy="secondary-with-flush",
+    ),
 )}
 
 

@@ -874,6 +874,10 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: b
     yield from _split_partial_huge(o, _page(start), end)
     va = _page(start)
     g_start = start  # the mmu_gather range starts here (tlb_end_vma resets it)
+    # tlb_remove_tlb_entry widens the gather range only for present entries; a
+    # zap that met only swap or migration entries leaves it empty, and
+    # tlb_flush_mmu_tlbonly then flushes nothing ("if (!tlb->end) return")
+    widened = False
     for seg_end in bounds + [end]:
         touched = False
         while va < seg_end:
@@ -899,6 +903,7 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: b
                         mm.remove_map(first + i)
                         gathered.append(first + i)
                     yield o.step("pte_clear", f"{va:#x} huge")
+                    widened = True
                     va += size
                 elif value & pt.P:
                     pfn = _pfn_of(value)
@@ -909,6 +914,7 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: b
                     if pfn != mm.zero_pfn:
                         gathered.append(pfn)
                     yield o.step("pte_clear", f"{va:#x} (ptep_get_and_clear_full)")
+                    widened = True
                     va += PAGE_SIZE
                 else:
                     if Mm.is_swap(value):
@@ -947,8 +953,11 @@ def _zap_range(o: Op, start: int, end: int, *, batch: int | None, free_tables: b
     lo = min([g_start] + [b for b, _ in tables])
     hi = max([end] + [b + HPAGE_SIZE for b, _ in tables])
     # tlb_finish_mmu (pte_free_tlb widened the gather range to the tables' spans)
-    yield from o.site(Site.TLB_GATHER, lo, hi, point="tlb_finish_mmu:flush")
-    yield o.step("tlb_flush", "tlb_finish_mmu")
+    if widened or tables:
+        yield from o.site(Site.TLB_GATHER, lo, hi, point="tlb_finish_mmu:flush")
+        yield o.step("tlb_flush", "tlb_finish_mmu")
+    else:
+        yield o.step("tlb_flush", "tlb_finish_mmu: no present entry cleared, gather range empty, no flush")
     yield from free_gathered("tlb_finish_mmu")
     for base, pfn in tables:
         freed = mm.table_frames.put(pfn)
@@ -1250,6 +1259,77 @@ def migrate(k: Kernel, thread: str, va: int) -> OpGen:
         yield o.put(new, "migration entry gone (zapped): new page unused")
     mm.putback_lru_page(pfn)
     yield o.put(pfn, "old page")
+
+
+def migrate_vma(k: Kernel, thread: str, va: int) -> OpGen:
+    """Device memory migration of the anon page at va (mm/migrate_device.c):
+    migrate_vma_setup -> migrate_vma_collect -> migrate_vma_collect_pmd, the
+    driver's copy, migrate_vma_pages, migrate_vma_finalize.
+
+    migrate_vma_collect: invalidate_range_start (MMU_NOTIFY_MIGRATE), the
+    page walk, invalidate_range_end (full). migrate_vma_collect_pmd under the
+    PT lock: get_page, trylock_page, `ptep_get_and_clear` (no flush) and a
+    migration entry; then one `flush_tlb_range` for the PTEs it unmapped. 6.0
+    (60bae7370896, "mm/migrate_device.c: flush TLB while holding PTL") moved
+    that flush before `pte_unmap_unlock` (point
+    `migrate_vma_collect_pmd:flush`; the switch `migrate-vma-flush-after-unlock`
+    puts it back after the unlock). The destination is an ordinary frame
+    mapped by a normal PTE, as device-coherent memory is (6.0); device-private
+    pages, which the CPU cannot map, are not modelled. The isolation of
+    migrate_vma_unmap is taken before the walk (a simplification: nothing
+    else of this model isolates the page in between). As in `migrate`, the
+    new page is mapped only where the migration entry still is
+    (remove_migration_ptes); a zap in between leaves it unused.
+    """
+    mm = k.mm
+    o = Op(k, thread, "migrate_vma")
+    yield from mm.mmap_lock.down_read(thread)  # the driver holds mmap_lock around migrate_vma_setup
+    pfn = yield from _exclusive_anon(o, va)
+    if pfn is None:
+        mm.mmap_lock.up_read(thread)
+        return
+    yield from o.page_lock(pfn)  # trylock_page in migrate_vma_collect_pmd
+    page = _page(va)
+    rng = yield from o.range_start(page, page + PAGE_SIZE, Event.MIGRATE)
+    yield from o.lock()
+    if not mm.maps_page(va, pfn):
+        yield from _not_mapped(o, va, pfn, rng)
+        o.page_unlock(pfn)
+        mm.putback_lru_page(pfn)
+        yield o.put(pfn, "isolation reference")
+        mm.mmap_lock.up_read(thread)
+        return
+    orig = mm.pte(va)
+    mm.write_leaf(va, 0)
+    yield o.step("pte_clear", f"{page:#x} (ptep_get_and_clear, no flush)")
+    entry = Mm.swp_entry(SWP_MIGRATION, pfn) | (SWP_WRITE if orig & pt.RW else 0)
+    mm.write_leaf(va, entry)
+    yield o.step("pte_set", f"{page:#x} -> migration entry")
+    mm.remove_map(pfn)
+    yield o.put(pfn, "mapping's reference")
+    yield from o.site(Site.TLB_FLUSH_RANGE, page, page + PAGE_SIZE, point="migrate_vma_collect_pmd:flush")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    mm.mmap_lock.up_read(thread)
+    new = mm.frames.alloc("anon")
+    yield o.step("alloc", f"pfn {new:#x} (the driver's destination page)")
+    mm.mem.copy_page(_pa(new), _pa(pfn))
+    yield o.step("copy", f"pfn {pfn:#x} -> pfn {new:#x} (the driver's copy)")
+    yield from o.lock()  # migrate_vma_finalize -> remove_migration_ptes
+    cur = mm.pte(va)
+    mapped = Mm.is_migration(cur) and Mm.swp_index(cur) == pfn and mm.leaf(va)[2] == PAGE_SIZE  # type: ignore[index]
+    if mapped:
+        writable = bool(cur & SWP_WRITE)
+        mm.write_leaf(va, mm.make_pte(new, writable=writable))
+        mm.add_map(new)
+        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
+        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
+    yield from o.unlock()
+    o.page_unlock(pfn)
+    if not mapped:
+        yield o.put(new, "migration entry gone (zapped): new page unused")
+    mm.putback_lru_page(pfn)
+    yield o.put(pfn, "old page (migrate_vma_finalize)")
 
 
 # =========================================================================== THP
@@ -1811,6 +1891,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
     OpSpec("madv_free", madv_free, ("va", "len?"), "MADV_FREE"),
     OpSpec("try_to_unmap", try_to_unmap, ("va",), "reclaim: swap-out of the page"),
     OpSpec("migrate", migrate, ("va",), "page migration"),
+    OpSpec("migrate_vma", migrate_vma, ("va",),
+           "device memory migration: migrate_vma_setup, the driver's copy, migrate_vma_pages/finalize"),
     OpSpec("thp_split", thp_split, ("va",), "split a huge PMD"),
     OpSpec("thp_collapse", thp_collapse, ("va",), "khugepaged collapse into a huge PMD"),
     OpSpec("retract_page_tables", retract_page_tables, ("va",),

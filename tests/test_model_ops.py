@@ -12,7 +12,7 @@ from model.memory import PAGE_SIZE
 from model.mm import HPAGE_SIZE, SOFT_DIRTY, Blocked, Mm
 from model.ops import (OPS, clear_soft_dirty, cpu_load, cpu_store, ksm_merge, ksm_replace_page,
                        ksm_replace_page_early_free, ksm_write_protect_page, madv_dontneed, madv_free,
-                       migrate, mprotect, munmap, replace_page_uprobe, thp_collapse, thp_split,
+                       migrate, migrate_vma, mprotect, munmap, replace_page_uprobe, thp_collapse, thp_split,
                        try_to_unmap, zap_early_free)
 from model.trace import CpuStore, FrameEvent, OpStep
 from tests.kernel_helpers import drive, make_host, names
@@ -299,3 +299,38 @@ def test_every_op_is_registered_with_its_arguments():
             "ksm_replace_page_early_free", "munmap", "madv_dontneed", "zap_early_free", "madv_free",
             "try_to_unmap", "migrate", "thp_split", "thp_collapse", "mprotect", "clear_soft_dirty"} <= set(OPS)
     assert OPS["munmap"].args == ("va", "len?")
+
+
+# --------------------------------------------------------------------------- migrate_vma (6.0, 60bae7370896)
+
+MIGRATE_VMA_BUG = "migrate-vma-flush-after-unlock"
+
+
+@pytest.mark.parametrize("bug", [False, True])
+def test_migrate_vma_flushes_under_the_lock_unless_the_6_0_switch_is_on(bug):
+    host, dev = make_host(SWF)
+    if bug:
+        host.kernel.bugs = frozenset({MIGRATE_VMA_BUG})
+    mm = host.mm
+    value, old = mm.read_value(A), mm.translate(A, False).pa
+    seq = names(drive(host, migrate_vma(host.kernel, "t", A), dev))
+    flush, unlock = seq.index("secondary_inval"), seq.index("pt_unlock")
+    assert (flush > unlock) if bug else (flush < unlock), seq
+    assert len(dev.requests) == 1  # secondary-with-flush: range_end tells nobody
+    new = mm.translate(A, False).pa
+    assert new != old and mm.mem.read64(new) == value and mm.page_owner(old >> 12) == "free"
+
+
+@pytest.mark.parametrize("policy,nreq", [(SWF, 0), (NIL, 1), (DEF, 1)])
+def test_a_zap_that_meets_only_a_migration_entry_flushes_nothing(policy, nreq):
+    host, dev = make_host(policy)
+    host.kernel.bugs = frozenset({MIGRATE_VMA_BUG})
+    mig = migrate_vma(host.kernel, "t", A)
+    drive(host, mig, dev, until="pt_unlock")
+    assert Mm.is_migration(host.mm.pte(A)) and not dev.requests  # the late flush has not run yet
+    seq = names(drive(host, madv_dontneed(host.kernel, "u", A), dev))
+    # tlb_finish_mmu with an empty gather range: no TLB_GATHER call; only a full range_end
+    # (notify-inside-lock, deferred) reaches the device
+    assert "tlb_flush" in seq and len(dev.requests) == nreq, seq
+    drive(host, mig, dev)
+    assert host.mm.pte(A) == 0  # remove_migration_ptes found nothing: the new page went unused
