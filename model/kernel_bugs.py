@@ -143,6 +143,16 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
                 "present PTE, flushes nothing and returns while the stale translation lives on",
         policy="secondary-with-flush",
     ),
+    BugSwitch(
+        name="arm64-set-access-flags",
+        point="wp_page_reuse:set_access_flags",
+        effect="drop",
+        versions="up to 6.5 (arm64, SMMU without broadcast TLB maintenance)",
+        fixed_by="6bbd42e2df8f mmu_notifiers: call invalidate_range() when invalidating TLBs (6.6)",
+        summary="ptep_set_access_flags upgrades read-only to writable and flushes only the CPU TLB: "
+                "a device that faults on its cached read-only entry retries it forever",
+        policy="secondary-with-flush",
+    ),
 )}
 
 

@@ -395,8 +395,12 @@ def do_wp_page(k: Kernel, thread: str, va: int) -> OpGen:
 
 
 def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> Generator[Yield, None, str]:
-    """Make the PTE writable in place (same page): a permission upgrade, so
-    no flush and no notifier (a stale read-only device entry just refaults).
+    """Make the PTE writable in place (same page): a permission upgrade.
+
+    `ptep_set_access_flags` flushes the page on arm64; only a policy that
+    reaches the secondary TLB from CPU flushes (6.6+) tells the device. Before
+    that a device whose ATC faults on its cached read-only entry (instead of
+    walking again) faults forever (bug switch arm64-set-access-flags).
 
     Called with the page locked by this thread; under the page-table lock the
     PTE must still be `orig` and the page still reusable (mapped once for
@@ -417,6 +421,10 @@ def wp_page_reuse(k: Kernel, thread: str, va: int, orig: int) -> Generator[Yield
         mm.lazyfree.discard(pfn)
         mm.record_change(_page(va), PAGE_SIZE, _pa(pfn), _pa(pfn), True)
         yield o.step("pte_set", f"{_page(va):#x} writable (reuse pfn {pfn:#x})")
+        # ptep_set_access_flags: on arm64 a permission upgrade flushes the page
+        # (flush_tlb_page); 6.6+ reaches the secondary TLB from that flush.
+        yield from o.site(Site.TLB_FLUSH_RANGE, _page(va), _page(va) + PAGE_SIZE,
+                          point="wp_page_reuse:set_access_flags")
     yield from o.unlock()
     return outcome
 

@@ -208,6 +208,7 @@ class RefDevice:
             "pwc_hits": 0, "pwc_fills": 0, "page_requests": 0,
         }
         self.pri = False
+        self.atc_wp_fault = False
         self._page_requests: list[PageRequest] = []
         self._pri_serial = 0
 
@@ -215,6 +216,12 @@ class RefDevice:
     def enable_pri(self, on: bool = True) -> None:
         """Send Page Requests on translation faults (the RTL's pri_en_i)."""
         self.pri = on
+
+    def set_atc_write_fault(self, on: bool) -> None:
+        """A write hitting a read-only ATC entry faults WRITE_PROTECT from the
+        cached entry (a Page Request under PRI) instead of walking again: the
+        RTL's atc_wp_fault_i. An SMMU-like device; ATS allows either."""
+        self.atc_wp_fault = on
 
     def take_page_requests(self) -> list[PageRequest]:
         out, self._page_requests = self._page_requests, []
@@ -380,6 +387,10 @@ class RefDevice:
             c.atc_hit = True
             self._dma_pass(c, e.pbase + (cmd.va - e.vbase))
             return
+        if e is not None and self.atc_wp_fault:  # a write on a cached read-only entry
+            self.stats["hits"] += 1
+            self._translation_fault(c, Fault.WRITE_PROTECT)
+            return
         self.stats["misses"] += 1
         self._walk_queue.append(c)
         self._walk_dispatch()
@@ -474,17 +485,22 @@ class RefDevice:
             return
         self._walk_slots[ctx.slot] = None
         c = ctx.c
-        if w.fault != Fault.NONE and self.pri and w.fault in PRI_FAULTS:
-            if c.page_requests >= self.cfg.pri_retries:
-                self._fault(c, Fault.LIVELOCK)
-            else:
-                self._page_request(c)
-        elif w.fault != Fault.NONE:
-            self._fault(c, w.fault)
+        if w.fault != Fault.NONE:
+            self._translation_fault(c, w.fault)
         else:
             self._atc_fill(c.cmd.pasid, c.cmd.va, w)
             self._dma_pass(c, w.pa)
         self._walk_dispatch()
+
+    def _translation_fault(self, c: _Cmd, cause: Fault) -> None:
+        """A walk's (or a read-only ATC entry's) fault: a Page Request under PRI, bounded by pri_retries."""
+        if self.pri and cause in PRI_FAULTS:
+            if c.page_requests >= self.cfg.pri_retries:
+                self._fault(c, Fault.LIVELOCK)
+            else:
+                self._page_request(c)
+        else:
+            self._fault(c, cause)
 
     def _fault(self, c: _Cmd, cause: Fault) -> None:
         self.stats["faults"] += 1

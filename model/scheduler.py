@@ -332,6 +332,10 @@ class _Run:
             self.iopf = IopfHandler(kernels.get, noop=self.sc.pri == "noop")
         elif hasattr(device, "enable_pri"):
             device.enable_pri(False)  # a device reused across runs (the RTL server) keeps no earlier setting
+        if hasattr(device, "set_atc_write_fault"):
+            device.set_atc_write_fault(self.sc.atc_write_upgrade == "fault")  # reset too, as for pri
+        elif self.sc.atc_write_upgrade == "fault":
+            raise self.err(None, "this device cannot fault on a read-only ATC entry (scenario 'atc-write-upgrade')")
 
     @property
     def now(self) -> int:

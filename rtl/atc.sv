@@ -4,7 +4,10 @@
 // sizes 4K/2M/1G, writable bit, tree pseudo-LRU replacement (invalid entries
 // first). One lookup per cycle, hit in the same cycle. A write that hits a
 // read-only entry is a miss (walked again: the host may have upgraded the PTE
-// without an invalidation).
+// without an invalidation), or, with wp_fault_en_i set (an SMMU-like device,
+// which caches permissions), a WRITE_PROTECT fault from the cached entry: the
+// thread's tracker then holds the fault (TFlt) and delivers it as its
+// translation result with no walk, in a cycle with no completion to deliver.
 //
 // Every miss gets a tracker (one per device thread, tracker id = thread) that
 // sends a Translation Request to the walker and waits for its Completion.
@@ -32,6 +35,8 @@ module atc #(
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
+  // config: a write hitting a read-only entry faults instead of walking again
+  input  logic                       wp_fault_en_i,
   // lookup from the DMA threads (one per cycle, always accepted)
   input  logic                       lkp_valid_i,
   input  logic [ThreadW-1:0]         lkp_thread_i,
@@ -78,6 +83,7 @@ module atc #(
   localparam logic [1:0] TFree = 2'd0;  // no request
   localparam logic [1:0] TNeed = 2'd1;  // request waiting to be sent
   localparam logic [1:0] TInfl = 2'd2;  // request at the walker
+  localparam logic [1:0] TFlt  = 2'd3;  // write hit a read-only entry: fault to deliver
 
   // ---------------------------------------------------------------------------
   // entries
@@ -134,6 +140,8 @@ module atc #(
   end
 
   assign lkp_hit_o = lkp_valid_i && lkp_any && (!lkp_write_i || lkp_ent_wr);
+  logic lkp_ro_flt;  // a write on a cached read-only entry, faulted from the ATC
+  assign lkp_ro_flt = wp_fault_en_i && lkp_valid_i && lkp_any && lkp_write_i && !lkp_ent_wr;
   assign lkp_ppn40 = ats_pkg::page_ppn(40'(lkp_ent_ppn), lkp_ent_size, lkp_vpn_i[17:0]);
   assign lkp_ppn_o = lkp_ppn40[PpnW-1:0];
 
@@ -241,10 +249,27 @@ module atc #(
   assign fill_en      = cpl_use && xcpl_cause_i == ats_pkg::FaultNone;
   assign cpl_ppn40    = ats_pkg::page_ppn(40'(xcpl_ppn_i), xcpl_size_i, cpl_vpn[17:0]);
 
-  assign xres_valid_o  = cpl_use;
-  assign xres_thread_o = cpl_t;
-  assign xres_cause_o  = xcpl_cause_i;
-  assign xres_ppn_o    = (xcpl_cause_i == ats_pkg::FaultNone) ? cpl_ppn40[PpnW-1:0] : '0;
+  // read-only faults held by trackers: the lowest thread, when no completion is delivered
+  logic               flt_any;
+  logic [ThreadW-1:0] flt_t;
+  logic               flt_fire;
+
+  always_comb begin
+    flt_any = 1'b0;
+    flt_t   = '0;
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (!flt_any && tst_q[t*2 +: 2] == TFlt) begin
+        flt_any = 1'b1;
+        flt_t   = ThreadW'(t);
+      end
+    end
+  end
+  assign flt_fire = flt_any && !cpl_use;
+
+  assign xres_valid_o  = cpl_use || flt_fire;
+  assign xres_thread_o = cpl_use ? cpl_t : flt_t;
+  assign xres_cause_o  = cpl_use ? xcpl_cause_i : ats_pkg::FaultWriteProtect;
+  assign xres_ppn_o    = (cpl_use && xcpl_cause_i == ats_pkg::FaultNone) ? cpl_ppn40[PpnW-1:0] : '0;
 
   // One translation per address: a fill removes every entry of the PASID that
   // overlaps the new page and takes the first of their slots, else an empty
@@ -360,9 +385,12 @@ module atc #(
         tst_d[t*2 +: 2] = cpl_poison ? TNeed : TFree;
         tpois_d[t]      = 1'b0;
       end
+      if (flt_fire && flt_t == ThreadW'(t)) begin
+        tst_d[t*2 +: 2] = TFree;
+      end
       // a miss opens a request for the thread (its tracker is free)
       if (lkp_valid_i && !lkp_hit_o && lkp_thread_i == ThreadW'(t)) begin
-        tst_d[t*2 +: 2]          = TNeed;
+        tst_d[t*2 +: 2]          = lkp_ro_flt ? TFlt : TNeed;
         tpois_d[t]               = 1'b0;
         tpasid_d[t*PasidW +: PasidW]     = lkp_pasid_i;
         tvpn_d[t*CVpnW +: CVpnW] = lkp_vpn_i;

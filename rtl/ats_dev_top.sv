@@ -28,6 +28,7 @@ module ats_dev_top #(
   // config
   input  logic [PaWidth-1:0]         pasid_tbl_base_i,
   input  logic                       pri_en_i,  // 0: a translation fault is answered at once (no PRI)
+  input  logic                       atc_wp_fault_i,  // 1: a write on a read-only ATC entry faults (no walk)
   // commands
   input  logic                       cmd_valid_i,
   output logic                       cmd_ready_o,
@@ -226,6 +227,7 @@ module ats_dev_top #(
   ) u_atc (
     .clk_i,
     .rst_ni,
+    .wp_fault_en_i  (atc_wp_fault_i),
     .lkp_valid_i    (lkp_valid),
     .lkp_thread_i   (lkp_thread),
     .lkp_pasid_i    (lkp_pasid),

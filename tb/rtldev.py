@@ -846,6 +846,11 @@ class Ports:
         self._pr[1].set(int(on))
         self._kick()
 
+    def atc_wp_fault(self, on: bool) -> None:
+        """atc_wp_fault_i (scenario `atc-write-upgrade fault`)."""
+        _Sig(self.dut, "atc_wp_fault_i").set(int(on))
+        self._kick()
+
     def take_prs(self) -> list[tuple[int, int, int, bool, bool, bool]]:
         """Page Requests handshaken since the last call: (pasid, page address, PRG index, r, w, last)."""
         if not hasattr(self, "_pr"):
@@ -1131,6 +1136,10 @@ class RtlDevice:
         """Send Page Requests on translation faults (pri_en_i); the host answers with prg_response."""
         self.ports.pri_enable(on)
 
+    def set_atc_write_fault(self, on: bool) -> None:
+        """atc_wp_fault_i: a write on a read-only ATC entry faults WRITE_PROTECT instead of walking."""
+        self.ports.atc_wp_fault(on)
+
     def take_page_requests(self) -> list[PageRequest]:
         return [PageRequest(pasid=pasid, va=va, r=r, w=w, prg_index=prgi, last=last)
                 for pasid, va, prgi, r, w, last in self.ports.take_prs()]
@@ -1345,6 +1354,7 @@ public_flat_rd -module "cosim_top" -var "m_axi_rready"
 public_flat_rd -module "cosim_top" -var "m_axi_bready"
 public_flat_rd -module "cosim_top" -var "cyc_q"
 public_flat_rw -module "cosim_top" -var "pri_en_i"
+public_flat_rw -module "cosim_top" -var "atc_wp_fault_i"
 public_flat_rw -module "cosim_top" -var "pr_ready_i"
 public_flat_rw -module "cosim_top" -var "pq_wp"
 public_flat_rw -module "cosim_top" -var "pq_meta"

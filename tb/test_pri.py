@@ -14,6 +14,7 @@ import cocotb
 
 from model.ats import Fault, PageRequest, PrgResponse
 from tb.atsbench import TB, Host, rtl_params
+from tb.axi_mem import fast
 from tb.pri_port import PriPort
 
 PASID = 0x2A
@@ -218,3 +219,47 @@ async def disabled_faults_at_once(dut):
         if not r.fault or r.cause != Fault.NOT_PRESENT or env.pri.log:
             env.fail(f"PRI off: expected FAULT NOT_PRESENT and no request, got {r}, {env.pri.log}")
     await tb.drain()
+
+
+@cocotb.test()
+async def atc_write_fault_livelock(dut):
+    """atc_wp_fault_i: a write on a cached read-only entry faults from the ATC (no walk).
+
+    The host upgrades the PTE but does not invalidate (arm64 before 6.6):
+    every retry hits the same stale entry → PriRetries requests → FAULT
+    LIVELOCK. After an invalidation the write completes with no request. With
+    atc_wp_fault_i clear the same stale entry is walked again instead."""
+    env = Env(dut, "atc_write_fault_livelock")
+    await env.start()
+    tb = env.tb
+    retries = env.p.get("PriRetries", 4)
+    for i, fault_mode in enumerate((True, False)):
+        va = 0x5700_0000_0000 + i * 0x1000 + 0x28
+        pa = env.host.data_pa()
+        env.sp.map(va & ~0xFFF, pa, writable=False)
+        fast(dut, "atc_wp_fault_i").set(int(fault_mode))
+        r = await tb.threads[0].read(PASID, va)  # caches the read-only translation
+        n0 = len(env.pri.log)
+        r = await tb.threads[0].write(PASID, va, 0x77 + i)
+        reqs = env.pri.log[n0:]
+        if fault_mode:
+            if not r.fault or r.cause != Fault.LIVELOCK or len(reqs) != retries:
+                env.fail(f"stale read-only entry: expected {retries} requests and FAULT LIVELOCK, "
+                         f"got {len(reqs)} requests, {r}")
+            for s in reqs:
+                expect_request(env, s, 0, va, True)
+            if env.sp.leaf(va)[1] & 2 == 0:
+                env.fail("the host should have made the PTE writable")
+            await tb.inv.invalidate(va >> 12, False, pasid=PASID)
+            n0 = len(env.pri.log)
+            r = await tb.threads[0].write(PASID, va, 0x99)
+            if r.fault or len(env.pri.log) != n0 or env.host.mem.read64(pa + 0x28) != 0x99:
+                env.fail(f"after the invalidation the write should walk and land: {r}")
+        else:
+            # the stale read-only entry is a miss: walk → WRITE_PROTECT → one
+            # request → upgrade → the retry walks the writable PTE and completes
+            if r.fault or len(reqs) != 1:
+                env.fail(f"walk mode: expected one request and completion, got {len(reqs)}, {r}")
+    fast(dut, "atc_wp_fault_i").set(0)
+    await tb.drain()
+    tb.check_protocol()

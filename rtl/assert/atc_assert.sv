@@ -219,7 +219,7 @@ module atc_assert #(
                                       ats_pkg::sext_vpn(tvpn_q[t*CVpnW +: CVpnW]) != gvpn_q[t*52 +: 52]);
       // poisoned iff an invalidation hit the 1 GiB region in flight; every size's hit implies it
       inv_pois_bad[t] = tpois_q[t] != (infl_q[t] && g[2]) || (g != 3'b000 && !tpois_q[t]);
-      inv_busy_bad[t] = busy_q[t] != (st != TFree) || st == 2'd3;
+      inv_busy_bad[t] = busy_q[t] != (st != TFree);  // TFlt (3): busy, a fault to deliver
     end
   end
 
@@ -246,7 +246,9 @@ module atc_assert #(
                     "ATC fill from a walk that an overlapping invalidation (at the leaf's page size) raced")
       end
       if (xres_valid_o) begin
-        `ATS_ASSERT(rule1_xres_from_cpl, cpl_in && cpl_t == xres_thread_o,
+        `ATS_ASSERT(rule1_xres_from_cpl, (cpl_in && cpl_t == xres_thread_o) ||
+                    (xres_cause_o == ats_pkg::FaultWriteProtect &&
+                     tst_q[32'(xres_thread_o) * 2 +: 2] == 2'd3),
                     "translation result without a completion of that thread's request")
       end
       if (xres_valid_o && xres_cause_o == ats_pkg::FaultNone) begin
