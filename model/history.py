@@ -14,6 +14,7 @@ Both print the table and write build/history/history.json and history.md.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -44,11 +45,17 @@ class Row:
         return bool(self.expected) and self.bug == self.expected and not self.fix
 
 
+def _by_version(p: Path) -> tuple:
+    """Rows in Linux order: a file named NAME_X.Y.scn sorts by (X, Y), then by name."""
+    m = re.search(r"_(\d+)\.(\d+)$", p.stem)
+    return ((int(m[1]), int(m[2])) if m else (999, 0), p.stem)
+
+
 def rows(directory: Path = HISTORY_DIR) -> list[Row]:
     """Every row file, checked: a `bug` line, one policy for its switches, an
     `expect` line for that policy naming at least one rule."""
     out = []
-    for p in sorted(directory.glob("*.scn")):
+    for p in sorted(directory.glob("*.scn"), key=_by_version):
         sc = load(p)
         if not sc.bugs:
             raise ValueError(f"{p}: a history row needs a 'bug NAME' line")
@@ -84,6 +91,7 @@ def row_path(r: Row) -> str:
     if not points:
         points = {a.verb for row in r.scenario.rows for t, acts in row.cells.items() for a in acts
                   if t.startswith("CPU") and a.verb not in ("resume", "wait")}
+        points = (points - {"store", "load"}) or {"store (write fault)" if "store" in points else "load"}
     return ", ".join(sorted(points))
 
 
