@@ -1206,6 +1206,40 @@ def try_to_unmap(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.put(pfn, "removed from swap cache")
 
 
+def _set_migration_entry(o: Op, va: int, pfn: int, orig: int) -> OpGen:
+    """Under the PT lock, after the PTE was cleared: a migration entry for pfn
+    (remembering whether `orig` was writable) and the mapping's reference dropped."""
+    mm = o.mm
+    entry = Mm.swp_entry(SWP_MIGRATION, pfn) | (SWP_WRITE if orig & pt.RW else 0)
+    mm.write_leaf(va, entry)
+    yield o.step("pte_set", f"{_page(va):#x} -> migration entry")
+    mm.remove_map(pfn)
+    yield o.put(pfn, "mapping's reference")
+
+
+def _remove_migration_ptes(o: Op, va: int, pfn: int, new: int, old_why: str) -> OpGen:
+    """remove_migration_ptes, then the end of the migration: map `new` only where
+    the migration entry for pfn still is (a zap may have removed it: then `new`
+    is freed unused), unlock the old page and drop its last references."""
+    mm = o.mm
+    page = _page(va)
+    yield from o.lock()
+    cur = mm.pte(va)
+    mapped = Mm.is_migration(cur) and Mm.swp_index(cur) == pfn and mm.leaf(va)[2] == PAGE_SIZE  # type: ignore[index]
+    if mapped:
+        writable = bool(cur & SWP_WRITE)
+        mm.write_leaf(va, mm.make_pte(new, writable=writable))
+        mm.add_map(new)
+        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
+        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
+    yield from o.unlock()
+    o.page_unlock(pfn)
+    if not mapped:
+        yield o.put(new, "migration entry gone (zapped): new page unused")
+    mm.putback_lru_page(pfn)
+    yield o.put(pfn, old_why)
+
+
 def migrate(k: Kernel, thread: str, va: int) -> OpGen:
     """migrate_pages of the anon page at va (unmap_and_move).
 
@@ -1243,30 +1277,12 @@ def migrate(k: Kernel, thread: str, va: int) -> OpGen:
     mm.write_leaf(va, 0)
     yield o.step("pte_clear", f"{page:#x} (ptep_clear_flush)")
     yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
-    entry = Mm.swp_entry(SWP_MIGRATION, pfn) | (SWP_WRITE if orig & pt.RW else 0)
-    mm.write_leaf(va, entry)
-    yield o.step("pte_set", f"{page:#x} -> migration entry")
-    mm.remove_map(pfn)
-    yield o.put(pfn, "mapping's reference")
+    yield from _set_migration_entry(o, va, pfn, orig)
     yield from o.unlock()
     yield from o.range_end(rng)
     mm.mem.copy_page(_pa(new), _pa(pfn))
     yield o.step("copy", f"pfn {pfn:#x} -> pfn {new:#x}")
-    yield from o.lock()
-    cur = mm.pte(va)
-    mapped = Mm.is_migration(cur) and Mm.swp_index(cur) == pfn and mm.leaf(va)[2] == PAGE_SIZE  # type: ignore[index]
-    if mapped:
-        writable = bool(cur & SWP_WRITE)
-        mm.write_leaf(va, mm.make_pte(new, writable=writable))
-        mm.add_map(new)
-        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
-        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
-    yield from o.unlock()
-    o.page_unlock(pfn)
-    if not mapped:
-        yield o.put(new, "migration entry gone (zapped): new page unused")
-    mm.putback_lru_page(pfn)
-    yield o.put(pfn, "old page")
+    yield from _remove_migration_ptes(o, va, pfn, new, "old page")
 
 
 def migrate_vma(k: Kernel, thread: str, va: int) -> OpGen:
@@ -1310,11 +1326,7 @@ def migrate_vma(k: Kernel, thread: str, va: int) -> OpGen:
     orig = mm.pte(va)
     mm.write_leaf(va, 0)
     yield o.step("pte_clear", f"{page:#x} (ptep_get_and_clear, no flush)")
-    entry = Mm.swp_entry(SWP_MIGRATION, pfn) | (SWP_WRITE if orig & pt.RW else 0)
-    mm.write_leaf(va, entry)
-    yield o.step("pte_set", f"{page:#x} -> migration entry")
-    mm.remove_map(pfn)
-    yield o.put(pfn, "mapping's reference")
+    yield from _set_migration_entry(o, va, pfn, orig)
     yield from o.site(Site.TLB_FLUSH_RANGE, page, page + PAGE_SIZE, point="migrate_vma_collect_pmd:flush")
     yield from o.unlock()
     yield from o.range_end(rng)
@@ -1323,21 +1335,7 @@ def migrate_vma(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.step("alloc", f"pfn {new:#x} (the driver's destination page)")
     mm.mem.copy_page(_pa(new), _pa(pfn))
     yield o.step("copy", f"pfn {pfn:#x} -> pfn {new:#x} (the driver's copy)")
-    yield from o.lock()  # migrate_vma_finalize -> remove_migration_ptes
-    cur = mm.pte(va)
-    mapped = Mm.is_migration(cur) and Mm.swp_index(cur) == pfn and mm.leaf(va)[2] == PAGE_SIZE  # type: ignore[index]
-    if mapped:
-        writable = bool(cur & SWP_WRITE)
-        mm.write_leaf(va, mm.make_pte(new, writable=writable))
-        mm.add_map(new)
-        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(new), writable)
-        yield o.step("pte_set", f"{page:#x} -> new page pfn {new:#x} (remove_migration_ptes)")
-    yield from o.unlock()
-    o.page_unlock(pfn)
-    if not mapped:
-        yield o.put(new, "migration entry gone (zapped): new page unused")
-    mm.putback_lru_page(pfn)
-    yield o.put(pfn, "old page (migrate_vma_finalize)")
+    yield from _remove_migration_ptes(o, va, pfn, new, "old page (migrate_vma_finalize)")
 
 
 # =========================================================================== THP
