@@ -42,3 +42,18 @@ def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = N
                                     results_xml=str(xml), waves=waves)[0]
     except AssertionError as e:
         raise AssertionError(f"{e}\nreproduce: {repro}") from None
+
+
+@pytest.fixture
+def planted_bug(monkeypatch):
+    """A planted model bug (tests/test_explore.py, tests/test_dpor.py): notify-inside-lock
+    with its invalidations cut off, so nothing reaches the device."""
+    from model import notifier
+    from model.notifier import Policy
+
+    table = dict(notifier.POLICY_TABLE)
+    table[Policy.NOTIFY_INSIDE_LOCK] = frozenset()
+    monkeypatch.setattr(notifier, "POLICY_TABLE", table)
+    real = notifier.range_end_invalidates
+    monkeypatch.setattr(notifier, "range_end_invalidates",
+                        lambda p, only_end: False if p is Policy.NOTIFY_INSIDE_LOCK else real(p, only_end))

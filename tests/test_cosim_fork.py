@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from model.trace import DevAccess, InvReq
-from tb.rtldev import CosimServer, compare_with_ref
+from tb.rtldev import CosimServer
+from tests.cosim_helpers import run_checked
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO = ROOT / "scenarios" / "fork_two_pasids.scn"
@@ -27,12 +28,7 @@ def srv():
 
 
 def run(srv, scn: Path, policy: str):
-    o = srv.call("scenario", scenario=str(scn), policy=policy, seed=SEED)
-    assert not o["scoreboard"]["errors"], o["scoreboard"]["errors"][:3]
-    res = o["result"]
-    cmp = compare_with_ref(res, scn, policy, SEED)
-    assert cmp.ok, cmp.message
-    return res
+    return run_checked(srv, scn, policy, SEED)
 
 
 @pytest.mark.parametrize("policy", ["notify-inside-lock", "deferred", "secondary-with-flush"])

@@ -14,7 +14,8 @@ from model.refdev import RefConfig
 from model.scenario import ScenarioError, load, parse
 from model.scheduler import run_scenario_sync
 from model.trace import DevAccess
-from tb.rtldev import COSIM_PARAMS, CosimServer, compare_with_ref
+from tb.rtldev import COSIM_PARAMS, CosimServer
+from tests.cosim_helpers import run_checked
 
 ROOT = Path(__file__).resolve().parent.parent
 SCN = ROOT / "scenarios" / "cow_threads8.scn"
@@ -48,14 +49,10 @@ def test_eight_threads_on_the_reference_device(policy):
 
 @pytest.mark.parametrize("policy", sorted(EXPECT))
 def test_eight_threads_on_the_rtl_agree_with_the_reference(srv, policy):
-    o = srv.call("scenario", scenario=str(SCN), policy=policy, seed=SEED)
-    res = o["result"]
+    res = run_checked(srv, SCN, policy, SEED)
     assert set(res.failed_rules) == EXPECT[policy], "\n".join(v.message for v in res.failures)
     assert _threads(res) == set(range(8)), "every DEV thread 0..7 reached the RTL"
     assert all(e.fault == 0 for e in res.trace if isinstance(e, DevAccess))
-    assert not o["scoreboard"]["errors"], o["scoreboard"]["errors"][:3]
-    cmp = compare_with_ref(res, SCN, policy, SEED)
-    assert cmp.ok, cmp.message
 
 
 def test_a_ninth_device_thread_is_a_one_line_error():

@@ -189,15 +189,7 @@ def test_dpor_counterexample_replays_in_script_mode(tmp_path):
     assert "use-after-free" in run_scenario_sync(load(path), "deferred").failed_rules
 
 
-def test_dpor_finds_the_planted_bug(monkeypatch):
+def test_dpor_finds_the_planted_bug(planted_bug):
     """notify-inside-lock with its invalidations cut off (as in test_explore): DPOR finds it too."""
-    from model import notifier
-    from model.notifier import Policy
-    table = dict(notifier.POLICY_TABLE)
-    table[Policy.NOTIFY_INSIDE_LOCK] = frozenset()
-    monkeypatch.setattr(notifier, "POLICY_TABLE", table)
-    real = notifier.range_end_invalidates
-    monkeypatch.setattr(notifier, "range_end_invalidates",
-                        lambda p, only_end: False if p is Policy.NOTIFY_INSIDE_LOCK else real(p, only_end))
     r = Explorer(parse_threads(ZAP, "zap.scn"), "notify-inside-lock", method="dpor").explore()
     assert r.found is not None, r.summary()

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from model import notifier
 from model.counterexample import ddmin, fails
 from model.explore import Explorer, load_threads, parse_threads
 from model.notifier import Policy
@@ -128,17 +127,6 @@ def test_reduction_soundness_check_can_fail():
     ex._leaf = lambda w, prefix: None if w.verdicts() and any(not v.ok for v in w.verdicts()) else leaf(w, prefix)
     lossy = ex.explore()
     assert lossy.verdict_sets != full.verdict_sets
-
-
-@pytest.fixture
-def planted_bug(monkeypatch):
-    """notify-inside-lock with its invalidations cut off: nothing reaches the device."""
-    table = dict(notifier.POLICY_TABLE)
-    table[Policy.NOTIFY_INSIDE_LOCK] = frozenset()
-    monkeypatch.setattr(notifier, "POLICY_TABLE", table)
-    real = notifier.range_end_invalidates
-    monkeypatch.setattr(notifier, "range_end_invalidates",
-                        lambda p, only_end: False if p is Policy.NOTIFY_INSIDE_LOCK else real(p, only_end))
 
 
 def test_planted_bug_is_found_with_a_replaying_counterexample(planted_bug, tmp_path):

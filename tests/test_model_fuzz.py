@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from typing import Callable
 
 import pytest
 
@@ -182,10 +183,11 @@ def replay(seed: int, policy: str) -> str:
             f"(policy {policy}; the scenario text is printed above)")
 
 
-def run_case(seed: int) -> list[str]:
-    """Problems of one seed under all three policies (empty: passed)."""
-    case = fuzz_case(seed)
-    sc = parse(case.text, f"<fuzz:{seed}>")
+def run_case(seed: int, make_case: Callable[[int], FuzzCase] | None = None, tag: str = "fuzz") -> list[str]:
+    """Problems of one seed under all three policies (empty: passed); `make_case`
+    builds the scenario (default: fuzz_case; tests/test_model_fuzz_procs.py forks it)."""
+    case = (make_case or fuzz_case)(seed)
+    sc = parse(case.text, f"<{tag}:{seed}>")
     problems = []
     for p in POLICIES:
         pol = p.value

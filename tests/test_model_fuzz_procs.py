@@ -18,10 +18,9 @@ import random
 
 import pytest
 
-from model.notifier import POLICIES
-from model.scenario import ScenarioError, parse
-from model.scheduler import run_scenario_sync
-from tests.test_model_fuzz import DEF, FuzzCase, _cpu_action, _dev_action, _page_setup, allowed, known_rows
+from model.scenario import parse
+from tests.test_model_fuzz import FuzzCase, _cpu_action, _dev_action, _page_setup
+from tests.test_model_fuzz import run_case as fuzz_run_case
 
 
 def fuzz_case(seed: int) -> FuzzCase:
@@ -56,26 +55,7 @@ def fuzz_case(seed: int) -> FuzzCase:
 
 
 def run_case(seed: int) -> list[str]:
-    case = fuzz_case(seed)
-    sc = parse(case.text, f"<fuzz-procs:{seed}>")
-    problems = []
-    for p in POLICIES:
-        pol = p.value
-        try:
-            res = run_scenario_sync(sc, pol, seed, mode="random")
-        except ScenarioError as e:
-            problems.append(f"seed {seed} [{pol}]: {type(e).__name__}: {e}")
-            continue
-        except Exception as e:  # noqa: BLE001 - the point of the fuzz
-            problems.append(f"seed {seed} [{pol}]: uncaught {type(e).__name__}: {e}")
-            continue
-        if pol == DEF:
-            continue
-        bad = [v for v in res.failures if v.rule not in allowed(case, pol)]
-        if bad:
-            problems.append(f"seed {seed} [{pol}]: {sorted({v.rule for v in bad})} "
-                            f"(known rows {sorted(known_rows(case))}): " + " | ".join(v.message for v in bad[:3]))
-    return problems
+    return fuzz_run_case(seed, fuzz_case, "fuzz-procs")
 
 
 FIRST = int(os.environ.get("FUZZ_PROC_FIRST", "0"))
