@@ -1435,6 +1435,19 @@ def _collapse_isolate(mm: Mm, thread: str, ptes: list[int]) -> tuple[str | None,
     return why, got
 
 
+def _pte_table_span(mm: Mm, base: int, kind: str, what: str) -> str | None:
+    """Why the 2 MiB span at base cannot be collapsed/retracted (None: it can):
+    one `kind` VMA must cover it and its PMD must point at a PTE table."""
+    vma = mm.find_vma(base)
+    if vma is None or vma.kind != kind or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
+        extra = " (retract_page_tables is for file/shmem VMAs)" if kind == "file" else ""
+        return f"{base:#x}: no {'anonymous' if kind == 'anon' else kind} VMA covers the 2 MiB span{extra}"
+    pmd = mm.tables.entry(base, 3)
+    if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
+        return f"{base:#x}: no PTE table to {what}"
+    return None
+
+
 def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     """khugepaged collapse_huge_page: with mmap_lock held for write,
     pmdp_collapse_flush (plain) under the lock, full range_end, *then* copy the
@@ -1452,13 +1465,7 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     base = va & ~(HPAGE_SIZE - 1)
 
     def check() -> str | None:
-        vma = mm.find_vma(base)
-        if vma is None or vma.kind != "anon" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
-            return f"{base:#x}: no anonymous VMA covers the 2 MiB range"
-        pmd = mm.tables.entry(base, 3)
-        if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
-            return f"{base:#x}: no PTE table to collapse"
-        return None
+        return _pte_table_span(mm, base, "anon", "collapse")
 
     why = check()
     if why:
@@ -1540,12 +1547,9 @@ def retract_page_tables(k: Kernel, thread: str, va: int) -> OpGen:
     base = va & ~(HPAGE_SIZE - 1)
 
     def check() -> str | None:
-        vma = mm.find_vma(base)
-        if vma is None or vma.kind != "file" or not (vma.start <= base and base + HPAGE_SIZE <= vma.end):
-            return f"{base:#x}: no file VMA covers the 2 MiB span (retract_page_tables is for file/shmem VMAs)"
-        pmd = mm.tables.entry(base, 3)
-        if pmd is None or not pmd[1] & pt.P or pmd[1] & pt.PS:
-            return f"{base:#x}: no PTE table to retract"
+        why = _pte_table_span(mm, base, "file", "retract")
+        if why:
+            return why
         if mm.next_leaf(base, base + HPAGE_SIZE) is not None:
             return f"{base:#x}: the PTE table still maps pages (collapse_file unmaps them first)"
         return None
