@@ -1,7 +1,7 @@
 """What the scheduler sees of a device: commands, responses, the Device protocol.
 
 Both the transaction-level reference device (`model.refdev.RefDevice`) and the
-RTL binding (`tb.rtldev.RtlDevice`) import these, so a scenario runs against
+RTL binding (`tb.cosim.device.RtlDevice`) import these, so a scenario runs against
 either without knowing which one it drives (docs/ARCHITECTURE.md section 6).
 """
 from __future__ import annotations

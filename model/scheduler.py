@@ -26,7 +26,7 @@ completion and the device is allowed to go quiet, so the final state the
 lost-write checker reads is the state after all the kernel paths finished.
 
 The only awaited call is `device.run()`, so the same coroutine runs under
-cocotb against the RTL (tb.rtldev.RtlDevice) and, through
+cocotb against the RTL (tb.cosim.device.RtlDevice) and, through
 `model.device.run_sync`, against the reference device.
 """
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_wheel_holds_the_model_and_testbench_packages(clean_copy, tmp_path):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"model", "tb"}, f"unexpected top-level entries in the wheel: {sorted(tops)}"
     # every module of the packages is in the wheel
-    for pkg in ("model", "model/check", "tb"):
+    for pkg in ("model", "model/check", "tb", "tb/cosim"):
         for py in (ROOT / pkg).glob("*.py"):
             assert f"{pkg}/{py.name}" in names, f"{pkg}/{py.name} missing from the wheel"
 

@@ -1,0 +1,296 @@
+"""`Ports`: reset, clocking and every bus functional model of `ats_dev_top` as raw GPI callbacks.
+
+Works on the generated wrapper `cosim_top` (tb/cosim/wrapper.py): clock in
+Verilog, the RTL as `u_dut`, AXI response slots, command and Invalidate
+Request queues and handshake capture rings. `Ports` is assembled from one
+part per concern, each in its own module:
+
+* tb/cosim/axi_slave.py: the AXI4 memory slave (AR, AW+W; R and B beats);
+* tb/cosim/command_driver.py: the command queue (`send_cmd`);
+* tb/cosim/invalidation_driver.py: Invalidate Requests and Completions;
+* tb/cosim/pri_responder.py: Page Requests and PRG Responses.
+
+This module keeps what they share: the simulator's time and the cycle
+arithmetic, reset, the seeded back-pressure (`CosimConfig.stall`,
+`ar_hold`; `apply_bp`), the value-change callback plumbing, and the
+response monitor (`poll`). READY inputs are held high (`rsp_ready_i`,
+`invc_ready_i`, `m_axi_*ready`) except where the wrapper's back-pressure
+refuses for a stretch; the capture rings see the READY the RTL sees. The
+RTL's RREADY/BREADY are constant 1 (checked at start).
+
+How monitors see transfers without a wake per clock: the wrapper counts
+the handshakes of each channel and stores their payloads in a ring. AR,
+AW and completions wake Python once per transfer, at the handshake edge,
+through a value-change callback on the channel's counter (the slave must
+act on a request at once); so does each Invalidate Request handshake (on
+the queue's read pointer). Responses wake nobody: `poll()`, called by the
+device binding at each quiet point, reads the ring, where every entry
+carries its handshake cycle and the cycle its command was taken. A
+counter that jumps further than its ring can hold is reported as a lost
+transfer.
+
+Observers: `on_mem(acc)` when the slave performs an access,
+`on_rsp(thread, fields, edge, issue)` for every response handshake (from
+`poll`), `on_cpl(itag, edge)` for every completion, `on_inv(rec)` when a
+request's handshake edge is known.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+from model.memory import PhysMem
+from tb.cosim.axi_slave import AxiAcc, AxiSlave
+from tb.cosim.command_driver import CommandDriver
+from tb.cosim.config import BP_PORTS, CosimConfig, DeviceError
+from tb.cosim.gpi import M32, Sig, Words, simulator
+from tb.cosim.invalidation_driver import InvalidationDriver, InvRec
+from tb.cosim.pri_responder import PriResponder
+from tb.cosim.wrapper import CAP, WRAP_TOP
+
+
+class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
+    """Reset and every bus functional model of `ats_dev_top` (see the module docstring)."""
+
+    _CH = ("ar", "aw", "invc", "inv")  # channels that wake Python
+
+    def __init__(self, dut: Any, cfg: CosimConfig | None = None, mem: PhysMem | None = None) -> None:
+        from cocotb.utils import get_sim_steps
+
+        self._sim = simulator()
+        self.dut = dut
+        self.cfg = cfg or CosimConfig()
+        self.mem = mem
+        self.P = get_sim_steps(self.cfg.period_ns, "ns")
+        if self.P % 4:
+            raise ValueError("clock period must be a multiple of 4 simulator steps")
+        self.Q = self.P // 4
+        self.H = self.P // 2
+        self.T0 = 0
+        self.rng = random.Random(self.cfg.seed)
+        # the wrapper (tb.cosim.wrapper.clock_wrapper): R/B beats are booked into its slots,
+        # commands and Invalidate Requests go through its queues, handshakes are read
+        # from its capture rings
+        if not hasattr(dut, "rs_cyc") or not hasattr(dut, "cq_wp") or not hasattr(dut, "rsp_ccyc"):
+            raise DeviceError(f"{dut._name}: the co-simulation needs the {WRAP_TOP} wrapper (tb.cosim.build)")
+        s = lambda n: Sig(dut, n)  # noqa: E731
+        self.rsp_ready, self.invc_ready = s("rsp_ready_i"), s("invc_ready_i")
+        a = lambda n: Sig(dut, "m_axi_" + n)  # noqa: E731
+        self.arready, self.awready, self.wready = a("arready"), a("awready"), a("wready")
+        self.wlast = a("wlast")
+        self.rready, self.bready = a("rready"), a("bready")
+        self.arlen, self.arsize, self.awlen, self.awsize = a("arlen"), a("arsize"), a("awlen"), a("awsize")
+        self.rst = s("rst_ni")
+        self.tbl_base = s("pasid_tbl_base_i")
+        # field widths of the packed queue and capture entries
+        self.pa_bits = len(dut.m_axi_araddr)
+        self.id_bits = len(dut.m_axi_arid)
+        self.thread_bits = len(dut.rsp_thread_o)
+        self.itag_bits = len(dut.invc_itag_o)
+
+        def arr(name: str, n: int) -> list[Sig]:
+            h = getattr(dut, name)
+            return [Sig.of(h[i], f"{name}[{i}]") for i in range(n)]
+
+        # capture rings: raw GPI handles (read in the callbacks)
+        ring = lambda name: [sig.h for sig in arr(name, CAP)]  # noqa: E731
+        self._bind_slave(dut, ring)
+        self._bind_commands(dut, s, arr)
+        self._bind_invalidations(dut, s, ring)
+        # the response monitor's ring (read by poll)
+        self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue = ring("rsp_cmeta"), ring("rsp_ccyc"), ring("rsp_cissue")
+        self._rsp_crd0, self._rsp_crd1 = ring("rsp_crd0"), ring("rsp_crd1")
+        self._rsp_cpa0, self._rsp_cpa1 = ring("rsp_cpa0"), ring("rsp_cpa1")
+        self._cnt = {"ar": s("ar_n"), "aw": s("aw_n"), "rsp": s("rsp_n"), "invc": s("invc_n"), "inv": self.iq_rp}
+        self._cb = {"ar": self._ar_cb, "aw": self._aw_cb, "invc": self._invc_cb, "inv": self._inv_cb}
+        self.seen = {ch: 0 for ch in self._cnt}
+        self._h_ar_n, self._h_aw_n = self._cnt["ar"].h, self._cnt["aw"].h
+        self._h_rsp_n = self._cnt["rsp"].h
+        self._h_kick = s("py_kick").h
+        self.bp_cfg = Words(dut, "bp_cfg", len(BP_PORTS))
+        self.bp_seed, self.bp_hold = s("bp_seed"), s("bp_hold")
+        self._bp_sn = [sig.h for sig in arr("bp_sn", len(BP_PORTS))]
+        # observers
+        self.on_mem: list[Callable[[AxiAcc], None]] = []
+        self.on_rsp: list[Callable[[int, tuple, int, int], None]] = []
+        self.on_cpl: list[Callable[[int, int], None]] = []
+        self.on_inv: list[Callable[[InvRec], None]] = []
+        self.error: BaseException | None = None
+        self.callbacks = 0  # Python wakes of the port callbacks, for the bench
+        self._live = False
+        self.armed: dict[str, bool] = {}
+        self._reset_state()
+
+    # ------------------------------------------------------------------ time
+
+    def time(self) -> int:
+        hi, lo = self._sim.get_sim_time()
+        return ((hi << 32) | lo) - self.T0
+
+    def cycle(self) -> int:
+        """Index of the most recent rising edge."""
+        return self.time() // self.P
+
+    async def to_qp(self, k: int) -> None:
+        from cocotb.triggers import Timer
+
+        dt = k * self.P + self.Q - self.time()
+        if dt > 0:
+            await Timer(dt, "step")
+        elif dt < 0:
+            raise DeviceError(f"to_qp({k}): already past it (t={self.time()})")
+
+    # ------------------------------------------------------------------ start / reset
+
+    async def start(self, pasid_tbl_base: int = 0) -> None:
+        """Hold the READY inputs high and reset; afterwards the ports are live."""
+        for sig, v in ((self.rsp_ready, 1), (self.invc_ready, 1), (self.arready, 1), (self.awready, 1),
+                       (self.wready, 1), (self.rst, 0), (self.tbl_base, pasid_tbl_base)):
+            sig.set(v)
+        self.apply_bp()
+        self._kick()
+        self.T0 = 0  # the wrapper's clock: rising edges at k * P
+        await self.reset(pasid_tbl_base)
+        if self.rready.get() != 1 or self.bready.get() != 1:
+            raise DeviceError("the slave assumes the RTL holds RREADY and BREADY high")
+        # Single 8-byte beats are constant in this RTL (checked once, not per beat).
+        shape = (self.arlen.get(), self.arsize.get(), self.awlen.get(), self.awsize.get(), self.wlast.get())
+        if shape != (0, 3, 0, 3, 1):
+            raise DeviceError(f"AXI (arlen, arsize, awlen, awsize, wlast) = {shape}: the slave serves single "
+                              "8-byte beats only")
+
+    async def reset(self, pasid_tbl_base: int | None = None, cycles: int = 3) -> int:
+        """Pulse rst_ni, drop everything in flight (the wrapper's queues empty too);
+        return the first live cycle (at its qp)."""
+        self._live = False
+        k = self.cycle()
+        await self.to_qp(k + 1)
+        self.rst.set(0)
+        if pasid_tbl_base is not None:
+            self.tbl_base.set(pasid_tbl_base)
+        self._kick()
+        await self.to_qp(k + 1 + cycles)
+        self.rst.set(1)
+        self._kick()
+        await self.to_qp(k + 2 + cycles)
+        self._reset_state()
+        k = self.cycle()
+        self._forget_beats()
+        self._kick()
+        if self.cq_rp.get() != self._cq_w or self.iq_rp.get() != self._iq_w:
+            raise DeviceError("the wrapper's command / invalidation queues did not empty in reset")
+        for ch in self._cnt:  # resynchronise with the capture counters (they never reset)
+            self.seen[ch] = self._cnt[ch].get()
+        for ch in self._CH:
+            self._arm(ch)
+        self._live = True
+        return k
+
+    def _reset_state(self) -> None:
+        self._reset_commands()
+        self._reset_invalidations()
+        self._reset_slave()
+
+    def apply_bp(self, seed: int | None = None) -> None:
+        """Write the back-pressure settings of `cfg` into the wrapper (taken at the next
+        kick; the generators reload their seed while reset is low, so a run that starts
+        with a reset replays)."""
+        cfg = self.cfg
+        for i, w in enumerate(cfg.bp_words()):
+            self.bp_cfg.set(i, w)
+        seed = cfg.seed if seed is None else seed
+        self.bp_seed.set((seed * 0x9E3779B1 + 0x7F4A7C15) & M32)
+        mask = cfg.ar_hold_threads & 0xFF if cfg.ar_hold else 0
+        self.bp_hold.set((mask << 16) | (cfg.ar_hold & 0xFFFF))
+        self._kick()
+
+    def bp_stats(self) -> dict:
+        """Refused cycles per port since the last reset, and the AXI latency spread."""
+        stalled = {k: self._bp_sn[i].get_signal_val_long() & M32 for i, k in enumerate(BP_PORTS)}
+        h = self.lat_hist
+        n = sum(h.values())
+        return {"stalled": stalled,
+                "axi_latency": {"n": n, "min": min(h) if h else None, "max": max(h) if h else None,
+                                "distinct": len(h), "mean": round(sum(k * v for k, v in h.items()) / n, 2) if n else None}}
+
+    # ------------------------------------------------------------------ callback plumbing
+
+    def _kick(self) -> None:
+        """Hand what was just written to the RTL's side of the wrapper (see its "inputs of
+        the RTL"): every write is followed by a kick in the same callback."""
+        self._h_kick.set_signal_val_int(0, 1)
+
+    def _fail(self, e: BaseException) -> None:
+        if self.error is None:
+            self.error = e
+        self._live = False
+
+    def _arm(self, ch: str) -> None:
+        """Register the channel's value-change callback (one-shot: each callback re-arms)."""
+        if self.armed.get(ch):
+            return
+        self.armed[ch] = True
+        self._sim.register_value_change_callback(self._cnt[ch].h, self._cb[ch], self._sim.VALUE_CHANGE)
+
+    def _next(self, ch: str) -> int:
+        """The counter of `ch` stepped at this edge: its ring index (exactly one new transfer)."""
+        n = self._cnt[ch].get()
+        seen = self.seen[ch]
+        if n != (seen + 1) & M32:
+            raise DeviceError(f"{ch}: capture counter jumped from {seen} to {n} (a handshake was missed)")
+        self.seen[ch] = n
+        return seen
+
+    # ------------------------------------------------------------------ response monitor
+
+    def poll(self) -> None:
+        """At a quiet point: hand every response captured since the last poll to `on_rsp`,
+        in handshake order (raises DeviceError on a lost one)."""
+        n = self._h_rsp_n.get_signal_val_long() & M32
+        seen = self.seen["rsp"]
+        if n == seen:
+            return
+        k = (n - seen) & M32
+        if k > CAP:
+            raise DeviceError(f"rsp: {k} responses since the last quiet point, more than the ring holds ({CAP})")
+        tb = self.thread_bits
+        tmask = (1 << tb) - 1
+        meta, cyc, issue = self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue
+        rd0, rd1, pa0, pa1 = self._rsp_crd0, self._rsp_crd1, self._rsp_cpa0, self._rsp_cpa1
+        obs = self.on_rsp
+        for j in range(k):
+            i = (seen + j) % CAP
+            m = meta[i].get_signal_val_long() & M32
+            thread = m & tmask
+            rdata = ((rd1[i].get_signal_val_long() & M32) << 32) | (rd0[i].get_signal_val_long() & M32)
+            pa = ((pa1[i].get_signal_val_long() & M32) << 32) | (pa0[i].get_signal_val_long() & M32)
+            fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
+            edge = cyc[i].get_signal_val_long() & M32
+            iss = issue[i].get_signal_val_long() & M32
+            self.seen["rsp"] = (seen + j + 1) & M32
+            for f in obs:
+                f(thread, fields, edge, iss)
+
+    # ------------------------------------------------------------------ configuration inputs
+
+    def atc_wp_fault(self, on: bool) -> None:
+        """atc_wp_fault_i (scenario `atc-write-upgrade fault`)."""
+        Sig(self.dut, "atc_wp_fault_i").set(int(on))
+        self._kick()
+
+
+    def state(self) -> str:
+        """What is queued and in flight, for a failure message."""
+        lines = [f"cycle {self.cycle()} (live={self._live})"]
+        if self.cmd_q:
+            lines.append(f"  commands queued or in flight {len(self.cmd_q)} (wrapper queue: written "
+                         f"{self._cq_w}, taken {self.cq_rp.get()})")
+        if self.inv_q or self.inv_sent:
+            lines.append(f"  Invalidate Requests not yet taken: {len(self.inv_sent)} in the wrapper, "
+                         f"{len(self.inv_q)} waiting for room (inv_ready_o={self.inv_ready.get()})")
+        for a in self.inflight.values():
+            lines.append(f"  AXI in flight: {'W' if a.write else 'R'} id={a.id:#x} pa={a.addr:#x} "
+                         f"accept={a.accept} due={a.due}")
+        booked = sorted(c for c in self._booked[0]) + sorted(c for c in self._booked[1])
+        lines.append(f"  AXI beats booked for cycles: {booked[-8:]}")
+        return "\n".join(lines)
