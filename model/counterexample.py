@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from .notifier import Policy
@@ -192,20 +191,3 @@ def build(sc_text: str, sc: Scenario, policy: Policy, schedule: list, rules: fro
         text = render(sc_text, sc, small, policy, rule, note)
         return Counterexample(text, rule, len({u.row for u in small}), len(small), count)
     return None
-
-
-def write_counterexample(sc: Scenario, policy: Policy, found, out: Path) -> tuple[Path | None, str]:
-    """Build the counterexample of `found` (a model.explore.Found) and write it under `out`."""
-    from .explore import Explorer
-    ex = Explorer(sc, policy)
-    try:
-        sc_text = Path(sc.path).read_text()
-    except OSError:
-        sc_text = ""
-    cex = build(sc_text, sc, policy, found.schedule, found.rules, ex.world, ex.progs)
-    if cex is None:
-        return None, "no row layout of the schedule replays the failure in script mode"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{sc.name}_{policy.value}_cex.scn"
-    path.write_text(cex.text)
-    return path, str(cex)

@@ -97,6 +97,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .check import Verdict, check_all
+from .counterexample import build as build_counterexample
 from .footprint import REST, Sink, instrument, rest_digest
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .mm import ValueSource
@@ -1064,6 +1065,23 @@ def explore(sc: Scenario | str | Path, policy: Policy | str, **kw: Any) -> Resul
     return Explorer(sc, policy, **kw).explore()
 
 
+def write_counterexample(sc: Scenario, policy: Policy, found: Found, out: Path) -> tuple[Path | None, str]:
+    """Build the counterexample of `found` (a `Found`) and write it under `out` (model/counterexample.py
+    writes and minimises it; the explorer gives it the scenario's world and programs)."""
+    ex = Explorer(sc, policy)
+    try:
+        sc_text = Path(sc.path).read_text()
+    except OSError:
+        sc_text = ""
+    cex = build_counterexample(sc_text, sc, policy, found.schedule, found.rules, ex.world, ex.progs)
+    if cex is None:
+        return None, "no row layout of the schedule replays the failure in script mode"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{sc.name}_{policy.value}_cex.scn"
+    path.write_text(cex.text)
+    return path, str(cex)
+
+
 # --------------------------------------------------------------------------- CLI
 
 def main(argv: list[str] | None = None) -> int:
@@ -1105,7 +1123,6 @@ def main(argv: list[str] | None = None) -> int:
         exp = sc.expects.get(pol.value)
         got = frozenset() if res.found is None else res.found.rules
         if res.found is not None and not args.no_cex:
-            from .counterexample import write_counterexample
             path, cres = write_counterexample(sc, pol, res.found, Path(args.out))
             print(f"   counterexample: {path} ({cres})")
         if exp is not None and exp != got:

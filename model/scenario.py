@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .memory import PAGE_SIZE
 from .mm import HPAGE_SIZE
-from .notifier import POLICIES, Policy
+from .notifier import POLICIES
 from .ops import OPS, STEP_NAMES
 
 # Test-only broken variants of the RTL device (rtl/ats_dev_top.sv DbgNoDrain / DbgNoPoison)
@@ -168,7 +168,7 @@ class Scenario:
     # (fault: an SMMU-like device; a Page Request when `pri on`)
     atc_write_upgrade: str = "walk"
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
-    # scenario (tb/rtldev.py CosimConfig); the reference device ignores it.
+    # scenario (tb/cosim/config.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
     vmas: list[VmaSpec] = field(default_factory=list)
     pages: list[PageSpec] = field(default_factory=list)
@@ -769,54 +769,10 @@ def load(path: str | Path) -> Scenario:
 
 # --------------------------------------------------------------------------- CLI
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-    import sys
-
-    from .cli import nonneg_int
-
-    ap = argparse.ArgumentParser(prog="python -m model.scenario", description=__doc__.splitlines()[0])
-    ap.add_argument("file")
-    ap.add_argument("--policy", default="all", choices=["all"] + [p.value for p in POLICIES])
-    ap.add_argument("--mode", default="script", choices=("script", "random"))
-    ap.add_argument("--seed", type=nonneg_int, default=0)
-    ap.add_argument("--timeline", action="store_true", help="print the trace as a timeline table")
-    args = ap.parse_args(argv)
-    from .check import summarize
-    from .scheduler import run_scenario_sync
-    # Under `python -m model.scenario` this module is __main__; the scheduler
-    # raises the ScenarioError of the imported model.scenario, another class.
-    from .scenario import ScenarioError as ImportedScenarioError
-
-    errors = (ScenarioError, ImportedScenarioError)
-    try:
-        sc = load(args.file)
-        policies = [p.value for p in POLICIES] if args.policy == "all" else [Policy.parse(args.policy).value]
-    except (*errors, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    status = 0
-    for pol in policies:
-        try:
-            res = run_scenario_sync(sc, pol, args.seed, mode=args.mode)
-        except errors as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        bad = sorted(res.failed_rules)
-        print(f"== {sc.name} [{pol}] seed {args.seed}, {args.mode}: "
-              f"{'clean' if not bad else 'FAIL ' + ','.join(bad)}")
-        print(summarize(res.verdicts))
-        if args.timeline:
-            print(res.timeline())
-        exp = sc.expects.get(pol)
-        if exp is not None and exp != frozenset(bad):
-            print(f"   expected {'clean' if not exp else ','.join(sorted(exp))}")
-            status = 1
-        print()
-    return status
-
-
 if __name__ == "__main__":
+    # `python -m model.scenario`: the command line lives in model/scenario_cli.py, which
+    # runs the file on the scheduler (a module that imports this one, not the reverse).
     from model.cli import run_main
+    from model.scenario_cli import main
 
     run_main(main)

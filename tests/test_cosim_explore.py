@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model.counterexample import write_counterexample
+from model.explore import write_counterexample
 from model.explore import Explorer, load_threads
 from model.notifier import Policy
 from tb.rtldev import CosimServer, compare_with_ref

@@ -176,7 +176,7 @@ def test_page_tokens_for_whole_page_operations():
 
 
 def test_dpor_counterexample_replays_in_script_mode(tmp_path):
-    from model.counterexample import write_counterexample
+    from model.explore import write_counterexample
     from model.notifier import Policy
     from model.scenario import load
     from model.scheduler import run_scenario_sync

@@ -38,7 +38,7 @@ DEV-thread-0  {read addrA}
 
 
 def _write_cex(tmp_path: Path, sc, policy: str, found) -> Path:
-    from model.counterexample import write_counterexample
+    from model.explore import write_counterexample
     path, msg = write_counterexample(sc, Policy.parse(policy), found, tmp_path)
     assert path is not None, msg
     return path

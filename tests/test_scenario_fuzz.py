@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from model import scenario as scenario_mod
+from model import scenario_cli as scenario_mod  # `python -m model.scenario`
 from model.matrix import load_rows
 
 ROOT = Path(__file__).resolve().parent.parent
