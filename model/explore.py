@@ -102,6 +102,7 @@ from .footprint import REST, Sink, instrument, rest_digest
 from .memory import PAGE_SHIFT, PAGE_SIZE, PhysMem
 from .mm import ValueSource
 from .notifier import POLICIES, Policy
+from .progress import Progress
 from .refdev import RefConfig, RefDevice, _Cmd, _Inv, _WalkCtx
 from .scenario import THREAD_RE, Action, Scenario, ScenarioError, dev_index, parse
 from .scheduler import Host, Layout, _Cpu, _Dev, _Run
@@ -1113,9 +1114,16 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for pol in pols:
         try:
-            hook = None if args.no_coverage else (lambda w, p=pol.value: coverage.collect(w.trace, p))
-            res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
-                           time_limit=args.time_limit, on_leaf=hook, method=args.method).explore()
+            with Progress(f"explore {sc.name} [{pol.value}]", unit="schedules") as bar:
+                bar.note = f"{args.method}, time limit {args.time_limit:.0f} s"
+                if args.no_coverage:
+                    hook = lambda w: bar.advance()  # noqa: E731
+                else:
+                    def hook(w: World, p: str = pol.value) -> None:
+                        bar.advance()
+                        coverage.collect(w.trace, p)
+                res = Explorer(sc, pol, preemptions=args.bound, depth=args.depth, reduce=not args.no_reduce,
+                               time_limit=args.time_limit, on_leaf=hook, method=args.method).explore()
         except (ScenarioError, Err) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

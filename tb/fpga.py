@@ -25,7 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from model.progress import Progress
 from tb.toolchain import BUILD, TOPLEVEL, rtl_sources
+from tb.buildlog import failure_text
 
 DEVICE = "85k"       # LFE5U-85F
 SPEED = "6"
@@ -55,14 +57,20 @@ def _rel(path: Path, cwd: Path) -> str:
 
 
 def _run(cmd: list[str], log: Path, what: str) -> float:
-    """Run a tool in the log's directory with its output in `log`; on failure
-    raise with the log's tail."""
+    """Run a tool in the log's directory with its output in `log`, under a progress
+    bar (model/progress.py) whose ETA is the last run's duration and whose note is
+    the log's latest line; on failure raise with the log's tail."""
     t0 = time.time()
-    with open(log, "w") as f:
-        r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=log.parent)
-    if r.returncode:
-        tail = log.read_text(errors="replace").splitlines()[-30:]
-        raise FlowError(f"{what} failed (exit {r.returncode}); log {log}:\n" + "\n".join(tail))
+    took = log.with_suffix(".seconds")  # this tool's last duration here: the next run's ETA
+    try:
+        last = float(took.read_text())
+    except (OSError, ValueError):
+        last = None
+    with open(log, "w") as f, Progress(f"{Path(cmd[0]).name} > {log.name}", total=last, clock=True, watch=log):
+        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=log.parent)
+    if p.returncode:
+        raise FlowError(failure_text(what, log, f"exit {p.returncode}"))
+    took.write_text(f"{time.time() - t0:.1f}\n")
     return time.time() - t0
 
 

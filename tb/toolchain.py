@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 from model.cli import probe_writable
+from model.progress import Progress
+from tb.buildlog import failure_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # ATS_RTL_DIR / ATS_BUILD_DIR point the builds at another copy of rtl/ and another
@@ -164,19 +166,26 @@ def build_rtl(params: dict | None = None, waves: bool = False, tag: str | None =
     # pytest-xdist workers (or `make figures` beside `make test`) asking for the
     # same build directory build it once, one after the other.
     with _file_lock(BUILD / "rtl" / f".{name}.lock"):
+        # Verilator's and the compiler's output go to the build log, never the console
+        # (tb/buildlog.py); a failure shows the log's tail and its path.
+        log = build_dir / "build.log"
         try:
-            runner.build(
-                sources=[str(s) for s in srcs],
-                hdl_toplevel=toplevel,
-                parameters=params,
-                build_dir=str(build_dir),
-                build_args=args,
-                waves=bool(fmt),
-                always=False,
-                log_file=str(build_dir / "build.log") if build_dir.exists() else None,
-            )
+            build_dir.mkdir(parents=True, exist_ok=True)
+            with Progress(f"verilator {name}", clock=True, after=2.0, watch=log):
+                runner.build(
+                    sources=[str(s) for s in srcs],
+                    hdl_toplevel=toplevel,
+                    parameters=params,
+                    build_dir=str(build_dir),
+                    build_args=args,
+                    waves=bool(fmt),
+                    always=False,
+                    log_file=str(log),
+                )
         except OSError as e:
             raise BuildError(f"cannot build in {build_dir}: {e.strerror or e}") from None
+        except (RuntimeError, SystemExit) as e:  # the runner: "Command failed with return code: N"
+            raise BuildError(failure_text(f"Verilator build of {toplevel}", log, str(e))) from None
     return build_dir
 
 
