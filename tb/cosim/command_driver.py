@@ -1,4 +1,4 @@
-"""The translation/DMA command driver: queues the host's device commands in the wrapper and tracks them to their response.
+"""The translation/DMA command driver: queues the device commands in the wrapper, tracks each to its response.
 
 `send_cmd` writes a command into the wrapper's command queue (tb/cosim/wrapper.py
 `_QUEUE_HDL`) at a quiet point; the queue presents it on the RTL's `cmd_*`
