@@ -179,8 +179,11 @@ def test_the_cycle_check_fires(tmp_path):
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from .b import f\n\ndef g():\n    return f()\n")
     (pkg / "b.py").write_text("def f():\n    from pkg import a\n    return a\n")
+    # c <-> d only through an annotation-only import, e <-> f only through e's __main__ block: no cycles
     (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .d import D\n")
-    (pkg / "d.py").write_text("from pkg.c import TYPE_CHECKING\nif __name__ == '__main__':\n    import pkg.c\n")
+    (pkg / "d.py").write_text("from pkg.c import TYPE_CHECKING\n")
+    (pkg / "e.py").write_text("X = 1\nif __name__ == '__main__':\n    from pkg.f import main\n    main()\n")
+    (pkg / "f.py").write_text("from pkg.e import X\n\ndef main():\n    return X\n")
     cycles, text = cycles_in(tmp_path, ("pkg",))
     assert cycles == [frozenset({"pkg.a", "pkg.b"})], text
     assert text == ["import cycle among pkg.a, pkg.b:\n  pkg/a.py:1 imports pkg.b\n  pkg/b.py:2 imports pkg.a"]
