@@ -36,7 +36,8 @@ class CmdRec:
 
 
 class CommandDriver:
-    """The command side of `Ports` (see the module docstring)."""
+    """The command side of `Ports` (see the module docstring). From `Ports` it uses
+    `thread_bits` and `_kick`."""
 
     def _bind_commands(self, dut: Any, s: Any, arr: Any) -> None:
         """The wrapper's command queue and its pointers."""

@@ -30,7 +30,9 @@ class InvRec:
 
 
 class InvalidationDriver:
-    """The invalidation side of `Ports` (see the module docstring)."""
+    """The invalidation side of `Ports` (see the module docstring). From `Ports` it uses
+    `itag_bits`, `P`, `armed`, `on_inv`, `on_cpl`, `callbacks`, `_live`, `time`, `_arm`, `_next`, `_kick`,
+    `_fail`."""
 
     def _bind_invalidations(self, dut: Any, s: Any, ring: Any) -> None:
         """The wrapper's invalidation queue, its pointers and the completion capture ring."""

@@ -27,7 +27,9 @@ from tb.cosim.invalidation_driver import InvRec
 
 
 class DeviceMonitors:
-    """The monitor side of `RtlDevice` (see the module docstring)."""
+    """The monitor side of `RtlDevice` (see the module docstring). From `RtlDevice` it uses
+    `ports`, `epoch`, `_abs`, `_busy`, `_nbusy`, `_pend`, `_pseq`, `_itags`, `_responses`,
+    `_completions`, `stats`, `num_threads`, `emit`, `on_response`, `t`."""
 
     def _later(self, edge: int, item: Any, mid: bool = False) -> None:
         """Make `item` visible once the handshake at absolute edge `edge` (or, with

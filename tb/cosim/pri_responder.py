@@ -19,7 +19,8 @@ MASK64 = (1 << 64) - 1
 
 
 class PriResponder:
-    """The Page Request side of `Ports` (see the module docstring)."""
+    """The Page Request side of `Ports` (see the module docstring). From `Ports` it uses
+    `dut` and `_kick`."""
 
     def pri_enable(self, on: bool) -> None:
         """pri_en_i and pr_ready_i (the host takes every Page Request at once)."""
