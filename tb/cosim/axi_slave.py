@@ -58,7 +58,8 @@ class AxiAcc:
 
 class AxiSlave:
     """The slave side of `Ports` (see the module docstring). From `Ports` it uses `cfg`, `mem`,
-    `rng`, `P`, `T0`, `pa_bits`, `id_bits`, `seen`, `callbacks`, `on_mem`, `_sim`, `_live`, `time`, `cycle`, `_kick`, `_fail`."""
+    `rng`, `P`, `T0`, `pa_bits`, `id_bits`, `seen`, `callbacks`, `on_mem`, `_sim`, `_live`, `time`,
+    `cycle`, `_kick`, `_fail`."""
 
     def _bind_slave(self, dut: Any, ring: Any) -> None:
         """The wrapper's response slots and AR / AW+W capture rings."""
