@@ -4,12 +4,14 @@ Used by the exploration search (model/explore.py), synthesis and
 place-and-route (tb/fpga.py). rich draws the bar: what is done, the rate, the
 time elapsed and, when the total is known, the time left.
 
-rich animates whenever it believes it writes to a terminal, which it also
-believes when FORCE_COLOR or TTY_COMPATIBLE=1 is set, as CI systems often do;
-every refresh then lands in the log as another carriage-return frame. So the
-bar is live only when the console is interactive and CI is not set. Otherwise
-(CI=true, output to a file or a pipe) the same progress prints one line when
-it starts, one at most every `every` seconds, and one when it ends.
+rich (15.0) alone prints a single final frame into a file or a pipe, but it
+animates whenever it believes it writes to a terminal, which it also believes
+when FORCE_COLOR or TTY_COMPATIBLE=1 is set, as CI systems often do; every
+refresh then lands in the log as another carriage-return frame (it ignores
+CI=true). So the bar is live only on a real terminal (isatty) that rich finds
+interactive, and CI is not set. Otherwise (CI=true, output to a file or a
+pipe) the same progress prints one line when it starts, one at most every
+`every` seconds, and one when it ends.
 
 Counting is cheap (`advance` adds to a number); a background thread reads it
 for the display, so the hot loop of a search pays for no rendering.
@@ -27,12 +29,19 @@ CI_VALUES = ("1", "true", "yes")
 
 
 def live_allowed(stream: IO[str] | None = None) -> bool:
-    """A live bar only on an interactive terminal, and never under CI."""
+    """A live bar only on an interactive terminal that really is one, and never under CI
+    (rich alone would animate into a file or pipe when FORCE_COLOR / TTY_COMPATIBLE=1 is set)."""
     if os.environ.get("CI", "").strip().lower() in CI_VALUES:
+        return False
+    stream = stream or sys.stderr
+    try:
+        if not stream.isatty():
+            return False
+    except (AttributeError, ValueError):  # no isatty, or closed
         return False
     from rich.console import Console
 
-    return Console(file=stream or sys.stderr).is_interactive
+    return Console(file=stream).is_interactive
 
 
 def last_line(log: Path, width: int = 80) -> str:

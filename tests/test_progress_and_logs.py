@@ -59,15 +59,21 @@ def test_tool_run_remembers_its_duration_for_the_next_eta(tmp_path):
     assert float(log.with_suffix(".seconds").read_text()) >= 0
 
 
+class FakeTty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.parametrize("env", [{"CI": "true", "FORCE_COLOR": "1"}, {"CI": "1", "TTY_COMPATIBLE": "1"}])
 def test_ci_gets_no_live_bar_even_when_colour_is_forced(monkeypatch, env):
     """rich alone would animate under FORCE_COLOR / TTY_COMPATIBLE (one frame per refresh in the log)."""
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("TTY_INTERACTIVE", "1")
-    assert not live_allowed(io.StringIO())
+    assert not live_allowed(FakeTty())
     monkeypatch.delenv("CI")
-    assert live_allowed(io.StringIO()), "the known-good case: without CI the same console is live"
+    assert live_allowed(FakeTty()), "the known-good case: without CI the same terminal is live"
+    assert not live_allowed(io.StringIO()), "a file is never live, even with colour forced"
 
 
 def test_plain_progress_is_a_few_lines_without_carriage_returns():
