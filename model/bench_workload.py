@@ -9,11 +9,14 @@ is one the bare harness can reproduce without a host model:
 * one mm bound to PASID 1, `pages` 4 KiB anonymous pages mapped (present,
   writable), no CPU thread: nothing changes a page table during the run;
 * `threads` device threads, each with `accesses` reads and writes at seeded
-  random 8-byte words of those pages. Thread t only touches words whose index
-  is t modulo `threads`, so every response is known in advance from the
+  random 8-byte words of those pages: `slots` words per page and thread, word
+  j * threads + t of a page for thread t (so the threads share every page and
+  its translation, and a read often finds a value written earlier). No two
+  threads touch the same word, so every response is known in advance from the
   initial memory and the thread's own earlier writes, whatever the
   interleaving: each read returns the thread's last write there, or the
-  initial contents; no access faults.
+  initial contents (the page's first word holds its unique initial value,
+  the rest are zero); no access faults.
 
 `generate` gives the scenario text (docs/SCENARIOS.md) with the per-thread
 command lists and their expected responses; `host_image` sets the scenario's
@@ -88,19 +91,18 @@ class Workload:
         return "\n".join(lines) + "\n"
 
 
-def generate(seed: int, *, threads: int = 4, accesses: int = 250, pages: int = 32, write_fraction: float = 0.25,
-             cycles_per_step: int = 10) -> Workload:
+def generate(seed: int, *, threads: int = 4, accesses: int = 250, pages: int = 32, slots: int = 4,
+             write_fraction: float = 0.25, cycles_per_step: int = 10) -> Workload:
     """The workload of `seed` (deterministic)."""
     if not 1 <= threads <= 8:
         raise ValueError(f"threads {threads}: the device has 1..8 threads")
-    if accesses < 1 or pages < 1:
-        raise ValueError("accesses and pages must be at least 1")
+    if accesses < 1 or pages < 1 or not 1 <= slots * threads <= PAGE_SIZE // 8:
+        raise ValueError("accesses and pages must be at least 1, slots * threads at most 512")
     rng = random.Random(seed * 104729 + 3)
-    words = pages * PAGE_SIZE // 8
     used: set[int] = set()
     w = Workload(seed, threads, accesses, pages, cycles_per_step)
     for t in range(threads):
-        mine = range(t, words, threads)
+        mine = [p * PAGE_SIZE // 8 + j * threads + t for p in range(pages) for j in range(slots)]
         cmds = []
         for _ in range(accesses):
             va = VA_BASE + 8 * rng.choice(mine)
