@@ -23,10 +23,11 @@ reads/writes, no CPU operation) runs
 
 Both use one fixed AXI latency (`LATENCY`, the co-simulation's default
 CosimConfig latency (2, 2)), no back-pressure, no reordering, and hand
-commands to the device on the scheduler's step grid (cycles-per-step 10), so
-they simulate about the same number of cycles. The project's path must
-return exactly the expected responses too, so both runs are checked against
-the same independent expectation.
+commands to the device on the scheduler's step grid (cycles-per-step 10).
+The harness reproduces the co-simulation's timing to the cycle: every
+response is taken on the same cycle in both (tests/test_rawbench.py checks
+it). The project's path must return exactly the expected responses too, so
+both runs are checked against the same independent expectation.
 """
 from __future__ import annotations
 

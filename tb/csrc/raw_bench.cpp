@@ -14,8 +14,12 @@
 // Same timing as the co-simulation's bench run (tb/rtldev.py, CosimConfig
 // latency (L, L), no back-pressure, no reordering):
 //  * an AR or AW+W handshake at edge e is performed on memory at once and its
-//    R/B beat is presented in cycle max(e+L-1, e+1) (handshake at edge e+L),
-//    after the previous beat of the channel, one beat per cycle;
+//    R/B beat is presented in cycle e+L-2 (handshake at edge e+L-1), after the
+//    previous beat of the channel, one beat per cycle. That is what the
+//    co-simulation's slave does with latency L: Ports._book books cycle
+//    e+L-1, and the wrapper presents a slot while `rs_cyc == cyc_q`, which is
+//    the cycle before (cyc_q = k+1 during cycle k: the clock's rise at time 0
+//    counts). Checked: with L = 2 both give every response on the same cycle;
 //  * exclusive accesses (ARLOCK/AWLOCK): an exclusive read reserves the 8-byte
 //    granule for its AXI ID (EXOKAY); any write to the granule clears every
 //    reservation on it; an exclusive write is performed (EXOKAY) only while its
@@ -168,6 +172,7 @@ class Harness {
   Harness(VerilatedContext* ctx, uint32_t latency, uint32_t step, uint32_t watchdog)
       : ctx_(ctx), top_(new Vats_dev_top{ctx}), latency_(latency), step_(step), watchdog_(watchdog) {}
   ~Harness() { top_->final(); }
+  FILE* log_ = nullptr;  // RAW_BENCH_LOG: one line per response (run, thread, index, issue and response cycle)
 
   void run(const Run& r, int run_index, int rep, Totals& tot) {
     mem_.load(r);
@@ -177,7 +182,7 @@ class Harness {
     for (const auto& c : r.cmds) per[c.thread].push_back(&c);
     std::vector<size_t> next(nthreads, 0), answered(nthreads, 0);
     std::vector<bool> busy(nthreads, false);
-    std::vector<uint64_t> since(nthreads, 0);
+    std::vector<uint64_t> since(nthreads, 0), issued(nthreads, 0);
     std::deque<const Cmd*> queue;
     rbeats_.clear();
     bbeats_.clear();
@@ -204,7 +209,33 @@ class Harness {
     for (int i = 0; i < 3; i++) edge();
     top_->rst_ni = 1;
     top_->eval();
-    const uint64_t k0 = cyc_;
+    const uint64_t k0 = cyc_;  // cycle 0 of the run (the scheduler's first step, as RtlDevice.begin)
+    // the host's quiet point of cycle e: on the step grid each idle thread with work left
+    // queues its next command (thread order); the queue presents its head
+    auto host_step = [&](uint64_t e) {
+      if ((e - k0) % step_ == 0) {
+        for (uint32_t t = 0; t < nthreads; t++) {
+          if (!busy[t] && next[t] < per[t].size()) {
+            queue.push_back(per[t][next[t]++]);
+            busy[t] = true;
+            since[t] = e;
+          }
+        }
+      }
+      if (!queue.empty()) {
+        const Cmd& c = *queue.front();
+        top_->cmd_valid_i = 1;
+        top_->cmd_thread_i = c.thread;
+        top_->cmd_write_i = c.write;
+        top_->cmd_pasid_i = c.pasid;
+        top_->cmd_va_i = c.va;
+        top_->cmd_wdata_i = c.wdata;
+      } else {
+        top_->cmd_valid_i = 0;
+      }
+    };
+    host_step(k0);
+    top_->eval();
     size_t done = 0;
     const size_t total = r.cmds.size();
     uint64_t last_rsp = cyc_;
@@ -242,7 +273,10 @@ class Harness {
         else mem_.write(awaddr, wdata, wstrb);
         book(bbeats_, blast_, e, Beat{awid, static_cast<uint8_t>(exok ? 1 : 0), 0});
       }
-      if (cmd) queue.pop_front();
+      if (cmd) {
+        issued[queue.front()->thread] = e;
+        queue.pop_front();
+      }
       if (rsp) {
         if (rthread >= nthreads || !busy[rthread])
           die(2, "run %d rep %d: response for thread %u, which has nothing outstanding (cycle %" PRIu64 ")",
@@ -254,6 +288,8 @@ class Harness {
               ", expected fault %d data %#" PRIx64 " (cycle %" PRIu64 ")",
               run_index, rep, rthread, answered[rthread], c.write ? "write" : "read", c.va, rfault ? 1 : 0, rdata,
               c.exp_fault, c.exp_rdata, e);
+        if (log_) std::fprintf(log_, "%d %u %zu %" PRIu64 " %" PRIu64 "\n", run_index, rthread, answered[rthread],
+                               issued[rthread] - k0, e - k0);
         answered[rthread]++;
         busy[rthread] = false;
         done++;
@@ -263,26 +299,7 @@ class Harness {
       // inputs for cycle e: the booked beats, then the host's step (the scheduler's quiet point)
       present(rbeats_, true, e);
       present(bbeats_, false, e);
-      if ((e - k0) % step_ == 0) {
-        for (uint32_t t = 0; t < nthreads; t++) {
-          if (!busy[t] && next[t] < per[t].size()) {
-            queue.push_back(per[t][next[t]++]);
-            busy[t] = true;
-            since[t] = e;
-          }
-        }
-      }
-      if (!queue.empty()) {
-        const Cmd& c = *queue.front();
-        top_->cmd_valid_i = 1;
-        top_->cmd_thread_i = c.thread;
-        top_->cmd_write_i = c.write;
-        top_->cmd_pasid_i = c.pasid;
-        top_->cmd_va_i = c.va;
-        top_->cmd_wdata_i = c.wdata;
-      } else {
-        top_->cmd_valid_i = 0;
-      }
+      host_step(e);
       edge_low();
       if (ctx_->gotFinish() || ctx_->gotError())
         die(3, "run %d rep %d: the simulation stopped at cycle %" PRIu64 " (a bound assertion failed?)", run_index,
@@ -317,10 +334,10 @@ class Harness {
     edge_high();
     edge_low();
   }
-  // the cycle the beat of a request accepted at edge e is presented in (Ports._book)
+  // the cycle the beat of a request accepted at edge e is presented in (see the header)
   void book(std::map<uint64_t, Beat>& beats, uint64_t& last, uint64_t e, Beat b) {
-    uint64_t want = e + latency_ - 1;
-    if (want < e + 1) want = e + 1;
+    uint64_t want = e + latency_ - 2;
+    if (want < e) want = e;
     if (want < last + 1) want = last + 1;
     while (beats.count(want)) want++;
     beats.emplace(want, b);
@@ -407,6 +424,10 @@ int main(int argc, char** argv) {
   auto ctx = std::make_unique<VerilatedContext>();
   ctx->commandArgs(argc, argv);  // +ats_assert_log=PATH for the bound checkers
   Harness h(ctx.get(), latency, step, watchdog);
+  if (const char* lp = std::getenv("RAW_BENCH_LOG")) {
+    h.log_ = std::fopen(lp, "w");
+    if (!h.log_) die(1, "RAW_BENCH_LOG %s: cannot open", lp);
+  }
   Totals tot;
   const double c0 = cpu_now();
   const auto w0 = std::chrono::steady_clock::now();
