@@ -210,9 +210,14 @@ def ceiling_figures(srv, out: Path, a: argparse.Namespace) -> dict:
     """The project's path against the bare harness (tb.rawbench), then the stress per-run overhead."""
     print(f"[bench] ceiling: the same device-bound workload on the project's path and on a bare Verilator "
           f"harness, {a.reps} repetitions each ...", flush=True)
-    c = rawbench.ceiling(srv, out / "ceiling", list(range(a.ceiling_seeds)), 250, a.reps)
-    print("[bench] per-run overhead of the stress path (tiny runs) ...", flush=True)
-    return {"ceiling": c, "stress_overhead": rawbench.overhead(srv, device_rate=c["project"]["accesses_per_cpu_second"])}
+    try:
+        c = rawbench.ceiling(srv, out / "ceiling", list(range(a.ceiling_seeds)), 250, a.reps)
+        print("[bench] per-run overhead of the stress path (tiny runs) ...", flush=True)
+        o = rawbench.overhead(srv, device_rate=c["project"]["accesses_per_cpu_second"])
+    except rawbench.CeilingError as e:  # a failed or disagreeing run: no figure is worth printing
+        print(f"FAILED: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return {"ceiling": c, "stress_overhead": o}
 
 
 def ceiling_only(res: dict, out: Path, a: argparse.Namespace) -> int:

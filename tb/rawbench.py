@@ -50,7 +50,11 @@ RAW_REPS = 5  # the bare harness runs the batch this many times per measurement 
 WATCHDOG = 50_000  # cycles without a response before the harness gives up (CosimConfig.cmd_timeout)
 
 
-class RawBenchError(RuntimeError):
+class CeilingError(RuntimeError):
+    """The comparison cannot be trusted: a path failed or answered other than expected (message for the user)."""
+
+
+class RawBenchError(CeilingError):
     """The bare harness failed: build error, response mismatch, watchdog or assertion (message: its output)."""
 
 
@@ -201,11 +205,11 @@ def ceiling(srv: Any, out: Path, seeds: list[int], accesses: int = 250, reps: in
         p = srv.call("devbench_batch", texts=texts, seeds=seeds, latency=latency)
         errs = [r for r in p["runs"] if "error" in r]
         if errs:
-            raise RuntimeError(f"project path failed on the bench workload: {errs[0]}")
+            raise CeilingError(f"project path failed on the bench workload: {errs[0]}")
         bad = [m for w, e, r in zip(wls, exps, p["runs"]) for m in check_responses(w, r["responses"], e)]
         fails = [(r["seed"], r["failed"]) for r in p["runs"] if r["failed"] or r["scoreboard_errors"]]
         if bad or fails:
-            raise RuntimeError(f"project path disagrees with the expected responses: {(bad or fails)[:3]}")
+            raise CeilingError(f"project path disagrees with the expected responses: {(bad or fails)[:3]}")
         acc = sum(r["accesses"] for r in p["runs"])
         proj.append({"accesses": acc, "cycles": sum(r["cycles"] for r in p["runs"]),
                      "cpu_seconds": p["cpu"], "wall_seconds": p["wall"], "python_wakes": p["callbacks"],
@@ -298,7 +302,7 @@ def overhead(srv: Any, runs: int = 50, device_rate: float | None = None) -> dict
     rows = srv.call("stress_batch", seeds=list(range(runs)), policies=[bw.POLICY], **TINY)
     bad = [x for x in rows if x.get("error")]
     if bad:
-        raise RuntimeError(f"tiny stress runs failed: {bad[0]}")
+        raise CeilingError(f"tiny stress runs failed: {bad[0]}")
     b = rows[0]["batch"]
     acc = sum(x["stats"]["responses"] for x in rows)
     per = b["cpu"] / len(rows) + gen
@@ -329,10 +333,14 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from tb.rtldev import CosimServer
 
-    with CosimServer(out=a.out / "sim") as srv:
-        srv.call("ping", cycles=10)
-        c = ceiling(srv, a.out, list(range(a.seeds)), a.accesses, a.reps)
-        c["stress_overhead"] = overhead(srv, device_rate=c["project"]["accesses_per_cpu_second"])
+    try:
+        with CosimServer(out=a.out / "sim") as srv:
+            srv.call("ping", cycles=10)
+            c = ceiling(srv, a.out, list(range(a.seeds)), a.accesses, a.reps)
+            c["stress_overhead"] = overhead(srv, device_rate=c["project"]["accesses_per_cpu_second"])
+    except CeilingError as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
     (a.out / "ceiling.json").write_text(json.dumps(c, indent=1))
     print(report(c))
     print(overhead_line(c["stress_overhead"]))
