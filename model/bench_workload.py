@@ -121,10 +121,10 @@ def generate(seed: int, *, threads: int = 4, accesses: int = 250, pages: int = 3
 def host_image(w: Workload) -> tuple[PhysMem, int]:
     """The host memory right after the scenario's set-up (page tables, PASID table,
     data pages), as the device sees it when the run starts, and the PASID table base."""
+    from .notifier import Policy
     from .refdev import RefDevice
     from .scenario import parse
     from .scheduler import Host, Layout
-    from .notifier import Policy
     from .trace import Trace
 
     layout = Layout()

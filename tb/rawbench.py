@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import os
 import subprocess
 import sys
 import time
@@ -194,7 +193,7 @@ def ceiling(srv: Any, out: Path, seeds: list[int], accesses: int = 250, reps: in
         exps.append(bw.expected(w, mem, base))
     wfile = out / "workload.bin"
     bw.export(wfile, wls, latency=latency, watchdog=WATCHDOG)
-    log(f"[bench] building the bare Verilator harness (tb/csrc/raw_bench.cpp) ...")
+    log("[bench] building the bare Verilator harness (tb/csrc/raw_bench.cpp) ...")
     t = time.monotonic()
     exe = build_raw()
     build_s = time.monotonic() - t
