@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "tb" / "csrc" / "raw_bench.cpp"
 LATENCY = 2  # AXI address handshake -> response handshake, cycles: CosimConfig's default (2, 2)
 RAW_REPS = 5  # the bare harness runs the batch this many times per measurement (else it is over in ~0.1 s)
+NO_BP = {"stall": {}, "latency_tail": None}  # no back-pressure, no latency tail (CosimConfig fields)
 WATCHDOG = 50_000  # cycles without a response before the harness gives up (CosimConfig.cmd_timeout)
 
 
@@ -138,10 +139,9 @@ async def devbench_batch(ctx: Any, texts: list[str], seeds: list[int], latency: 
     checkers), fixed AXI latency, no back-pressure; wall and CPU time around the batch."""
     from tb.cosim_server import make_job
     from tb.env import run_jobs
-    from tb.rtldev import NO_BACKPRESSURE
 
     jobs = [make_job(ctx, text, bw.POLICY, seed, mode="script", latency=(latency, latency), reorder=False,
-                     axi_seed=seed, bp=NO_BACKPRESSURE) for text, seed in zip(texts, seeds)]
+                     axi_seed=seed, bp=NO_BP) for text, seed in zip(texts, seeds)]
     cb0 = ctx.ports.callbacks
     t0, c0 = time.perf_counter(), time.process_time()
     await run_jobs(jobs)

@@ -92,7 +92,7 @@ def test_project_path_and_raw_harness_side_by_side(exe, tmp_path):
     import os
     import subprocess
 
-    from tb.rtldev import NO_BACKPRESSURE, CosimServer
+    from tb.rtldev import CosimServer
 
     w = bw.generate(5, **TINY)
     bw.export(tmp_path / "one.bin", [w], latency=rawbench.LATENCY)
@@ -104,7 +104,7 @@ def test_project_path_and_raw_harness_side_by_side(exe, tmp_path):
         raw.setdefault(t, []).append((issue, done))
     with CosimServer(out=ROOT / "build" / "cosim" / "test_rawbench") as srv:
         one = srv.call("scenario", scenario=w.text(), policy=bw.POLICY, seed=0, mode="script",
-                       latency=(rawbench.LATENCY,) * 2, reorder=False, bp=NO_BACKPRESSURE)
+                       latency=(rawbench.LATENCY,) * 2, reorder=False, bp=rawbench.NO_BP)
         c = rawbench.ceiling(srv, tmp_path, [0, 1], accesses=TINY["accesses"], reps=1, log=lambda *_: None)
         o = rawbench.overhead(srv, runs=3, device_rate=c["project"]["accesses_per_cpu_second"])
     proj: dict[int, list] = {}
