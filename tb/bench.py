@@ -26,6 +26,12 @@ Measures and prints (and writes bench.json):
     the results back).
 * The same device-bound workload on the reference device (pure Python, no
   simulator), as a yardstick for what the host model and checkers cost.
+* CEILING (tb.rawbench): one device-bound workload of model.bench_workload on
+  the project's path and on a bare Verilator C++ harness of ats_dev_top
+  (tb/csrc/raw_bench.cpp), alternating, `--reps` times each: accesses and
+  cycles per CPU-second of each and their ratio. Then the per-run overhead of
+  the stress path (tiny stress runs; tb.rawbench.overhead says how).
+  `--ceiling-only` measures just these two.
 * Exploration (tb.bench_explore; --skip-explore leaves it out): the doc's COW
   scenario per policy and the whole matrix in exploration mode.
 """
@@ -38,6 +44,8 @@ import shutil
 import sys
 import time
 from pathlib import Path
+
+from tb import rawbench
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ["notify-inside-lock", "deferred", "secondary-with-flush"]
@@ -198,6 +206,38 @@ def directed_lines(d: dict | None) -> list[str]:
             f"{100 * rtl['directed']['coverage_seconds'] / max(rtl['directed']['seconds'], 1e-9):.1f}% of run time"]
 
 
+def ceiling_figures(srv, out: Path, a: argparse.Namespace) -> dict:
+    """The project's path against the bare harness (tb.rawbench), then the stress per-run overhead."""
+    print(f"[bench] ceiling: the same device-bound workload on the project's path and on a bare Verilator "
+          f"harness, {a.reps} repetitions each ...", flush=True)
+    try:
+        c = rawbench.ceiling(srv, out / "ceiling", list(range(a.ceiling_seeds)), 250, a.reps)
+        print("[bench] per-run overhead of the stress path (tiny runs) ...", flush=True)
+        o = rawbench.overhead(srv, device_rate=c["project"]["accesses_per_cpu_second"])
+    except rawbench.CeilingError as e:  # a failed or disagreeing run: no figure is worth printing
+        print(f"FAILED: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    return {"ceiling": c, "stress_overhead": o}
+
+
+def ceiling_only(res: dict, out: Path, a: argparse.Namespace) -> int:
+    from tb.rtldev import CosimServer
+
+    with CosimServer(out=out / "sim") as srv:
+        srv.call("ping", cycles=10)
+        res.update(ceiling_figures(srv, out, a))
+    res["machine"]["load_average_after"] = list(os.getloadavg())
+    (out / "bench.json").write_text(json.dumps(res, indent=1))
+    print()
+    print(rawbench.report(res["ceiling"]))
+    print(rawbench.overhead_line(res["stress_overhead"]))
+    m = res["machine"]
+    print(f"  load average before/after        {m['load_average'][0]:.2f} / {m['load_average_after'][0]:.2f} "
+          f"on {m['cpus']} CPUs")
+    print(f"wrote {out / 'bench.json'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.bench", description=__doc__.splitlines()[0])
     from model.cli import out_dir, positive_int
@@ -213,11 +253,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="seeds of the same comparison on the RTL (deferred only)")
     ap.add_argument("--skip-explore", action="store_true",
                     help="do not measure exploration (tb.bench_explore: COW per policy, the whole matrix)")
+    ap.add_argument("--ceiling-seeds", type=positive_int, default=4,
+                    help="seeds of the project-vs-bare-harness workload (model.bench_workload)")
+    ap.add_argument("--ceiling-only", action="store_true",
+                    help="only the project-vs-bare-harness comparison and the stress per-run overhead")
     a = ap.parse_args(argv)
     out = a.out
     from tb.rtldev import CosimServer
 
     res: dict = {"machine": {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())}}
+    if a.ceiling_only:
+        return ceiling_only(res, out, a)
     print("[bench] Verilator build (cold and cached) ...", flush=True)
     res["build"] = build_times(a.skip_cold)
     heavy = {"dev_accesses": 250}
@@ -233,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         sp["stress_device_bound"] = repeated(srv, list(range(a.seeds)), a.reps, **heavy)
         res["single_process"] = sp
+        res.update(ceiling_figures(srv, out, a))
         print(f"[bench] coverage-directed vs random stress: {a.directed_seeds} seeds on the reference device, "
               f"{a.directed_rtl_seeds} on the RTL ...", flush=True)
         res["directed"] = directed_figures(srv, list(range(a.directed_seeds)), list(range(a.directed_rtl_seeds)))
@@ -249,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "bench.json").write_text(json.dumps(res, indent=1))
     print()
     print(report(res))
+    print(rawbench.report(res["ceiling"]))
+    print(rawbench.overhead_line(res["stress_overhead"]))
     if "explore" in res:
         from tb.bench_explore import report as explore_report
         print(explore_report(res["explore"]))

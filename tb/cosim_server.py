@@ -228,10 +228,11 @@ async def walks(ctx: Ctx, seed: int, n_mappings: int = 60, commands: int = 400, 
 
 
 def _extra_handlers() -> None:
-    """Handlers that live with the tools using them (tb.stress)."""
-    from tb import stress
+    """Handlers that live with the tools using them (tb.stress, tb.rawbench)."""
+    from tb import rawbench, stress
 
     HANDLERS["stress_batch"] = stress.stress_batch
+    HANDLERS["devbench_batch"] = rawbench.devbench_batch
 
 
 def _tune_gc() -> None:
