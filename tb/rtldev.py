@@ -1140,6 +1140,15 @@ class RtlDevice:
         """atc_wp_fault_i: a write on a read-only ATC entry faults WRITE_PROTECT instead of walking."""
         self.ports.atc_wp_fault(on)
 
+    def set_atc_split_huge(self, on: bool) -> None:
+        """Scenario `atc-huge split`: the RTL parameter AtcSplitHuge of this build
+        must match (the co-simulation picks the build: run_scenario_rtl)."""
+        built = bool(scenario_params_of_build().get("AtcSplitHuge", 0))
+        if built != on:
+            raise ValueError(f"this RTL build has AtcSplitHuge={int(built)}, the scenario needs "
+                              f"'atc-huge {'split' if on else 'whole'}' (AtcSplitHuge={int(on)}): run it through "
+                              f"tb.rtldev.run_scenario_rtl, which picks the build")
+
     def take_page_requests(self) -> list[PageRequest]:
         return [PageRequest(pasid=pasid, va=va, r=r, w=w, prg_index=prgi, last=last)
                 for pasid, va, prgi, r, w, last in self.ports.take_prs()]
@@ -1783,6 +1792,17 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     return out
 
 
+def scenario_params(sc: Any) -> dict:
+    """RTL parameters a scenario's device needs beyond COSIM_PARAMS (a scenario
+    directive that is an RTL parameter, not an input): `atc-huge split` -> AtcSplitHuge=1."""
+    return {"AtcSplitHuge": 1} if getattr(sc, "atc_huge", "whole") == "split" else {}
+
+
+def scenario_params_of_build() -> dict:
+    """The caller's parameters of the running co-simulation build (CosimServer passes them in ATS_PARAMS)."""
+    return json.loads(os.environ.get("ATS_PARAMS", "{}") or "{}")
+
+
 # RTL parameters of every co-simulation build (ahead of a caller's own): scenarios may
 # use DEV-thread-0..7, so the device is built with the most threads it allows (ThreadW
 # 3 bits: AXI ids and Translation Request ids carry 3 bits of thread).
@@ -1857,6 +1877,7 @@ class CosimServer:
         from multiprocessing.connection import Listener
 
         self.waves = waves
+        self.params = dict(params or {})
         self.t_build0 = time.monotonic()
         self.build_dir = build(waves=waves, params=params)
         self.build_seconds = time.monotonic() - self.t_build0
@@ -1992,6 +2013,20 @@ def variant_server(bug: str) -> CosimServer:
     return s
 
 
+_param_servers: dict[str, CosimServer] = {}
+
+
+def params_server(params: dict) -> CosimServer:
+    """The process-wide co-simulation server of a build with these RTL parameters (scenario_params)."""
+    from tb import toolchain
+
+    tag = toolchain.param_tag(params)
+    s = _param_servers.get(tag)
+    if s is None or s.conn is None:
+        s = _param_servers[tag] = CosimServer(params=params, out=BUILD / "cosim" / f"run-{tag}")
+    return s
+
+
 def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: bool = True,
                      srv: CosimServer | None = None, device_bug: str | None = None, **kw: Any) -> Any:
     """`model.scheduler.run_scenario` on the RTL; returns its RunResult.
@@ -2007,9 +2042,13 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     from model.scenario import ScenarioRunError
 
     payload = _portable(scenario)
+    need = scenario_params(scenario if not isinstance(scenario, (str, Path)) else _load_any(scenario))
     if device_bug:
         compare_ref = False
         srv = srv or variant_server(device_bug)
+    if need and (srv is None or {k: srv.params.get(k, 0) for k in need} != need):
+        # the scenario needs another build (an RTL parameter): its own server
+        srv = params_server({**(srv.params if srv is not None else {}), **need})
     try:
         out = (srv or server()).call("scenario", scenario=payload, policy=policy, seed=seed, **kw)
     except CosimRemoteError as e:
