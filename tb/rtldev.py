@@ -2042,7 +2042,10 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     from model.scenario import ScenarioRunError
 
     payload = _portable(scenario)
-    need = scenario_params(scenario if not isinstance(scenario, (str, Path)) else _load_any(scenario))
+    try:
+        need = scenario_params(scenario if not isinstance(scenario, (str, Path)) else _load_any(scenario))
+    except Exception:  # noqa: BLE001 - a bad scenario is reported by the simulator's run, as before
+        need = {}
     if device_bug:
         compare_ref = False
         srv = srv or variant_server(device_bug)
