@@ -113,6 +113,16 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
                 "write in between lands in a page just judged clean",
     ),
     BugSwitch(
+        name="page-mkclean-thp-invalidate-page",
+        point="page_mkclean_one:invalidate",
+        effect="narrow",
+        versions="4.11 to 4.12 (page_mkclean_one's PMD branch)",
+        fixed_by="369ea8242c0f mm/rmap: update to new mmu_notifier semantic v2 (4.13)",
+        summary="page_mkclean_one cleans a PMD-mapped THP and calls mmu_notifier_invalidate_page(mm, "
+                "address): one 4 KiB page; a device TLB holding other 4 KiB pages of the THP keeps "
+                "writing through them",
+    ),
+    BugSwitch(
         name="clear-refs-no-notifier",
         point="clear_refs_write:notifier",
         effect="drop",

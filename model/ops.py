@@ -1834,11 +1834,15 @@ def page_mkclean(k: Kernel, thread: str, va: int) -> OpGen:
 
     The model has no shared file mappings: the page is whatever 4 KiB page is
     mapped at va (an anonymous page stands in for the shared page-cache page).
+    A THP mapped by a huge PMD is cleaned as a whole (`_page_mkclean_pmd`).
     """
     mm = k.mm
     o = Op(k, thread, "page_mkclean")
     page = _page(va)
     hit = mm.leaf(va)
+    if hit is not None and hit[1] & pt.P and hit[2] == HPAGE_SIZE:
+        yield from _page_mkclean_pmd(o, va)
+        return
     pfn = None if hit is None or not hit[1] & pt.P or hit[2] != PAGE_SIZE else _pfn_of(hit[1])
     if pfn is None or pfn == mm.zero_pfn:
         yield o.step("abort", f"{page:#x}: no 4 KiB page mapped")
@@ -1864,6 +1868,48 @@ def page_mkclean(k: Kernel, thread: str, va: int) -> OpGen:
     yield from o.range_end(rng)
     o.page_unlock(pfn)
     yield o.step("page_unlock", f"pfn {pfn:#x} (the page goes to writeback)")
+
+
+def _page_mkclean_pmd(o: Op, va: int) -> OpGen:
+    """page_mkclean_one on a PMD-mapped THP (the walk's `pvmw.pmd` branch), as
+    in Linux 4.13 after 369ea8242c0f: head page locked; invalidate_range_start
+    over the THP; under the PMD lock `pmdp_huge_clear_flush`, `pmd_wrprotect`,
+    `pmd_mkclean`, `set_pmd_at`, and `mmu_notifier_invalidate_range(mm,
+    cstart, cend)` with cstart = address & PMD_MASK, cend = cstart +
+    PMD_SIZE (point `page_mkclean_one:invalidate`, the call the 4 KiB branch
+    makes too); unlock; invalidate_range_end. 4.11 and 4.12 made the same
+    call as `mmu_notifier_invalidate_page(mm, address)`: one 4 KiB page (the
+    switch `page-mkclean-thp-invalidate-page`, effect `narrow`). The whole
+    THP is one clean judgement (`PageClean` of 2 MiB): its PMD has one dirty bit.
+    """
+    mm = o.mm
+    base = va & ~(HPAGE_SIZE - 1)
+    orig = mm.pte(base)
+    first = _huge_pfn(orig)
+    yield from o.page_lock(first)
+    rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.PROTECTION_PAGE)
+    yield from o.lock()
+    cur = mm.leaf(base)
+    if cur is None or cur[2] != HPAGE_SIZE or not cur[1] & pt.P or _huge_pfn(cur[1]) != first:
+        yield from o.unlock()
+        yield from o.range_end(rng)
+        yield o.step("abort", f"{base:#x} no longer maps huge page pfn {first:#x} (page_vma_mapped_walk)")
+        o.page_unlock(first)
+        return
+    orig = cur[1]
+    mm.record_clean(base, HPAGE_SIZE, _pa(first), "dirty", bool(orig & pt.D), why="page_mkclean (writeback, THP)")
+    if orig & (pt.RW | pt.D):
+        mm.tables.set_entry(base, 3, orig & ~(pt.RW | pt.D))
+        mm.record_change(base, HPAGE_SIZE, _pa(first), _pa(first), False)
+        yield o.step("pmd_set", f"{base:#x} huge write-protected and clean (was {'dirty' if orig & pt.D else 'clean'})")
+        yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
+        yield from o.site(Site.EXPLICIT, base, base + HPAGE_SIZE, point="page_mkclean_one:invalidate")
+    else:
+        yield o.step("pmd_set", f"{base:#x} huge already clean and read-only")
+    yield from o.unlock()
+    yield from o.range_end(rng)
+    o.page_unlock(first)
+    yield o.step("page_unlock", f"huge page pfn {first:#x} (the page goes to writeback)")
 
 
 # =========================================================================== registry

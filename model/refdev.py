@@ -36,6 +36,10 @@ PWC and marks every walk in flight so that it fills nothing (the RTL's
 invalidation; a device with a PWC must at least drop the entries whose VA span
 overlaps the invalidated range, and both devices do more: they drop them all.
 
+ATC fill size: a translation is cached as one entry of its leaf's size, or,
+with `set_atc_split_huge` (the RTL's AtcSplitHuge), a 2 MiB / 1 GiB leaf as the
+4 KiB entry of the access only.
+
 Accessed and dirty bits are set as the RTL walker sets them
 (`translate_steps(..., ad=True)`): an entry that lacks A (or, in the leaf of
 a write walk, D) is updated walk_latency after its data came back, by an
@@ -209,6 +213,7 @@ class RefDevice:
         }
         self.pri = False
         self.atc_wp_fault = False
+        self.atc_split_huge = False
         self._page_requests: list[PageRequest] = []
         self._pri_serial = 0
 
@@ -222,6 +227,14 @@ class RefDevice:
         cached entry (a Page Request under PRI) instead of walking again: the
         RTL's atc_wp_fault_i. An SMMU-like device; ATS allows either."""
         self.atc_wp_fault = on
+
+    def set_atc_split_huge(self, on: bool) -> None:
+        """Cache a 2 MiB / 1 GiB translation as the 4 KiB entry holding the
+        access (PA = huge frame + the page's offset) instead of one entry of the
+        leaf's size: an ATC that stores only 4 KiB pages. An invalidation of one
+        4 KiB page of a huge page then leaves the entries of its other pages.
+        The RTL's AtcSplitHuge parameter (scenario `atc-huge split`)."""
+        self.atc_split_huge = on
 
     def take_page_requests(self) -> list[PageRequest]:
         out, self._page_requests = self._page_requests, []
@@ -335,17 +348,20 @@ class RefDevice:
         return None
 
     def _atc_fill(self, pasid: int, va: int, w: Walk) -> None:
-        vbase = va & ~(w.page_size - 1)
+        # split mode: a huge leaf is cached as the 4 KiB page of the access (the RTL's AtcSplitHuge)
+        size = SIZE_4K if self.atc_split_huge else w.page_size
+        vbase = va & ~(size - 1)
+        pbase = w.pa & ~(size - 1)
         # One translation per address: a fill replaces anything it overlaps.
         self.atc = [e for e in self.atc
-                    if not (e.pasid == pasid and e.vbase < vbase + w.page_size and vbase < e.vbase + e.size)]
+                    if not (e.pasid == pasid and e.vbase < vbase + size and vbase < e.vbase + e.size)]
         if len(self.atc) >= self.cfg.atc_entries:
             victim = min(self.atc, key=lambda e: e.used)
             self.atc.remove(victim)
             self.stats["evictions"] += 1
         self._lru += 1
         # a write may use the entry only if the leaf is dirty (x86: the TLB caches D)
-        self.atc.append(AtcEntry(pasid, vbase, w.page_size, w.base, w.writable and w.dirty, self._lru))
+        self.atc.append(AtcEntry(pasid, vbase, size, pbase, w.writable and w.dirty, self._lru))
 
     # -- page-walk cache -----------------------------------------------------
     def _pwc_lookup(self, pasid: int, va: int) -> PwcEntry | None:

@@ -45,7 +45,7 @@ MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads", "bug", "atc-write-upgrade")  # `pasid`: once per mm
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads", "bug", "atc-write-upgrade", "atc-huge")  # `pasid`: once per mm
 MAIN_MM = "main"  # the mm the setup describes before any `mm` line
 MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
@@ -167,6 +167,11 @@ class Scenario:
     # walks again (walk, the default) or faults WRITE_PROTECT from the cached entry
     # (fault: an SMMU-like device; a Page Request when `pri on`)
     atc_write_upgrade: str = "walk"
+    # `atc-huge whole|split`: the device caches a 2 MiB / 1 GiB translation as one
+    # entry of its size (whole, the default) or as the 4 KiB entry holding the access
+    # (split: an ATC that stores only 4 KiB pages; RTL parameter AtcSplitHuge, so the
+    # co-simulation runs such a scenario on a build with AtcSplitHuge=1)
+    atc_huge: str = "whole"
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
     # scenario (tb/cosim/config.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
@@ -371,6 +376,10 @@ class _Parser:
             if args not in (["walk"], ["fault"]):
                 raise self.err("usage: atc-write-upgrade walk|fault")
             sc.atc_write_upgrade = args[0]
+        elif d == "atc-huge":
+            if args not in (["whole"], ["split"]):
+                raise self.err("usage: atc-huge whole|split")
+            sc.atc_huge = args[0]
         elif d == "device-timing":
             self._device_timing(args)
         elif d == "bug":
@@ -395,7 +404,7 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
-                           f"cycles-per-step, wp-fault, pri, atc-write-upgrade, bug, device-timing, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, pri, atc-write-upgrade, atc-huge, bug, device-timing, threads, vma, page, label)")
 
     def _pasid(self, mm: str, tok: str) -> None:
         """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,

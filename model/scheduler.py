@@ -336,6 +336,13 @@ class _Run:
             device.set_atc_write_fault(self.sc.atc_write_upgrade == "fault")  # reset too, as for pri
         elif self.sc.atc_write_upgrade == "fault":
             raise self.err(None, "this device cannot fault on a read-only ATC entry (scenario 'atc-write-upgrade')")
+        if hasattr(device, "set_atc_split_huge"):
+            try:
+                device.set_atc_split_huge(self.sc.atc_huge == "split")
+            except ValueError as e:  # a device whose fill size is fixed (an RTL parameter)
+                raise self.err(None, str(e)) from None
+        elif self.sc.atc_huge == "split":
+            raise self.err(None, "this device cannot cache huge pages as 4 KiB entries (scenario 'atc-huge')")
 
     @property
     def now(self) -> int:

@@ -13,7 +13,12 @@
 // sends a Translation Request to the walker and waits for its Completion.
 // Only successful, unpoisoned completions fill the ATC; a fill first removes
 // every entry of the same PASID that overlaps the new page (one translation
-// per address) and reuses the first such slot.
+// per address) and reuses the first such slot. With SplitHuge set, a 2 MiB or
+// 1 GiB completion is cached as the one 4 KiB entry holding the requested
+// address (PA = huge frame + the page's offset in it), as an ATC that stores
+// only 4 KiB pages does; the other 4 KiB pages of the leaf are walked (and
+// cached) on their own, so an invalidation of one 4 KiB page of a huge page
+// leaves the entries of its other pages.
 //
 // Invalidation (inv_valid_i, one cycle per accepted request):
 //   - drops every entry of a matching PASID whose page overlaps the range;
@@ -28,6 +33,8 @@ module atc #(
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
   parameter int unsigned IdW        = 3,
+  // 1: cache a 2 MiB / 1 GiB translation as the 4 KiB entry of the access
+  parameter bit          SplitHuge  = 1'b0,
   // Test only: never treat a completion as poisoned, so a walk in flight
   // across an overlapping invalidation still fills the ATC and is used
   // (breaks rule 1).
@@ -249,6 +256,12 @@ module atc #(
   assign fill_en      = cpl_use && xcpl_cause_i == ats_pkg::FaultNone;
   assign cpl_ppn40    = ats_pkg::page_ppn(40'(xcpl_ppn_i), xcpl_size_i, cpl_vpn[17:0]);
 
+  // the entry a fill writes: the completion's page, or (SplitHuge) its 4 KiB page of the access
+  logic [1:0]      fill_size;
+  logic [PpnW-1:0] fill_ppn;
+  assign fill_size = SplitHuge ? ats_pkg::Pg4K : xcpl_size_i;
+  assign fill_ppn  = SplitHuge ? cpl_ppn40[PpnW-1:0] : xcpl_ppn_i;
+
   // read-only faults held by trackers: the lowest thread, when no completion is delivered
   logic               flt_any;
   logic [ThreadW-1:0] flt_t;
@@ -289,7 +302,7 @@ module atc #(
     for (int unsigned i = 0; i < N; i++) begin
       fill_ovl[i] = fill_en && v_kept[i] && pasid_q[i*PasidW +: PasidW] == cpl_pasid &&
                     ((vpn_q[i*CVpnW +: CVpnW] ^ cpl_vpn) & ats_pkg::cvpn_keep(size_q[i*2 +: 2]) &
-                     ats_pkg::cvpn_keep(xcpl_size_i)) == '0;
+                     ats_pkg::cvpn_keep(fill_size)) == '0;
       if (!fhit_any && fill_ovl[i]) begin
         fhit_any = 1'b1;
         fhit_idx = IdxW'(i);
@@ -357,8 +370,8 @@ module atc #(
         v_d[i]                  = 1'b1;
         pasid_d[i*PasidW +: PasidW]     = cpl_pasid;
         vpn_d[i*CVpnW +: CVpnW] = cpl_vpn;
-        size_d[i*2 +: 2]        = xcpl_size_i;
-        ppn_d[i*PpnW +: PpnW]   = xcpl_ppn_i;
+        size_d[i*2 +: 2]        = fill_size;
+        ppn_d[i*PpnW +: PpnW]   = fill_ppn;
         wr_d[i]                 = xcpl_writable_i;
       end
     end

@@ -17,6 +17,9 @@ module ats_dev_top #(
   // unanswered, and requests per command at most (then FaultLivelock)
   parameter int unsigned PriTimeout = 4096,
   parameter int unsigned PriRetries = 4,
+  // 1: the ATC caches a 2 MiB / 1 GiB translation as the 4 KiB entry of the
+  // access (an ATC that stores only 4 KiB pages); 0: as one entry of its size
+  parameter bit          AtcSplitHuge = 1'b0,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -223,6 +226,7 @@ module ats_dev_top #(
     .PaWidth    (PaWidth),
     .ThreadW    (ThreadW),
     .IdW        (IdW),
+    .SplitHuge  (AtcSplitHuge),
     .DbgNoPoison(DbgNoPoison)
   ) u_atc (
     .clk_i,

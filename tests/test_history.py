@@ -103,13 +103,49 @@ def _huge_cow_with(monkeypatch, effect: str):
 
 def test_an_invalidation_narrowed_to_4k_still_drops_the_2m_entry(monkeypatch):
     """The 4.13 'THP invalidated as one 4 KiB page' is harmless to an ATS
-    device: a 4 KiB Invalidate Request inside a cached 2 MiB translation
-    removes the whole entry (the overlap rule), so the huge COW stays clean."""
+    device that caches the THP as one 2 MiB entry (`atc-huge whole`, the
+    default): a 4 KiB Invalidate Request inside it removes the whole entry
+    (the overlap rule), so the huge COW stays clean."""
     sc = _huge_cow_with(monkeypatch, "narrow")
     res = run_scenario_sync(sc, "notify-inside-lock", SEED)
     assert not res.failed_rules
     # the one invalidation the device got was the narrowed 4 KiB one
     assert [(e.start, e.size) for e in res.trace.of(InvReq)] == [(0x40000000, 0x1000)]
+
+
+def test_a_narrowed_huge_cow_breaks_a_device_that_splits_huge_pages(monkeypatch):
+    """The same narrowed call on a device that caches the THP as 4 KiB entries
+    (`atc-huge split`): its entry for A (20 KiB into the THP) survives the
+    4 KiB request at the THP's base, and the device reads A from the old THP
+    after it read C's newer value: ordering. With the call whole it is clean."""
+    sc = dataclasses.replace(_huge_cow_with(monkeypatch, "narrow"), atc_huge="split")
+    assert run_scenario_sync(sc, "notify-inside-lock", SEED).failed_rules == {"ordering"}
+    assert not run_scenario_sync(dataclasses.replace(sc, bugs=frozenset()), "notify-inside-lock", SEED).failed_rules
+
+
+def test_the_thp_row_needs_an_atc_that_splits_huge_pages():
+    """page_mkclean_thp_4.12: the bug's one in-lock invalidation covers the THP's
+    first 4 KiB, the fix's the whole 2 MiB; only a device caching 4 KiB entries
+    of the THP keeps the entry of A (12 KiB in) and loses the dirty state."""
+    r = next(r for r in rows() if r.path.name == "page_mkclean_thp_4.12.scn")
+    assert r.scenario.atc_huge == "split" and r.policy == "notify-inside-lock"
+    bug = run_scenario_sync(r.scenario, r.policy, SEED)
+    fix = run_scenario_sync(dataclasses.replace(r.scenario, bugs=frozenset()), r.policy, SEED)
+    base = 0x40000000
+    assert [(e.start, e.size) for e in bug.trace.of(InvReq)][0] == (base, 0x1000)
+    assert [(e.start, e.size) for e in fix.trace.of(InvReq)][0] == (base, 0x200000)
+    assert bug.failed_rules == {"lost-dirty"} and not fix.failed_rules
+    whole = dataclasses.replace(r.scenario, atc_huge="whole")
+    assert not run_scenario_sync(whole, r.policy, SEED).failed_rules  # the 2 MiB entry overlaps the 4 KiB request
+
+
+def test_atc_huge_directive_is_checked():
+    from model.scenario import ScenarioError, parse
+    body = "vma 0x40000000 0x40200000 anon rw\n[Time 0]\nDEV-thread-0 {read 0x40000000}\n"
+    assert parse("scenario x\n" + body, "x.scn").atc_huge == "whole"
+    assert parse("scenario x\natc-huge split\n" + body, "x.scn").atc_huge == "split"
+    with pytest.raises(ScenarioError, match="x.scn:2: usage: atc-huge whole\\|split"):
+        parse("scenario x\natc-huge 4k\n" + body, "x.scn")
 
 
 def test_the_notify_after_the_unlock_breaks_the_huge_cow(monkeypatch):
@@ -138,6 +174,20 @@ def test_rows_on_the_rtl(srv):
         if not r.ok:  # rtl-vs-ref would appear in the failed rules if the devices disagreed
             bad.append(f"{r.path.name}: bug {fmt(r.bug)} (expected {fmt(r.expected)}), fix {fmt(r.fix)}")
     assert not bad, "\n".join(bad)
+
+
+def test_a_split_scenario_on_a_whole_build_is_refused_in_one_line(srv):
+    """`atc-huge split` is an RTL parameter: run_scenario_rtl picks a build with
+    AtcSplitHuge=1; the default build, asked directly, names the mismatch."""
+    from model.scenario import ScenarioRunError
+    from tb.rtldev import CosimRemoteError, scenario_params
+
+    path = HISTORY_DIR / "page_mkclean_thp_4.12.scn"
+    assert scenario_params(load(path)) == {"AtcSplitHuge": 1} and scenario_params(load(HUGE_COW)) == {}
+    with pytest.raises(CosimRemoteError) as e:
+        srv.call("scenario", scenario=str(path), policy="notify-inside-lock", seed=SEED)
+    se = e.value.scenario_error()
+    assert isinstance(se, ScenarioRunError) and "AtcSplitHuge=0" in se.message and "atc-huge split" in se.message
 
 
 def test_huge_cow_on_the_rtl(srv):
@@ -186,7 +236,7 @@ def test_history_cli_writes_the_table_and_fails_in_one_line(tmp_path, capsys):
 # --------------------------------------------------------------------------- dirty-tracking rows
 
 DIRTY_ROWS = ["clear_refs_no_notifier_3.11.scn", "page_mkclean_after_unlock_4.10.scn",
-              "clear_refs_elided_flush_5.11.scn"]
+              "page_mkclean_thp_4.12.scn", "clear_refs_elided_flush_5.11.scn"]
 
 
 @pytest.mark.parametrize("name", DIRTY_ROWS)

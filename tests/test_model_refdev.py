@@ -158,6 +158,30 @@ def test_invalidation_drops_matching_entries_only():
     assert e.trace.of(InvCpl)[-1] == InvCpl(t + 2, 6)
 
 
+@pytest.mark.parametrize("split", [False, True])
+def test_split_huge_fill_caches_4k_entries_of_a_huge_leaf(split):
+    """set_atc_split_huge (the RTL's AtcSplitHuge): a 2 MiB leaf is cached as the
+    4 KiB entry of each access (PA = frame + offset); a 4 KiB invalidation at the
+    leaf's base leaves the other pages' entries, a 2 MiB one drops them all.
+    Without it one 2 MiB entry serves every page and any overlap drops it."""
+    e = Env()
+    e.dev.set_atc_split_huge(split)
+    base = VA + SIZE_2M
+    e.pt.map(base, DATA, SIZE_2M)
+    pages = [base + 0x3000, base + 0x5000]
+    hits = [e.access(va).atc_hit for va in pages] + [e.access(va).atc_hit for va in pages]
+    assert hits == ([False, False, True, True] if split else [False, True, True, True])
+    assert [(x.vbase, x.size, x.pbase) for x in e.dev.atc] == (
+        [(va, 0x1000, DATA + va - base) for va in pages] if split else [(base, SIZE_2M, DATA)])
+    e.inv(base, itag=1)  # the 4 KiB page at the base: invalidate_page(mm, address) of a THP
+    e.settle()
+    assert len(e.dev.atc) == (2 if split else 0)
+    e.inv(base, SIZE_2M, itag=2)
+    e.settle()
+    assert e.dev.atc == []
+    assert [e.access(va).atc_hit for va in pages] == [False, not split]
+
+
 def _poison_setup(invalidate: bool, inv_va: int = VA):
     e = Env()
     e.pt.map(VA, DATA)

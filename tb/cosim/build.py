@@ -8,8 +8,10 @@ cocotb module on it.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from tb.cosim.config import BUILD
 from tb.cosim.wrapper import LEAN_VLT, WRAP_TOP, clock_wrapper
@@ -22,6 +24,17 @@ COSIM_PARAMS = {"NumThreads": 8}
 # Test-only broken devices (docs/ARCHITECTURE.md 5): variant -> RTL parameters. Each
 # parameter set is built in its own directory (tb.toolchain.param_tag).
 DEVICE_BUGS = {"no-drain": {"DbgNoDrain": 1}, "no-poison": {"DbgNoPoison": 1}}
+
+
+def scenario_params(sc: Any) -> dict:
+    """RTL parameters a scenario's device needs beyond COSIM_PARAMS (a scenario
+    directive that is an RTL parameter, not an input): `atc-huge split` -> AtcSplitHuge=1."""
+    return {"AtcSplitHuge": 1} if getattr(sc, "atc_huge", "whole") == "split" else {}
+
+
+def scenario_params_of_build() -> dict:
+    """The caller's parameters of the running co-simulation build (CosimServer passes them in ATS_PARAMS)."""
+    return json.loads(os.environ.get("ATS_PARAMS", "{}") or "{}")
 
 
 def build(waves: bool = False, params: dict | None = None, tag: str | None = None) -> Path:

@@ -18,6 +18,7 @@ from model.ats import InvalidateRequest, PageRequest
 from model.device import DevCommand, DevResponse
 from model.memory import PhysMem
 from model.trace import Trace
+from tb.cosim.build import scenario_params_of_build
 from tb.cosim.command_driver import CmdRec
 from tb.cosim.config import DeviceError
 from tb.cosim.invalidation_driver import InvRec
@@ -248,6 +249,15 @@ class RtlDevice(DeviceMonitors):
     def set_atc_write_fault(self, on: bool) -> None:
         """atc_wp_fault_i: a write on a read-only ATC entry faults WRITE_PROTECT instead of walking."""
         self.ports.atc_wp_fault(on)
+
+    def set_atc_split_huge(self, on: bool) -> None:
+        """Scenario `atc-huge split`: the RTL parameter AtcSplitHuge of this build
+        must match (the co-simulation picks the build: run_scenario_rtl)."""
+        built = bool(scenario_params_of_build().get("AtcSplitHuge", 0))
+        if built != on:
+            raise ValueError(f"this RTL build has AtcSplitHuge={int(built)}, the scenario needs "
+                             f"'atc-huge {'split' if on else 'whole'}' (AtcSplitHuge={int(on)}): run it through "
+                             f"tb.rtldev.run_scenario_rtl, which picks the build")
 
     def take_page_requests(self) -> list[PageRequest]:
         return [PageRequest(pasid=pasid, va=va, r=r, w=w, prg_index=prgi, last=last)

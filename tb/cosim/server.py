@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tb.cosim.build import DEVICE_BUGS, build, run_sim
+from tb.cosim.build import DEVICE_BUGS, build, run_sim, scenario_params
 from tb.cosim.config import BUILD
 
 class CosimServer:
@@ -36,6 +36,7 @@ class CosimServer:
         from multiprocessing.connection import Listener
 
         self.waves = waves
+        self.params = dict(params or {})
         self.t_build0 = time.monotonic()
         self.build_dir = build(waves=waves, params=params)
         self.build_seconds = time.monotonic() - self.t_build0
@@ -167,6 +168,20 @@ def variant_server(bug: str) -> CosimServer:
     return s
 
 
+_param_servers: dict[str, CosimServer] = {}
+
+
+def params_server(params: dict) -> CosimServer:
+    """The process-wide co-simulation server of a build with these RTL parameters (scenario_params)."""
+    from tb import toolchain
+
+    tag = toolchain.param_tag(params)
+    s = _param_servers.get(tag)
+    if s is None or s.conn is None:
+        s = _param_servers[tag] = CosimServer(params=params, out=BUILD / "cosim" / f"run-{tag}")
+    return s
+
+
 def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: bool = True,
                      srv: CosimServer | None = None, device_bug: str | None = None, **kw: Any) -> Any:
     """`model.scheduler.run_scenario` on the RTL; returns its RunResult.
@@ -182,9 +197,16 @@ def run_scenario_rtl(scenario: Any, policy: str, seed: int = 0, *, compare_ref: 
     from model.scenario import ScenarioRunError
 
     payload = _portable(scenario)
+    try:
+        need = scenario_params(scenario if not isinstance(scenario, (str, Path)) else _load_any(scenario))
+    except Exception:  # noqa: BLE001 - a bad scenario is reported by the simulator's run, as before
+        need = {}
     if device_bug:
         compare_ref = False
         srv = srv or variant_server(device_bug)
+    if need and (srv is None or {k: srv.params.get(k, 0) for k in need} != need):
+        # the scenario needs another build (an RTL parameter): its own server
+        srv = params_server({**(srv.params if srv is not None else {}), **need})
     try:
         out = (srv or server()).call("scenario", scenario=payload, policy=policy, seed=seed, **kw)
     except CosimRemoteError as e:
