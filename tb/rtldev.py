@@ -851,6 +851,11 @@ class Ports:
         _Sig(self.dut, "atc_wp_fault_i").set(int(on))
         self._kick()
 
+    def pwc_keep_sup(self, on: bool) -> None:
+        """pwc_keep_sup_i (scenario `pwc-supervisor keep`)."""
+        _Sig(self.dut, "pwc_keep_sup_i").set(int(on))
+        self._kick()
+
     def take_prs(self) -> list[tuple[int, int, int, bool, bool, bool]]:
         """Page Requests handshaken since the last call: (pasid, page address, PRG index, r, w, last)."""
         if not hasattr(self, "_pr"):
@@ -1140,6 +1145,10 @@ class RtlDevice:
         """atc_wp_fault_i: a write on a read-only ATC entry faults WRITE_PROTECT instead of walking."""
         self.ports.atc_wp_fault(on)
 
+    def set_pwc_keep_supervisor(self, on: bool) -> None:
+        """pwc_keep_sup_i: the walker caches U/S-clear non-leaf entries and decides U/S at the leaf."""
+        self.ports.pwc_keep_sup(on)
+
     def take_page_requests(self) -> list[PageRequest]:
         return [PageRequest(pasid=pasid, va=va, r=r, w=w, prg_index=prgi, last=last)
                 for pasid, va, prgi, r, w, last in self.ports.take_prs()]
@@ -1355,6 +1364,7 @@ public_flat_rd -module "cosim_top" -var "m_axi_bready"
 public_flat_rd -module "cosim_top" -var "cyc_q"
 public_flat_rw -module "cosim_top" -var "pri_en_i"
 public_flat_rw -module "cosim_top" -var "atc_wp_fault_i"
+public_flat_rw -module "cosim_top" -var "pwc_keep_sup_i"
 public_flat_rw -module "cosim_top" -var "pr_ready_i"
 public_flat_rw -module "cosim_top" -var "pq_wp"
 public_flat_rw -module "cosim_top" -var "pq_meta"
