@@ -293,9 +293,9 @@ def walk(mem, root_pa: int, va: int, write: bool = False, pa_bits: int = 48) -> 
 
 
 def translate(mem, pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
-              pa_bits: int = 48, ad: bool = False) -> Walk:
+              pa_bits: int = 48, ad: bool = False, keep_sup: bool = False) -> Walk:
     """The golden walk at once; with `ad` it also sets A/D in memory as the device walker does."""
-    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits, ad))
+    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits, ad, keep_sup=keep_sup))
 
 
 class PageTables:

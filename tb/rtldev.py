@@ -951,6 +951,7 @@ class RtlDevice:
         self.ports = ports
         self.mem = mem
         self.pasid_tbl_base = pasid_tbl_base
+        self.pwc_keep_sup = False  # pwc_keep_sup_i as last set (the scoreboard's golden walk follows it)
         self.trace = trace if trace is not None else Trace()
         self.num_threads = num_threads or ports.cfg.num_threads
         if self.num_threads > 1 << ports.thread_bits:  # the RTL was built with fewer (NumThreads)
@@ -1147,6 +1148,7 @@ class RtlDevice:
 
     def set_pwc_keep_supervisor(self, on: bool) -> None:
         """pwc_keep_sup_i: the walker caches U/S-clear non-leaf entries and decides U/S at the leaf."""
+        self.pwc_keep_sup = on
         self.ports.pwc_keep_sup(on)
 
     def take_page_requests(self) -> list[PageRequest]:
