@@ -90,7 +90,7 @@ OPERATIONS: tuple[str, ...] = (
     "ksm_replace_page_early_free", "ksm_merge", "munmap", "madv_dontneed", "zap_early_free", "madv_free",
     "try_to_unmap", "migrate", "thp_split", "thp_collapse", "mprotect", "clear_soft_dirty",
     "change_prot_numa", "do_huge_pmd_numa_page", "migrate_misplaced_transhuge_page",
-    "retract_page_tables", "munmap_force_flush", "page_mkclean", "migrate_vma",
+    "retract_page_tables", "munmap_force_flush", "page_mkclean", "migrate_vma", "vfree",
 )
 PHASES: tuple[str, ...] = ("before", "start..clear", "clear..set", "set..unlock", "unlock..end", "end..done",
                            "freed", "after")

@@ -154,6 +154,17 @@ SWITCHES: dict[str, BugSwitch] = {s.name: s for s in (
         policy="secondary-with-flush",
     ),
     BugSwitch(
+        name="sva-kva-no-invalidate",
+        point="kernel_pgtable_work_func:invalidate_kva",
+        effect="drop",
+        versions="up to 6.18.6 (x86 SVA; CVE-2025-71202)",
+        fixed_by="e37d5a2d60a3 iommu/sva: invalidate stale IOTLB entries for kernel address space "
+                 "(6.19; 9f0a7ab700f8 in 6.18.7)",
+        summary="a kernel page-table page is freed and reused with no secondary-TLB call: an IOMMU "
+                "paging-structure cache still points into it",
+        policy="secondary-with-flush",
+    ),
+    BugSwitch(
         name="arm64-set-access-flags",
         point="wp_page_reuse:set_access_flags",
         effect="drop",

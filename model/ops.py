@@ -25,7 +25,7 @@ see `STEP_NAMES`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator, Union
+from typing import Any, Callable, Generator, Iterator, Union
 
 from . import pagetable as pt
 from .ats import Fault
@@ -66,6 +66,8 @@ class Kernel:
     bugs: frozenset[str] = frozenset()
     #: calls a switch moved: thread -> [(target point, site, start, end)]
     moved: dict[str, list[tuple[str, Site, int, int]]] = field(default_factory=dict)
+    #: the kernel half every mm of the host holds (model.kernel_space.KernelSpace; None: not modelled)
+    kspace: Any = None
 
     def step(self, thread: str, op: str, name: str, detail: str = "") -> Step:
         if name not in STEP_NAMES:
@@ -1579,6 +1581,54 @@ def retract_page_tables(k: Kernel, thread: str, va: int) -> OpGen:
     yield o.step("mmap_unlock")
 
 
+# =========================================================================== kernel page tables
+
+def vfree(k: Kernel, thread: str, va: int) -> OpGen:
+    """vfree of the vmalloc page at va (a kernel address), and the freeing of
+    the kernel PTE table of its 2 MiB span once that maps nothing.
+
+    vunmap clears the kernel PTE and flushes the CPU TLBs
+    (`flush_tlb_kernel_range`); mmu notifiers belong to user mms, so nothing
+    reaches a secondary TLB there. The page goes back to the allocator. The
+    empty kernel PTE table is unhooked from the kernel PD (shared by every mm)
+    and handed to `pagetable_free` -> `pagetable_free_kernel`, which queues it
+    for `kernel_pgtable_work_func`: since e37d5a2d60a3 ("iommu/sva: invalidate
+    stale IOTLB entries for kernel address space", 6.19; 9f0a7ab700f8 in
+    6.18.7) that calls `iommu_sva_invalidate_kva_range(PAGE_OFFSET,
+    TLB_FLUSH_ALL)`, i.e. `mmu_notifier_arch_invalidate_secondary_tlbs` for
+    every SVA-bound mm (a 6.6+ secondary-TLB call: the site reaches the
+    device under secondary-with-flush), then `__pagetable_free`. The bug
+    switch `sva-kva-no-invalidate` drops that call (docs/HISTORY.md)."""
+    from .kernel_space import PAGE_OFFSET
+
+    o = Op(k, thread, "vfree")
+    ks = k.kspace
+    if ks is None or va & ~(PAGE_SIZE - 1) not in ks.pages:
+        yield o.step("abort", f"{va:#x}: no vmalloc page there")
+        return
+    page = va & ~(PAGE_SIZE - 1)
+    pfn = ks.unmap(page)
+    assert pfn is not None
+    yield o.step("pte_clear", f"{page:#x} (vunmap: kernel PTE cleared)")
+    yield o.step("tlb_flush", "flush_tlb_kernel_range (CPU TLBs; no mm, no notifier)")
+    freed = k.mm.frames.put(pfn)
+    yield o.step("page_free" if freed else "page_put", f"pfn {pfn:#x} (vmalloc page)")
+    if not ks.span_empty(page):
+        return
+    base = page & ~(HPAGE_SIZE - 1)
+    tpfn = ks.tables.detach_table(base, 4)
+    if tpfn is None:
+        return
+    yield o.step("pmd_clear", f"kernel PDE of {base:#x} -> PTE table pfn {tpfn:#x} unhooked "
+                              f"(pagetable_free_kernel: queued for kernel_pgtable_work_func)")
+    # kernel_pgtable_work_func: iommu_sva_invalidate_kva_range, then __pagetable_free
+    for kk in ks.kernels:
+        yield from Op(kk, thread, "vfree").site(Site.TLB_FLUSH_RANGE, PAGE_OFFSET, 1 << 64,
+                                                point="kernel_pgtable_work_func:invalidate_kva")
+    freed = ks.table_frames.put(tpfn)
+    yield o.step("page_free" if freed else "page_put", f"pfn {tpfn:#x} (kernel PTE table, __pagetable_free)")
+
+
 # =========================================================================== NUMA balancing of a THP
 
 def change_prot_numa(k: Kernel, thread: str, va: int) -> OpGen:
@@ -1927,6 +1977,7 @@ class OpSpec:
     fn: Callable[..., OpGen]
     args: tuple[str, ...]
     summary: str
+    kernel: bool = False  # its address may be in the kernel half
 
 
 OPS: dict[str, OpSpec] = {s.name: s for s in (
@@ -1955,6 +2006,8 @@ OPS: dict[str, OpSpec] = {s.name: s for s in (
            "khugepaged: free the empty PTE table of a file VMA's 2 MiB span (6.1)"),
     OpSpec("change_prot_numa", change_prot_numa, ("va",),
            "NUMA balancing: make a huge PMD protnone (the next access migrates the THP)"),
+    OpSpec("vfree", vfree, ("va",),
+           "vfree of a vmalloc page; its empty kernel PTE table freed (kernel_pgtable_work_func)", kernel=True),
     OpSpec("mprotect", mprotect, ("va", "len?", "prot?"), "mprotect (ro: downgrade)"),
     OpSpec("clear_soft_dirty", clear_soft_dirty, (), "clear_refs soft-dirty reset"),
     OpSpec("page_mkclean", page_mkclean, ("va",), "writeback: write-protect and clean a page (page_mkclean)"),

@@ -176,12 +176,19 @@ def _fault(cause: Fault, level: int, reads: list[int]) -> Walk:
 
 def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
                ad: bool = False, ad_retries: int = AD_RETRIES,
-               start_level: int = 1) -> Generator[int | AdUpdate, int, Walk]:
+               start_level: int = 1, keep_sup: bool = False,
+               user: bool = True) -> Generator[int | AdUpdate, int, Walk]:
     """The walk as a generator: yields entry PAs (and, with `ad`, AdUpdates), is sent
     their values, returns a Walk.
 
     `start_level` > 1 starts below the root, `root_pa` being the table of that
-    level (a page-walk-cache hit; the cached path had RW set throughout)."""
+    level (a page-walk-cache hit; the cached path had RW set throughout).
+
+    `keep_sup` (the RTL's pwc_keep_sup_i): a non-leaf entry with US clear
+    does not fault; the walk goes on and US is decided at the leaf, for the
+    leaf and every entry above it. `user` is US over the levels above
+    `start_level` (False: the page-walk-cache entry it starts from had a
+    supervisor entry on its path)."""
     va &= MASK64
     reads: list[int] = []
     if not is_canonical(va):
@@ -197,7 +204,9 @@ def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
         reads.append(epa)
         e = (yield epa) & MASK64
         while True:
-            if not e & P or e & rsvd_mask(level, bool(e & PS), pa_bits) or not e & US or (write and not e & RW):
+            is_leaf = level == 4 or (level in (2, 3) and bool(e & PS))
+            sup = (not e & US and (is_leaf or not keep_sup)) or (is_leaf and not user)
+            if not e & P or e & rsvd_mask(level, bool(e & PS), pa_bits) or sup or (write and not e & RW):
                 break  # decided below
             bits = ad_bits(e, level == 4 or (level in (2, 3) and bool(e & PS)), write) if ad else 0
             if not bits:
@@ -220,8 +229,9 @@ def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
             rsvd |= _bits(29, 13) if level == 2 else _bits(20, 13)
         if e & rsvd:
             return _fault(Fault.RESERVED, level, reads)
-        if not e & US:
+        if (not e & US and (huge or level == 4 or not keep_sup)) or ((huge or level == 4) and not user):
             return _fault(Fault.SUPERVISOR, level, reads)
+        user = user and bool(e & US)
         if not e & RW:
             if write:
                 return _fault(Fault.WRITE_PROTECT, level, reads)
@@ -237,24 +247,28 @@ def walk_steps(root_pa: int, va: int, write: bool = False, pa_bits: int = 48,
 
 def translate_steps(pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
                     pa_bits: int = 48, ad: bool = False, ad_retries: int = AD_RETRIES,
-                    pwc_hit: tuple[int, int] | None = None) -> Generator[int | AdUpdate, int, Walk]:
+                    pwc_hit: tuple[int, int] | tuple[int, int, bool] | None = None,
+                    keep_sup: bool = False) -> Generator[int | AdUpdate, int, Walk]:
     """PASID entry, then `walk_steps`; the canonical check comes before any read.
 
-    `pwc_hit` = (level, table PA): a page-walk-cache entry of that level (0 the
+    `pwc_hit` = (level, table PA[, user]): a page-walk-cache entry of that level (0 the
     PASID entry, 1 PML4E, 2 PDPTE, 3 PDE) gave the next table; the walk starts
-    there without reading the levels above."""
+    there without reading the levels above (`user`: US on its path, default
+    True). `keep_sup`: see `walk_steps`."""
     if not 0 <= pasid < (1 << 20):
         raise ValueError(f"pasid {pasid:#x} wider than 20 bits")
     if not is_canonical(va):
         return _fault(Fault.NONCANONICAL, 0, [])
     if pwc_hit is not None:
+        user = bool(pwc_hit[2]) if len(pwc_hit) > 2 else True  # type: ignore[misc]
         return (yield from walk_steps(pwc_hit[1], va, write, pa_bits, ad, ad_retries,
-                                      start_level=pwc_hit[0] + 1))
+                                      start_level=pwc_hit[0] + 1, keep_sup=keep_sup, user=user))
     epa = pasid_tbl_base + 8 * pasid
     e = yield epa
     if not e & P:
         return _fault(Fault.PASID, 0, [epa])
-    w = yield from walk_steps(e & addr_mask(SIZE_4K, pa_bits), va, write, pa_bits, ad, ad_retries)
+    w = yield from walk_steps(e & addr_mask(SIZE_4K, pa_bits), va, write, pa_bits, ad, ad_retries,
+                              keep_sup=keep_sup)
     w.reads.insert(0, epa)
     return w
 
@@ -279,9 +293,9 @@ def walk(mem, root_pa: int, va: int, write: bool = False, pa_bits: int = 48) -> 
 
 
 def translate(mem, pasid_tbl_base: int, pasid: int, va: int, write: bool = False,
-              pa_bits: int = 48, ad: bool = False) -> Walk:
+              pa_bits: int = 48, ad: bool = False, keep_sup: bool = False) -> Walk:
     """The golden walk at once; with `ad` it also sets A/D in memory as the device walker does."""
-    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits, ad))
+    return _drive(mem, translate_steps(pasid_tbl_base, pasid, va, write, pa_bits, ad, keep_sup=keep_sup))
 
 
 class PageTables:
@@ -289,13 +303,16 @@ class PageTables:
 
     Non-leaf entries are written as Linux writes them (_PAGE_TABLE: P RW US A D),
     so permissions are decided at the leaf unless a test damages a table entry.
+    With `user=False` (the kernel half, `model.kernel_space`) they are
+    _KERNPG_TABLE: P RW A D, US clear.
     """
 
     OWNER = "pagetable"
 
-    def __init__(self, mem, frames) -> None:
+    def __init__(self, mem, frames, *, user: bool = True) -> None:
         self.mem = mem
         self.frames = frames
+        self.user = user
         self.pa_bits: int = mem.pa_bits
         self.table_pfns: set[int] = set()
         self.root_pa: int = self._new_table()
@@ -327,7 +344,7 @@ class PageTables:
                 if not alloc:
                     return None
                 new = self._new_table()
-                self.mem.write64(epa, make_pte(new))
+                self.mem.write64(epa, make_pte(new, user=self.user))
                 table = new
                 continue
             if lv in (2, 3) and e & PS:

@@ -30,6 +30,9 @@ section 5): `pwc_entries` non-leaf entries (level 0 the PASID entry, 1 PML4E,
 2 PDPTE, 3 PDE), each the next table's address for one PASID and the VA bits
 above that level, filled by a walk for every entry it passed whose whole path
 so far had RW set, replaced round robin; a walk starts below the deepest hit.
+With `set_pwc_keep_supervisor` (the RTL's pwc_keep_sup_i) a non-leaf entry
+with US clear is walked through and cached too, with the US of its path, and
+US is decided at the leaf (`translate_steps(..., keep_sup=True)`).
 Every applied invalidation, whatever its range or PASID, flushes the whole
 PWC and marks every walk in flight so that it fills nothing (the RTL's
 `pwc_flush_i` and Rocket's `invalidated`). ATS has no separate PWC
@@ -69,7 +72,7 @@ from typing import Callable, Generator
 
 from .ats import PRI_FAULTS, Fault, InvalidateRequest, PageRequest, PrgResponse
 from .device import DevCommand, DevResponse
-from .pagetable import AD_RETRIES, RW, SIZE_1G, SIZE_4K, AdUpdate, Walk, addr_mask, is_canonical, translate_steps
+from .pagetable import AD_RETRIES, RW, SIZE_1G, SIZE_4K, US, AdUpdate, Walk, addr_mask, is_canonical, translate_steps
 from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 
 MASK64 = (1 << 64) - 1
@@ -143,6 +146,7 @@ class PwcEntry:
     pasid: int
     tag: int  # VA[47:21]
     base: int  # PA of the next-level table
+    user: bool = True  # US set on every entry of the path down to this one
 
     def matches(self, pasid: int, va: int) -> bool:
         return self.pasid == pasid and not (self.tag ^ pwc_tag(va)) & PWC_TAG_MASK[self.level]
@@ -169,6 +173,7 @@ class _WalkCtx:
     next_pa: int = 0
     level: int = 0  # level of the entry being read (0 the PASID entry)
     wrbl: bool = True  # RW on every entry of the path so far
+    user: bool = True  # US on every entry of the path so far (False only in keep-supervisor mode)
     pwc_inval: bool = False  # an invalidation flushed the PWC during this walk: fill nothing
 
 
@@ -214,6 +219,7 @@ class RefDevice:
         self.pri = False
         self.atc_wp_fault = False
         self.atc_split_huge = False
+        self.pwc_keep_sup = False
         self._page_requests: list[PageRequest] = []
         self._pri_serial = 0
 
@@ -235,6 +241,11 @@ class RefDevice:
         4 KiB page of a huge page then leaves the entries of its other pages.
         The RTL's AtcSplitHuge parameter (scenario `atc-huge split`)."""
         self.atc_split_huge = on
+    def set_pwc_keep_supervisor(self, on: bool) -> None:
+        """Keep non-leaf entries with US clear in the PWC and decide US at the
+        leaf (the RTL's pwc_keep_sup_i), as an IOMMU paging-structure cache may;
+        off (the default) a walk faults SUPERVISOR at the first such entry."""
+        self.pwc_keep_sup = on
 
     def take_page_requests(self) -> list[PageRequest]:
         out, self._page_requests = self._page_requests, []
@@ -372,13 +383,13 @@ class RefDevice:
                 best = e
         return best
 
-    def _pwc_fill(self, level: int, pasid: int, va: int, base: int) -> None:
+    def _pwc_fill(self, level: int, pasid: int, va: int, base: int, user: bool = True) -> None:
         if self.cfg.pwc_entries == 0:
             return
         tag = pwc_tag(va)
         if any(e.level == level and e.matches(pasid, va) for e in self.pwc):
             return  # already present (the RTL skips a duplicate)
-        entry = PwcEntry(level, pasid, tag, base)
+        entry = PwcEntry(level, pasid, tag, base, user)
         if len(self.pwc) < self.cfg.pwc_entries:
             self.pwc.append(entry)
         else:
@@ -429,11 +440,13 @@ class RefDevice:
         self.stats["walks"] += 1
         hit = self._pwc_lookup(cmd.pasid, cmd.va) if is_canonical(cmd.va) else None
         ctx.level = 0 if hit is None else hit.level + 1
+        ctx.user = True if hit is None else hit.user
         if hit is not None:
             self.stats["pwc_hits"] += 1
         ctx.gen = translate_steps(self.pasid_tbl_base, cmd.pasid, cmd.va, cmd.write, self.cfg.pa_bits,
                                   ad=True, ad_retries=self.cfg.ad_retries,
-                                  pwc_hit=None if hit is None else (hit.level, hit.base))
+                                  pwc_hit=None if hit is None else (hit.level, hit.base, hit.user),
+                                  keep_sup=self.pwc_keep_sup)
         try:
             ctx.next_pa = next(ctx.gen)
         except StopIteration as stop:  # decided without a read (non-canonical)
@@ -487,8 +500,10 @@ class RefDevice:
         # the entry passed every check and points at the next table
         if ctx.level > 0:
             ctx.wrbl = ctx.wrbl and bool(value & RW)
+            ctx.user = ctx.user and bool(value & US)  # clears only in keep-supervisor mode
         if not ctx.pwc_inval and ctx.wrbl:
-            self._pwc_fill(ctx.level, ctx.c.cmd.pasid, ctx.c.cmd.va, value & addr_mask(SIZE_4K, self.cfg.pa_bits))
+            self._pwc_fill(ctx.level, ctx.c.cmd.pasid, ctx.c.cmd.va, value & addr_mask(SIZE_4K, self.cfg.pa_bits),
+                           ctx.user)
         ctx.level += 1
         self._at(self.now + self._mem_lat(self.cfg.walk_latency), _P_WALK, self._walk_read, ctx)
 

@@ -45,7 +45,8 @@ MAX_CYCLES = 10_000_000  # one 'wait' (about 10 s of RTL simulation)
 MAX_CYCLES_PER_STEP = 1_000_000
 MAX_PAGE_COUNT = 0x4000  # the host's frame pool (model.scheduler.Layout.pool_frames)
 USER_TOP = 1 << 47  # end of the x86-64 user address space
-SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads", "bug", "atc-write-upgrade", "atc-huge")  # `pasid`: once per mm
+SINGLETONS = ("scenario", "cycles-per-step", "wp-fault", "pri", "threads", "bug", "atc-write-upgrade",
+              "atc-huge", "pwc-supervisor")  # `pasid`: once per mm
 MAIN_MM = "main"  # the mm the setup describes before any `mm` line
 MM_USAGE = "usage: mm NAME [pasid=N] [fork=PARENT] [threads=THREAD[,THREAD...]]"
 
@@ -119,6 +120,16 @@ class PageSpec:
 
 
 @dataclass(frozen=True)
+class KernelPageSpec:
+    """`vmalloc NAME|- ADDRESS [value=V]`: a vmalloc'd page in the kernel half."""
+
+    line: int
+    name: str | None
+    va: int
+    value: int | None
+
+
+@dataclass(frozen=True)
 class Action:
     """One thing a thread does in a row."""
 
@@ -172,6 +183,12 @@ class Scenario:
     # (split: an ATC that stores only 4 KiB pages; RTL parameter AtcSplitHuge, so the
     # co-simulation runs such a scenario on a build with AtcSplitHuge=1)
     atc_huge: str = "whole"
+    # `pwc-supervisor skip|keep`: a device walk through a non-leaf entry with U/S clear
+    # faults there and caches nothing of it (skip, the default), or goes on, caches it in
+    # the page-walk cache and decides U/S at the leaf (keep: an IOMMU paging-structure cache)
+    pwc_supervisor: str = "skip"
+    # `vmalloc` lines: pages of the kernel half (model.kernel_space), held by every mm
+    kpages: list[KernelPageSpec] = field(default_factory=list)
     # `device-timing KEY=VALUE...`: bench timing of the RTL co-simulation for this
     # scenario (tb/cosim/config.py CosimConfig); the reference device ignores it.
     device_timing: dict = field(default_factory=dict)
@@ -380,6 +397,12 @@ class _Parser:
             if args not in (["whole"], ["split"]):
                 raise self.err("usage: atc-huge whole|split")
             sc.atc_huge = args[0]
+        elif d == "pwc-supervisor":
+            if args not in (["skip"], ["keep"]):
+                raise self.err("usage: pwc-supervisor skip|keep")
+            sc.pwc_supervisor = args[0]
+        elif d == "vmalloc":
+            self._vmalloc(args)
         elif d == "device-timing":
             self._device_timing(args)
         elif d == "bug":
@@ -404,7 +427,8 @@ class _Parser:
             self._define(args[0], self.addr(args[1]))
         else:
             raise self.err(f"unknown setup directive {d!r} (known: scenario, description, pasid, mm, "
-                           f"cycles-per-step, wp-fault, pri, atc-write-upgrade, atc-huge, bug, device-timing, threads, vma, page, label)")
+                           f"cycles-per-step, wp-fault, pri, atc-write-upgrade, atc-huge, pwc-supervisor, bug, device-timing, "
+                           f"threads, vma, page, vmalloc, label)")
 
     def _pasid(self, mm: str, tok: str) -> None:
         """`pasid N` (for the mm being described) or `mm ... pasid=N`: once per mm,
@@ -592,6 +616,27 @@ class _Parser:
         self.sc.pages.append(spec)
         self.pages_of[self.cur_mm].append(spec)
 
+    def _vmalloc(self, args: list[str]) -> None:
+        from .kernel_space import VMALLOC_START
+        usage = f"usage: vmalloc NAME|- ADDRESS [value=V] (a page in the vmalloc area, >= {VMALLOC_START:#x})"
+        if len(args) not in (2, 3):
+            raise self.err(usage)
+        name = None if args[0] == "-" else args[0]
+        va = self.addr(args[1])
+        if not VMALLOC_START <= va < 1 << 64 or va % PAGE_SIZE:
+            raise self.err(f"vmalloc address {va:#x}: not a page in the vmalloc area; {usage}")
+        value = None
+        if len(args) == 3:
+            if not args[2].startswith("value="):
+                raise self.err(f"unknown vmalloc option {args[2]!r}; {usage}")
+            value = self._value(args[2][6:])
+        for k in self.sc.kpages:
+            if k.va == va:
+                raise self.err(f"vmalloc page {va:#x} given twice (first on line {k.line})")
+        if name is not None:
+            self._define(name, va)
+        self.sc.kpages.append(KernelPageSpec(self.line, name, va, value))
+
     def _finish_setup(self) -> None:
         if not self.sc.vmas:
             raise self.err("no 'vma' in the setup: nothing for the threads to access")
@@ -679,13 +724,14 @@ class _Parser:
             if verb == "read":
                 if len(args) != 1:
                     raise self.err("usage: read ADDRESS [nowait]")
-                return Action(line, thread, "read", text, va=self._va8(args[0]), nowait=nowait)
+                return Action(line, thread, "read", text, va=self._va8(args[0], kernel=True), nowait=nowait)
             if verb == "write":
                 args = self._drop_equals(verb, args)
                 if len(args) not in (1, 2):
                     raise self.err("usage: write ADDRESS [VALUE] [nowait]")
                 value = self._value(args[1]) if len(args) == 2 else None
-                return Action(line, thread, "write", text, va=self._va8(args[0]), value=value, nowait=nowait)
+                return Action(line, thread, "write", text, va=self._va8(args[0], kernel=True), value=value,
+                              nowait=nowait)
             raise self.err(f"unknown device action {verb!r} (known: read, write, wait)")
         if verb == "resume":
             if args:
@@ -707,7 +753,7 @@ class _Parser:
                 raise self.err(f"{verb}: missing {p} (usage: {verb} {' '.join(spec.args)})")
             tok = rest.pop(0)
             if p == "va":
-                fields["va"] = self._va8(tok)
+                fields["va"] = self._va8(tok, kernel=spec.kernel)
             elif p == "len":
                 fields["length"] = self.num(tok, "length")
                 if fields["length"] < 1:
@@ -735,12 +781,16 @@ class _Parser:
                 raise self.err(f"{verb}: '=' must stand between the address and a value ({verb} ADDRESS = VALUE)")
         return [a for a in args if a != "="]
 
-    def _va8(self, tok: str) -> int:
+    def _va8(self, tok: str, kernel: bool = False) -> int:
+        """An 8-byte aligned user address; with `kernel` also one in the kernel half
+        (a device access to a kernel address, `vfree`)."""
+        from .kernel_space import is_kernel_va
         va = self.addr(tok)
         if va % 8:
             raise self.err(f"address {va:#x} is not 8-byte aligned (accesses are 8 bytes)")
-        if va >= 1 << 47:
-            raise self.err(f"address {va:#x} beyond the user address space")
+        if va >= 1 << 47 and not (kernel and is_kernel_va(va)):
+            raise self.err(f"address {va:#x} beyond the user address space"
+                           + (" and not in the kernel half" if kernel else ""))
         return va
 
     def _value(self, tok: str) -> int:

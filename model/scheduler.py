@@ -41,6 +41,7 @@ from .check import Verdict, check_all
 from .device import DevCommand, DevResponse, run_sync
 from .frames import FrameAllocator
 from .iopf import IopfHandler
+from .kernel_space import KernelSpace
 from .memory import PAGE_SIZE, PhysMem
 from .mm import HPAGE_SIZE, Blocked, FileObject, Mm, SegmentationFault, Step, Vma
 from .notifier import ItagPool, Notifier, Policy, SecondaryTlb
@@ -151,6 +152,13 @@ class Host:
         self.notifier = self.kernel.notifier
         self.by_pasid = {scenario.mm_pasid(name): mm for name, mm in self.mms.items()}
         self.initial: dict[Addr, int] = {}
+        # the kernel half (`vmalloc` lines): one set of kernel tables in every mm's PGD
+        self.kspace: KernelSpace | None = None
+        if scenario.kpages:
+            self.kspace = KernelSpace(mem, self.mm.table_frames, self.frames)
+            for name, mm in self.mms.items():
+                self.kspace.attach(mm.tables.root_pa, self.kernels[name])
+                self.kernels[name].kspace = self.kspace
         self._setup()
 
     def mm_of(self, thread: str) -> Mm:
@@ -168,6 +176,7 @@ class Host:
         items: list[tuple[int, str, Any]] = [(v.line, "vma", v) for v in sc.vmas]
         items += [(p.line, "page", p) for p in sc.pages]
         items += [(m.line, "fork", m) for m in sc.mms.values() if m.fork]
+        items += [(k.line, "vmalloc", k) for k in sc.kpages]
         for line, kind, spec in sorted(items, key=lambda x: x[0]):
             if kind == "vma":
                 v = spec
@@ -176,6 +185,13 @@ class Host:
                                            0 if f is None else v.start >> 12))
             elif kind == "fork":
                 self._fork(spec.fork, spec.name, line)
+            elif kind == "vmalloc":
+                assert self.kspace is not None
+                try:
+                    self.kspace.vmalloc_page(spec.va, spec.value if spec.value is not None
+                                             else self.mm.values.initial())
+                except (ValueError, MemoryError) as e:
+                    raise ScenarioRunError(sc.path, line, f"cannot set up this vmalloc page: {e}") from None
             else:
                 p = spec
                 mm = self.mms[p.mm]
@@ -343,6 +359,11 @@ class _Run:
                 raise self.err(None, str(e)) from None
         elif self.sc.atc_huge == "split":
             raise self.err(None, "this device cannot cache huge pages as 4 KiB entries (scenario 'atc-huge')")
+        if hasattr(device, "set_pwc_keep_supervisor"):
+            device.set_pwc_keep_supervisor(self.sc.pwc_supervisor == "keep")  # reset too, as for pri
+        elif self.sc.pwc_supervisor == "keep":
+            raise self.err(None, "this device cannot keep supervisor entries in its walk cache "
+                                 "(scenario 'pwc-supervisor')")
 
     @property
     def now(self) -> int:

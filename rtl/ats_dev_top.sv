@@ -32,6 +32,7 @@ module ats_dev_top #(
   input  logic [PaWidth-1:0]         pasid_tbl_base_i,
   input  logic                       pri_en_i,  // 0: a translation fault is answered at once (no PRI)
   input  logic                       atc_wp_fault_i,  // 1: a write on a read-only ATC entry faults (no walk)
+  input  logic                       pwc_keep_sup_i,  // 1: the PWC keeps U/S-clear entries, U/S decided at the leaf
   // commands
   input  logic                       cmd_valid_i,
   output logic                       cmd_ready_o,
@@ -287,6 +288,7 @@ module ats_dev_top #(
     .xcpl_size_o    (xcpl_size),
     .xcpl_writable_o(xcpl_writable),
     .pwc_flush_i    (ap_valid),
+    .pwc_keep_sup_i,
     .ar_req_o       (pw_req),
     .ar_addr_o      (pw_addr),
     .ar_lock_o      (pw_lock),

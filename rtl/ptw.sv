@@ -8,7 +8,17 @@
 // early for 1 GiB / 2 MiB). Checks per entry in the order P, reserved, US,
 // RW (write only); the first failing entry decides. The PWC holds non-leaf
 // entries that passed all checks with RW=1 on the whole path; a walk starts
-// below the deepest PWC hit. pwc_flush_i clears the PWC and marks every walk
+// below the deepest PWC hit.
+//
+// Supervisor entries (pwc_keep_sup_i): clear (the default), a non-leaf entry
+// with U/S clear faults FaultSupervisor at once and is never cached. Set, the
+// walker behaves as an IOMMU paging-structure cache may: a non-leaf entry
+// with U/S clear does not fault, goes on down the walk and is cached like any
+// other, with the U/S of its path (`usr`: U/S set on every entry so far); the
+// permission is decided at the leaf, which faults FaultSupervisor if its own
+// U/S or any entry above it (read or taken from the PWC) had U/S clear. A
+// user walk of a kernel address then still faults, but its upper entries
+// stay in the PWC (docs/HISTORY.md, the CVE-2025-71202 row). pwc_flush_i clears the PWC and marks every walk
 // in flight `invalidated` (Rocket): such a walk never fills the PWC.
 //
 // Accessed and dirty bits (x86): every paging-structure entry the walk uses
@@ -56,6 +66,8 @@ module ptw #(
   output logic                        xcpl_writable_o,
   // PWC flush (every invalidation)
   input  logic                        pwc_flush_i,
+  // 1: non-leaf entries with U/S clear are walked through and cached; U/S is decided at the leaf
+  input  logic                        pwc_keep_sup_i,
   // memory reads: one request line per walk slot
   output logic [NumWalks-1:0]         ar_req_o,
   output logic [NumWalks*PaWidth-1:0] ar_addr_o,   // entry address, also of the A/D write
@@ -105,6 +117,7 @@ module ptw #(
   logic [NumWalks*PpnW-1:0]  ppn_q, ppn_d;
   logic [NumWalks*2-1:0]     size_q, size_d;
   logic [NumWalks-1:0]       wrbl_q, wrbl_d;  // RW over the levels read so far
+  logic [NumWalks-1:0]       usr_q, usr_d;    // U/S over the levels so far (clear only with pwc_keep_sup_i)
   logic [NumWalks*64-1:0]    ent_q, ent_d;    // entry value with A/D set, being written
   logic [NumWalks*RtyW-1:0]  rty_q, rty_d;    // lost reservations in this walk
 
@@ -112,12 +125,14 @@ module ptw #(
   logic            pwc_hit;
   logic [1:0]      pwc_hit_lvl;
   logic [PpnW-1:0] pwc_hit_base;
+  logic            pwc_hit_usr;
   logic            pwc_ins;
   logic [NumWalks-1:0] pwc_ins_by;  // slots that fill the PWC this cycle (the last one's entry is taken)
   logic [1:0]      pwc_ins_lvl;
   logic [PasidW-1:0] pwc_ins_pasid;
   logic [26:0]     pwc_ins_tag;
   logic [PpnW-1:0] pwc_ins_base;
+  logic            pwc_ins_usr;
 
   // completion arbitration (held stable while not accepted)
   logic [NumWalks-1:0] cpl_req;
@@ -220,6 +235,7 @@ module ptw #(
     pwc_ins_pasid = '0;
     pwc_ins_tag   = '0;
     pwc_ins_base  = '0;
+    pwc_ins_usr   = 1'b1;
 
     for (int unsigned s = 0; s < NumWalks; s++) begin
       // current slot
@@ -230,6 +246,7 @@ module ptw #(
       logic [2:0]       lvl;
       logic             inval;
       logic             wrbl;
+      logic             usr;
       logic [RtyW-1:0]  rty;
       // next slot
       logic [2:0]       st_n;
@@ -244,6 +261,7 @@ module ptw #(
       logic [PpnW-1:0]  ppn_n;
       logic [1:0]       size_n;
       logic             wrbl_n;
+      logic             usr_n;
       logic [63:0]      ent_n;
       logic [RtyW-1:0]  rty_n;
       // entry checks
@@ -261,6 +279,7 @@ module ptw #(
       lvl     = lvl_q[s*3 +: 3];
       inval   = inval_q[s];
       wrbl    = wrbl_q[s];
+      usr     = usr_q[s];
       rty     = rty_q[s*RtyW +: RtyW];
 
       st_n    = st;
@@ -275,6 +294,7 @@ module ptw #(
       ppn_n   = ppn_q[s*PpnW +: PpnW];
       size_n  = size_q[s*2 +: 2];
       wrbl_n  = wrbl;
+      usr_n   = usr;
       ent_n   = ent_q[s*64 +: 64];
       rty_n   = rty;
 
@@ -301,6 +321,7 @@ module ptw #(
             wr_n    = xreq_write_i;
             inval_n = pwc_flush_i;
             wrbl_n  = 1'b1;
+            usr_n   = 1'b1;
             rty_n   = '0;
             cause_n = ats_pkg::FaultNone;
             st_n    = WRead;
@@ -310,6 +331,7 @@ module ptw #(
             end else if (pwc_hit) begin
               lvl_n  = {1'b0, pwc_hit_lvl} + 3'd1;
               base_n = pwc_hit_base;
+              usr_n  = pwc_hit_usr;
             end else begin
               lvl_n  = 3'd0;
             end
@@ -377,6 +399,7 @@ module ptw #(
               pwc_ins_pasid = pasid;
               pwc_ins_tag   = vpn[35:9];
               pwc_ins_base  = e[PaWidth-1:12];
+              pwc_ins_usr   = 1'b1;
             end
           end
         end else if (!e[ats_pkg::PteP]) begin
@@ -385,7 +408,8 @@ module ptw #(
         end else if (rsvd) begin
           st_n    = WDone;
           cause_n = ats_pkg::FaultReserved;
-        end else if (!e[ats_pkg::PteUs]) begin
+        end else if ((!e[ats_pkg::PteUs] && (leaf || !pwc_keep_sup_i)) || (leaf && !usr)) begin
+          // U/S: at every entry, or (pwc_keep_sup_i) at the leaf for the whole path
           st_n    = WDone;
           cause_n = ats_pkg::FaultSupervisor;
         end else if (wr && !e[ats_pkg::PteRw]) begin
@@ -418,6 +442,7 @@ module ptw #(
           lvl_n  = lvl + 3'd1;
           base_n = e[PaWidth-1:12];
           wrbl_n = wrbl & e[ats_pkg::PteRw];
+          usr_n  = usr & e[ats_pkg::PteUs];  // clears only with pwc_keep_sup_i (else it faulted above)
           if (!inval && !pwc_flush_i && wrbl && e[ats_pkg::PteRw]) begin
             pwc_ins       = 1'b1;
             pwc_ins_by[s] = 1'b1;
@@ -425,6 +450,7 @@ module ptw #(
             pwc_ins_pasid = pasid;
             pwc_ins_tag   = vpn[35:9];
             pwc_ins_base  = e[PaWidth-1:12];
+            pwc_ins_usr   = usr & e[ats_pkg::PteUs];
           end
         end
       end
@@ -448,6 +474,7 @@ module ptw #(
       ppn_d[s*PpnW +: PpnW]    = ppn_n;
       size_d[s*2 +: 2]         = size_n;
       wrbl_d[s]                = wrbl_n;
+      usr_d[s]                 = usr_n;
       ent_d[s*64 +: 64]        = ent_n;
       rty_d[s*RtyW +: RtyW]    = rty_n;
     end
@@ -476,6 +503,7 @@ module ptw #(
     ppn_q   <= ppn_d;
     size_q  <= size_d;
     wrbl_q  <= wrbl_d;
+    usr_q   <= usr_d;
     ent_q   <= ent_d;
     rty_q   <= rty_d;
   end
@@ -491,6 +519,7 @@ module ptw #(
     logic [PwcEntries*PasidW-1:0]         ppasid_q, ppasid_d;
     logic [PwcEntries*27-1:0]         ptag_q, ptag_d;    // VA[47:21]
     logic [PwcEntries*PpnW-1:0]       pbase_q, pbase_d;  // next-level table
+    logic [PwcEntries-1:0]            pusr_q, pusr_d;    // U/S set on the path down to this entry
     logic [PwcIdxW-1:0]               pptr_q, pptr_d;
     logic                             dup;
 
@@ -499,6 +528,7 @@ module ptw #(
       pwc_hit      = 1'b0;
       pwc_hit_lvl  = '0;
       pwc_hit_base = '0;
+      pwc_hit_usr  = 1'b1;
       for (int unsigned i = 0; i < PwcEntries; i++) begin
         if (pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
             ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0 &&
@@ -506,6 +536,7 @@ module ptw #(
           pwc_hit      = 1'b1;
           pwc_hit_lvl  = plvl_q[i*2 +: 2];
           pwc_hit_base = pbase_q[i*PpnW +: PpnW];
+          pwc_hit_usr  = pusr_q[i];
         end
       end
     end
@@ -524,6 +555,7 @@ module ptw #(
       ppasid_d = ppasid_q;
       ptag_d   = ptag_q;
       pbase_d  = pbase_q;
+      pusr_d   = pusr_q;
       pptr_d   = pptr_q;
       if (pwc_flush_i) begin
         pv_d = '0;
@@ -535,6 +567,7 @@ module ptw #(
             ppasid_d[i*PasidW +: PasidW]    = pwc_ins_pasid;
             ptag_d[i*27 +: 27]      = pwc_ins_tag;
             pbase_d[i*PpnW +: PpnW] = pwc_ins_base;
+            pusr_d[i]               = pwc_ins_usr;
           end
         end
         if (pptr_q == PwcIdxW'(PwcEntries - 1)) begin
@@ -560,13 +593,15 @@ module ptw #(
       ppasid_q <= ppasid_d;
       ptag_q   <= ptag_d;
       pbase_q  <= pbase_d;
+      pusr_q   <= pusr_d;
     end
   end else begin : gen_no_pwc
     assign pwc_hit      = 1'b0;
     assign pwc_hit_lvl  = '0;
     assign pwc_hit_base = '0;
+    assign pwc_hit_usr  = 1'b1;
     logic unused_pwc;
-    assign unused_pwc = ^{pwc_ins, pwc_ins_lvl, pwc_ins_pasid, pwc_ins_tag, pwc_ins_base};
+    assign unused_pwc = ^{pwc_ins, pwc_ins_lvl, pwc_ins_pasid, pwc_ins_tag, pwc_ins_base, pwc_ins_usr};
   end
 
   // VA[63:48] only feed the canonical check

@@ -495,6 +495,7 @@ class Host:
     def __init__(self, pa_bits: int = 48, pasid_tbl_base: int = 0x10000, first_pfn: int = 0x1000,
                  num_frames: int = 16384, trace: Trace | None = None):
         self.pa_bits = pa_bits
+        self.keep_sup = False  # the device's pwc_keep_sup_i: golden() decides U/S at the leaf
         self.mem = PhysMem(pa_bits)
         self.frames = FrameAllocator(self.mem, first_pfn, num_frames, trace=trace)
         if pasid_tbl_base + 8 * (1 << 20) > first_pfn << 12:
@@ -529,7 +530,7 @@ class Host:
         """Expected translation: MISALIGNED first, then the golden walk (NONCANONICAL, PASID, levels)."""
         if va & 7:
             return Walk(fault=Fault.MISALIGNED, pa=0, page_size=0, writable=False, level=0)
-        return translate(self.mem, self.pasid_tbl_base, pasid, va, write, self.pa_bits)
+        return translate(self.mem, self.pasid_tbl_base, pasid, va, write, self.pa_bits, keep_sup=self.keep_sup)
 
 
 # --------------------------------------------------------------------------- TB

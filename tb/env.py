@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pyuvm import (ConfigDB, uvm_agent, uvm_analysis_port, uvm_component, uvm_env, uvm_monitor,
                    uvm_subscriber, uvm_test)
@@ -137,10 +137,14 @@ class Golden:
     only if the result changed.
     """
 
-    def __init__(self, mem: WatchedMem, tbl_base: int, pa_bits: int = 48) -> None:
+    def __init__(self, mem: WatchedMem, tbl_base: int, pa_bits: int = 48,
+                 keep_sup: Callable[[], bool] = lambda: False) -> None:
         self.mem = mem
         self.base = tbl_base
         self.pa_bits = pa_bits
+        # the device's pwc_keep_sup_i: U/S decided at the leaf (the fault cause of a user
+        # walk of a kernel address is then that of the first entry that fails otherwise)
+        self.keep_sup = keep_sup
         self.current: dict[tuple[int, int, bool], Version] = {}
         self.page_keys: dict[int, set[tuple[int, int, bool]]] = {}
         self.small: dict[tuple[int, int], list[Version]] = {}  # 4 KiB versions by (pasid, page)
@@ -156,7 +160,7 @@ class Golden:
     def _walk(self, key: tuple[int, int, bool], t: int) -> tuple[Version, list[int]]:
         pasid, vpn, write = key
         va = vpn << PAGE_SHIFT
-        w = translate(self.mem, self.base, pasid, va, write, self.pa_bits)
+        w = translate(self.mem, self.base, pasid, va, write, self.pa_bits, keep_sup=self.keep_sup())
         self.walks += 1
         if w.fault == Fault.NONE:
             vbase = va & ~(w.page_size - 1)
@@ -356,7 +360,8 @@ class Scoreboard(uvm_component, _Bound):
         self._reqs: dict[int, list[InvReq]] = {}
         self._done: list[tuple] = []  # completed requests, see _inv
         dev = job.device
-        self.golden = Golden(dev.mem, dev.pasid_tbl_base) if isinstance(dev.mem, WatchedMem) else None
+        self.golden = (Golden(dev.mem, dev.pasid_tbl_base, keep_sup=lambda: getattr(dev, "pwc_keep_sup", False))
+                       if isinstance(dev.mem, WatchedMem) else None)
         if self.golden is None:
             self.errors.append("scoreboard needs a WatchedMem")
         dev.on_submit.append(self._submit)

@@ -67,7 +67,8 @@ class H:
 Case = Callable[[H], Awaitable[None]]
 
 # inputs that keep every checker quiet while another one is exercised
-QUIET = {"top_m_axi_rready": 1, "top_m_axi_bready": 1, "atc_xcpl_ready_o": 1, "inv_inv_ready_o": 1}
+QUIET = {"top_m_axi_rready": 1, "top_m_axi_bready": 1, "atc_xcpl_ready_o": 1, "inv_inv_ready_o": 1,
+         "ptw_usr_q": 3, "ptw_pwc_ins_usr": 1}
 
 
 async def run_cases(dut, inst: str, cases: dict, clean: dict | None = None):
@@ -276,7 +277,12 @@ async def ptw_checks(dut):
                                dict(r_valid_i=0, st_q=3, cause_q=0, wrbl_q=1)),
         "ad_retry_bounded": p(dict(st_q=5, b_valid_i=1, b_err_i=0, b_exok_i=0), dict(), dict(b_valid_i=0, st_q=1),
                               dict(ar_req_o=1)),
+        # slot 0 done without a fault although its path had a U/S-clear entry
+        "ptw_sup_path": p(dict(st_q=1, usr_q=2), dict(st_q=3, cause_q=0)),
+        "pwc_sup_fill_keep": p(dict(st_q=2, pwc_ins_by=1, pwc_ins_usr=0, pwc_keep_sup_i=0)),
     }
+    keep_fill = p(dict(st_q=2, pwc_keep_sup_i=1, pwc_ins_by=1, pwc_ins_usr=0), dict(pwc_ins_by=0, pwc_ins_usr=1),
+                  dict(st_q=3, cause_q=3, usr_q=2), dict(st_q=0))
     legal = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1),
               dict(st_q=2), dict(r_valid_i=1, pwc_ins_by=1), dict(r_valid_i=0, pwc_ins_by=0, st_q=3, pwc_flush_i=1),
               dict(pwc_flush_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=1), dict(xcpl_valid_o=0, st_q=0))
@@ -288,7 +294,8 @@ async def ptw_checks(dut):
                  dict(b_valid_i=0, st_q=3, cause_q=0, wrbl_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0),
                  dict(xcpl_valid_o=0, st_q=0))
     await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
-                                              "write walk setting A and D": (legal_ad, {})})
+                                              "write walk setting A and D": (legal_ad, {}),
+                                              "keep mode: supervisor path cached, walk faults": (keep_fill, {})})
 
 
 # --------------------------------------------------------------------------- dma_assert

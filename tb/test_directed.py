@@ -34,6 +34,14 @@ pwc_starts_at_deepest_hit: with the PWC warm, a walk reads only the levels
 below the deepest cached entry (1 read for a neighbour page, 2 for another
 2 MiB region, ...), and entries below a read-only upper level are not cached.
 
+pwc_keeps_supervisor_entries: pwc_keep_sup_i clear, a walk of a kernel
+address faults SUPERVISOR at the first U/S-clear entry and caches nothing
+below the PASID entry; set, the walk reaches the leaf, still faults
+SUPERVISOR there, and its upper entries stay in the PWC (a neighbour's walk
+reads the PTE only), carrying the supervisor path with them: a user leaf
+below a supervisor entry faults SUPERVISOR whether the walk read that entry
+or started below it from the PWC. A user page walks as before.
+
 huge_leaf_reserved_alignment: 2 MiB / 1 GiB leaves with a frame address bit
 set below the page size (bit 20, bit 13) fault RESERVED.
 """
@@ -45,7 +53,7 @@ import cocotb
 from cocotb.triggers import ReadOnly
 
 from model.ats import Fault, encode_range
-from model.pagetable import P, PS, RW, SIZE_1G, SIZE_2M, PageTables, make_pte
+from model.pagetable import P, PS, RW, SIZE_1G, SIZE_2M, US, PageTables, make_pte
 from tb.atsbench import TB, Host, rtl_params
 from tb.axi_mem import fast
 
@@ -475,6 +483,50 @@ async def pwc_starts_at_deepest_hit(dut):
         if not w.fault or w.cause != Fault.WRITE_PROTECT:
             tb.fail(f"write to {va:#x} below a read-only PDPTE (after a read walk there): {w}, "
                     "expected WRITE_PROTECT")
+    mon.check()
+    tb.check_protocol()
+
+
+@cocotb.test()
+async def pwc_keeps_supervisor_entries(dut):
+    """Supervisor upper entries: not cached by default; cached, checked at the leaf, with pwc_keep_sup_i."""
+    tb, host, mon = await start(dut, "pwc_keeps_supervisor_entries", axi=dict(latency=(1, 2)))
+    need_pwc(tb)
+    keep = fast(dut, "pwc_keep_sup_i")
+    pasid = 0x39
+    sp = host.new_space(pasid)
+    kva = 0xFFFF_C900_0000_0000 | (5 << 21)  # the vmalloc area (PML4 index 402)
+    user_va = (7 << 39) | (2 << 30)
+    for va in (kva, kva + PAGE, kva + 2 * PAGE):
+        sp.map(va, host.data_pa(), user=False)
+    sp.map(kva + 3 * PAGE, host.data_pa())  # a U/S=1 leaf below the kernel upper entries
+    sp.map(user_va, host.data_pa())
+    for lvl in (1, 2, 3):  # _KERNPG_TABLE: U/S clear on the kernel's table entries
+        sp.set_entry(kva, lvl, sp.entry(kva, lvl)[1] & ~US)
+
+    async def probe(va: int, what: str, reads: int, fault: Fault | None) -> None:
+        c0 = tb.now
+        r = await tb.read(0, pasid, va)
+        got = tb.walk_reads(c0, r.cycle)
+        if fault is None:
+            expect_pa(tb, r, host.golden(pasid, va, False).pa, what)
+        elif not r.fault or r.cause != fault:
+            tb.fail(f"{what}: {r}, expected fault {fault.name}")
+        if len(got) != reads:
+            tb.fail(f"{what}: {len(got)} walker reads, expected {reads}: {[hex(a.addr) for a in got]}")
+
+    keep.set(0)
+    await probe(kva, "default: kernel page", 2, Fault.SUPERVISOR)            # PASID entry, PML4E
+    await probe(kva + PAGE, "default: its neighbour", 1, Fault.SUPERVISOR)   # PML4E again: nothing cached
+    keep.set(1)
+    await probe(kva, "keep: kernel page", 4, Fault.SUPERVISOR)               # PML4E (PWC: PASID) .. PTE
+    await probe(kva + PAGE, "keep: its neighbour", 1, Fault.SUPERVISOR)      # PTE only: the PDE is cached
+    await probe(kva + 3 * PAGE, "keep: U/S=1 leaf below kernel entries (PWC)", 1, Fault.SUPERVISOR)
+    await probe(user_va, "keep: a user page", 4, None)                       # PML4E .. PTE (PWC: PASID)
+    # the same U/S=1 leaf reached by a full walk (the PWC flushed by an invalidation)
+    await tb.inv.invalidate(user_va >> 12, False, pasid=pasid)
+    await probe(kva + 3 * PAGE, "keep: U/S=1 leaf below kernel entries (walked)", 5, Fault.SUPERVISOR)
+    keep.set(0)
     mon.check()
     tb.check_protocol()
 

@@ -24,6 +24,7 @@ import cocotb
 from model.ats import Fault
 from model.pagetable import P, random_space
 from tb.atsbench import TB, Host, rtl_params
+from tb.axi_mem import fast
 
 
 class Scoreboard:
@@ -124,10 +125,14 @@ async def random_translation(dut):
     rng = random.Random(seed)
     params = rtl_params()
     host, probes = build_world(rng, params["PaWidth"])
+    # ATS_KEEP_SUP=1: the walker keeps U/S-clear entries and decides U/S at the leaf (pwc_keep_sup_i);
+    # the damaged supervisor entries of random_space then stay in the PWC and the golden walk follows
+    host.keep_sup = os.environ.get("ATS_KEEP_SUP") == "1"
     tb = TB(dut, host.mem, seed=seed, test_name="random_translation",
             axi=dict(latency=(1, 14), stall_prob=0.15, stall=(1, 3), reorder=True), rsp_stall_prob=0.05)
     sb = Scoreboard(tb, host)
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=400 * nacc)
+    fast(dut, "pwc_keep_sup_i").set(int(host.keep_sup))
     per_thread = (nacc + tb.num_threads - 1) // tb.num_threads
 
     async def worker(t: int) -> None:

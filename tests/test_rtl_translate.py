@@ -13,3 +13,11 @@ PARAMS = [
 @pytest.mark.parametrize("params", PARAMS)
 def test_random_translation(params, request):
     run_rtl("tb.test_translate", params, seed=1000 + params["PwcEntries"], nodeid=request.node.nodeid)
+
+
+@pytest.mark.rtl
+def test_random_translation_keeping_supervisor_entries(request):
+    """pwc_keep_sup_i set: random_space's U/S-clear upper entries are walked through and
+    cached, and every access must still match the golden walk that decides U/S at the leaf."""
+    run_rtl("tb.test_translate", {"PwcEntries": 8}, seed=1108, nodeid=request.node.nodeid,
+            extra_env={"ATS_KEEP_SUP": "1", "ATS_NACC": "4000"})

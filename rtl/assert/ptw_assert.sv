@@ -9,6 +9,11 @@
 //   ptw_cpl_requested    a Translation Completion names a request the walker
 //                        took and has not completed (each exactly once)
 //   ptw_cpl_size         size is 4K/2M/1G; a fault carries no translation
+//   ptw_sup_path         a walk whose path had an entry with U/S clear (kept
+//                        walking with pwc_keep_sup_i, or started from such a
+//                        PWC entry) never completes with a translation
+//   pwc_sup_fill_keep    the PWC takes an entry whose path had U/S clear only
+//                        with pwc_keep_sup_i set
 // plus payload stability of the Translation Completion.
 //
 // Accessed/dirty updates (ghost per slot: the last entry value read, whether
@@ -61,7 +66,10 @@ module ptw_assert #(
   input logic [NumWalks-1:0]   wr_q,
   input logic [NumWalks-1:0]   wrbl_q,
   input logic [NumWalks*4-1:0] cause_q,
-  input logic [NumWalks-1:0]   pwc_ins_by
+  input logic [NumWalks-1:0]   pwc_ins_by,
+  input logic                  pwc_ins_usr,
+  input logic                  pwc_keep_sup_i,
+  input logic [NumWalks-1:0]   usr_q
 );
 
   `ATS_CHECKER_COMMON
@@ -78,6 +86,7 @@ module ptw_assert #(
   logic [NumWalks-1:0] ginv_q, ginv_d;
   logic [NumIds-1:0]   out_q, out_d;
   logic [NumWalks-1:0] ins_bad;
+  logic [NumWalks-1:0] sup_bad;
 
   always_comb begin
     out_d = out_q;
@@ -86,6 +95,7 @@ module ptw_assert #(
     for (int unsigned s = 0; s < NumWalks; s++) begin
       ginv_d[s]  = (st_q[s*3 +: 3] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
       ins_bad[s] = pwc_ins_by[s] && (ginv_q[s] || pwc_flush_i);
+      sup_bad[s] = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && !usr_q[s];
     end
   end
 
@@ -170,6 +180,9 @@ module ptw_assert #(
     if (ats_on_q) begin
       `ATS_ASSERT(rule1_pwc_no_stale_fill, ins_bad == '0,
                   "page-walk cache filled by a walk that an invalidation raced")
+      `ATS_ASSERT(ptw_sup_path, sup_bad == '0, "translation through a path with a U/S-clear entry")
+      `ATS_ASSERT(pwc_sup_fill_keep, !(pwc_ins_by != '0 && !pwc_ins_usr && !pwc_keep_sup_i),
+                  "page-walk cache filled with a supervisor path while pwc_keep_sup_i is clear")
       `ATS_ASSERT(ad_update_exclusive, upd_bad == '0,
                   "A/D write without an EXOKAY exclusive read of the entry, twice for one read, or changing more than A/D")
       `ATS_ASSERT(ad_dirty_write_leaf, dirty_bad == '0, "D set in an entry that is not the leaf of a write walk")

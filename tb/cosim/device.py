@@ -56,6 +56,7 @@ class RtlDevice(DeviceMonitors):
         self.ports = ports
         self.mem = mem
         self.pasid_tbl_base = pasid_tbl_base
+        self.pwc_keep_sup = False  # pwc_keep_sup_i as last set (the scoreboard's golden walk follows it)
         self.trace = trace if trace is not None else Trace()
         self.num_threads = num_threads or ports.cfg.num_threads
         if self.num_threads > 1 << ports.thread_bits:  # the RTL was built with fewer (NumThreads)
@@ -249,6 +250,11 @@ class RtlDevice(DeviceMonitors):
     def set_atc_write_fault(self, on: bool) -> None:
         """atc_wp_fault_i: a write on a read-only ATC entry faults WRITE_PROTECT instead of walking."""
         self.ports.atc_wp_fault(on)
+
+    def set_pwc_keep_supervisor(self, on: bool) -> None:
+        """pwc_keep_sup_i: the walker caches U/S-clear non-leaf entries and decides U/S at the leaf."""
+        self.pwc_keep_sup = on
+        self.ports.pwc_keep_sup(on)
 
     def set_atc_split_huge(self, on: bool) -> None:
         """Scenario `atc-huge split`: the RTL parameter AtcSplitHuge of this build

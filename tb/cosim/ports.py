@@ -278,6 +278,11 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
         Sig(self.dut, "atc_wp_fault_i").set(int(on))
         self._kick()
 
+    def pwc_keep_sup(self, on: bool) -> None:
+        """pwc_keep_sup_i (scenario `pwc-supervisor keep`)."""
+        Sig(self.dut, "pwc_keep_sup_i").set(int(on))
+        self._kick()
+
 
     def state(self) -> str:
         """What is queued and in flight, for a failure message."""
