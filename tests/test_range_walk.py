@@ -6,7 +6,7 @@ cost follows what is mapped, and every mapped leaf is still found.
 """
 from __future__ import annotations
 
-import time
+import pytest
 
 from model.frames import FrameAllocator
 from model.memory import PhysMem
@@ -47,7 +47,12 @@ def test_next_leaf_finds_every_leaf_in_order_and_skips_empty_subtrees():
     assert pt.next_leaf(0x6000, 0x9000) is None and pt.next_leaf(0x9000, 0x9000) is None
 
 
-def test_munmap_of_a_1_tib_vma_is_fast_and_unmaps_everything():
+#: page-table lookups a range operation over the 1 TiB VMA may make: what is mapped
+#: plus the empty subtrees skipped, far below the 2^28 leaves a page-by-page walk visits
+LOOKUP_BUDGET = 100_000
+
+
+def test_munmap_of_a_1_tib_vma_is_fast_and_unmaps_everything(monkeypatch: pytest.MonkeyPatch):
     text = f"""vma 0x10000000 {0x10000000 + TIB:#x} anon rw
 page A 0x10000000 present
 page B 0x10002000 present count=3
@@ -62,9 +67,35 @@ CPU-thread-0 {{munmap A {TIB:#x}}}
 DEV-thread-0 {{read A}}
 CPU-thread-1 {{mprotect A {TIB:#x} ro; madv_free A {TIB:#x}; madv_dontneed A {TIB:#x}; clear_soft_dirty}}
 """
-    t0 = time.monotonic()
+    # the cost is counted in page-table lookups, not seconds (a loaded machine
+    # must not fail it); past the budget the walk stops at once
+    calls = {"n": 0}
+    for name in ("leaf", "next_leaf", "entry"):
+        orig = getattr(PageTables, name)
+
+        def counted(self, *a, _orig=orig, **k):
+            calls["n"] += 1
+            if calls["n"] > LOOKUP_BUDGET:
+                raise AssertionError(f"more than {LOOKUP_BUDGET} page-table lookups: a page-by-page walk")
+            return _orig(self, *a, **k)
+        monkeypatch.setattr(PageTables, name, counted)
     res = run_scenario_sync(parse(text, "tib.scn"), "deferred", 0)
-    assert time.monotonic() - t0 < 10
+    assert 0 < calls["n"] <= LOOKUP_BUDGET
     cleared = sorted(e.va for e in res.trace.of(PteChange) if e.new_pa is None)
     assert cleared == [0x10000000, 0x10002000, 0x10003000, 0x10004000, 0x10200000, 0x10000000 + TIB - 0x1000]
     assert res.final[(1, 0x10000000)] is None  # unmapped: the last device read faulted
+
+
+def test_the_lookup_budget_catches_a_page_by_page_walk(monkeypatch: pytest.MonkeyPatch):
+    """Known-bad case: a next_leaf that steps 4 KiB at a time runs out of the
+    budget at once (the scheduler reports it as a scenario error)."""
+    def page_by_page(self, start, end):
+        va = start
+        while va < end:
+            if PageTables.leaf(self, va) is not None:
+                return va
+            va += SIZE_4K
+        return None
+    monkeypatch.setattr(PageTables, "next_leaf", page_by_page)
+    with pytest.raises(Exception, match="page-by-page walk"):
+        test_munmap_of_a_1_tib_vma_is_fast_and_unmaps_everything(monkeypatch)
