@@ -17,6 +17,9 @@ module ats_dev_top #(
   // unanswered, and requests per command at most (then FaultLivelock)
   parameter int unsigned PriTimeout = 4096,
   parameter int unsigned PriRetries = 4,
+  // AXI port (docs/ARCHITECTURE.md 3): cycles a walker or DMA request may wait
+  // for the port, and then for its R/B, before it ends in FaultBusTimeout (>= 1)
+  parameter int unsigned AxiTimeout = 4096,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -161,7 +164,8 @@ module ats_dev_top #(
     .PaWidth   (PaWidth),
     .ThreadW   (ThreadW),
     .PriTimeout(PriTimeout),
-    .PriRetries(PriRetries)
+    .PriRetries(PriRetries),
+    .AxiTimeout(AxiTimeout)
   ) u_dma (
     .clk_i,
     .rst_ni,
@@ -264,7 +268,8 @@ module ats_dev_top #(
     .PwcEntries(PwcEntries),
     .PaWidth   (PaWidth),
     .IdW       (IdW),
-    .AdRetries (AdRetries)
+    .AdRetries (AdRetries),
+    .AxiTimeout(AxiTimeout)
   ) u_ptw (
     .clk_i,
     .rst_ni,
