@@ -78,6 +78,7 @@ module dma_assert #(
   localparam logic [2:0] TXlat = 3'd2;
   localparam logic [2:0] TMem  = 3'd3;
   localparam logic [2:0] TMwt  = 3'd4;
+  localparam logic [2:0] TRsp  = 3'd5;
 
   localparam int unsigned AgeW = $clog2(AxiTimeout + 2);
 
@@ -131,11 +132,11 @@ module dma_assert #(
       age_d[t*AgeW +: AgeW] = age;
       age_bad[t]    = waiting && 32'(age) >= AxiTimeout;
       access_bad[t] = (rd_req_o[t] || wr_req_o[t]) &&
-                      (!hold_q[t] || acc_q[t] || wr_req_o[t] != wr_gq[t] ||
+                      (!hold_q[t] || wr_req_o[t] != wr_gq[t] ||
                        mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
       inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt || orph_q[t]) ||
                       acc_q[t] != (st == TMwt || orph_q[t]) ||
-                      (orph_q[t] && (st == TMem || st == TMwt)) ||
+                      (orph_q[t] && st != TIdle && st != TLkp && st != TRsp) ||
                       (st == TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
                       wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]);
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
@@ -175,7 +176,7 @@ module dma_assert #(
                   "a thread holding an unanswered translated access is not reported to the invalidation block")
       `ATS_ASSERT(rule2_dma_mem_done, done_bad == '0, "mem_done_o does not match the AXI response of a held access")
       `ATS_ASSERT(dma_access_translated, access_bad == '0,
-                  "memory request without a translation, twice, of the wrong kind, or to another page")
+                  "memory request without a translation, of the wrong kind, or to another page")
       `ATS_ASSERT(dma_drop_ungranted, drop_bad == '0, "a memory request withdrawn although granted or not requested")
       `ATS_ASSERT(dma_id_reuse, reuse_bad == '0,
                   "memory request while the thread's previous access is unanswered (its late response would be taken)")
