@@ -25,6 +25,11 @@ answers it a fixed number of cycles late (`AxiMem.delay`). Cases:
   BUS_TIMEOUT; the thread's next command waits for the late response, which
   is dropped, and then completes normally. One answered AxiTimeout - 100
   cycles late is no fault at all.
+* `port_stalled`: ARREADY and AWREADY low for longer than AxiTimeout: the
+  requests in the device's AXI output registers time out waiting for R/B,
+  every other walk and DMA request is withdrawn at the timeout (never
+  issued); all end in FAULT BUS_TIMEOUT within the bound, and once the port
+  comes back every thread works again.
 
 Expected values come from the page tables (`Host.golden`) and from the
 AxiTimeout parameter, never from the device.
@@ -239,5 +244,38 @@ async def dma_late(dut):
         b.expect(r.cycle > due and r.mem.accept > due,
                  f"thread 0's next access @{r.mem.accept} did not wait for the late response due @{due} "
                  f"(issued @{c0})")
+    await tb.drain()
+    tb.check_protocol()
+
+
+@cocotb.test()
+async def port_stalled(dut):
+    b = Bench(dut, "port_stalled")
+    tb = b.tb
+    await b.start()
+    hits = [b.fresh() for _ in range(2)]
+    for t, v in enumerate(hits):
+        await b.ok(t, v, False, "warm-up")
+    walks = [b.fresh() for _ in range(2)]
+    # ARREADY and AWREADY stay low for longer than AxiTimeout: one read and one write enter
+    # the device's AXI output registers, every other requester waits for the port
+    stall = b.timeout + 300
+    tb.axi.set_timing(stall_prob=1.0, stall=(stall, stall))
+    c0 = tb.now
+    tasks = [cocotb.start_soon(tb.threads[0].access(False, PASID, hits[0])),
+             cocotb.start_soon(tb.threads[1].access(True, PASID, hits[1], 9)),
+             *[cocotb.start_soon(tb.threads[2 + i].access(False, PASID, v)) for i, v in enumerate(walks)]]
+    rs = [await task for task in tasks]
+    tb.axi.set_timing(stall_prob=0.0)
+    for r in rs:
+        b.expect(r.fault and r.cause == Fault.BUS_TIMEOUT and r.cycle <= c0 + b.timeout + SLACK,
+                 f"AXI port stalled since cycle {c0}: expected FAULT BUS_TIMEOUT by cycle "
+                 f"{c0 + b.timeout + SLACK}, got {r}")
+    # the port comes back: the requests that were in the output registers go out, their late
+    # responses are dropped, and every thread works again
+    while tb.now < c0 + stall + 50:
+        await tb.cycles(16)
+    for t, v in enumerate(hits + walks):
+        await b.ok(t, v, t % 2 == 1, f"thread {t} after the stall")
     await tb.drain()
     tb.check_protocol()

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import run_rtl
 
-CASES = ["walk_read_unanswered", "ad_write_unanswered", "dma_unanswered", "dma_late"]
+CASES = ["walk_read_unanswered", "ad_write_unanswered", "dma_unanswered", "dma_late", "port_stalled"]
 
 
 @pytest.mark.rtl
