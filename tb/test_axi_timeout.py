@@ -275,6 +275,11 @@ async def port_stalled(dut):
     # responses are dropped, and every thread works again
     while tb.now < c0 + stall + 50:
         await tb.cycles(16)
+    late = tb.take_unclaimed_dma()
+    b.expect(len([a for a in late if a.write]) <= 1 and len([a for a in late if not a.write]) <= 1
+             and all(a.accept >= c0 + stall - 10 for a in late),
+             f"accesses after the timed-out commands other than the one read and one write in the output "
+             f"registers: {[str(a) for a in late]}")
     for t, v in enumerate(hits + walks):
         await b.ok(t, v, t % 2 == 1, f"thread {t} after the stall")
     await tb.drain()
