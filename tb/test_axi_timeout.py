@@ -253,18 +253,20 @@ async def port_stalled(dut):
     b = Bench(dut, "port_stalled")
     tb = b.tb
     await b.start()
-    hits = [b.fresh() for _ in range(2)]
+    hits = [b.fresh() for _ in range(3)]
     for t, v in enumerate(hits):
         await b.ok(t, v, False, "warm-up")
-    walks = [b.fresh() for _ in range(2)]
+    walks = [b.fresh()]
     # ARREADY and AWREADY stay low for longer than AxiTimeout: one read and one write enter
     # the device's AXI output registers, every other requester waits for the port
     stall = b.timeout + 300
     tb.axi.set_timing(stall_prob=1.0, stall=(stall, stall))
     c0 = tb.now
+    # two DMA reads and a DMA write (ATC hits: at the port at once), one walk
     tasks = [cocotb.start_soon(tb.threads[0].access(False, PASID, hits[0])),
-             cocotb.start_soon(tb.threads[1].access(True, PASID, hits[1], 9)),
-             *[cocotb.start_soon(tb.threads[2 + i].access(False, PASID, v)) for i, v in enumerate(walks)]]
+             cocotb.start_soon(tb.threads[1].access(False, PASID, hits[1])),
+             cocotb.start_soon(tb.threads[2].access(True, PASID, hits[2], 9)),
+             cocotb.start_soon(tb.threads[3].access(False, PASID, walks[0]))]
     rs = [await task for task in tasks]
     tb.axi.set_timing(stall_prob=0.0)
     for r in rs:
@@ -282,5 +284,7 @@ async def port_stalled(dut):
              f"registers: {[str(a) for a in late]}")
     for t, v in enumerate(hits + walks):
         await b.ok(t, v, t % 2 == 1, f"thread {t} after the stall")
+    b.expect(len(late) == 2 and sum(a.write for a in late) == 1,
+             f"expected one read and one write to reach the slave late, got {[str(a) for a in late]}")
     await tb.drain()
     tb.check_protocol()
