@@ -17,7 +17,7 @@ module ats_dev_top #(
   // unanswered, and requests per command at most (then FaultLivelock)
   parameter int unsigned PriTimeout = 4096,
   parameter int unsigned PriRetries = 4,
-  // AXI port (docs/ARCHITECTURE.md 3): cycles a walker or DMA request may wait
+  // AXI port (docs/ARCHITECTURE.md 2): cycles a walker or DMA request may wait
   // for the port, and then for its R/B, before it ends in FaultBusTimeout (>= 1)
   parameter int unsigned AxiTimeout = 4096,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on

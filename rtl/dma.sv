@@ -16,7 +16,7 @@
 // PriRetries Success responses ends in FaultLivelock (no forward progress).
 // With pri_en_i clear a translation fault is answered at once, as before.
 //
-// Response timeout (docs/ARCHITECTURE.md 3): a thread waits at most
+// Response timeout (docs/ARCHITECTURE.md 2): a thread waits at most
 // AxiTimeout cycles in TMem (for the AXI port) and then in TMwt (for R/B);
 // then the command ends in FaultBusTimeout (PA 0, rdata 0). A request
 // withdrawn before its grant was never issued: mem_done_o pulses (it can no

@@ -29,7 +29,7 @@
 // ATC never lets a write use a translation whose PTE is not dirty: such a
 // write misses and walks again as a write (atc.sv).
 //
-// Response timeout (docs/ARCHITECTURE.md 3): a slot waits at most AxiTimeout
+// Response timeout (docs/ARCHITECTURE.md 2): a slot waits at most AxiTimeout
 // cycles in each of WRead/WWrite (for the AXI port) and WWait/WBack (for R/B);
 // then the walk completes with FaultBusTimeout. A request withdrawn before its
 // grant was never issued. An issued one cannot be cancelled: the slot is
