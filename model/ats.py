@@ -30,6 +30,7 @@ class Fault(enum.IntEnum):
     PRG_FAILURE = 12  # Page Request answered Response Failure
     PRI_TIMEOUT = 13  # Page Request never answered
     LIVELOCK = 14  # retries answered Success, translation still faults
+    BUS_TIMEOUT = 15  # AXI request not granted or not answered within AxiTimeout cycles (walk or data)
 
 
 class PrgResponse(enum.IntEnum):

@@ -59,6 +59,17 @@ Failure end the command in PRG_INVALID / PRG_FAILURE; no answer within
 `pri_timeout` cycles ends it in PRI_TIMEOUT; a walk that still faults after
 `pri_retries` Success answers ends it in LIVELOCK.
 
+Unanswered memory accesses (`no_answer`), as the RTL's AxiTimeout: a walker
+read or A/D update, or a DMA access, that memory never answers ends its
+command in BUS_TIMEOUT `axi_timeout` cycles later (PA 0). AXI cannot cancel
+the access, so its walk slot or thread stays orphaned: a walk given to an
+orphaned slot (only when no clean slot is free) and a new command on an
+orphaned thread end in BUS_TIMEOUT after `axi_timeout` cycles without
+touching memory, and every invalidation that snapshotted the unanswered DMA
+keeps waiting for it (rule 2: it may still land), so its completion is
+never sent. Here "never answered" is for ever; the RTL drops a response
+that comes late and frees the slot or thread again.
+
 Within one cycle events run in this order: invalidations applied, walker
 reads, lookups, DMA at the memory port, responses, completions. An
 invalidation and a lookup in the same cycle therefore never race.
@@ -103,6 +114,9 @@ class RefConfig:
     ad_retries: int = AD_RETRIES  # changed entries at A/D update time per walk before Fault.AD_UPDATE
     pri_timeout: int = 4096  # the RTL's PriTimeout: cycles a Page Request may stay unanswered
     pri_retries: int = 4  # the RTL's PriRetries: Page Requests per command at most
+    axi_timeout: int = 4096  # the RTL's AxiTimeout: cycles an access may stay unanswered
+    # (pa, "walk" | "dma") -> True: memory never answers that access (BUS_TIMEOUT)
+    no_answer: Callable[[int, str], bool] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_threads <= 8:
@@ -115,6 +129,8 @@ class RefConfig:
                self.fault_latency, self.inv_latency, self.cpl_latency, self.jitter)
         if min(lat) < 0:
             raise ValueError("latencies must be >= 0")
+        if self.axi_timeout < 1:
+            raise ValueError("axi_timeout must be >= 1")
         if self.lookup_latency > self.inv_latency:
             # A command issued before an Invalidate Request must look up the ATC
             # before the request is applied; the protocol checker relies on it
@@ -210,6 +226,8 @@ class RefDevice:
         self._walk_slots: list[_WalkCtx | None] = [None] * self.cfg.num_walks
         self._walk_queue: list[_Cmd] = []
         self._dma_pending: set[int] = set()  # uid of DMAs past lookup, not yet at memory
+        self._orphan_slots: set[int] = set()  # walk slots whose last access memory never answered
+        self._orphan_threads: set[int] = set()  # threads whose last DMA memory never answered
         self._invs: list[_Inv] = []
         self.stats: dict[str, int] = {
             "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
@@ -406,6 +424,10 @@ class RefDevice:
         if not is_canonical(cmd.va):
             self._fault(c, Fault.NONCANONICAL)
             return
+        if cmd.thread in self._orphan_threads:
+            # the thread's last DMA was never answered: its AXI ID is not free
+            self._at(self.now + self.cfg.axi_timeout, _P_RSP, self._fault, c, Fault.BUS_TIMEOUT)
+            return
         e = self._atc_find(cmd.pasid, cmd.va)
         if e is not None and (e.writable or not cmd.write):
             self._lru += 1
@@ -423,13 +445,27 @@ class RefDevice:
         self._walk_dispatch()
 
     def _walk_dispatch(self) -> None:
-        for slot, w in enumerate(self._walk_slots):
+        # a clean free slot first; an orphaned one only when no clean slot is free
+        order = sorted(range(len(self._walk_slots)), key=lambda s: s in self._orphan_slots)
+        for slot in order:
             if not self._walk_queue:
                 return
-            if w is None:
+            if self._walk_slots[slot] is None:
                 ctx = _WalkCtx(self._walk_queue.pop(0), slot)
                 self._walk_slots[slot] = ctx
-                self._walk_start(ctx)
+                if slot in self._orphan_slots:
+                    # its AXI ID still waits for an answer: nothing can be issued
+                    self._at(self.now + self.cfg.axi_timeout, _P_WALK, self._walk_timeout, ctx, False)
+                else:
+                    self._walk_start(ctx)
+
+    def _walk_timeout(self, ctx: _WalkCtx, issued: bool) -> None:
+        """The walk's access was never answered (`issued`), or its slot never became free."""
+        if ctx.gen is not None:
+            ctx.gen.close()
+        if issued:
+            self._orphan_slots.add(ctx.slot)
+        self._walk_done(ctx, Walk(Fault.BUS_TIMEOUT, 0, 0, False, -1, []))
 
     def _walk_start(self, ctx: _WalkCtx) -> None:
         cmd = ctx.c.cmd
@@ -462,6 +498,9 @@ class RefDevice:
             return
         pa = req
         self.stats["walk_reads"] += 1
+        if self.cfg.no_answer is not None and self.cfg.no_answer(pa, "walk"):
+            self._at(self.now + self.cfg.axi_timeout, _P_WALK, self._walk_timeout, ctx, True)
+            return
         if self.cfg.bus_error is not None and self.cfg.bus_error(pa, "walk"):
             self.trace.add(MemAccess(self.now, "walk", pa, False, 0, tag=ctx.slot, error=True))
             self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, None)
@@ -472,6 +511,9 @@ class RefDevice:
 
     def _walk_ad(self, ctx: _WalkCtx, req: AdUpdate) -> None:
         """The A/D update is performed at memory now: set the bits if the entry is unchanged."""
+        if self.cfg.no_answer is not None and self.cfg.no_answer(req.pa, "walk"):
+            self._at(self.now + self.cfg.axi_timeout, _P_WALK, self._walk_timeout, ctx, True)
+            return
         if self.cfg.bus_error is not None and self.cfg.bus_error(req.pa, "walk"):
             self.trace.add(MemAccess(self.now, "walk", req.pa, True, req.new, tag=ctx.slot, error=True))
             self._at(self.now + self.cfg.walk_return, _P_WALK, self._walk_data, ctx, None)
@@ -512,7 +554,13 @@ class RefDevice:
             # Rule 1: a walk that overlapped an invalidation is neither cached
             # nor used; the request is translated again from the PASID entry.
             self.stats["rewalks"] += 1
-            self._walk_start(ctx)
+            if ctx.slot in self._orphan_slots:
+                # that slot cannot issue: the request queues for another one
+                self._walk_slots[ctx.slot] = None
+                self._walk_queue.insert(0, ctx.c)
+                self._walk_dispatch()
+            else:
+                self._walk_start(ctx)
             return
         self._walk_slots[ctx.slot] = None
         c = ctx.c
@@ -544,6 +592,12 @@ class RefDevice:
 
     def _dma_mem(self, c: _Cmd) -> None:
         cmd = c.cmd
+        if self.cfg.no_answer is not None and self.cfg.no_answer(c.pa, "dma"):
+            # never answered: the access may still land, so it stays pending for
+            # every drain that snapshotted it, and the thread is orphaned
+            self._orphan_threads.add(cmd.thread)
+            self._at(self.now + self.cfg.axi_timeout, _P_RSP, self._fault, c, Fault.BUS_TIMEOUT)
+            return
         self._dma_pending.discard(c.uid)
         if self.cfg.bus_error is not None and self.cfg.bus_error(c.pa, "dma"):
             self.trace.add(MemAccess(self.now, "dma", c.pa, cmd.write, 0, tag=cmd.thread, error=True))

@@ -20,6 +20,9 @@ module ats_dev_top #(
   // 1: the ATC caches a 2 MiB / 1 GiB translation as the 4 KiB entry of the
   // access (an ATC that stores only 4 KiB pages); 0: as one entry of its size
   parameter bit          AtcSplitHuge = 1'b0,
+  // AXI port (docs/ARCHITECTURE.md 2): cycles a walker or DMA request may wait
+  // for the port, and then for its R/B, before it ends in FaultBusTimeout (>= 1)
+  parameter int unsigned AxiTimeout = 4096,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -165,7 +168,8 @@ module ats_dev_top #(
     .PaWidth   (PaWidth),
     .ThreadW   (ThreadW),
     .PriTimeout(PriTimeout),
-    .PriRetries(PriRetries)
+    .PriRetries(PriRetries),
+    .AxiTimeout(AxiTimeout)
   ) u_dma (
     .clk_i,
     .rst_ni,
@@ -269,7 +273,8 @@ module ats_dev_top #(
     .PwcEntries(PwcEntries),
     .PaWidth   (PaWidth),
     .IdW       (IdW),
-    .AdRetries (AdRetries)
+    .AdRetries (AdRetries),
+    .AxiTimeout(AxiTimeout)
   ) u_ptw (
     .clk_i,
     .rst_ni,

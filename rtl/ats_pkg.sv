@@ -21,7 +21,8 @@ package ats_pkg;
     FaultPrgInvalid   = 4'd11,  // PRG Response Invalid Request
     FaultPrgFailure   = 4'd12,  // PRG Response Failure (or a reserved code)
     FaultPriTimeout   = 4'd13,  // Page Request never answered
-    FaultLivelock     = 4'd14   // Page Requests answered Success, translation still faults
+    FaultLivelock     = 4'd14,  // Page Requests answered Success, translation still faults
+    FaultBusTimeout   = 4'd15   // AXI request not granted or not answered within AxiTimeout cycles
   } fault_e;
 
   // PRG Response codes (PCIe Page Request Interface); reserved codes are

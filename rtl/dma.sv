@@ -15,13 +15,27 @@
 // PriTimeout cycles ends in FaultPriTimeout; a walk that still faults after
 // PriRetries Success responses ends in FaultLivelock (no forward progress).
 // With pri_en_i clear a translation fault is answered at once, as before.
+//
+// Response timeout (docs/ARCHITECTURE.md 2): a thread waits at most
+// AxiTimeout cycles in TMem (for the AXI port) and then in TMwt (for R/B);
+// then the command ends in FaultBusTimeout (PA 0, rdata 0). A request
+// withdrawn before its grant was never issued: mem_done_o pulses (it can no
+// longer land, so no drain waits for it). An issued access cannot be
+// cancelled: the thread is orphaned (orph_q) until the late response arrives
+// and is dropped. Meanwhile holds_xlat_o stays set (the access may still land
+// in memory with its translation, so an Invalidate Completion waits for it)
+// and the thread issues nothing on its AXI ID: a new command waits in TLkp
+// before its ATC lookup, at most AxiTimeout cycles, then ends in
+// FaultBusTimeout. So a late response never reaches a newer command, and a
+// thread never holds two translations for the drain to tell apart.
 
 module dma #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
   parameter int unsigned PriTimeout = 4096,  // cycles a Page Request may stay unanswered
-  parameter int unsigned PriRetries = 4      // Page Requests per command at most
+  parameter int unsigned PriRetries = 4,     // Page Requests per command at most
+  parameter int unsigned AxiTimeout = 4096   // cycles per AXI wait (port, then R/B) before FaultBusTimeout (>= 1)
 ) (
   input  logic                          clk_i,
   input  logic                          rst_ni,
@@ -98,6 +112,7 @@ module dma #(
   localparam logic [2:0] TPwt  = 3'd7;  // Page Request sent, waiting for its PRG Response
   localparam int unsigned TmoW = $clog2(PriTimeout + 1);
   localparam int unsigned RtyW = $clog2(PriRetries + 1);
+  localparam int unsigned AtmW = $clog2(AxiTimeout + 1);
 
   logic [NumThreads*3-1:0]    st_q, st_d;
   logic [NumThreads-1:0]      wr_q, wr_d;
@@ -110,6 +125,10 @@ module dma #(
   logic [NumThreads*64-1:0]   rdata_q, rdata_d;
   logic [NumThreads*TmoW-1:0] tmo_q, tmo_d;     // cycles waited for the PRG Response
   logic [NumThreads*RtyW-1:0] rty_q, rty_d;     // Page Requests sent for this command
+  logic [NumThreads*AtmW-1:0] atmo_q, atmo_d;   // cycles spent in the current AXI wait state
+  logic [NumThreads-1:0]      orph_q, orph_d;   // a timed-out access's R/B is still to come
+  logic [NumThreads-1:0]      orph_wr_q, orph_wr_d;  // ... on B (write), else on R
+  logic [NumThreads-1:0]      mem_drop;         // access request withdrawn ungranted (timeout)
 
   // ---------------------------------------------------------------------------
   // command acceptance
@@ -142,7 +161,7 @@ module dma #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t]  = st_q[t*3 +: 3] == TLkp;
+      lkp_req[t]  = st_q[t*3 +: 3] == TLkp && !orph_q[t];
       rsp_req[t]  = st_q[t*3 +: 3] == TRsp;
       pr_req[t]   = st_q[t*3 +: 3] == TPri;
       rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
@@ -291,9 +310,16 @@ module dma #(
     rdata_d = rdata_q;
     tmo_d   = tmo_q;
     rty_d   = rty_q;
+    orph_wr_d = orph_wr_q;
 
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      mem_done_o[t] = 1'b0;
+      logic tmo_out;  // this AXI wait has lasted AxiTimeout cycles
+      tmo_out       = atmo_q[t*AtmW +: AtmW] == AtmW'(AxiTimeout - 1);
+      mem_drop[t]   = 1'b0;
+      // the late response of a timed-out access is dropped here (it ends
+      // that access's drain; nothing else is issued on the ID meanwhile)
+      mem_done_o[t] = orph_q[t] && (orph_wr_q[t] ? b_valid_i[t] : r_valid_i[t]);
+      orph_d[t]     = orph_q[t] && !mem_done_o[t];
       case (st_q[t*3 +: 3])
         TIdle: begin
           if (cmd_fire && cmd_thread_i == ThreadW'(t)) begin
@@ -311,7 +337,11 @@ module dma #(
         end
 
         TLkp: begin
-          if (lkp_any && lkp_sel == ThreadW'(t)) begin
+          if (orph_q[t] && tmo_out) begin
+            // the previous command's access never answered: the ID is not free
+            cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
+            st_d[t*3 +: 3]    = TRsp;
+          end else if (lkp_any && lkp_sel == ThreadW'(t)) begin
             if (lkp_hit_i) begin
               st_d[t*3 +: 3]        = TMem;
               ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
@@ -341,6 +371,13 @@ module dma #(
 
         TMem: begin
           if (mem_gnt_i[t]) st_d[t*3 +: 3] = TMwt;
+          else if (tmo_out) begin
+            // never granted: the access was not issued and will never land
+            mem_drop[t]       = 1'b1;
+            mem_done_o[t]     = 1'b1;
+            cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
+            st_d[t*3 +: 3]    = TRsp;
+          end
         end
 
         TMwt: begin
@@ -356,6 +393,11 @@ module dma #(
             mem_done_o[t]  = 1'b1;
             st_d[t*3 +: 3] = TRsp;
             if (b_err_i) cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
+          end else if (tmo_out) begin
+            cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
+            st_d[t*3 +: 3]    = TRsp;
+            orph_d[t]         = 1'b1;
+            orph_wr_d[t]      = wr_q[t];
           end
         end
 
@@ -395,14 +437,26 @@ module dma #(
 
     for (int unsigned t = 0; t < NumThreads; t++) begin
       holds_xlat_o[t] = st_d[t*3 +: 3] == TMem || st_d[t*3 +: 3] == TMwt;
+      if (orph_d[t]) holds_xlat_o[t] = 1'b1;  // a timed-out access may still land
+      // the timer restarts with every state change and runs in the AXI wait states
+      if (st_d[t*3 +: 3] != st_q[t*3 +: 3]) begin
+        atmo_d[t*AtmW +: AtmW] = '0;
+      end else if (st_q[t*3 +: 3] == TMem || st_q[t*3 +: 3] == TMwt ||
+                   (st_q[t*3 +: 3] == TLkp && orph_q[t])) begin
+        atmo_d[t*AtmW +: AtmW] = atmo_q[t*AtmW +: AtmW] + 1'b1;
+      end else begin
+        atmo_d[t*AtmW +: AtmW] = atmo_q[t*AtmW +: AtmW];
+      end
     end
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      st_q <= '0;
+      st_q   <= '0;
+      orph_q <= '0;
     end else begin
-      st_q <= st_d;
+      st_q   <= st_d;
+      orph_q <= orph_d;
     end
   end
 
@@ -417,6 +471,8 @@ module dma #(
     rdata_q <= rdata_d;
     tmo_q   <= tmo_d;
     rty_q   <= rty_d;
+    atmo_q  <= atmo_d;
+    orph_wr_q <= orph_wr_d;
   end
 
   // VA[63:48] only feed the canonical check

@@ -5,7 +5,9 @@
 // entries and poisons overlapping translation requests in flight, the walker
 // flushes its PWC. The request then waits in a FIFO with a snapshot of the
 // DMA threads that hold a translation whose access has not been answered yet
-// (rule 2, drain); each bit clears when that thread's AXI response arrives.
+// (rule 2, drain); each bit clears when that thread's AXI response arrives
+// (for an access that timed out: its late response; a request withdrawn
+// unissued at the timeout clears it at once, see dma.sv).
 // The Invalidate Completion for the FIFO head leaves once its snapshot is
 // empty. Completions therefore leave in request order, exactly one per
 // accepted request.

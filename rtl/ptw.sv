@@ -38,13 +38,24 @@
 // level and D in the leaf (read as set, or set by this write walk), so the
 // ATC never lets a write use a translation whose PTE is not dirty: such a
 // write misses and walks again as a write (atc.sv).
+//
+// Response timeout (docs/ARCHITECTURE.md 2): a slot waits at most AxiTimeout
+// cycles in each of WRead/WWrite (for the AXI port) and WWait/WBack (for R/B);
+// then the walk completes with FaultBusTimeout. A request withdrawn before its
+// grant was never issued. An issued one cannot be cancelled: the slot is
+// marked orphaned (orph_r_q / orph_b_q) until the late response arrives and
+// is dropped. An orphaned slot issues nothing on its AXI ID meanwhile, so a
+// late response can never be taken as the answer to a newer request; a walk
+// given to it (only when no clean slot is idle) waits in WRead, bounded by
+// the same timeout.
 
 module ptw #(
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned IdW        = 3,
-  parameter int unsigned AdRetries  = 4   // lost reservations per walk before FaultAdUpdate (>= 1)
+  parameter int unsigned AdRetries  = 4,  // lost reservations per walk before FaultAdUpdate (>= 1)
+  parameter int unsigned AxiTimeout = 4096  // cycles per AXI wait (port, then R/B) before FaultBusTimeout (>= 1)
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -94,6 +105,7 @@ module ptw #(
   localparam logic [63:0] HiRsvd = ((64'd1 << 52) - 64'd1) & ~((64'd1 << PaWidth) - 64'd1);
 
   localparam int unsigned RtyW  = $clog2(AdRetries + 1);
+  localparam int unsigned TmoW  = $clog2(AxiTimeout + 1);
 
   localparam logic [2:0] WIdle  = 3'd0;  // free
   localparam logic [2:0] WRead  = 3'd1;  // read request pending at the AXI port
@@ -120,6 +132,9 @@ module ptw #(
   logic [NumWalks-1:0]       usr_q, usr_d;    // U/S over the levels so far (clear only with pwc_keep_sup_i)
   logic [NumWalks*64-1:0]    ent_q, ent_d;    // entry value with A/D set, being written
   logic [NumWalks*RtyW-1:0]  rty_q, rty_d;    // lost reservations in this walk
+  logic [NumWalks*TmoW-1:0]  tmo_q, tmo_d;    // cycles spent in the current AXI wait state
+  logic [NumWalks-1:0]       orph_r_q, orph_r_d;  // a timed-out read's R is still to come
+  logic [NumWalks-1:0]       orph_b_q, orph_b_d;  // a timed-out A/D write's B is still to come
 
   // PWC lookup (for the incoming request) and fill
   logic            pwc_hit;
@@ -165,18 +180,25 @@ module ptw #(
       end else begin
         ar_addr_o[s*PaWidth +: PaWidth] = {base_q[s*PpnW +: PpnW], idx, 3'b000};
       end
-      ar_req_o[s]  = (st_q[s*3 +: 3] == WRead);
+      ar_req_o[s]  = (st_q[s*3 +: 3] == WRead) && !orph_r_q[s] && !orph_b_q[s];
       ar_lock_o[s] = (lvl != 3'd0);
-      aw_req_o[s]  = (st_q[s*3 +: 3] == WWrite);
+      aw_req_o[s]  = (st_q[s*3 +: 3] == WWrite) && !orph_r_q[s] && !orph_b_q[s];
     end
   end
 
   // ---------------------------------------------------------------------------
   // allocation and completion selection
   // ---------------------------------------------------------------------------
+  // a clean idle slot first; an orphaned one only when no clean slot is idle
   always_comb begin
     alloc_any = 1'b0;
     alloc_sel = '0;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (!alloc_any && st_q[s*3 +: 3] == WIdle && !orph_r_q[s] && !orph_b_q[s]) begin
+        alloc_any = 1'b1;
+        alloc_sel = SlotW'(s);
+      end
+    end
     for (int unsigned s = 0; s < NumWalks; s++) begin
       if (!alloc_any && st_q[s*3 +: 3] == WIdle) begin
         alloc_any = 1'b1;
@@ -264,6 +286,9 @@ module ptw #(
       logic             usr_n;
       logic [63:0]      ent_n;
       logic [RtyW-1:0]  rty_n;
+      logic             orph_r_n;
+      logic             orph_b_n;
+      logic             tmo_out;  // this AXI wait has lasted AxiTimeout cycles
       // entry checks
       logic             take;   // an entry value is decided this cycle
       logic [63:0]      e;
@@ -297,6 +322,11 @@ module ptw #(
       usr_n   = usr;
       ent_n   = ent_q[s*64 +: 64];
       rty_n   = rty;
+      tmo_out = tmo_q[s*TmoW +: TmoW] == TmoW'(AxiTimeout - 1);
+      // a late response of a timed-out request is dropped here (the FSM
+      // below never waits for it: nothing is issued while orphaned)
+      orph_r_n = orph_r_q[s] && !r_valid_i[s];
+      orph_b_n = orph_b_q[s] && !b_valid_i[s];
 
       // the entry is the read data, or (after an EXOKAY write) the value written
       take = (st == WWait && r_valid_i[s] && !r_err_i) ||
@@ -339,22 +369,41 @@ module ptw #(
         end
 
         WRead: begin
-          if (ar_gnt_i[s]) st_n = WWait;
+          if (ar_gnt_i[s]) begin
+            st_n = WWait;
+          end else if (tmo_out) begin
+            // never granted: nothing was issued
+            st_n    = WDone;
+            cause_n = ats_pkg::FaultBusTimeout;
+          end
         end
 
         WWait: begin
           if (r_valid_i[s] && r_err_i) begin
             st_n    = WDone;
             cause_n = ats_pkg::FaultBusWalk;
+          end else if (!r_valid_i[s] && tmo_out) begin
+            st_n     = WDone;
+            cause_n  = ats_pkg::FaultBusTimeout;
+            orph_r_n = 1'b1;
           end
         end
 
         WWrite: begin
-          if (aw_gnt_i[s]) st_n = WBack;
+          if (aw_gnt_i[s]) begin
+            st_n = WBack;
+          end else if (tmo_out) begin
+            st_n    = WDone;
+            cause_n = ats_pkg::FaultBusTimeout;
+          end
         end
 
         WBack: begin
-          if (b_valid_i[s]) begin
+          if (!b_valid_i[s] && tmo_out) begin
+            st_n     = WDone;
+            cause_n  = ats_pkg::FaultBusTimeout;
+            orph_b_n = 1'b1;
+          end else if (b_valid_i[s]) begin
             if (b_err_i) begin
               st_n    = WDone;
               cause_n = ats_pkg::FaultBusWalk;
@@ -462,7 +511,18 @@ module ptw #(
         wrbl_n = 1'b0;
       end
 
+      // the timer restarts with every state change and runs in the AXI wait states
+      if (st_n != st) begin
+        tmo_d[s*TmoW +: TmoW] = '0;
+      end else if (st == WRead || st == WWait || st == WWrite || st == WBack) begin
+        tmo_d[s*TmoW +: TmoW] = tmo_q[s*TmoW +: TmoW] + 1'b1;
+      end else begin
+        tmo_d[s*TmoW +: TmoW] = tmo_q[s*TmoW +: TmoW];
+      end
+
       st_d[s*3 +: 3]           = st_n;
+      orph_r_d[s]              = orph_r_n;
+      orph_b_d[s]              = orph_b_n;
       id_d[s*IdW +: IdW]       = id_n;
       pasid_d[s*PasidW +: PasidW]      = pasid_n;
       vpn_d[s*CVpnW +: CVpnW]  = vpn_n;
@@ -484,11 +544,15 @@ module ptw #(
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      st_q    <= '0;
-      inval_q <= '0;
+      st_q     <= '0;
+      inval_q  <= '0;
+      orph_r_q <= '0;
+      orph_b_q <= '0;
     end else begin
-      st_q    <= st_d;
-      inval_q <= inval_d;
+      st_q     <= st_d;
+      inval_q  <= inval_d;
+      orph_r_q <= orph_r_d;
+      orph_b_q <= orph_b_d;
     end
   end
 
@@ -506,6 +570,7 @@ module ptw #(
     usr_q   <= usr_d;
     ent_q   <= ent_d;
     rty_q   <= rty_d;
+    tmo_q   <= tmo_d;
   end
 
   // ---------------------------------------------------------------------------

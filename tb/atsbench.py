@@ -640,6 +640,15 @@ class TB:
                 raise AssertionError(f"cycle {r.cycle}: thread {r.thread} made {len(q)} DMA accesses for one "
                                      f"command: {[str(a) for a in q]}")
 
+    def take_unclaimed_dma(self) -> list:
+        """DMA accesses the slave accepted after their thread's last response (call with no command
+        in flight). Such an access belongs to no later command: a command answered BUS_TIMEOUT while
+        its request still sat in the device's AXI output register (port stalled) reaches the slave
+        only after that response."""
+        out = [a for q in self._dma.values() for a in q]
+        self._dma.clear()
+        return out
+
     def _record(self, r: Response) -> None:
         if self.trace is not None and r.cmd is not None:
             c = r.cmd

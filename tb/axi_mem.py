@@ -21,7 +21,9 @@ Why a custom slave rather than cocotbext-axi's `AxiRam`:
   source (walker or DMA), with hit counters.
 * Holds: a response (and, for reads, the data sampled at acceptance) can be
   held back until the test releases it, so a test can change memory and
-  invalidate while a walker read or a DMA access is in flight.
+  invalidate while a walker read or a DMA access is in flight. A hold never
+  released is a slave that never answers; `delay` answers chosen accesses
+  a fixed number of cycles after acceptance (a slave that answers late).
 * Every access is logged with its cycle numbers (address accept, memory
   perform, response handshake), so ordering checks work from timestamps.
 
@@ -433,6 +435,30 @@ class Hold:
         self._owner._kick()
 
 
+class Delay(Hold):
+    """Answers the first `count` matching accesses `cycles` after their address handshake.
+
+    The response is not held: it leaves on its own once due (other responses
+    with the same AXI ID queue behind it, as for any slow access).
+    """
+
+    def __init__(self, owner: "AxiMem", match: Callable[[AxiAccess], bool], cycles: int, count: int | None = 1):
+        if cycles < 1:
+            raise ValueError(f"delay: cycles must be >= 1, got {cycles}")
+        super().__init__(owner, match, count)
+        self.cycles = cycles
+
+    def offer(self, a: AxiAccess) -> bool:
+        if self.count is not None and len(self.matched) >= self.count:
+            return False
+        if not self.match(a):
+            return False
+        a.due = a.accept + self.cycles
+        self.matched.append(a)
+        self._event.set()
+        return True
+
+
 # --------------------------------------------------------------------------- slave
 
 
@@ -555,6 +581,12 @@ class AxiMem:
         h = Hold(self, match, count)
         self._holds.append(h)
         return h
+
+    def delay(self, match: Callable[[AxiAccess], bool], cycles: int, count: int | None = 1) -> Delay:
+        """Answer the first `count` matching accesses `cycles` after acceptance (`Delay`)."""
+        d = Delay(self, match, cycles, count)
+        self._holds.append(d)
+        return d
 
     def set_timing(self, *, latency=None, stall_prob=None, stall=None, reorder=None) -> None:
         if latency is not None:

@@ -38,7 +38,7 @@ from model.trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 # outcomes of a Page Request: each stands for the NOT_PRESENT / WRITE_PROTECT walk that sent it
 PRI_OUTCOMES = (Fault.PRG_INVALID, Fault.PRG_FAILURE, Fault.PRI_TIMEOUT, Fault.LIVELOCK)
 
-_BUS_WALK, _BUS_DATA = int(Fault.BUS_WALK), int(Fault.BUS_DATA)
+_BUS_WALK, _BUS_DATA, _BUS_TIMEOUT = int(Fault.BUS_WALK), int(Fault.BUS_DATA), int(Fault.BUS_TIMEOUT)
 
 # pyuvm's ObjectionHandler.raise_objection records its caller with inspect.stack(),
 # which reads source files for every frame (about 25 ms per call here). It only
@@ -231,6 +231,7 @@ class CosimJob:
     mode: str = "script"
     cycles_per_step: int | None = None
     bus_errors: bool = False  # BUS_WALK / BUS_DATA are legal outcomes (error injection on)
+    bus_timeouts: bool = False  # BUS_TIMEOUT is a legal outcome (the slave answers late or never)
     run_kwargs: dict = field(default_factory=dict)
     setup: Any = None  # called right before the job starts (slave settings for this run)
     body: Any = None  # instead of a scenario: async body(device) -> result (awaits only device.run)
@@ -424,6 +425,13 @@ class Scoreboard(uvm_component, _Bound):
             return
         m = rec.mem
         fault = r.fault
+        if fault == _BUS_TIMEOUT:
+            # the memory did not answer within AxiTimeout: says nothing about the page tables
+            if not self.job.bus_timeouts:
+                self._err(f"{self._what(c, r)}: BUS_TIMEOUT but the slave answers every access in time")
+            if r.pa != 0 or r.rdata != 0:
+                self._err(f"{self._what(c, r)}: BUS_TIMEOUT with pa {r.pa:#x} rdata {r.rdata:#x} (expected 0)")
+            return
         if fault == _BUS_WALK or fault == _BUS_DATA:
             if not self.job.bus_errors:
                 self._err(f"{self._what(c, r)}: bus error {Fault(fault).name} with no error injection")

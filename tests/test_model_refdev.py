@@ -461,3 +461,46 @@ def test_remap_storm_detects_a_device_without_either_rule():
     """The property above has teeth: dropping either ATS rule breaks it."""
     assert sum(remap_storm(NoPoison, s) for s in range(12)) > 0
     assert sum(remap_storm(NoDrain, s) for s in range(12)) > 0
+
+
+def test_unanswered_walker_access_ends_in_bus_timeout_and_orphans_the_slot():
+    t = 500
+    probe = Env()
+    probe.pt.map(VA, DATA)
+    probe.pt.map(VA + 0x1000, DATA + 0x1000)
+    pte_pa = probe.pt.leaf(VA + 0x1000)[0]
+    e = Env(axi_timeout=t, no_answer=lambda pa, src: src == "walk" and pa == pte_pa)
+    for off in (0, 0x1000, 0x2000):
+        e.pt.map(VA + off, DATA + off)
+    assert e.pt.leaf(VA + 0x1000)[0] == pte_pa  # same layout in a fresh Env
+    r = e.access(VA + 0x1000)
+    assert (r.fault, r.pa, r.mem_time) == (Fault.BUS_TIMEOUT, 0, None) and t < r.complete <= t + 60
+    assert e.access(VA).fault == 0  # the clean slot walks
+    assert e.access(VA + 0x1000).fault == Fault.BUS_TIMEOUT  # and is orphaned by the same PTE
+    # every slot orphaned: a walk of a good page is faulted after axi_timeout, reading nothing
+    reads = len(e.trace.of(MemAccess))
+    t0 = e.dev.now
+    r = e.access(VA + 0x2000)
+    assert r.fault == Fault.BUS_TIMEOUT and t <= r.complete - t0 <= t + 5
+    assert len(e.trace.of(MemAccess)) == reads
+
+
+def test_unanswered_dma_orphans_the_thread_and_holds_the_completion():
+    t = 300
+    e = Env(axi_timeout=t, no_answer=lambda pa, src: src == "dma" and pa & ~0xFFF == DATA + 0x1000)
+    e.pt.map(VA, DATA)
+    e.pt.map(VA + 0x1000, DATA + 0x1000)
+    e.dev.submit(DevCommand(0, True, PASID, VA + 0x1008, 5))
+    e.run(60)  # walk done @41, the write at the memory port @49: never answered
+    e.inv(VA + 0x1000, itag=4)
+    e.settle()
+    (r,) = e.dev.take_responses()
+    assert (r.fault, r.pa, r.mem_time) == (Fault.BUS_TIMEOUT, 0, None) and 49 + t <= r.complete <= 49 + t + 5
+    assert e.mem.read64(DATA + 0x1008) == 0
+    # rule 2: the write may still land, so the completion is never sent
+    assert e.dev.take_completions() == [] and e.trace.of(InvCpl) == []
+    assert e.dev.atc == []  # the invalidation itself was applied
+    assert e.access(VA, thread=1).fault == 0  # other threads work
+    t0 = e.dev.now
+    r = e.access(VA, thread=0)  # the orphaned thread: faulted after axi_timeout, no access
+    assert r.fault == Fault.BUS_TIMEOUT and r.mem_time is None and t <= r.complete - t0 <= t + 5

@@ -11,16 +11,18 @@ bind atc atc_assert #(
 ) u_atc_assert (.*);
 
 bind ptw ptw_assert #(
-  .NumWalks (NumWalks),
-  .PaWidth  (PaWidth),
-  .IdW      (IdW),
-  .AdRetries(AdRetries)
+  .NumWalks  (NumWalks),
+  .PaWidth   (PaWidth),
+  .IdW       (IdW),
+  .AdRetries (AdRetries),
+  .AxiTimeout(AxiTimeout)
 ) u_ptw_assert (.*);
 
 bind dma dma_assert #(
   .NumThreads(NumThreads),
   .PaWidth   (PaWidth),
-  .ThreadW   (ThreadW)
+  .ThreadW   (ThreadW),
+  .AxiTimeout(AxiTimeout)
 ) u_dma_assert (.*);
 
 bind inv inv_assert #(
@@ -60,7 +62,8 @@ bind ats_dev_top drain_assert #(
   .rid_i            (m_axi_rid),
   .bvalid_i         (m_axi_bvalid),
   .bready_i         (m_axi_bready),
-  .bid_i            (m_axi_bid)
+  .bid_i            (m_axi_bid),
+  .mem_drop_i       (u_dma.mem_drop)
 );
 
 bind ats_dev_top walk_live_assert #(

@@ -5,18 +5,29 @@
 //   wait  lookup missed, translation result pending
 //   hold  the thread obtained a translation (ATC hit, or a translation result
 //         without fault) and its access has not been answered
-//   acc   the access was granted to the AXI port and not answered
-//   wr    the command is a write (answer on B) or a read (answer on R)
+//   acc   the access was granted to the AXI port and not answered (also after
+//         the command ended by a timeout: the access is still in flight)
+//   awr   that access is a write (answer on B) or a read (answer on R)
+//   wr    the command is a write
 //   ppn   the translation obtained
+//   age   cycles the thread has stayed in its current AXI wait (TMem, TMwt,
+//         or TLkp while its previous access is unanswered)
 //
 //   rule2_dma_holds      a thread holding a translation (including one
 //                        obtained this cycle, excluding one answered this
 //                        cycle) has holds_xlat_o set: the invalidation block
 //                        snapshots it when a request is accepted
 //   rule2_dma_mem_done   mem_done_o pulses exactly when a held access gets
-//                        its R/B (an early pulse would end a drain early)
+//                        its R/B or is withdrawn ungranted (an early pulse
+//                        would end a drain early)
 //   dma_access_translated  a memory request only for a thread holding a
 //                        translation, to the translated page
+//   dma_drop_ungranted   a withdrawn request (mem_drop) was requested and not
+//                        granted in that cycle: it never reaches AXI
+//   dma_id_reuse         no request while the thread's previous access is
+//                        unanswered: a late response is never taken as the
+//                        answer to a newer access (one access per AXI ID)
+//   dma_wait_bounded     no AXI wait lasts more than AxiTimeout cycles
 // Environment: a grant only to a requesting thread, R/B only for a granted
 // access of that kind, a translation result only for a thread waiting for one.
 // The dma_inv_* checks tie the ghost to the thread FSM (inductive invariants).
@@ -26,6 +37,7 @@ module dma_assert #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
+  parameter int unsigned AxiTimeout = 4096,
   parameter bit          AssumeEnv  = 1'b0
 ) (
   input logic                          clk_i,
@@ -52,21 +64,31 @@ module dma_assert #(
   input logic [NumThreads-1:0]         mem_done_o,
   // internals
   input logic [NumThreads*3-1:0]       st_q,
-  input logic [NumThreads-1:0]         wr_q
+  input logic [NumThreads-1:0]         wr_q,
+  input logic [NumThreads-1:0]         orph_q,
+  input logic [NumThreads-1:0]         orph_wr_q,
+  input logic [NumThreads-1:0]         mem_drop
 );
 
   `ATS_CHECKER_COMMON
 
   localparam int unsigned PpnW = PaWidth - 12;
   localparam logic [2:0] TIdle = 3'd0;
+  localparam logic [2:0] TLkp  = 3'd1;
   localparam logic [2:0] TXlat = 3'd2;
   localparam logic [2:0] TMem  = 3'd3;
   localparam logic [2:0] TMwt  = 3'd4;
+  localparam logic [2:0] TRsp  = 3'd5;
 
-  logic [NumThreads-1:0]      wait_q, wait_d, hold_q, hold_d, acc_q, acc_d, wr_gq, wr_gd;
+  localparam int unsigned AgeW = $clog2(AxiTimeout + 2);
+
+  logic [NumThreads-1:0]      wait_q, wait_d, hold_q, hold_d, acc_q, acc_d, wr_gq, wr_gd, awr_q, awr_d;
   logic [NumThreads*PpnW-1:0] ppn_q, ppn_d;
-  logic [NumThreads-1:0]      obtained, answered, holds_now;
+  logic [NumThreads*3-1:0]    pst_q;
+  logic [NumThreads*AgeW-1:0] age_q, age_d;
+  logic [NumThreads-1:0]      obtained, answered, dropped, holds_now;
   logic [NumThreads-1:0]      holds_bad, done_bad, access_bad, inv_bad, env_gnt_bad, env_rb_bad, env_xres_bad;
+  logic [NumThreads-1:0]      drop_bad, reuse_bad, age_bad;
 
   always_comb begin
     wait_d = wait_q;
@@ -74,33 +96,51 @@ module dma_assert #(
     acc_d  = acc_q;
     wr_gd  = wr_gq;
     ppn_d  = ppn_q;
+    awr_d  = awr_q;
+    age_d  = age_q;
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      logic lk, xr;
+      logic lk, xr, waiting;
       logic [2:0] st;
+      logic [AgeW-1:0] age;
       st = st_q[t*3 +: 3];
       lk = lkp_valid_o && lkp_thread_o == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t);
       obtained[t] = (lk && lkp_hit_i) || (xr && wait_q[t] && xres_cause_i == ats_pkg::FaultNone);
-      answered[t] = acc_q[t] && (wr_gq[t] ? b_valid_i[t] : r_valid_i[t]);
-      holds_now[t] = (hold_q[t] || obtained[t]) && !answered[t];
+      answered[t] = acc_q[t] && (awr_q[t] ? b_valid_i[t] : r_valid_i[t]);
+      dropped[t]  = hold_q[t] && !acc_q[t] && mem_drop[t];
+      holds_now[t] = (hold_q[t] || obtained[t]) && !answered[t] && !dropped[t];
       if (cmd_valid_i && cmd_ready_o && cmd_thread_i == ThreadW'(t)) wr_gd[t] = cmd_write_i;
       if (lk && !lkp_hit_i) wait_d[t] = 1'b1;
       if (xr) wait_d[t] = 1'b0;
       if (lk && lkp_hit_i) ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
       if (xr && wait_q[t]) ppn_d[t*PpnW +: PpnW] = xres_ppn_i;
-      if (hold_q[t] && mem_gnt_i[t]) acc_d[t] = 1'b1;
+      if (hold_q[t] && mem_gnt_i[t]) begin
+        acc_d[t] = 1'b1;
+        awr_d[t] = wr_req_o[t];
+      end
       if (answered[t]) acc_d[t] = 1'b0;
       hold_d[t] = holds_now[t];
 
       holds_bad[t]  = holds_now[t] && !holds_xlat_o[t];
-      done_bad[t]   = mem_done_o[t] != answered[t];
+      done_bad[t]   = mem_done_o[t] != (answered[t] || dropped[t]);
+      drop_bad[t]   = mem_drop[t] && (!(rd_req_o[t] || wr_req_o[t]) || mem_gnt_i[t]);
+      reuse_bad[t]  = (rd_req_o[t] || wr_req_o[t]) && acc_q[t];
+      // consecutive cycles in one AXI wait state, this one included
+      waiting = st == TMem || st == TMwt || (st == TLkp && orph_q[t]);
+      age     = (!waiting || st != pst_q[t*3 +: 3]) ? '0 : age_q[t*AgeW +: AgeW] + 1'b1;
+      if (age == {AgeW{1'b1}}) age = age_q[t*AgeW +: AgeW];
+      age_d[t*AgeW +: AgeW] = age;
+      age_bad[t]    = waiting && 32'(age) >= AxiTimeout;
       access_bad[t] = (rd_req_o[t] || wr_req_o[t]) &&
-                      (!hold_q[t] || acc_q[t] || wr_req_o[t] != wr_gq[t] ||
+                      (!hold_q[t] || wr_req_o[t] != wr_gq[t] ||
                        mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
-      inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt) || acc_q[t] != (st == TMwt) ||
+      inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt || orph_q[t]) ||
+                      acc_q[t] != (st == TMwt || orph_q[t]) ||
+                      (orph_q[t] && st != TIdle && st != TLkp && st != TRsp) ||
+                      (st == TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
                       wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]);
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
-      env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !wr_gq[t])) || (b_valid_i[t] && !(acc_q[t] && wr_gq[t]));
+      env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !awr_q[t])) || (b_valid_i[t] && !(acc_q[t] && awr_q[t]));
       env_xres_bad[t] = xr && !wait_q[t];
     end
   end
@@ -110,15 +150,20 @@ module dma_assert #(
       wait_q <= '0;
       hold_q <= '0;
       acc_q  <= '0;
+      pst_q  <= '0;
+      age_q  <= '0;
     end else begin
       wait_q <= wait_d;
       hold_q <= hold_d;
       acc_q  <= acc_d;
+      pst_q  <= st_q;
+      age_q  <= age_d;
     end
   end
 
   always_ff @(posedge clk_i) begin
     wr_gq <= wr_gd;
+    awr_q <= awr_d;
     ppn_q <= ppn_d;
   end
 
@@ -131,10 +176,15 @@ module dma_assert #(
                   "a thread holding an unanswered translated access is not reported to the invalidation block")
       `ATS_ASSERT(rule2_dma_mem_done, done_bad == '0, "mem_done_o does not match the AXI response of a held access")
       `ATS_ASSERT(dma_access_translated, access_bad == '0,
-                  "memory request without a translation, twice, of the wrong kind, or to another page")
+                  "memory request without a translation, of the wrong kind, or to another page")
+      `ATS_ASSERT(dma_drop_ungranted, drop_bad == '0, "a memory request withdrawn although granted or not requested")
+      `ATS_ASSERT(dma_id_reuse, reuse_bad == '0,
+                  "memory request while the thread's previous access is unanswered (its late response would be taken)")
+      `ATS_ASSERT(dma_wait_bounded, age_bad == '0, "a thread waits for the AXI port or a response beyond AxiTimeout")
       `ATS_LEMMA(dma_inv_state, inv_bad == '0, "thread state differs from the ghost")
       `ATS_COVER(cov_dma_hold_waiting_port, |(hold_q & ~acc_q & (rd_req_o | wr_req_o) & ~mem_gnt_i))
       `ATS_COVER(cov_dma_answer, |answered)
+      `ATS_COVER(cov_dma_late_answer, |(answered & orph_q))
     end
   end
 

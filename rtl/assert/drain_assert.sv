@@ -10,7 +10,10 @@
 // whose AXI response (R or B with ID {1, thread}) has not arrived by that
 // cycle. The request's completion must not be presented (invc_valid_o) until
 // each of them has its response; one arriving in cycle c allows the
-// completion from cycle c+1.
+// completion from cycle c+1. An access that timed out after it was issued
+// is still tracked until its late response (it may still land in memory);
+// only a request the thread withdrew before its grant (mem_drop_i, it never
+// reached AXI) ends without one.
 //
 //   rule2_drain   the above, per ITag
 `include "ats_assert.svh"
@@ -50,7 +53,9 @@ module drain_assert #(
   input logic [ats_pkg::AxiIdW-1:0] rid_i,
   input logic                       bvalid_i,
   input logic                       bready_i,
-  input logic [ats_pkg::AxiIdW-1:0] bid_i
+  input logic [ats_pkg::AxiIdW-1:0] bid_i,
+  // DMA request withdrawn ungranted after a timeout (never issued)
+  input logic [NumThreads-1:0]      mem_drop_i
 );
 
   `ATS_CHECKER_COMMON
@@ -81,7 +86,7 @@ module drain_assert #(
       lk = lkp_valid_i && lkp_thread_i == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t) && xres_cause_i == ats_pkg::FaultNone;
       answered[t] = (rvalid_i && rready_i && rid_i == {1'b1, 3'(t)}) ||
-                    (bvalid_i && bready_i && bid_i == {1'b1, 3'(t)});
+                    (bvalid_i && bready_i && bid_i == {1'b1, 3'(t)}) || mem_drop_i[t];
       if (lk) begin
         lp_d[t*PasidW +: PasidW] = lkp_pasid_i;
         lv_d[t*36 +: 36]         = lkp_vpn_i;

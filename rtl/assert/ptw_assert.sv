@@ -28,13 +28,24 @@
 //                        leaf whose D bit was set (read as set, or written)
 //   ad_retry_bounded     a slot that lost AdRetries reservations in one walk
 //                        makes no further memory request
+//
+// Response timeout (ghost per slot: a read / an A/D write granted and not
+// answered, consecutive cycles in the current AXI wait state):
+//   ptw_id_reuse         no read (write) is granted while a read (write) of the
+//                        slot is unanswered: its late response is never taken
+//                        as the answer to a newer request (one per AXI ID)
+//   ptw_wait_own         a slot waits for R (B) only when its own read (write)
+//                        is unanswered
+//   ptw_wait_bounded     no AXI wait (WRead, WWait, WWrite, WBack) lasts more
+//                        than AxiTimeout cycles
 `include "ats_assert.svh"
 
 module ptw_assert #(
   parameter int unsigned NumWalks = 2,
   parameter int unsigned PaWidth  = 48,
   parameter int unsigned IdW      = 3,
-  parameter int unsigned AdRetries = 4
+  parameter int unsigned AdRetries = 4,
+  parameter int unsigned AxiTimeout = 4096
 ) (
   input logic                  clk_i,
   input logic                  rst_ni,
@@ -54,6 +65,7 @@ module ptw_assert #(
   input logic                  r_err_i,
   input logic                  r_exok_i,
   input logic [NumWalks-1:0]   ar_req_o,
+  input logic [NumWalks-1:0]   ar_gnt_i,
   input logic [NumWalks-1:0]   aw_req_o,
   input logic [NumWalks*64-1:0] aw_data_o,
   input logic [NumWalks-1:0]   aw_gnt_i,
@@ -69,14 +81,20 @@ module ptw_assert #(
   input logic [NumWalks-1:0]   pwc_ins_by,
   input logic                  pwc_ins_usr,
   input logic                  pwc_keep_sup_i,
-  input logic [NumWalks-1:0]   usr_q
+  input logic [NumWalks-1:0]   usr_q,
+  input logic [NumWalks-1:0]   orph_r_q,
+  input logic [NumWalks-1:0]   orph_b_q
 );
 
   `ATS_CHECKER_COMMON
 
   localparam int unsigned NumIds = 1 << IdW;
   localparam logic [2:0] WIdle = 3'd0;
+  localparam logic [2:0] WRead = 3'd1;
+  localparam logic [2:0] WWait = 3'd2;
   localparam logic [2:0] WDone = 3'd3;
+  localparam logic [2:0] WWrite = 3'd4;
+  localparam logic [2:0] WBack = 3'd5;
   localparam logic [63:0] AdBits = (64'd1 << ats_pkg::PteA) | (64'd1 << ats_pkg::PteD);
 
   hs_assert #(.W(IdW + 4 + PaWidth - 12 + 3)) u_hs_xcpl (
@@ -132,7 +150,7 @@ module ptw_assert #(
       wrbl_bad[s]  = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
                      !gdirty_q[s];
       rty_bad[s]   = 32'(glost_q[s*CntW +: CntW]) >= AdRetries && (ar_req_o[s] || aw_req_o[s]);
-      if (r_valid_i[s] && !r_err_i) begin
+      if (r_valid_i[s] && !orph_r_q[s] && !r_err_i) begin  // a late R of a timed-out read is dropped
         grd_d[s*64 +: 64] = r_data_i;
         gexok_d[s]        = r_exok_i;
         gused_d[s]        = 1'b0;
@@ -144,7 +162,8 @@ module ptw_assert #(
       end
       if (st_q[s*3 +: 3] == WIdle) begin
         glost_d[s*CntW +: CntW] = '0;
-      end else if (b_valid_i[s] && !b_err_i && !b_exok_i && glost_q[s*CntW +: CntW] != {CntW{1'b1}}) begin
+      end else if (b_valid_i[s] && !orph_b_q[s] && !b_err_i && !b_exok_i &&
+                   glost_q[s*CntW +: CntW] != {CntW{1'b1}}) begin
         glost_d[s*CntW +: CntW] = glost_q[s*CntW +: CntW] + 1'b1;
       end
     end
@@ -163,6 +182,52 @@ module ptw_assert #(
       gused_q  <= gused_d;
       gdirty_q <= gdirty_d;
       glost_q  <= glost_d;
+    end
+  end
+
+  // ---------------------------------------------------------------------------
+  // response timeout
+  // ---------------------------------------------------------------------------
+  localparam int unsigned AgeW = $clog2(AxiTimeout + 2);
+  logic [NumWalks-1:0]      gor_q, gor_d, gow_q, gow_d;  // read / write granted, not answered
+  logic [NumWalks*3-1:0]    pst_q;
+  logic [NumWalks*AgeW-1:0] age_q, age_d;
+  logic [NumWalks-1:0]      reuse_bad, own_bad, age_bad;
+
+  always_comb begin
+    gor_d = gor_q;
+    gow_d = gow_q;
+    age_d = age_q;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      logic [2:0]      st;
+      logic            waiting;
+      logic [AgeW-1:0] age;
+      st = st_q[s*3 +: 3];
+      reuse_bad[s] = (ar_req_o[s] && ar_gnt_i[s] && gor_q[s]) || (aw_req_o[s] && aw_gnt_i[s] && gow_q[s]);
+      own_bad[s]   = (st == WWait && !gor_q[s]) || (st == WBack && !gow_q[s]);
+      waiting = st == WRead || st == WWait || st == WWrite || st == WBack;
+      age     = (!waiting || st != pst_q[s*3 +: 3]) ? '0 : age_q[s*AgeW +: AgeW] + 1'b1;
+      if (age == {AgeW{1'b1}}) age = age_q[s*AgeW +: AgeW];
+      age_d[s*AgeW +: AgeW] = age;
+      age_bad[s] = waiting && 32'(age) >= AxiTimeout;
+      if (r_valid_i[s]) gor_d[s] = 1'b0;
+      if (b_valid_i[s]) gow_d[s] = 1'b0;
+      if (ar_req_o[s] && ar_gnt_i[s]) gor_d[s] = 1'b1;
+      if (aw_req_o[s] && aw_gnt_i[s]) gow_d[s] = 1'b1;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      gor_q <= '0;
+      gow_q <= '0;
+      pst_q <= '0;
+      age_q <= '0;
+    end else begin
+      gor_q <= gor_d;
+      gow_q <= gow_d;
+      pst_q <= st_q;
+      age_q <= age_d;
     end
   end
 
@@ -188,6 +253,10 @@ module ptw_assert #(
       `ATS_ASSERT(ad_dirty_write_leaf, dirty_bad == '0, "D set in an entry that is not the leaf of a write walk")
       `ATS_ASSERT(ad_writable_dirty, wrbl_bad == '0, "writable translation whose leaf entry is not dirty")
       `ATS_ASSERT(ad_retry_bounded, rty_bad == '0, "walk goes on after AdRetries lost reservations")
+      `ATS_ASSERT(ptw_id_reuse, reuse_bad == '0,
+                  "walker request granted while the slot's previous one is unanswered (its late response would be taken)")
+      `ATS_ASSERT(ptw_wait_own, own_bad == '0, "walk slot waits for a response to a request it did not issue")
+      `ATS_ASSERT(ptw_wait_bounded, age_bad == '0, "walk slot waits for the AXI port or a response beyond AxiTimeout")
       if (xcpl_valid_o) begin
         `ATS_ASSERT(ptw_cpl_requested, out_q[xcpl_id_o], "Translation Completion for an ID with no request taken")
         `ATS_ASSERT(ptw_cpl_size, xcpl_size_o != 2'd3 &&
