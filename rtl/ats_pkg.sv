@@ -34,6 +34,19 @@ package ats_pkg;
 
   localparam int unsigned PrgiW = 9;  // Page Request Group Index
 
+  // DMA thread state (dma.sv)
+  typedef enum logic [2:0] {
+    TIdle = 3'd0,  // free
+    TLkp  = 3'd1,  // waiting for an ATC lookup slot
+    TXlat = 3'd2,  // ATC miss, waiting for the walk
+    TMem  = 3'd3,  // translated, access waiting for the AXI port
+    TMwt  = 3'd4,  // access issued, waiting for R/B
+    TRsp  = 3'd5,  // response pending
+    TPri  = 3'd6,  // translation fault, Page Request waiting for the link
+    TPwt  = 3'd7   // Page Request sent, waiting for its PRG Response
+  } dma_st_e;
+
+
   // Page size of a translation (Translation Completion size field).
   typedef enum logic [1:0] {
     Pg4K = 2'd0,

@@ -67,10 +67,10 @@ MUTATIONS: dict[str, tuple[str, str, str]] = {
     "GLOBAL_IGNORED": ("inv.sv", "assign apply_all_o   = !inv_pasid_valid_i || inv_global_i;",
                        "assign apply_all_o   = !inv_pasid_valid_i;"),
     # rule 2, DMA threads
-    "HOLDS_NO_TMEM": ("dma.sv", "holds_xlat_o[t] = st_d[t*3 +: 3] == TMem || st_d[t*3 +: 3] == TMwt;",
-                      "holds_xlat_o[t] = st_d[t*3 +: 3] == TMwt;"),
-    "DONE_AT_GRANT": ("dma.sv", "if (mem_gnt_i[t]) st_d[t*3 +: 3] = TMwt;",
-                      "if (mem_gnt_i[t]) begin st_d[t*3 +: 3] = TMwt; mem_done_o[t] = 1'b1; end"),
+    "HOLDS_NO_TMEM": ("dma.sv", "holds_xlat_o[t] = st_d[t] == ats_pkg::TMem || st_d[t] == ats_pkg::TMwt;",
+                      "holds_xlat_o[t] = st_d[t] == ats_pkg::TMwt;"),
+    "DONE_AT_GRANT": ("dma.sv", "if (mem_gnt_i[t]) st_d[t] = ats_pkg::TMwt;",
+                      "if (mem_gnt_i[t]) begin st_d[t] = ats_pkg::TMwt; mem_done_o[t] = 1'b1; end"),
     "WRONG_PAGE": ("dma.sv", "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};",
                    "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW] ^ PpnW'(1), va_q[t*48 +: 12]};"),
 }

@@ -237,10 +237,19 @@ def test_checks_fire_on_a_bad_save_file(run, dump):
     assert any("st_qq" in b for b in bad) and any(b.startswith("(999)") for b in bad), bad
 
 
-def _rtl_names(module_file: str, prefix: str) -> list[str]:
-    """State localparam names as written in the RTL source (a plain grep, not tb.rtlinfo)."""
+def _rtl_localparam_names(module_file: str, prefix: str) -> list[str]:
+    """State localparam names as written in a module's source (a plain grep, not tb.rtlinfo)."""
     src = (ROOT / "rtl" / module_file).read_text()
     return re.findall(rf"localparam\s+logic\s*\[[^\]]*\]\s*({prefix}\w+)\s*=", src)
+
+
+def _rtl_names(enum_type: str) -> list[str]:
+    """State names of a package enum as written in rtl/ats_pkg.sv (a plain grep, not tb.rtlinfo)."""
+    src = (ROOT / "rtl" / "ats_pkg.sv").read_text()
+    body = re.search(rf"typedef\s+enum\s+logic\s*\[[^\]]*\]\s*\{{([^}}]*)\}}\s*{enum_type}\s*;", src)
+    assert body, f"no enum {enum_type} in rtl/ats_pkg.sv"
+    return re.findall(r"^\s*(\w+)\s*=", body.group(1), re.M)
+
 
 
 def test_state_names_come_from_the_rtl_through_filter_files(run):
@@ -252,12 +261,12 @@ def test_state_names_come_from_the_rtl_through_filter_files(run):
         assert t["flags"] & 0x2000 and t["filter"], t
         text = Path(t["filter"]).read_text()
         assert Path(t["filter"]).parent == run["gtkw"].parent
-        for name in _rtl_names("ptw.sv", "W"):
+        for name in _rtl_localparam_names("ptw.sv", "W"):
             assert re.search(rf"^\d+ {name}$", text, re.M), (name, text)
     # the DMA thread state
     t = by_alias["dma.thread0.st_q"]
     text = Path(t["filter"]).read_text()
-    names = _rtl_names("dma.sv", "T")
+    names = _rtl_names("dma_st_e")
     assert len(names) >= 5 and all(re.search(rf"^\d+ {n}$", text, re.M) for n in names), text
     # fault causes: the package enum
     pkg = (ROOT / "rtl" / "ats_pkg.sv").read_text()
@@ -358,4 +367,26 @@ def test_rtl_reader_handles_enum_typed_slot_arrays(tmp_path):
     st = {t["alias"]: t for t in g.traces if t["alias"] and t["alias"].endswith("st_q")}
     assert sorted(st) == ["blk.slot0.st_q", "blk.slot1.st_q", "blk.slot2.st_q"], sorted(st)
     assert all(t["flags"] & TR_FTRANSLATED and "SBusy" in Path(t["filter"]).read_text() for t in st.values())
-    assert [b for b, _ in st["blk.slot2.st_q"]["names"]] == [0, 1]  # bits [5:4] of st_q[5:0]
+    # Verilator's --trace-structs dumps a packed array of an enum as one variable per element
+    assert st["blk.slot2.st_q"]["names"] == [(None, "cosim_top.u_dut.u_blk.st_q.[2][1:0]")]
+
+
+def test_rtl_reader_keeps_two_state_enums_of_one_width_apart(tmp_path):
+    """Two package enums of one width, each used with `st_q` in its own module, name each module's states."""
+    from tb.rtlinfo import parse
+
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / "ats_pkg.sv").write_text("package ats_pkg;\n"
+                                    "  typedef enum logic [1:0] {\n    AIdle = 2'd0,\n    ABusy = 2'd1\n  } a_st_e;\n"
+                                    "  typedef enum logic [1:0] {\n    BIdle = 2'd0,\n    BBusy = 2'd1\n  } b_st_e;\n"
+                                    "endpackage\n")
+    for mod, enum, item in (("blk_a", "a_st_e", "ABusy"), ("blk_b", "b_st_e", "BBusy")):
+        (rtl / f"{mod}.sv").write_text(
+            f"module {mod} #(parameter int unsigned N = 2) (input logic clk_i);\n"
+            f"  ats_pkg::{enum} [N-1:0] st_q;\n"
+            f"  always_ff @(posedge clk_i) if (st_q[0] == ats_pkg::{item}) st_q[0] <= ats_pkg::{item};\n"
+            "endmodule\n")
+    info = parse(rtl)
+    assert info.state_set("blk_a", "st_q", 2).name == "a_st_e"
+    assert info.state_set("blk_b", "st_q", 2).name == "b_st_e"

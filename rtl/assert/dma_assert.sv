@@ -51,17 +51,13 @@ module dma_assert #(
   input logic [NumThreads-1:0]         holds_xlat_o,
   input logic [NumThreads-1:0]         mem_done_o,
   // internals
-  input logic [NumThreads*3-1:0]       st_q,
+  input ats_pkg::dma_st_e [NumThreads-1:0] st_q,
   input logic [NumThreads-1:0]         wr_q
 );
 
   `ATS_CHECKER_COMMON
 
   localparam int unsigned PpnW = PaWidth - 12;
-  localparam logic [2:0] TIdle = 3'd0;
-  localparam logic [2:0] TXlat = 3'd2;
-  localparam logic [2:0] TMem  = 3'd3;
-  localparam logic [2:0] TMwt  = 3'd4;
 
   logic [NumThreads-1:0]      wait_q, wait_d, hold_q, hold_d, acc_q, acc_d, wr_gq, wr_gd;
   logic [NumThreads*PpnW-1:0] ppn_q, ppn_d;
@@ -76,8 +72,8 @@ module dma_assert #(
     ppn_d  = ppn_q;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       logic lk, xr;
-      logic [2:0] st;
-      st = st_q[t*3 +: 3];
+      ats_pkg::dma_st_e st;
+      st = st_q[t];
       lk = lkp_valid_o && lkp_thread_o == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t);
       obtained[t] = (lk && lkp_hit_i) || (xr && wait_q[t] && xres_cause_i == ats_pkg::FaultNone);
@@ -97,8 +93,9 @@ module dma_assert #(
       access_bad[t] = (rd_req_o[t] || wr_req_o[t]) &&
                       (!hold_q[t] || acc_q[t] || wr_req_o[t] != wr_gq[t] ||
                        mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
-      inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt) || acc_q[t] != (st == TMwt) ||
-                      wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]);
+      inv_bad[t]    = hold_q[t] != (st == ats_pkg::TMem || st == ats_pkg::TMwt) ||
+                      acc_q[t] != (st == ats_pkg::TMwt) || wait_q[t] != (st == ats_pkg::TXlat) ||
+                      (st != ats_pkg::TIdle && wr_q[t] != wr_gq[t]);
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
       env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !wr_gq[t])) || (b_valid_i[t] && !(acc_q[t] && wr_gq[t]));
       env_xres_bad[t] = xr && !wait_q[t];
