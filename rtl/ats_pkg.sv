@@ -46,6 +46,15 @@ package ats_pkg;
     TPwt  = 3'd7   // Page Request sent, waiting for its PRG Response
   } dma_st_e;
 
+  // walk slot state (ptw.sv)
+  typedef enum logic [2:0] {
+    WIdle  = 3'd0,  // free
+    WRead  = 3'd1,  // read request pending at the AXI port
+    WWait  = 3'd2,  // waiting for the read data
+    WDone  = 3'd3,  // completion pending
+    WWrite = 3'd4,  // A/D write pending at the AXI port
+    WBack  = 3'd5   // waiting for the A/D write response
+  } walk_st_e;
 
   // Page size of a translation (Translation Completion size field).
   typedef enum logic [1:0] {

@@ -56,7 +56,7 @@ module ptw_assert #(
   input logic                  b_err_i,
   input logic                  b_exok_i,
   // internals
-  input logic [NumWalks*3-1:0] st_q,
+  input ats_pkg::walk_st_e [NumWalks-1:0] st_q,
   input logic [NumWalks*3-1:0] lvl_q,
   input logic [NumWalks-1:0]   wr_q,
   input logic [NumWalks-1:0]   wrbl_q,
@@ -67,8 +67,6 @@ module ptw_assert #(
   `ATS_CHECKER_COMMON
 
   localparam int unsigned NumIds = 1 << IdW;
-  localparam logic [2:0] WIdle = 3'd0;
-  localparam logic [2:0] WDone = 3'd3;
   localparam logic [63:0] AdBits = (64'd1 << ats_pkg::PteA) | (64'd1 << ats_pkg::PteD);
 
   hs_assert #(.W(IdW + 4 + PaWidth - 12 + 3)) u_hs_xcpl (
@@ -84,7 +82,7 @@ module ptw_assert #(
     if (xcpl_valid_o && xcpl_ready_i) out_d[xcpl_id_o] = 1'b0;
     if (xreq_valid_i && xreq_ready_o) out_d[xreq_id_i] = 1'b1;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      ginv_d[s]  = (st_q[s*3 +: 3] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
+      ginv_d[s]  = (st_q[s] == ats_pkg::WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
       ins_bad[s] = pwc_ins_by[s] && (ginv_q[s] || pwc_flush_i);
     end
   end
@@ -119,7 +117,7 @@ module ptw_assert #(
                     (rd & ~wd) != '0 || wd == rd);
       dirty_bad[s] = aw_req_o[s] && aw_gnt_i[s] && wd[ats_pkg::PteD] && !rd[ats_pkg::PteD] &&
                      !(wr_q[s] && leaf);
-      wrbl_bad[s]  = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
+      wrbl_bad[s]  = st_q[s] == ats_pkg::WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
                      !gdirty_q[s];
       rty_bad[s]   = 32'(glost_q[s*CntW +: CntW]) >= AdRetries && (ar_req_o[s] || aw_req_o[s]);
       if (r_valid_i[s] && !r_err_i) begin
@@ -132,7 +130,7 @@ module ptw_assert #(
         gused_d[s]  = 1'b1;
         gdirty_d[s] = wd[ats_pkg::PteD];
       end
-      if (st_q[s*3 +: 3] == WIdle) begin
+      if (st_q[s] == ats_pkg::WIdle) begin
         glost_d[s*CntW +: CntW] = '0;
       end else if (b_valid_i[s] && !b_err_i && !b_exok_i && glost_q[s*CntW +: CntW] != {CntW{1'b1}}) begin
         glost_d[s*CntW +: CntW] = glost_q[s*CntW +: CntW] + 1'b1;
