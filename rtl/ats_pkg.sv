@@ -2,6 +2,12 @@
 //
 // Widths that depend on top-level parameters (PaWidth, NumThreads, ...) are
 // not package types; modules derive them from their own parameters.
+//
+// Per-slot state is a packed array of a package enum (`dma_st_e [NumThreads-1:0]
+// st_q`: names in the waves). Per-slot fields (ATC entries, trackers, requests)
+// stay flat vectors, not packed arrays of packed structs: Yosys 0.70 reads a
+// member of an array element in a procedural loop (`ent_q[i].pasid`) as an
+// implicitly declared wire and infers a latch when one is assigned.
 
 package ats_pkg;
 
@@ -46,6 +52,14 @@ package ats_pkg;
     TPwt  = 3'd7   // Page Request sent, waiting for its PRG Response
   } dma_st_e;
 
+  // ATC Translation Request tracker state, one tracker per DMA thread (atc.sv)
+  typedef enum logic [1:0] {
+    TFree = 2'd0,  // no request
+    TNeed = 2'd1,  // request waiting to be sent
+    TInfl = 2'd2,  // request at the walker
+    TFlt  = 2'd3   // write hit a read-only entry: fault to deliver
+  } trk_st_e;
+
   // walk slot state (ptw.sv)
   typedef enum logic [2:0] {
     WIdle  = 3'd0,  // free
@@ -72,10 +86,11 @@ package ats_pkg;
   localparam int unsigned XIdW    = 3;   // Translation Request/Completion id (one per thread)
 
   // Package functions below compare page sizes against literals (1 = Pg2M,
-  // 2 = Pg1G): Yosys 0.23 does not resolve enum items inside package
-  // functions inlined into a module. They also spell all-ones as
-  // {W{1'b1}}: Yosys 0.23 folds a call with constant arguments with '1 read
-  // as a single 1 bit.
+  // 2 = Pg1G): Yosys (0.23, still 0.70) does not resolve enum items inside
+  // package functions inlined into a module ("Failed to detect width for
+  // identifier"). They also spell all-ones as {W{1'b1}}: Yosys 0.23 folds a
+  // call with constant arguments with '1 read as a single 1 bit (0.70 folds
+  // it right; the spelled-out form stays).
 
   // x86-64 paging entry bits
   localparam int unsigned PteP  = 0;
