@@ -91,3 +91,13 @@ distclean: clean
 .PHONY: mutants
 mutants: $(STAMP)
 	@$(VPY) -m tb.mutants -j $(JOBS) --out $(BUILD)/mutants
+
+# Lockstep equivalence (tb/lockstep.py): the working tree against git revision REV
+# (or WORKTREE: a copy of rtl/), every output compared every cycle, for each parameter set
+REV        ?= HEAD
+LS_SEEDS   ?= 1-10
+LS_CYCLES  ?= 20000
+LS_PARAMS  ?= all
+.PHONY: lockstep
+lockstep: $(STAMP)
+	@$(VPY) -m tb.lockstep --rev $(REV) --seeds $(LS_SEEDS) --cycles $(LS_CYCLES) --params $(LS_PARAMS) --out $(BUILD)/lockstep

@@ -87,10 +87,6 @@ module atc #(
   localparam int unsigned IdxW  = (N > 1) ? $clog2(N) : 1;
   localparam int unsigned TreeN = 1 << IdxW;  // PLRU leaves (N rounded up)
 
-  localparam logic [1:0] TFree = 2'd0;  // no request
-  localparam logic [1:0] TNeed = 2'd1;  // request waiting to be sent
-  localparam logic [1:0] TInfl = 2'd2;  // request at the walker
-  localparam logic [1:0] TFlt  = 2'd3;  // write hit a read-only entry: fault to deliver
 
   // ---------------------------------------------------------------------------
   // entries
@@ -104,7 +100,7 @@ module atc #(
   logic [TreeN-2:0]     plru_q, plru_d;
 
   // trackers
-  logic [NumThreads*2-1:0]     tst_q, tst_d;
+  ats_pkg::trk_st_e [NumThreads-1:0] tst_q, tst_d;
   logic [NumThreads-1:0]       tpois_q, tpois_d;
   logic [NumThreads*PasidW-1:0]    tpasid_q, tpasid_d;
   logic [NumThreads*CVpnW-1:0] tvpn_q, tvpn_d;
@@ -185,7 +181,7 @@ module atc #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      iss_req[t] = tst_q[t*2 +: 2] == TNeed;
+      iss_req[t] = tst_q[t] == ats_pkg::TNeed;
     end
   end
 
@@ -243,7 +239,7 @@ module atc #(
     cpl_pasid  = '0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (xcpl_id_i == IdW'(t)) begin
-        cpl_infl   = tst_q[t*2 +: 2] == TInfl;
+        cpl_infl   = tst_q[t] == ats_pkg::TInfl;
         cpl_poison = !DbgNoPoison && (tpois_q[t] || inv_hit_trk[t]);
         cpl_vpn    = tvpn_q[t*CVpnW +: CVpnW];
         cpl_pasid  = tpasid_q[t*PasidW +: PasidW];
@@ -271,7 +267,7 @@ module atc #(
     flt_any = 1'b0;
     flt_t   = '0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (!flt_any && tst_q[t*2 +: 2] == TFlt) begin
+      if (!flt_any && tst_q[t] == ats_pkg::TFlt) begin
         flt_any = 1'b1;
         flt_t   = ThreadW'(t);
       end
@@ -388,22 +384,22 @@ module atc #(
       logic iss_t;
       iss_t = iss_fire && iss_sel == ThreadW'(t);
       if (iss_t) begin
-        tst_d[t*2 +: 2] = TInfl;
+        tst_d[t] = ats_pkg::TInfl;
       end
       // rule 1: poison requests in flight (or leaving this cycle)
-      if (inv_hit_trk[t] && (tst_q[t*2 +: 2] == TInfl || iss_t)) begin
+      if (inv_hit_trk[t] && (tst_q[t] == ats_pkg::TInfl || iss_t)) begin
         tpois_d[t] = 1'b1;
       end
       if (cpl_ok && xcpl_id_i == IdW'(t)) begin
-        tst_d[t*2 +: 2] = cpl_poison ? TNeed : TFree;
+        tst_d[t] = cpl_poison ? ats_pkg::TNeed : ats_pkg::TFree;
         tpois_d[t]      = 1'b0;
       end
       if (flt_fire && flt_t == ThreadW'(t)) begin
-        tst_d[t*2 +: 2] = TFree;
+        tst_d[t] = ats_pkg::TFree;
       end
       // a miss opens a request for the thread (its tracker is free)
       if (lkp_valid_i && !lkp_hit_o && lkp_thread_i == ThreadW'(t)) begin
-        tst_d[t*2 +: 2]          = lkp_ro_flt ? TFlt : TNeed;
+        tst_d[t]                 = lkp_ro_flt ? ats_pkg::TFlt : ats_pkg::TNeed;
         tpois_d[t]               = 1'b0;
         tpasid_d[t*PasidW +: PasidW]     = lkp_pasid_i;
         tvpn_d[t*CVpnW +: CVpnW] = lkp_vpn_i;

@@ -2,6 +2,12 @@
 //
 // Widths that depend on top-level parameters (PaWidth, NumThreads, ...) are
 // not package types; modules derive them from their own parameters.
+//
+// Per-slot state is a packed array of a package enum (`dma_st_e [NumThreads-1:0]
+// st_q`: names in the waves). Per-slot fields (ATC entries, trackers, requests)
+// stay flat vectors, not packed arrays of packed structs: Yosys 0.70 reads a
+// member of an array element in a procedural loop (`ent_q[i].pasid`) as an
+// implicitly declared wire and infers a latch when one is assigned.
 
 package ats_pkg;
 
@@ -35,6 +41,36 @@ package ats_pkg;
 
   localparam int unsigned PrgiW = 9;  // Page Request Group Index
 
+  // DMA thread state (dma.sv)
+  typedef enum logic [2:0] {
+    TIdle = 3'd0,  // free
+    TLkp  = 3'd1,  // waiting for an ATC lookup slot
+    TXlat = 3'd2,  // ATC miss, waiting for the walk
+    TMem  = 3'd3,  // translated, access waiting for the AXI port
+    TMwt  = 3'd4,  // access issued, waiting for R/B
+    TRsp  = 3'd5,  // response pending
+    TPri  = 3'd6,  // translation fault, Page Request waiting for the link
+    TPwt  = 3'd7   // Page Request sent, waiting for its PRG Response
+  } dma_st_e;
+
+  // ATC Translation Request tracker state, one tracker per DMA thread (atc.sv)
+  typedef enum logic [1:0] {
+    TFree = 2'd0,  // no request
+    TNeed = 2'd1,  // request waiting to be sent
+    TInfl = 2'd2,  // request at the walker
+    TFlt  = 2'd3   // write hit a read-only entry: fault to deliver
+  } trk_st_e;
+
+  // walk slot state (ptw.sv)
+  typedef enum logic [2:0] {
+    WIdle  = 3'd0,  // free
+    WRead  = 3'd1,  // read request pending at the AXI port
+    WWait  = 3'd2,  // waiting for the read data
+    WDone  = 3'd3,  // completion pending
+    WWrite = 3'd4,  // A/D write pending at the AXI port
+    WBack  = 3'd5   // waiting for the A/D write response
+  } walk_st_e;
+
   // Page size of a translation (Translation Completion size field).
   typedef enum logic [1:0] {
     Pg4K = 2'd0,
@@ -51,10 +87,11 @@ package ats_pkg;
   localparam int unsigned XIdW    = 3;   // Translation Request/Completion id (one per thread)
 
   // Package functions below compare page sizes against literals (1 = Pg2M,
-  // 2 = Pg1G): Yosys 0.23 does not resolve enum items inside package
-  // functions inlined into a module. They also spell all-ones as
-  // {W{1'b1}}: Yosys 0.23 folds a call with constant arguments with '1 read
-  // as a single 1 bit.
+  // 2 = Pg1G): Yosys (0.23, still 0.70) does not resolve enum items inside
+  // package functions inlined into a module ("Failed to detect width for
+  // identifier"). They also spell all-ones as {W{1'b1}}: Yosys 0.23 folds a
+  // call with constant arguments with '1 read as a single 1 bit (0.70 folds
+  // it right; the spelled-out form stays).
 
   // x86-64 paging entry bits
   localparam int unsigned PteP  = 0;

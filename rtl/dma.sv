@@ -17,14 +17,14 @@
 // With pri_en_i clear a translation fault is answered at once, as before.
 //
 // Response timeout (docs/ARCHITECTURE.md 2): a thread waits at most
-// AxiTimeout cycles in TMem (for the AXI port) and then in TMwt (for R/B);
+// AxiTimeout cycles in ats_pkg::TMem (for the AXI port) and then in ats_pkg::TMwt (for R/B);
 // then the command ends in FaultBusTimeout (PA 0, rdata 0). A request
 // withdrawn before its grant was never issued: mem_done_o pulses (it can no
 // longer land, so no drain waits for it). An issued access cannot be
 // cancelled: the thread is orphaned (orph_q) until the late response arrives
 // and is dropped. Meanwhile holds_xlat_o stays set (the access may still land
 // in memory with its translation, so an Invalidate Completion waits for it)
-// and the thread issues nothing on its AXI ID: a new command waits in TLkp
+// and the thread issues nothing on its AXI ID: a new command waits in ats_pkg::TLkp
 // before its ATC lookup, at most AxiTimeout cycles, then ends in
 // FaultBusTimeout. So a late response never reaches a newer command, and a
 // thread never holds two translations for the drain to tell apart.
@@ -102,19 +102,11 @@ module dma #(
   localparam int unsigned PpnW   = PaWidth - 12;
   localparam int unsigned PasidW = ats_pkg::PasidW;
 
-  localparam logic [2:0] TIdle = 3'd0;  // free
-  localparam logic [2:0] TLkp  = 3'd1;  // waiting for an ATC lookup slot
-  localparam logic [2:0] TXlat = 3'd2;  // ATC miss, waiting for the walk
-  localparam logic [2:0] TMem  = 3'd3;  // translated, access waiting for the AXI port
-  localparam logic [2:0] TMwt  = 3'd4;  // access issued, waiting for R/B
-  localparam logic [2:0] TRsp  = 3'd5;  // response pending
-  localparam logic [2:0] TPri  = 3'd6;  // translation fault, Page Request waiting for the link
-  localparam logic [2:0] TPwt  = 3'd7;  // Page Request sent, waiting for its PRG Response
   localparam int unsigned TmoW = $clog2(PriTimeout + 1);
   localparam int unsigned RtyW = $clog2(PriRetries + 1);
   localparam int unsigned AtmW = $clog2(AxiTimeout + 1);
 
-  logic [NumThreads*3-1:0]    st_q, st_d;
+  ats_pkg::dma_st_e [NumThreads-1:0] st_q, st_d;
   logic [NumThreads-1:0]      wr_q, wr_d;
   logic [NumThreads*PasidW-1:0]   pasid_q, pasid_d;
   logic [NumThreads*48-1:0]   va_q, va_d;       // VA[47:0] (canonical once looked up)
@@ -139,7 +131,7 @@ module dma #(
   always_comb begin
     cmd_ready_o = 1'b0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      if (cmd_thread_i == ThreadW'(t)) cmd_ready_o = st_q[t*3 +: 3] == TIdle;
+      if (cmd_thread_i == ThreadW'(t)) cmd_ready_o = st_q[t] == ats_pkg::TIdle;
     end
   end
   assign cmd_fire    = cmd_valid_i && cmd_ready_o;
@@ -161,18 +153,18 @@ module dma #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t]  = st_q[t*3 +: 3] == TLkp && !orph_q[t];
-      rsp_req[t]  = st_q[t*3 +: 3] == TRsp;
-      pr_req[t]   = st_q[t*3 +: 3] == TPri;
-      rd_req_o[t] = st_q[t*3 +: 3] == TMem && !wr_q[t];
-      wr_req_o[t] = st_q[t*3 +: 3] == TMem && wr_q[t];
+      lkp_req[t]  = st_q[t] == ats_pkg::TLkp && !orph_q[t];
+      rsp_req[t]  = st_q[t] == ats_pkg::TRsp;
+      pr_req[t]   = st_q[t] == ats_pkg::TPri;
+      rd_req_o[t] = st_q[t] == ats_pkg::TMem && !wr_q[t];
+      wr_req_o[t] = st_q[t] == ats_pkg::TMem && wr_q[t];
       mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};
       mem_wdata_o[t*64 +: 64] = wdata_q[t*64 +: 64];
     end
   end
 
   // ---------------------------------------------------------------------------
-  // ATC lookup: round robin over threads in TLkp (a lookup is always accepted)
+  // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always accepted)
   // ---------------------------------------------------------------------------
   logic               lkp_any;
   logic [ThreadW-1:0] lkp_sel;
@@ -320,8 +312,8 @@ module dma #(
       // that access's drain; nothing else is issued on the ID meanwhile)
       mem_done_o[t] = orph_q[t] && (orph_wr_q[t] ? b_valid_i[t] : r_valid_i[t]);
       orph_d[t]     = orph_q[t] && !mem_done_o[t];
-      case (st_q[t*3 +: 3])
-        TIdle: begin
+      case (st_q[t])
+        ats_pkg::TIdle: begin
           if (cmd_fire && cmd_thread_i == ThreadW'(t)) begin
             wr_d[t]             = cmd_write_i;
             pasid_d[t*PasidW +: PasidW] = cmd_pasid_i;
@@ -332,58 +324,58 @@ module dma #(
             cause_d[t*4 +: 4]   = cmd_cause;
             rdata_d[t*64 +: 64] = '0;
             rty_d[t*RtyW +: RtyW] = '0;
-            st_d[t*3 +: 3]      = (cmd_cause == ats_pkg::FaultNone) ? TLkp : TRsp;
+            st_d[t]             = (cmd_cause == ats_pkg::FaultNone) ? ats_pkg::TLkp : ats_pkg::TRsp;
           end
         end
 
-        TLkp: begin
+        ats_pkg::TLkp: begin
           if (orph_q[t] && tmo_out) begin
             // the previous command's access never answered: the ID is not free
             cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
-            st_d[t*3 +: 3]    = TRsp;
+            st_d[t]    = ats_pkg::TRsp;
           end else if (lkp_any && lkp_sel == ThreadW'(t)) begin
             if (lkp_hit_i) begin
-              st_d[t*3 +: 3]        = TMem;
+              st_d[t]               = ats_pkg::TMem;
               ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
               hit_d[t]              = 1'b1;
             end else begin
-              st_d[t*3 +: 3] = TXlat;
+              st_d[t] = ats_pkg::TXlat;
             end
           end
         end
 
-        TXlat: begin
+        ats_pkg::TXlat: begin
           if (xres_valid_i && xres_thread_i == ThreadW'(t)) begin
             cause_d[t*4 +: 4] = xres_cause_i;
             if (xres_cause_i == ats_pkg::FaultNone) begin
-              st_d[t*3 +: 3]        = TMem;
+              st_d[t]               = ats_pkg::TMem;
               ppn_d[t*PpnW +: PpnW] = xres_ppn_i;
             end else if (xres_pri && rty_q[t*RtyW +: RtyW] == RtyW'(PriRetries)) begin
               cause_d[t*4 +: 4] = ats_pkg::FaultLivelock;
-              st_d[t*3 +: 3]    = TRsp;
+              st_d[t]           = ats_pkg::TRsp;
             end else if (xres_pri) begin
-              st_d[t*3 +: 3] = TPri;
+              st_d[t] = ats_pkg::TPri;
             end else begin
-              st_d[t*3 +: 3] = TRsp;
+              st_d[t] = ats_pkg::TRsp;
             end
           end
         end
 
-        TMem: begin
-          if (mem_gnt_i[t]) st_d[t*3 +: 3] = TMwt;
+        ats_pkg::TMem: begin
+          if (mem_gnt_i[t]) st_d[t] = ats_pkg::TMwt;
           else if (tmo_out) begin
             // never granted: the access was not issued and will never land
             mem_drop[t]       = 1'b1;
             mem_done_o[t]     = 1'b1;
             cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
-            st_d[t*3 +: 3]    = TRsp;
+            st_d[t]    = ats_pkg::TRsp;
           end
         end
 
-        TMwt: begin
+        ats_pkg::TMwt: begin
           if (!wr_q[t] && r_valid_i[t]) begin
             mem_done_o[t]  = 1'b1;
-            st_d[t*3 +: 3] = TRsp;
+            st_d[t] = ats_pkg::TRsp;
             if (r_err_i) begin
               cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
             end else begin
@@ -391,58 +383,58 @@ module dma #(
             end
           end else if (wr_q[t] && b_valid_i[t]) begin
             mem_done_o[t]  = 1'b1;
-            st_d[t*3 +: 3] = TRsp;
+            st_d[t] = ats_pkg::TRsp;
             if (b_err_i) cause_d[t*4 +: 4] = ats_pkg::FaultBusData;
           end else if (tmo_out) begin
             cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
-            st_d[t*3 +: 3]    = TRsp;
+            st_d[t]    = ats_pkg::TRsp;
             orph_d[t]         = 1'b1;
             orph_wr_d[t]      = wr_q[t];
           end
         end
 
-        TPri: begin
+        ats_pkg::TPri: begin
           if (pr_fire && pr_sel == ThreadW'(t)) begin
-            st_d[t*3 +: 3]        = TPwt;
+            st_d[t]               = ats_pkg::TPwt;
             tmo_d[t*TmoW +: TmoW] = '0;
             rty_d[t*RtyW +: RtyW] = rty_q[t*RtyW +: RtyW] + 1'b1;
           end
         end
 
-        TPwt: begin
+        ats_pkg::TPwt: begin
           if (prgr_valid_i && prgr_prgi_i == ats_pkg::PrgiW'(t)) begin
             if (prgr_code_i == ats_pkg::PrgSuccess) begin
               cause_d[t*4 +: 4] = ats_pkg::FaultNone;
-              st_d[t*3 +: 3]    = TLkp;
+              st_d[t]           = ats_pkg::TLkp;
             end else begin
               cause_d[t*4 +: 4] = (prgr_code_i == ats_pkg::PrgInvalid) ? ats_pkg::FaultPrgInvalid
                                                                        : ats_pkg::FaultPrgFailure;
-              st_d[t*3 +: 3]    = TRsp;
+              st_d[t]           = ats_pkg::TRsp;
             end
           end else if (tmo_q[t*TmoW +: TmoW] == TmoW'(PriTimeout - 1)) begin
             cause_d[t*4 +: 4] = ats_pkg::FaultPriTimeout;
-            st_d[t*3 +: 3]    = TRsp;
+            st_d[t]           = ats_pkg::TRsp;
           end else begin
             tmo_d[t*TmoW +: TmoW] = tmo_q[t*TmoW +: TmoW] + 1'b1;
           end
         end
 
-        TRsp: begin
-          if (rsp_fire && rsp_sel == ThreadW'(t)) st_d[t*3 +: 3] = TIdle;
+        ats_pkg::TRsp: begin
+          if (rsp_fire && rsp_sel == ThreadW'(t)) st_d[t] = ats_pkg::TIdle;
         end
 
-        default: st_d[t*3 +: 3] = TIdle;
+        default: st_d[t] = ats_pkg::TIdle;
       endcase
     end
 
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      holds_xlat_o[t] = st_d[t*3 +: 3] == TMem || st_d[t*3 +: 3] == TMwt;
+      holds_xlat_o[t] = st_d[t] == ats_pkg::TMem || st_d[t] == ats_pkg::TMwt;
       if (orph_d[t]) holds_xlat_o[t] = 1'b1;  // a timed-out access may still land
       // the timer restarts with every state change and runs in the AXI wait states
-      if (st_d[t*3 +: 3] != st_q[t*3 +: 3]) begin
+      if (st_d[t] != st_q[t]) begin
         atmo_d[t*AtmW +: AtmW] = '0;
-      end else if (st_q[t*3 +: 3] == TMem || st_q[t*3 +: 3] == TMwt ||
-                   (st_q[t*3 +: 3] == TLkp && orph_q[t])) begin
+      end else if (st_q[t] == ats_pkg::TMem || st_q[t] == ats_pkg::TMwt ||
+                   (st_q[t] == ats_pkg::TLkp && orph_q[t])) begin
         atmo_d[t*AtmW +: AtmW] = atmo_q[t*AtmW +: AtmW] + 1'b1;
       end else begin
         atmo_d[t*AtmW +: AtmW] = atmo_q[t*AtmW +: AtmW];

@@ -40,13 +40,13 @@
 // write misses and walks again as a write (atc.sv).
 //
 // Response timeout (docs/ARCHITECTURE.md 2): a slot waits at most AxiTimeout
-// cycles in each of WRead/WWrite (for the AXI port) and WWait/WBack (for R/B);
+// cycles in each of ats_pkg::WRead/ats_pkg::WWrite (for the AXI port) and ats_pkg::WWait/ats_pkg::WBack (for R/B);
 // then the walk completes with FaultBusTimeout. A request withdrawn before its
 // grant was never issued. An issued one cannot be cancelled: the slot is
 // marked orphaned (orph_r_q / orph_b_q) until the late response arrives and
 // is dropped. An orphaned slot issues nothing on its AXI ID meanwhile, so a
 // late response can never be taken as the answer to a newer request; a walk
-// given to it (only when no clean slot is idle) waits in WRead, bounded by
+// given to it (only when no clean slot is idle) waits in ats_pkg::WRead, bounded by
 // the same timeout.
 
 module ptw #(
@@ -107,17 +107,11 @@ module ptw #(
   localparam int unsigned RtyW  = $clog2(AdRetries + 1);
   localparam int unsigned TmoW  = $clog2(AxiTimeout + 1);
 
-  localparam logic [2:0] WIdle  = 3'd0;  // free
-  localparam logic [2:0] WRead  = 3'd1;  // read request pending at the AXI port
-  localparam logic [2:0] WWait  = 3'd2;  // waiting for the read data
-  localparam logic [2:0] WDone  = 3'd3;  // completion pending
-  localparam logic [2:0] WWrite = 3'd4;  // A/D write pending at the AXI port
-  localparam logic [2:0] WBack  = 3'd5;  // waiting for the A/D write response
 
   // ---------------------------------------------------------------------------
   // walk slot state (flat vectors, slot s at [s*W +: W])
   // ---------------------------------------------------------------------------
-  logic [NumWalks*3-1:0]     st_q, st_d;
+  ats_pkg::walk_st_e [NumWalks-1:0] st_q, st_d;
   logic [NumWalks*IdW-1:0]   id_q, id_d;
   logic [NumWalks*PasidW-1:0]    pasid_q, pasid_d;
   logic [NumWalks*CVpnW-1:0] vpn_q, vpn_d;
@@ -180,9 +174,9 @@ module ptw #(
       end else begin
         ar_addr_o[s*PaWidth +: PaWidth] = {base_q[s*PpnW +: PpnW], idx, 3'b000};
       end
-      ar_req_o[s]  = (st_q[s*3 +: 3] == WRead) && !orph_r_q[s] && !orph_b_q[s];
+      ar_req_o[s]  = (st_q[s] == ats_pkg::WRead) && !orph_r_q[s] && !orph_b_q[s];
       ar_lock_o[s] = (lvl != 3'd0);
-      aw_req_o[s]  = (st_q[s*3 +: 3] == WWrite) && !orph_r_q[s] && !orph_b_q[s];
+      aw_req_o[s]  = (st_q[s] == ats_pkg::WWrite) && !orph_r_q[s] && !orph_b_q[s];
     end
   end
 
@@ -194,13 +188,13 @@ module ptw #(
     alloc_any = 1'b0;
     alloc_sel = '0;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      if (!alloc_any && st_q[s*3 +: 3] == WIdle && !orph_r_q[s] && !orph_b_q[s]) begin
+      if (!alloc_any && st_q[s] == ats_pkg::WIdle && !orph_r_q[s] && !orph_b_q[s]) begin
         alloc_any = 1'b1;
         alloc_sel = SlotW'(s);
       end
     end
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      if (!alloc_any && st_q[s*3 +: 3] == WIdle) begin
+      if (!alloc_any && st_q[s] == ats_pkg::WIdle) begin
         alloc_any = 1'b1;
         alloc_sel = SlotW'(s);
       end
@@ -211,7 +205,7 @@ module ptw #(
   // fixed priority: lowest slot first
   always_comb begin
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      cpl_req[s] = st_q[s*3 +: 3] == WDone;
+      cpl_req[s] = st_q[s] == ats_pkg::WDone;
     end
   end
 
@@ -261,7 +255,7 @@ module ptw #(
 
     for (int unsigned s = 0; s < NumWalks; s++) begin
       // current slot
-      logic [2:0]       st;
+      ats_pkg::walk_st_e st;
       logic [PasidW-1:0] pasid;
       logic [CVpnW-1:0] vpn;
       logic             wr;
@@ -271,7 +265,7 @@ module ptw #(
       logic             usr;
       logic [RtyW-1:0]  rty;
       // next slot
-      logic [2:0]       st_n;
+      ats_pkg::walk_st_e st_n;
       logic [IdW-1:0]   id_n;
       logic [PasidW-1:0] pasid_n;
       logic [CVpnW-1:0] vpn_n;
@@ -297,7 +291,7 @@ module ptw #(
       logic             leaf;
       logic             upd;
 
-      st      = st_q[s*3 +: 3];
+      st      = st_q[s];
       pasid   = pasid_q[s*PasidW +: PasidW];
       vpn     = vpn_q[s*CVpnW +: CVpnW];
       wr      = wr_q[s];
@@ -314,7 +308,7 @@ module ptw #(
       wr_n    = wr;
       lvl_n   = lvl;
       base_n  = base_q[s*PpnW +: PpnW];
-      inval_n = inval | (pwc_flush_i && st != WIdle);
+      inval_n = inval | (pwc_flush_i && st != ats_pkg::WIdle);
       cause_n = cause_q[s*4 +: 4];
       ppn_n   = ppn_q[s*PpnW +: PpnW];
       size_n  = size_q[s*2 +: 2];
@@ -329,9 +323,9 @@ module ptw #(
       orph_b_n = orph_b_q[s] && !b_valid_i[s];
 
       // the entry is the read data, or (after an EXOKAY write) the value written
-      take = (st == WWait && r_valid_i[s] && !r_err_i) ||
-             (st == WBack && b_valid_i[s] && !b_err_i && b_exok_i);
-      e    = (st == WBack) ? ent_q[s*64 +: 64] : r_data_i;
+      take = (st == ats_pkg::WWait && r_valid_i[s] && !r_err_i) ||
+             (st == ats_pkg::WBack && b_valid_i[s] && !b_err_i && b_exok_i);
+      e    = (st == ats_pkg::WBack) ? ent_q[s*64 +: 64] : r_data_i;
       rsvd = |(e & HiRsvd);
       if (lvl == 3'd1 && e[ats_pkg::PtePs]) rsvd = 1'b1;
       if (lvl == 3'd2 && e[ats_pkg::PtePs] && (|e[29:13])) rsvd = 1'b1;
@@ -343,7 +337,7 @@ module ptw #(
       upd  = e_ad != e;
 
       case (st)
-        WIdle: begin
+        ats_pkg::WIdle: begin
           if (xreq_valid_i && alloc_any && alloc_sel == SlotW'(s)) begin
             id_n    = xreq_id_i;
             pasid_n = xreq_pasid_i;
@@ -354,9 +348,9 @@ module ptw #(
             usr_n   = 1'b1;
             rty_n   = '0;
             cause_n = ats_pkg::FaultNone;
-            st_n    = WRead;
+            st_n    = ats_pkg::WRead;
             if (!ats_pkg::vpn_canonical(xreq_vpn_i[51:CVpnW-1])) begin
-              st_n    = WDone;
+              st_n    = ats_pkg::WDone;
               cause_n = ats_pkg::FaultNoncanonical;
             end else if (pwc_hit) begin
               lvl_n  = {1'b0, pwc_hit_lvl} + 3'd1;
@@ -368,66 +362,66 @@ module ptw #(
           end
         end
 
-        WRead: begin
+        ats_pkg::WRead: begin
           if (ar_gnt_i[s]) begin
-            st_n = WWait;
+            st_n = ats_pkg::WWait;
           end else if (tmo_out) begin
             // never granted: nothing was issued
-            st_n    = WDone;
+            st_n    = ats_pkg::WDone;
             cause_n = ats_pkg::FaultBusTimeout;
           end
         end
 
-        WWait: begin
+        ats_pkg::WWait: begin
           if (r_valid_i[s] && r_err_i) begin
-            st_n    = WDone;
+            st_n    = ats_pkg::WDone;
             cause_n = ats_pkg::FaultBusWalk;
           end else if (!r_valid_i[s] && tmo_out) begin
-            st_n     = WDone;
+            st_n     = ats_pkg::WDone;
             cause_n  = ats_pkg::FaultBusTimeout;
             orph_r_n = 1'b1;
           end
         end
 
-        WWrite: begin
+        ats_pkg::WWrite: begin
           if (aw_gnt_i[s]) begin
-            st_n = WBack;
+            st_n = ats_pkg::WBack;
           end else if (tmo_out) begin
-            st_n    = WDone;
+            st_n    = ats_pkg::WDone;
             cause_n = ats_pkg::FaultBusTimeout;
           end
         end
 
-        WBack: begin
+        ats_pkg::WBack: begin
           if (!b_valid_i[s] && tmo_out) begin
-            st_n     = WDone;
+            st_n     = ats_pkg::WDone;
             cause_n  = ats_pkg::FaultBusTimeout;
             orph_b_n = 1'b1;
           end else if (b_valid_i[s]) begin
             if (b_err_i) begin
-              st_n    = WDone;
+              st_n    = ats_pkg::WDone;
               cause_n = ats_pkg::FaultBusWalk;
             end else if (!b_exok_i) begin
               // reservation lost: read the entry again, a bounded number of times
               if (32'(rty) + 1 >= AdRetries) begin
-                st_n    = WDone;
+                st_n    = ats_pkg::WDone;
                 cause_n = ats_pkg::FaultAdUpdate;
               end else begin
-                st_n  = WRead;
+                st_n  = ats_pkg::WRead;
                 rty_n = rty + 1'b1;
               end
             end
           end
         end
 
-        WDone: begin
+        ats_pkg::WDone: begin
           if (xcpl_ready_i && cpl_any && cpl_sel == SlotW'(s)) begin
-            st_n = WIdle;
+            st_n = ats_pkg::WIdle;
           end
         end
 
         default: begin
-          st_n = WIdle;
+          st_n = ats_pkg::WIdle;
         end
       endcase
 
@@ -435,10 +429,10 @@ module ptw #(
         if (lvl == 3'd0) begin
           // PASID table entry: bit 0 present, [PaWidth-1:12] PML4 base
           if (!e[ats_pkg::PteP]) begin
-            st_n    = WDone;
+            st_n    = ats_pkg::WDone;
             cause_n = ats_pkg::FaultPasid;
           end else begin
-            st_n   = WRead;
+            st_n   = ats_pkg::WRead;
             lvl_n  = 3'd1;
             base_n = e[PaWidth-1:12];
             if (!inval && !pwc_flush_i) begin
@@ -452,29 +446,29 @@ module ptw #(
             end
           end
         end else if (!e[ats_pkg::PteP]) begin
-          st_n    = WDone;
+          st_n    = ats_pkg::WDone;
           cause_n = ats_pkg::FaultNotPresent;
         end else if (rsvd) begin
-          st_n    = WDone;
+          st_n    = ats_pkg::WDone;
           cause_n = ats_pkg::FaultReserved;
         end else if ((!e[ats_pkg::PteUs] && (leaf || !pwc_keep_sup_i)) || (leaf && !usr)) begin
           // U/S: at every entry, or (pwc_keep_sup_i) at the leaf for the whole path
-          st_n    = WDone;
+          st_n    = ats_pkg::WDone;
           cause_n = ats_pkg::FaultSupervisor;
         end else if (wr && !e[ats_pkg::PteRw]) begin
-          st_n    = WDone;
+          st_n    = ats_pkg::WDone;
           cause_n = ats_pkg::FaultWriteProtect;
         end else if (upd) begin
           // only a read answered EXOKAY holds a reservation the write can rely on
-          if (st == WWait && r_exok_i) begin
-            st_n  = WWrite;
+          if (st == ats_pkg::WWait && r_exok_i) begin
+            st_n  = ats_pkg::WWrite;
             ent_n = e_ad;
           end else begin
-            st_n    = WDone;
+            st_n    = ats_pkg::WDone;
             cause_n = ats_pkg::FaultAdUpdate;
           end
         end else if (leaf) begin
-          st_n    = WDone;
+          st_n    = ats_pkg::WDone;
           cause_n = ats_pkg::FaultNone;
           wrbl_n  = wrbl & e[ats_pkg::PteRw] & e[ats_pkg::PteD];
           ppn_n   = e[PaWidth-1:12];
@@ -487,7 +481,7 @@ module ptw #(
             size_n     = ats_pkg::Pg2M;
           end
         end else begin
-          st_n   = WRead;
+          st_n   = ats_pkg::WRead;
           lvl_n  = lvl + 3'd1;
           base_n = e[PaWidth-1:12];
           wrbl_n = wrbl & e[ats_pkg::PteRw];
@@ -514,13 +508,13 @@ module ptw #(
       // the timer restarts with every state change and runs in the AXI wait states
       if (st_n != st) begin
         tmo_d[s*TmoW +: TmoW] = '0;
-      end else if (st == WRead || st == WWait || st == WWrite || st == WBack) begin
+      end else if (st == ats_pkg::WRead || st == ats_pkg::WWait || st == ats_pkg::WWrite || st == ats_pkg::WBack) begin
         tmo_d[s*TmoW +: TmoW] = tmo_q[s*TmoW +: TmoW] + 1'b1;
       end else begin
         tmo_d[s*TmoW +: TmoW] = tmo_q[s*TmoW +: TmoW];
       end
 
-      st_d[s*3 +: 3]           = st_n;
+      st_d[s]           = st_n;
       orph_r_d[s]              = orph_r_n;
       orph_b_d[s]              = orph_b_n;
       id_d[s*IdW +: IdW]       = id_n;

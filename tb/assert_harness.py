@@ -32,14 +32,15 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
 TOP = "assert_harness"
 
 
-def _ports(module: str) -> list[tuple[str, str]]:
-    """(width text, name) of every input of a checker, in order."""
+def _ports(module: str) -> list[tuple[str, str, str]]:
+    """(type, width text, name) of every input of a checker, in order; the type is `logic`
+    or a package type (`ats_pkg::dma_st_e [NumThreads-1:0] st_q`: a packed array of an enum)."""
     text = (toolchain.ASSERT_DIR / f"{module}.sv").read_text()
     head = text[text.index(f"module {module}"):]
     head = head[:head.index(");")]
     head = head[head.index(") (") + 3:] if ") (" in head else head
-    return [(m.group(1) or "", m.group(2))
-            for m in re.finditer(r"input\s+logic\s*(\[[^\]]*\])?\s*(\w+)", head)]
+    return [(m.group(1), m.group(2) or "", m.group(3))
+            for m in re.finditer(r"input\s+(logic|\w+::\w+)\s*(\[[^\]]*\])?\s*(\w+)", head)]
 
 
 def _width(width: str, params: dict[str, int]) -> str:
@@ -57,10 +58,10 @@ def harness() -> Path:
         if mod == "top_assert":
             full.setdefault("ThreadW", max(1, (params["NumThreads"] - 1).bit_length()))
         conns = []
-        for w, name in _ports(mod):
+        for typ, w, name in _ports(mod):
             if name in ("clk_i", "rst_ni"):
                 continue
-            lines.append(f"  logic {_width(w, full)} {pre}_{name};")
+            lines.append(f"  {typ} {_width(w, full)} {pre}_{name};")
             conns.append(f".{name}({pre}_{name})")
         ps = ", ".join(f".{k}({v})" for k, v in params.items())
         lines.append(f"  {mod} #({ps}) u_{pre} (.clk_i, .rst_ni, {', '.join(conns)});")

@@ -158,6 +158,12 @@ def _slot_traces(path: str, width: int, info: rtlinfo.RtlInfo | None, slots: dic
         out = []
         for k in range(n):
             alias = f"{inst}.{label}{k}.{name}"
+            if decl.array:  # one dumped variable per element, named `<name>.[k]`
+                elem = trace_name(f"{path}.[{k}]", w)
+                flags = TR_DEC if flt is not None else TR_BIN if w == 1 else TR_HEX
+                flags |= TR_RJUSTIFY | (TR_FTRANSLATED if flt is not None else 0)
+                out.append((k, Trace(flags, f"+{{{alias}}} {elem}", flt)))
+                continue
             # bit k*w+j of name[width-1:0] is GTKWave's expansion index width-1-(k*w+j); MSB first
             bits = " ".join(f"({width - 1 - (k * w + j)}){full}" for j in reversed(range(w)))
             if w == 1:

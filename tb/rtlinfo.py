@@ -34,6 +34,9 @@ class StateSet:
     values: list[tuple[int, str]]  # (value, name) in source order
     module: str | None             # None: a package enum, usable in every module
     signals: set[str] = field(default_factory=set)  # base names (no _q/_d/_n/_i/_o) it is used with
+    # package enums: the signals it is used with, per module (two state enums of one width,
+    # e.g. the DMA thread and the walk slot state, both used with `st`, stay apart)
+    module_signals: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,6 +44,9 @@ class SlotDecl:
     count: str        # parameter naming the number of slots (after localparam aliases)
     width: str        # bits per slot: a number or a parameter name
     names: list[str]
+    # a packed array of a typedef (`ats_pkg::dma_st_e [NumThreads-1:0] st_q`): Verilator's
+    # --trace-structs dumps one variable per element (`st_q.[k]`), not one vector
+    array: bool = False
 
 
 @dataclass
@@ -64,6 +70,10 @@ class RtlInfo:
         b = base_name(signal)
         for s in self.states:
             if s.module is not None and s.module == module and b in s.signals and s.width == slot_width:
+                return s
+        for s in self.states:
+            if s.module is None and s.width == slot_width and module is not None and \
+                    b in s.module_signals.get(module, set()):
                 return s
         for s in self.states:
             if s.module is None and s.width == slot_width and any(b == u or b.endswith("_" + u) for u in s.signals):
@@ -124,8 +134,9 @@ def parse(rtl: Path = RTL) -> RtlInfo:
                 values.append((v, nm))
                 nxt = v + 1
             names = [n for _, n in values]
-            users = set().union(*(_users(src, names, f"{pkg}::") for src in modules.values()))
-            states.append(StateSet(tname, width, values, None, users))
+            by_mod = {mod: _users(src, names, f"{pkg}::") for mod, src in modules.items()}
+            users = set().union(*by_mod.values())
+            states.append(StateSet(tname, width, values, None, users, {m: u for m, u in by_mod.items() if u}))
 
     instances: dict[str, dict[str, str]] = {}
     slots: dict[str, dict[str, SlotDecl]] = {}
@@ -170,7 +181,7 @@ def parse(rtl: Path = RTL) -> RtlInfo:
             typ, cnt = m.group(1).split("::")[-1], alias.get(m.group(2), m.group(2))
             names = [n.strip() for n in m.group(3).split(",") if n.strip() not in _KEYWORDS]
             if typ in enum_w:  # a packed array of a package enum: one enum per slot
-                decls.update({n: SlotDecl(cnt, str(enum_w[typ]), names) for n in names})
+                decls.update({n: SlotDecl(cnt, str(enum_w[typ]), names, array=True) for n in names})
             elif cnt in counts and typ in _KEYWORDS:  # one bit per slot
                 decls.update({n: SlotDecl(cnt, "1", names) for n in names if n not in decls})
         slots[mod] = decls

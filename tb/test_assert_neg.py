@@ -35,7 +35,7 @@ class H:
     def __init__(self, dut):
         self.dut = dut
         self.log = Path(cocotb.plusargs["ats_assert_log"])
-        self.names = [f"{pre}_{n}" for pre, (mod, _) in INSTANCES.items() for _, n in _ports(mod)
+        self.names = [f"{pre}_{n}" for pre, (mod, _) in INSTANCES.items() for _, _, n in _ports(mod)
                       if n not in ("clk_i", "rst_ni")]
 
     async def cyc(self, n: int = 1, **values: int) -> None:

@@ -232,15 +232,19 @@ def test_checks_fire_on_a_bad_save_file(run, dump):
     shifted.markers = [m + 40 * 10000 for m in shifted.markers]
     with pytest.raises(AssertionError, match="no marker in"):
         check_markers(shifted, dump, violating_reads(run["summary"], run["trace"]))
-    broken = text.replace("u_ptw.st_q[", "u_ptw.st_qq[", 1).replace("(0)cosim_top", "(999)cosim_top", 1)
+    broken = text.replace("u_ptw.lvl_q[", "u_ptw.lvl_qq[", 1).replace("(0)cosim_top", "(999)cosim_top", 1)
     bad = check_names(parse_gtkw(broken), dump)
-    assert any("st_qq" in b for b in bad) and any(b.startswith("(999)") for b in bad), bad
+    assert any("lvl_qq" in b for b in bad) and any(b.startswith("(999)") for b in bad), bad
 
 
-def _rtl_names(module_file: str, prefix: str) -> list[str]:
-    """State localparam names as written in the RTL source (a plain grep, not tb.rtlinfo)."""
-    src = (ROOT / "rtl" / module_file).read_text()
-    return re.findall(rf"localparam\s+logic\s*\[[^\]]*\]\s*({prefix}\w+)\s*=", src)
+
+def _rtl_names(enum_type: str) -> list[str]:
+    """State names of a package enum as written in rtl/ats_pkg.sv (a plain grep, not tb.rtlinfo)."""
+    src = (ROOT / "rtl" / "ats_pkg.sv").read_text()
+    body = re.search(rf"typedef\s+enum\s+logic\s*\[[^\]]*\]\s*\{{([^}}]*)\}}\s*{enum_type}\s*;", src)
+    assert body, f"no enum {enum_type} in rtl/ats_pkg.sv"
+    return re.findall(r"^\s*(\w+)\s*=", body.group(1), re.M)
+
 
 
 def test_state_names_come_from_the_rtl_through_filter_files(run):
@@ -252,12 +256,12 @@ def test_state_names_come_from_the_rtl_through_filter_files(run):
         assert t["flags"] & 0x2000 and t["filter"], t
         text = Path(t["filter"]).read_text()
         assert Path(t["filter"]).parent == run["gtkw"].parent
-        for name in _rtl_names("ptw.sv", "W"):
+        for name in _rtl_names("walk_st_e"):
             assert re.search(rf"^\d+ {name}$", text, re.M), (name, text)
     # the DMA thread state
     t = by_alias["dma.thread0.st_q"]
     text = Path(t["filter"]).read_text()
-    names = _rtl_names("dma.sv", "T")
+    names = _rtl_names("dma_st_e")
     assert len(names) >= 5 and all(re.search(rf"^\d+ {n}$", text, re.M) for n in names), text
     # fault causes: the package enum
     pkg = (ROOT / "rtl" / "ats_pkg.sv").read_text()
@@ -272,7 +276,7 @@ def test_per_slot_vectors_are_split_into_one_trace_per_slot(run, dump):
     g = parse_gtkw(run["gtkw"].read_text())
     by_alias = {t["alias"]: t for t in g.traces if t["alias"]}
     declared = dump.declared()
-    for sig, per in (("lvl_q", 3), ("st_q", 3), ("ar_addr_o", None)):
+    for sig, per in (("lvl_q", 3), ("ar_addr_o", None)):
         full = next(n for n in declared if n.startswith(f"cosim_top.u_dut.u_ptw.{sig}["))
         width = declared[full]
         per = per or width // 2
@@ -285,6 +289,13 @@ def test_per_slot_vectors_are_split_into_one_trace_per_slot(run, dump):
             assert bits == [width - 1 - (k * per + j) for j in reversed(range(per))], (sig, k, bits)
             seen.update(bits)
         assert seen == set(range(width))
+    # state arrays of a package enum: one dumped variable per slot, named by the enum in the dump
+    for scope, label, n in (("u_ptw", "ptw.walk", 2), ("u_dma", "dma.thread", 8)):
+        for k in range(n):
+            t = by_alias[f"{label}{k}.st_q"]
+            full = f"cosim_top.u_dut.{scope}.st_q.[{k}][2:0]"
+            assert t["names"] == [(None, full)] and full in declared, (t, k)
+            assert dump.vars[full[:-len("[2:0]")]].enum_type is not None
 
 
 def test_filters_follow_the_rtl_source(tmp_path):
@@ -295,11 +306,9 @@ def test_filters_follow_the_rtl_source(tmp_path):
     rtl = tmp_path / "rtl"
     rtl.mkdir()
     for f in (ROOT / "rtl").glob("*.sv"):
-        text = f.read_text()
-        (rtl / f.name).write_text(text.replace("WDone", "WFinished") if f.name == "ptw.sv" else text)
+        (rtl / f.name).write_text(f.read_text().replace("WDone", "WFinished"))
     files = write_filters(parse(rtl), tmp_path)
-    ptw = next(p for n, p in files.items() if n.startswith("ptw."))
-    text = ptw.read_text()
+    text = files["walk_st_e"].read_text()
     assert re.search(r"^3 WFinished$", text, re.M) and "WDone" not in text, text
     assert "st" in text.splitlines()[0]  # the comment names the signals the set is used with
 
@@ -358,4 +367,26 @@ def test_rtl_reader_handles_enum_typed_slot_arrays(tmp_path):
     st = {t["alias"]: t for t in g.traces if t["alias"] and t["alias"].endswith("st_q")}
     assert sorted(st) == ["blk.slot0.st_q", "blk.slot1.st_q", "blk.slot2.st_q"], sorted(st)
     assert all(t["flags"] & TR_FTRANSLATED and "SBusy" in Path(t["filter"]).read_text() for t in st.values())
-    assert [b for b, _ in st["blk.slot2.st_q"]["names"]] == [0, 1]  # bits [5:4] of st_q[5:0]
+    # Verilator's --trace-structs dumps a packed array of an enum as one variable per element
+    assert st["blk.slot2.st_q"]["names"] == [(None, "cosim_top.u_dut.u_blk.st_q.[2][1:0]")]
+
+
+def test_rtl_reader_keeps_two_state_enums_of_one_width_apart(tmp_path):
+    """Two package enums of one width, each used with `st_q` in its own module, name each module's states."""
+    from tb.rtlinfo import parse
+
+    rtl = tmp_path / "rtl"
+    rtl.mkdir()
+    (rtl / "ats_pkg.sv").write_text("package ats_pkg;\n"
+                                    "  typedef enum logic [1:0] {\n    AIdle = 2'd0,\n    ABusy = 2'd1\n  } a_st_e;\n"
+                                    "  typedef enum logic [1:0] {\n    BIdle = 2'd0,\n    BBusy = 2'd1\n  } b_st_e;\n"
+                                    "endpackage\n")
+    for mod, enum, item in (("blk_a", "a_st_e", "ABusy"), ("blk_b", "b_st_e", "BBusy")):
+        (rtl / f"{mod}.sv").write_text(
+            f"module {mod} #(parameter int unsigned N = 2) (input logic clk_i);\n"
+            f"  ats_pkg::{enum} [N-1:0] st_q;\n"
+            f"  always_ff @(posedge clk_i) if (st_q[0] == ats_pkg::{item}) st_q[0] <= ats_pkg::{item};\n"
+            "endmodule\n")
+    info = parse(rtl)
+    assert info.state_set("blk_a", "st_q", 2).name == "a_st_e"
+    assert info.state_set("blk_b", "st_q", 2).name == "b_st_e"

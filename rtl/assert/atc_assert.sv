@@ -69,7 +69,7 @@ module atc_assert #(
   input logic [AtcEntries*ats_pkg::PasidW-1:0] pasid_q,
   input logic [AtcEntries*ats_pkg::CVpnW-1:0]  vpn_q,
   input logic [AtcEntries*2-1:0]               size_q,
-  input logic [NumThreads*2-1:0]               tst_q,
+  input ats_pkg::trk_st_e [NumThreads-1:0]    tst_q,
   input logic [NumThreads-1:0]                 tpois_q,
   input logic [NumThreads*ats_pkg::PasidW-1:0] tpasid_q,
   input logic [NumThreads*ats_pkg::CVpnW-1:0]  tvpn_q
@@ -82,9 +82,6 @@ module atc_assert #(
   localparam int unsigned N      = AtcEntries;
 
   // tracker states of atc.sv
-  localparam logic [1:0] TFree = 2'd0;
-  localparam logic [1:0] TNeed = 2'd1;
-  localparam logic [1:0] TInfl = 2'd2;
 
   hs_assert #(.W(IdW + PasidW + 52 + 1)) u_hs_xreq (
     .clk_i, .rst_ni, .valid_i(xreq_valid_o), .ready_i(xreq_ready_i),
@@ -210,16 +207,16 @@ module atc_assert #(
   logic [NumThreads-1:0] inv_infl_bad, inv_req_bad, inv_pois_bad, inv_busy_bad;
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      logic [1:0] st;
+      ats_pkg::trk_st_e st;
       logic [2:0] g;
-      st = tst_q[t*2 +: 2];
+      st = tst_q[t];
       g  = ghit_q[t*3 +: 3];
-      inv_infl_bad[t] = infl_q[t] != (st == TInfl);
+      inv_infl_bad[t] = infl_q[t] != (st == ats_pkg::TInfl);
       inv_req_bad[t]  = infl_q[t] && (tpasid_q[t*PasidW +: PasidW] != gpasid_q[t*PasidW +: PasidW] ||
                                       ats_pkg::sext_vpn(tvpn_q[t*CVpnW +: CVpnW]) != gvpn_q[t*52 +: 52]);
       // poisoned iff an invalidation hit the 1 GiB region in flight; every size's hit implies it
       inv_pois_bad[t] = tpois_q[t] != (infl_q[t] && g[2]) || (g != 3'b000 && !tpois_q[t]);
-      inv_busy_bad[t] = busy_q[t] != (st != TFree);  // TFlt (3): busy, a fault to deliver
+      inv_busy_bad[t] = busy_q[t] != (st != ats_pkg::TFree);  // TFlt: busy, a fault to deliver
     end
   end
 
@@ -248,7 +245,7 @@ module atc_assert #(
       if (xres_valid_o) begin
         `ATS_ASSERT(rule1_xres_from_cpl, (cpl_in && cpl_t == xres_thread_o) ||
                     (xres_cause_o == ats_pkg::FaultWriteProtect &&
-                     tst_q[32'(xres_thread_o) * 2 +: 2] == 2'd3),
+                     tst_q[xres_thread_o] == ats_pkg::TFlt),
                     "translation result without a completion of that thread's request")
       end
       if (xres_valid_o && xres_cause_o == ats_pkg::FaultNone) begin
@@ -262,7 +259,7 @@ module atc_assert #(
                     "completion dropped although no invalidation overlapped its request")
       end
       if (xreq_valid_o) begin
-        `ATS_ASSERT(atc_xreq_waiting, 32'(xreq_id_o) < NumThreads && tst_q[32'(xreq_id_o[ThreadW-1:0]) * 2 +: 2] == TNeed,
+        `ATS_ASSERT(atc_xreq_waiting, 32'(xreq_id_o) < NumThreads && tst_q[xreq_id_o[ThreadW-1:0]] == ats_pkg::TNeed,
                     "Translation Request presented for a tracker not waiting to send one")
       end
       if (iss_fire) begin

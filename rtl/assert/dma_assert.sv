@@ -10,8 +10,8 @@
 //   awr   that access is a write (answer on B) or a read (answer on R)
 //   wr    the command is a write
 //   ppn   the translation obtained
-//   age   cycles the thread has stayed in its current AXI wait (TMem, TMwt,
-//         or TLkp while its previous access is unanswered)
+//   age   cycles the thread has stayed in its current AXI wait (ats_pkg::TMem, ats_pkg::TMwt,
+//         or ats_pkg::TLkp while its previous access is unanswered)
 //
 //   rule2_dma_holds      a thread holding a translation (including one
 //                        obtained this cycle, excluding one answered this
@@ -63,7 +63,7 @@ module dma_assert #(
   input logic [NumThreads-1:0]         holds_xlat_o,
   input logic [NumThreads-1:0]         mem_done_o,
   // internals
-  input logic [NumThreads*3-1:0]       st_q,
+  input ats_pkg::dma_st_e [NumThreads-1:0] st_q,
   input logic [NumThreads-1:0]         wr_q,
   input logic [NumThreads-1:0]         orph_q,
   input logic [NumThreads-1:0]         orph_wr_q,
@@ -73,12 +73,6 @@ module dma_assert #(
   `ATS_CHECKER_COMMON
 
   localparam int unsigned PpnW = PaWidth - 12;
-  localparam logic [2:0] TIdle = 3'd0;
-  localparam logic [2:0] TLkp  = 3'd1;
-  localparam logic [2:0] TXlat = 3'd2;
-  localparam logic [2:0] TMem  = 3'd3;
-  localparam logic [2:0] TMwt  = 3'd4;
-  localparam logic [2:0] TRsp  = 3'd5;
 
   localparam int unsigned AgeW = $clog2(AxiTimeout + 2);
 
@@ -100,9 +94,9 @@ module dma_assert #(
     age_d  = age_q;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       logic lk, xr, waiting;
-      logic [2:0] st;
+      ats_pkg::dma_st_e st;
       logic [AgeW-1:0] age;
-      st = st_q[t*3 +: 3];
+      st = st_q[t];
       lk = lkp_valid_o && lkp_thread_o == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t);
       obtained[t] = (lk && lkp_hit_i) || (xr && wait_q[t] && xres_cause_i == ats_pkg::FaultNone);
@@ -126,7 +120,7 @@ module dma_assert #(
       drop_bad[t]   = mem_drop[t] && (!(rd_req_o[t] || wr_req_o[t]) || mem_gnt_i[t]);
       reuse_bad[t]  = (rd_req_o[t] || wr_req_o[t]) && acc_q[t];
       // consecutive cycles in one AXI wait state, this one included
-      waiting = st == TMem || st == TMwt || (st == TLkp && orph_q[t]);
+      waiting = st == ats_pkg::TMem || st == ats_pkg::TMwt || (st == ats_pkg::TLkp && orph_q[t]);
       age     = (!waiting || st != pst_q[t*3 +: 3]) ? '0 : age_q[t*AgeW +: AgeW] + 1'b1;
       if (age == {AgeW{1'b1}}) age = age_q[t*AgeW +: AgeW];
       age_d[t*AgeW +: AgeW] = age;
@@ -134,11 +128,11 @@ module dma_assert #(
       access_bad[t] = (rd_req_o[t] || wr_req_o[t]) &&
                       (!hold_q[t] || wr_req_o[t] != wr_gq[t] ||
                        mem_addr_o[t*PaWidth + 12 +: PpnW] != ppn_q[t*PpnW +: PpnW]);
-      inv_bad[t]    = hold_q[t] != (st == TMem || st == TMwt || orph_q[t]) ||
-                      acc_q[t] != (st == TMwt || orph_q[t]) ||
-                      (orph_q[t] && st != TIdle && st != TLkp && st != TRsp) ||
-                      (st == TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
-                      wait_q[t] != (st == TXlat) || (st != TIdle && wr_q[t] != wr_gq[t]);
+      inv_bad[t]    = hold_q[t] != (st == ats_pkg::TMem || st == ats_pkg::TMwt || orph_q[t]) ||
+                      acc_q[t] != (st == ats_pkg::TMwt || orph_q[t]) ||
+                      (orph_q[t] && st != ats_pkg::TIdle && st != ats_pkg::TLkp && st != ats_pkg::TRsp) ||
+                      (st == ats_pkg::TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
+                      wait_q[t] != (st == ats_pkg::TXlat) || (st != ats_pkg::TIdle && wr_q[t] != wr_gq[t]);
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
       env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !awr_q[t])) || (b_valid_i[t] && !(acc_q[t] && awr_q[t]));
       env_xres_bad[t] = xr && !wait_q[t];

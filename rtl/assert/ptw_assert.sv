@@ -36,7 +36,7 @@
 //                        as the answer to a newer request (one per AXI ID)
 //   ptw_wait_own         a slot waits for R (B) only when its own read (write)
 //                        is unanswered
-//   ptw_wait_bounded     no AXI wait (WRead, WWait, WWrite, WBack) lasts more
+//   ptw_wait_bounded     no AXI wait (ats_pkg::WRead, ats_pkg::WWait, ats_pkg::WWrite, ats_pkg::WBack) lasts more
 //                        than AxiTimeout cycles
 `include "ats_assert.svh"
 
@@ -73,7 +73,7 @@ module ptw_assert #(
   input logic                  b_err_i,
   input logic                  b_exok_i,
   // internals
-  input logic [NumWalks*3-1:0] st_q,
+  input ats_pkg::walk_st_e [NumWalks-1:0] st_q,
   input logic [NumWalks*3-1:0] lvl_q,
   input logic [NumWalks-1:0]   wr_q,
   input logic [NumWalks-1:0]   wrbl_q,
@@ -89,12 +89,6 @@ module ptw_assert #(
   `ATS_CHECKER_COMMON
 
   localparam int unsigned NumIds = 1 << IdW;
-  localparam logic [2:0] WIdle = 3'd0;
-  localparam logic [2:0] WRead = 3'd1;
-  localparam logic [2:0] WWait = 3'd2;
-  localparam logic [2:0] WDone = 3'd3;
-  localparam logic [2:0] WWrite = 3'd4;
-  localparam logic [2:0] WBack = 3'd5;
   localparam logic [63:0] AdBits = (64'd1 << ats_pkg::PteA) | (64'd1 << ats_pkg::PteD);
 
   hs_assert #(.W(IdW + 4 + PaWidth - 12 + 3)) u_hs_xcpl (
@@ -111,9 +105,9 @@ module ptw_assert #(
     if (xcpl_valid_o && xcpl_ready_i) out_d[xcpl_id_o] = 1'b0;
     if (xreq_valid_i && xreq_ready_o) out_d[xreq_id_i] = 1'b1;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      ginv_d[s]  = (st_q[s*3 +: 3] == WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
+      ginv_d[s]  = (st_q[s] == ats_pkg::WIdle) ? pwc_flush_i : (ginv_q[s] || pwc_flush_i);
       ins_bad[s] = pwc_ins_by[s] && (ginv_q[s] || pwc_flush_i);
-      sup_bad[s] = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && !usr_q[s];
+      sup_bad[s] = st_q[s] == ats_pkg::WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && !usr_q[s];
     end
   end
 
@@ -147,7 +141,7 @@ module ptw_assert #(
                     (rd & ~wd) != '0 || wd == rd);
       dirty_bad[s] = aw_req_o[s] && aw_gnt_i[s] && wd[ats_pkg::PteD] && !rd[ats_pkg::PteD] &&
                      !(wr_q[s] && leaf);
-      wrbl_bad[s]  = st_q[s*3 +: 3] == WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
+      wrbl_bad[s]  = st_q[s] == ats_pkg::WDone && cause_q[s*4 +: 4] == ats_pkg::FaultNone && wrbl_q[s] &&
                      !gdirty_q[s];
       rty_bad[s]   = 32'(glost_q[s*CntW +: CntW]) >= AdRetries && (ar_req_o[s] || aw_req_o[s]);
       if (r_valid_i[s] && !orph_r_q[s] && !r_err_i) begin  // a late R of a timed-out read is dropped
@@ -160,7 +154,7 @@ module ptw_assert #(
         gused_d[s]  = 1'b1;
         gdirty_d[s] = wd[ats_pkg::PteD];
       end
-      if (st_q[s*3 +: 3] == WIdle) begin
+      if (st_q[s] == ats_pkg::WIdle) begin
         glost_d[s*CntW +: CntW] = '0;
       end else if (b_valid_i[s] && !orph_b_q[s] && !b_err_i && !b_exok_i &&
                    glost_q[s*CntW +: CntW] != {CntW{1'b1}}) begin
@@ -199,13 +193,13 @@ module ptw_assert #(
     gow_d = gow_q;
     age_d = age_q;
     for (int unsigned s = 0; s < NumWalks; s++) begin
-      logic [2:0]      st;
+      ats_pkg::walk_st_e st;
       logic            waiting;
       logic [AgeW-1:0] age;
-      st = st_q[s*3 +: 3];
+      st = st_q[s];
       reuse_bad[s] = (ar_req_o[s] && ar_gnt_i[s] && gor_q[s]) || (aw_req_o[s] && aw_gnt_i[s] && gow_q[s]);
-      own_bad[s]   = (st == WWait && !gor_q[s]) || (st == WBack && !gow_q[s]);
-      waiting = st == WRead || st == WWait || st == WWrite || st == WBack;
+      own_bad[s]   = (st == ats_pkg::WWait && !gor_q[s]) || (st == ats_pkg::WBack && !gow_q[s]);
+      waiting = st == ats_pkg::WRead || st == ats_pkg::WWait || st == ats_pkg::WWrite || st == ats_pkg::WBack;
       age     = (!waiting || st != pst_q[s*3 +: 3]) ? '0 : age_q[s*AgeW +: AgeW] + 1'b1;
       if (age == {AgeW{1'b1}}) age = age_q[s*AgeW +: AgeW];
       age_d[s*AgeW +: AgeW] = age;
