@@ -268,9 +268,11 @@ async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=
         fails = res.failures
         t1 = time.perf_counter()
         bins = coverage.collect(res.trace, pol)
-        cov_seconds += time.perf_counter() - t1
+        t_cov = time.perf_counter() - t1
+        cov_seconds += t_cov
         out.append({
             "bins": len(bins), "bin_list": sorted(coverage.bin_key(b) for b in bins), "directed": directed,
+            "coverage_seconds": round(t_cov, 6),
             "seed": seed, "policy": pol, "failed": sorted({v.rule for v in fails}),
             "messages": [v.message for v in fails][:3], "scoreboard": o["scoreboard"],
             "stats": o["stats"], "cycles": o["cycles"], "sim_seconds": o["seconds"],

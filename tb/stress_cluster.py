@@ -105,7 +105,7 @@ def rtl_lines(work: Work, seeds: list[int], server: Any) -> list[dict]:
             run = {"failed": r["failed"], "messages": r["messages"],
                    "scoreboard": (r.get("scoreboard") or {}).get("errors", [])[:3],
                    "accesses": r["stats"].get("responses", 0), "cycles": r["cycles"], "bins": r["bin_list"],
-                   "stalled": bp.get("stalled") or {},
+                   "coverage_seconds": r.get("coverage_seconds", 0.0), "stalled": bp.get("stalled") or {},
                    "axi_latency": {"n": lat.get("n"), "max": lat.get("max"), "mean": lat.get("mean")}}
         lines[r["seed"]]["runs"][r["policy"]] = run
     return [lines[s] for s in seeds]
@@ -170,7 +170,7 @@ def dask_batch(work: Work, seeds: list[int]) -> list[dict]:
                 plugin.drop()
                 raise
     for ln in lines:
-        ln["worker"] = str(w.name)
+        ln["worker"] = w.address
     return lines
 
 
