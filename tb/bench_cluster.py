@@ -1,0 +1,109 @@
+"""Stress throughput on a Dask LocalCluster against the in-process path, side by side in one run.
+
+    .venv/bin/python -m tb.bench_cluster --ref-seeds 200 --rtl-seeds 40 --out build/bench_cluster
+
+The same seeds run four ways through `tb.stress.run_stress` (shards, tally
+and all): the reference device and the RTL, each on this process's threads
+(`--in-process`, the path `make stress` took before Dask: one thread for the
+reference device, one simulator per thread for the RTL) and on a fresh
+LocalCluster (one worker process per core, one simulator per worker).
+Printed per way: seeds/s, wall time, start-up (cluster and workers) and the
+time to the first result (which includes starting the simulators); then the
+ratio LocalCluster / in-process. The Dask overhead per task is measured on
+the same cluster with empty tasks, and given per run (a run is one seed
+under one policy) at the batch size stress uses.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from model.cli import out_dir, positive_int, run_main
+from tb.stress import BATCH, open_engine, run_stress
+
+POLICIES = ["notify-inside-lock", "deferred", "secondary-with-flush"]
+
+
+def noop() -> None:
+    """An empty task: what Dask costs around a batch."""
+
+
+def task_overhead(engine, n: int = 200) -> dict:
+    """Mean wall time of an empty task on the cluster: one at a time (latency), and `n` at once (throughput)."""
+    c = engine.client
+    c.submit(noop, pure=False).result()
+    t0 = time.perf_counter()
+    for _ in range(20):
+        c.submit(noop, pure=False).result()
+    one = (time.perf_counter() - t0) / 20
+    t0 = time.perf_counter()
+    c.gather([c.submit(noop, pure=False) for _ in range(n)])
+    many = (time.perf_counter() - t0) / n
+    return {"latency_ms": round(1000 * one, 2), "per_task_ms_in_bulk": round(1000 * many, 2)}
+
+
+def one_way(device: str, kind: str, seeds: range, out: Path, jobs: int) -> dict:
+    t0 = time.monotonic()
+    eng = open_engine(kind, jobs=jobs if kind == "dask" else (1 if device == "ref" else jobs),
+                      sim_out=out / "sims")
+    try:
+        s = run_stress(seeds, POLICIES, out=out, device=device, engine=eng, quiet=True)
+        over = task_overhead(eng) if kind == "dask" else None
+    finally:
+        eng.close()
+    total = time.monotonic() - t0
+    r = s["run"]
+    return {"device": device, "engine": kind, "where": eng.where, "seeds": len(seeds),
+            "seeds_per_second": r["seeds_per_second"], "run_seconds": r["wall_seconds"],
+            "startup_seconds": round(eng.start_seconds, 2), "first_result_seconds": r["first_result_seconds"],
+            "total_seconds": round(total, 2), "end_to_end_seeds_per_second": round(len(seeds) / total, 2),
+            "violating": {p: v["violating"] for p, v in s["policies"].items()}, "task_overhead": over,
+            "problems": s["n_problems"] + s["duplicates"] + (s.get("missing") or 0)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tb.bench_cluster", description=__doc__.splitlines()[0])
+    ap.add_argument("--ref-seeds", type=positive_int, default=200)
+    ap.add_argument("--rtl-seeds", type=positive_int, default=40)
+    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                    help="LocalCluster workers, and simulators of the in-process RTL path (default: cores)")
+    ap.add_argument("--out", type=out_dir, default="build/bench_cluster")
+    a = ap.parse_args(argv)
+    res = []
+    for device, n in (("ref", a.ref_seeds), ("rtl", a.rtl_seeds)):
+        for kind in ("local", "dask"):
+            print(f"[bench] {device} {kind}: {n} seeds ...", flush=True)
+            res.append(one_way(device, kind, range(n), a.out / f"{device}_{kind}", a.jobs))
+    lines = [f"stress throughput, same seeds, {os.cpu_count()} core(s), load average "
+             f"{os.getloadavg()[0]:.1f} at the end:",
+             f"  {'device':<6} {'path':<36} {'seeds':>5} {'seeds/s':>8} {'run s':>7} {'start-up s':>10} "
+             f"{'1st result s':>12} {'end-to-end seeds/s':>18}"]
+    for r in res:
+        lines.append(f"  {r['device']:<6} {r['where']:<36} {r['seeds']:>5} {r['seeds_per_second']:>8} "
+                     f"{r['run_seconds']:>7} {r['startup_seconds']:>10} {r['first_result_seconds']:>12} "
+                     f"{r['end_to_end_seeds_per_second']:>18}")
+    ratios = {}
+    for device in ("ref", "rtl"):
+        loc, dsk = (next(r for r in res if r["device"] == device and r["engine"] == k) for k in ("local", "dask"))
+        ratios[device] = {"run": round(dsk["seeds_per_second"] / loc["seeds_per_second"], 2),
+                          "end_to_end": round(dsk["end_to_end_seeds_per_second"]
+                                              / loc["end_to_end_seeds_per_second"], 2)}
+        same = dsk["violating"] == loc["violating"]
+        lines.append(f"  {device}: LocalCluster / in-process = {ratios[device]['run']}x seeds/s while running, "
+                     f"{ratios[device]['end_to_end']}x end to end; same verdicts: {same}")
+        ov = dsk["task_overhead"]
+        runs = BATCH[device] * len(POLICIES)
+        lines.append(f"  {device}: Dask overhead per task {ov['latency_ms']} ms one at a time, "
+                     f"{ov['per_task_ms_in_bulk']} ms in bulk; per run ({BATCH[device]} seeds x "
+                     f"{len(POLICIES)} policies a task) {ov['latency_ms'] / runs:.3f} ms")
+    print("\n".join(lines))
+    (a.out / "bench_cluster.json").write_text(json.dumps({"ways": res, "ratios": ratios}, indent=1) + "\n")
+    print(f"wrote {a.out / 'bench_cluster.json'}")
+    return 1 if any(r["problems"] for r in res) else 0
+
+
+if __name__ == "__main__":
+    run_main(main)
