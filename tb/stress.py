@@ -176,6 +176,12 @@ def open_engine(kind: str = "dask", *, scheduler: str | None = None, jobs: int |
     return DaskEngine(scheduler, jobs, sim_out=sim_out, quiet=quiet)
 
 
+def batch_size(device: str, todo: int, slots: int) -> int:
+    """Seeds per task: BATCH[device], or fewer when that would leave a worker with fewer than
+    four tasks (a small run still spreads over every worker and shows progress)."""
+    return max(1, min(BATCH[device], math.ceil(todo / (4 * slots))))
+
+
 def settings(device: str, mode: str, policies: list[str], latency, reorder: bool, bp: dict | None,
              gen: dict) -> dict:
     """What the lines of a shard directory depend on (its manifest): a resume must match."""
@@ -211,14 +217,14 @@ def run_stress(seeds: Iterable[int], policies: list[str], *, out: Path | None = 
     shards.check_manifest(out, settings(device, mode, policies, latency, reorder, bp, gen))
     done = shards.done_seeds(out) if resume else shards.SeedSet()
     todo = sum(1 for s in wanted if s not in done)
-    batch = batch or BATCH[device]
     run: dict = {"engine": None, "new_seeds": 0}
     if todo:
         own = engine is None
         if own:
             n = jobs or os.cpu_count() or 1
-            engine = open_engine(engine_kind, scheduler=scheduler, jobs=min(n, math.ceil(todo / batch)),
+            engine = open_engine(engine_kind, scheduler=scheduler, jobs=min(n, todo),
                                  sim_out=out / ("workers" if engine_kind == "dask" else ""), quiet=quiet)
+        batch = batch or batch_size(device, todo, engine.slots)
         acc = [0]
 
         def count(ln: dict) -> None:
@@ -394,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             for m in modes:
                 done = shards.done_seeds(a.out / m if a.mode == "both" else a.out) if not a.fresh else None
                 if engine is None and (done is None or any(s not in done for s in seeds)):
-                    n = min(a.jobs, math.ceil(a.seeds / (a.batch or BATCH[a.device])))
+                    n = min(a.jobs, a.seeds)
                     engine = open_engine("local" if a.in_process else "dask", scheduler=a.scheduler, jobs=n,
                                          sim_out=a.out / ("workers" if not a.in_process else ""), quiet=a.quiet)
                     if not a.quiet:

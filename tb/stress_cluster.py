@@ -195,7 +195,7 @@ class DaskEngine:
         else:
             n = n_workers or os.cpu_count() or 1
             self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                        silence_logs=logging.ERROR)
+                                        silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
         self.client.register_plugin(SimulatorPlugin(str(Path(sim_out or "build/stress/workers").resolve())))
         self.start_seconds = time.monotonic() - t0
