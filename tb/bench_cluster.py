@@ -7,9 +7,12 @@ and all): the reference device and the RTL, each on this process's threads
 (`--in-process`, the path `make stress` took before Dask: one thread for the
 reference device, one simulator per thread for the RTL) and on a fresh
 LocalCluster (one worker process per core, one simulator per worker).
-Printed per way: seeds/s, wall time, start-up (cluster and workers) and the
-time to the first result (which includes starting the simulators); then the
-ratio LocalCluster / in-process. The Dask overhead per task is measured on
+Printed per way: seeds/s, wall time, start-up (cluster and workers), the
+time to the first result (which includes starting the simulators) and the
+CPU time per seed summed over every process of the run (driver, scheduler,
+nannies, workers, simulators: on a machine shared with other work the
+wall-clock figures move with the load, the CPU figures much less); then the
+ratios LocalCluster / in-process. The Dask overhead per task is measured on
 the same cluster with empty tasks, and given per run (a run is one seed
 under one policy) at the batch size stress uses.
 """
@@ -45,21 +48,41 @@ def task_overhead(engine, n: int = 200) -> dict:
     return {"latency_ms": round(1000 * one, 2), "per_task_ms_in_bulk": round(1000 * many, 2)}
 
 
+def tree_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of this process and each of its descendants (worker
+    processes, nannies, the scheduler, simulators), by pid."""
+    import psutil
+
+    me = psutil.Process()
+    out = {}
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            out[p.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
 def one_way(device: str, kind: str, seeds: range, out: Path, jobs: int) -> dict:
     t0 = time.monotonic()
     eng = open_engine(kind, jobs=jobs if kind == "dask" else (1 if device == "ref" else jobs),
                       sim_out=out / "sims")
     try:
+        c0 = tree_cpu()
         s = run_stress(seeds, POLICIES, out=out, device=device, engine=eng, quiet=True)
+        c1 = tree_cpu()  # before the simulators and workers end
         over = task_overhead(eng) if kind == "dask" else None
     finally:
         eng.close()
+    cpu = sum(v - c0.get(pid, 0.0) for pid, v in c1.items())
     total = time.monotonic() - t0
     r = s["run"]
     return {"device": device, "engine": kind, "where": eng.where, "seeds": len(seeds),
             "seeds_per_second": r["seeds_per_second"], "run_seconds": r["wall_seconds"],
             "startup_seconds": round(eng.start_seconds, 2), "first_result_seconds": r["first_result_seconds"],
-            "total_seconds": round(total, 2), "end_to_end_seeds_per_second": round(len(seeds) / total, 2),
+            "total_seconds": round(total, 2), "cpu_seconds": round(cpu, 2),
+            "cpu_ms_per_seed": round(1000 * cpu / len(seeds), 1), "end_to_end_seeds_per_second": round(len(seeds) / total, 2),
             "violating": {p: v["violating"] for p, v in s["policies"].items()}, "task_overhead": over,
             "problems": s["n_problems"] + s["duplicates"] + (s.get("missing") or 0)}
 
@@ -80,20 +103,22 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"stress throughput, same seeds, {os.cpu_count()} core(s), load average "
              f"{os.getloadavg()[0]:.1f} at the end:",
              f"  {'device':<6} {'path':<36} {'seeds':>5} {'seeds/s':>8} {'run s':>7} {'start-up s':>10} "
-             f"{'1st result s':>12} {'end-to-end seeds/s':>18}"]
+             f"{'1st result s':>12} {'end-to-end seeds/s':>18} {'CPU ms/seed':>11}"]
     for r in res:
         lines.append(f"  {r['device']:<6} {r['where']:<36} {r['seeds']:>5} {r['seeds_per_second']:>8} "
                      f"{r['run_seconds']:>7} {r['startup_seconds']:>10} {r['first_result_seconds']:>12} "
-                     f"{r['end_to_end_seeds_per_second']:>18}")
+                     f"{r['end_to_end_seeds_per_second']:>18} {r['cpu_ms_per_seed']:>11}")
     ratios = {}
     for device in ("ref", "rtl"):
         loc, dsk = (next(r for r in res if r["device"] == device and r["engine"] == k) for k in ("local", "dask"))
         ratios[device] = {"run": round(dsk["seeds_per_second"] / loc["seeds_per_second"], 2),
                           "end_to_end": round(dsk["end_to_end_seeds_per_second"]
-                                              / loc["end_to_end_seeds_per_second"], 2)}
+                                              / loc["end_to_end_seeds_per_second"], 2),
+                          "cpu_per_seed": round(dsk["cpu_ms_per_seed"] / loc["cpu_ms_per_seed"], 2)}
         same = dsk["violating"] == loc["violating"]
         lines.append(f"  {device}: LocalCluster / in-process = {ratios[device]['run']}x seeds/s while running, "
-                     f"{ratios[device]['end_to_end']}x end to end; same verdicts: {same}")
+                     f"{ratios[device]['end_to_end']}x end to end, {ratios[device]['cpu_per_seed']}x the CPU "
+                     f"per seed (all processes); same verdicts: {same}")
         ov = dsk["task_overhead"]
         runs = BATCH[device] * len(POLICIES)
         lines.append(f"  {device}: Dask overhead per task {ov['latency_ms']} ms one at a time, "

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Iterator
 from distributed import WorkerPlugin
 
 DEVICES = ("rtl", "ref")
+NO_PROFILER = {"distributed": {"worker": {"profile": {"enabled": False}}}}
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ class DaskEngine:
                  quiet: bool = True) -> None:
         import logging
 
+        import dask
         from distributed import Client, LocalCluster
 
         t0 = time.monotonic()
@@ -194,8 +196,11 @@ class DaskEngine:
             self.client = Client(scheduler, timeout="30s")
         else:
             n = n_workers or os.cpu_count() or 1
+            # no statistical profiler in the workers: it samples every thread every 10 ms,
+            # about a tenth of a worker's CPU on the reference device, for a dashboard not shown
             self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                                        silence_logs=logging.CRITICAL)
+                                        silence_logs=logging.CRITICAL,
+                                        config=dask.config.merge(dask.config.config, NO_PROFILER))
             self.client = Client(self.cluster)
         self.client.register_plugin(SimulatorPlugin(str(Path(sim_out or "build/stress/workers").resolve())))
         self.start_seconds = time.monotonic() - t0
