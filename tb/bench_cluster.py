@@ -7,9 +7,12 @@ and all): the reference device and the RTL, each on this process's threads
 (`--in-process`, the path `make stress` took before Dask: one thread for the
 reference device, one simulator per thread for the RTL) and on a fresh
 LocalCluster (one worker process per core, one simulator per worker).
-Printed per way: seeds/s, wall time, start-up (cluster and workers), the
-time to the first result (which includes starting the simulators) and the
-CPU time per seed summed over every process of the run (driver, scheduler,
+Each way first runs one seed per worker thread (the warm-up: module imports
+in the workers, one simulator start each), then the measured seeds. Printed
+per way: seeds/s and wall time of the measured seeds, the cluster's start-up
+(scheduler, nannies, workers), the warm-up, seeds/s end to end (start-up and
+warm-up included) and the CPU time per measured seed summed over every
+process of the run (driver, scheduler,
 nannies, workers, simulators: on a machine shared with other work the
 wall-clock figures move with the load, the CPU figures much less); then the
 ratios LocalCluster / in-process. The Dask overhead per task is measured on
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -69,6 +73,12 @@ def one_way(device: str, kind: str, seeds: range, out: Path, jobs: int) -> dict:
     eng = open_engine(kind, jobs=jobs if kind == "dask" else (1 if device == "ref" else jobs),
                       sim_out=out / "sims")
     try:
+        # warm-up: a one-seed batch per worker thread imports the modules and starts the simulators,
+        # so the measured run is the steady state (the warm-up is reported as start-up)
+        w0 = time.monotonic()
+        run_stress(range(10**6, 10**6 + eng.slots), POLICIES, out=out / "warmup", device=device, engine=eng,
+                   quiet=True, batch=1)
+        warm = time.monotonic() - w0
         c0 = tree_cpu()
         s = run_stress(seeds, POLICIES, out=out, device=device, engine=eng, quiet=True)
         c1 = tree_cpu()  # before the simulators and workers end
@@ -80,11 +90,25 @@ def one_way(device: str, kind: str, seeds: range, out: Path, jobs: int) -> dict:
     r = s["run"]
     return {"device": device, "engine": kind, "where": eng.where, "seeds": len(seeds),
             "seeds_per_second": r["seeds_per_second"], "run_seconds": r["wall_seconds"],
-            "startup_seconds": round(eng.start_seconds, 2), "first_result_seconds": r["first_result_seconds"],
+            "startup_seconds": round(eng.start_seconds, 2), "warmup_seconds": round(warm, 2),
+            "first_result_seconds": r["first_result_seconds"],
             "total_seconds": round(total, 2), "cpu_seconds": round(cpu, 2),
             "cpu_ms_per_seed": round(1000 * cpu / len(seeds), 1), "end_to_end_seeds_per_second": round(len(seeds) / total, 2),
             "violating": {p: v["violating"] for p, v in s["policies"].items()}, "task_overhead": over,
             "problems": s["n_problems"] + s["duplicates"] + (s.get("missing") or 0)}
+
+
+def median_of(runs: list[dict]) -> dict:
+    """The first run's record with each number replaced by the median over `runs`."""
+    out = dict(runs[0])
+    for k, v in runs[0].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[k] = statistics.median(r[k] for r in runs)
+    out["task_overhead"] = runs[0]["task_overhead"] and {
+        k: statistics.median(r["task_overhead"][k] for r in runs) for k in runs[0]["task_overhead"]}
+    out["problems"] = sum(r["problems"] for r in runs)
+    out["runs"] = len(runs)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,19 +118,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                     help="LocalCluster workers, and simulators of the in-process RTL path (default: cores)")
     ap.add_argument("--out", type=out_dir, default="build/bench_cluster")
+    ap.add_argument("--reps", type=positive_int, default=1,
+                    help="repetitions, in-process and LocalCluster alternating; each figure is the median")
     a = ap.parse_args(argv)
     res = []
     for device, n in (("ref", a.ref_seeds), ("rtl", a.rtl_seeds)):
+        reps: dict[str, list[dict]] = {"local": [], "dask": []}
+        for k in range(a.reps):
+            for kind in ("local", "dask") if k % 2 == 0 else ("dask", "local"):
+                print(f"[bench] {device} {kind}: {n} seeds ({k + 1}/{a.reps}) ...", flush=True)
+                reps[kind].append(one_way(device, kind, range(n), a.out / f"{device}_{kind}", a.jobs))
         for kind in ("local", "dask"):
-            print(f"[bench] {device} {kind}: {n} seeds ...", flush=True)
-            res.append(one_way(device, kind, range(n), a.out / f"{device}_{kind}", a.jobs))
+            res.append(median_of(reps[kind]))
     lines = [f"stress throughput, same seeds, {os.cpu_count()} core(s), load average "
              f"{os.getloadavg()[0]:.1f} at the end:",
-             f"  {'device':<6} {'path':<36} {'seeds':>5} {'seeds/s':>8} {'run s':>7} {'start-up s':>10} "
-             f"{'1st result s':>12} {'end-to-end seeds/s':>18} {'CPU ms/seed':>11}"]
+             f"  {'device':<6} {'path':<36} {'seeds':>5} {'seeds/s':>8} {'run s':>7} {'cluster s':>9} "
+             f"{'warm-up s':>9} {'end-to-end seeds/s':>18} {'CPU ms/seed':>11}"]
     for r in res:
         lines.append(f"  {r['device']:<6} {r['where']:<36} {r['seeds']:>5} {r['seeds_per_second']:>8} "
-                     f"{r['run_seconds']:>7} {r['startup_seconds']:>10} {r['first_result_seconds']:>12} "
+                     f"{r['run_seconds']:>7} {r['startup_seconds']:>9} {r['warmup_seconds']:>9} "
                      f"{r['end_to_end_seeds_per_second']:>18} {r['cpu_ms_per_seed']:>11}")
     ratios = {}
     for device in ("ref", "rtl"):
