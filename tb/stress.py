@@ -208,7 +208,8 @@ def run_stress(seeds: Iterable[int], policies: list[str], *, out: Path | None = 
 
     out = Path(out or "build/stress")
     mode = "directed" if directed else "random"
-    wanted = seeds if isinstance(seeds, range) else sorted(set(seeds))
+    wanted = seeds if isinstance(seeds, range) else set(seeds)  # a range stays a range: O(1) memory and lookup
+    order = wanted if isinstance(wanted, range) else sorted(wanted)
     gen = dict(gen)
     work = Work(device=device, mode=mode, policies=tuple(policies), latency=tuple(latency), reorder=reorder,
                 bp=bp if device == "rtl" else None, gen=gen, repro=replay("{seed}", "{policy}", directed, device))
@@ -216,7 +217,7 @@ def run_stress(seeds: Iterable[int], policies: list[str], *, out: Path | None = 
         shards.clear(out)
     shards.check_manifest(out, settings(device, mode, policies, latency, reorder, bp, gen))
     done = shards.done_seeds(out) if resume else shards.SeedSet()
-    todo = sum(1 for s in wanted if s not in done)
+    todo = sum(1 for s in order if s not in done)
     run: dict = {"engine": None, "new_seeds": 0}
     if todo:
         own = engine is None
@@ -235,7 +236,7 @@ def run_stress(seeds: Iterable[int], policies: list[str], *, out: Path | None = 
         label = f"stress {mode} {device}"
         try:
             with shards.ShardWriter(out) as w, SeedProgress(todo, label, quiet=quiet) as bar:
-                st = run_batches(engine, work, (s for s in wanted if s not in done), batch=batch, write=w.write,
+                st = run_batches(engine, work, (s for s in order if s not in done), batch=batch, write=w.write,
                                  progress=bar, on_line=count)
         finally:
             if own:
