@@ -69,11 +69,12 @@ history: $(STAMP)
 
 # STRESS_MODE: random | directed (coverage-directed schedules, model/director.py) | both (side by side)
 # Dask LocalCluster by default, SCHEDULER=tcp://HOST:PORT for an existing cluster; reruns resume
-# from the shards in build/stress (docs/STRESS.md)
+# from the shards in build/stress, FRESH=1 starts over (docs/STRESS.md)
 STRESS_MODE ?= both
 SCHEDULER ?=
+FRESH    ?=
 stress: $(STAMP)
-	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FRESH),--fresh)
 
 formal: $(STAMP)
 	@$(VPY) -m tb.formal --out $(BUILD)/formal

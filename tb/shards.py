@@ -162,7 +162,7 @@ def check_manifest(d: Path, settings: dict) -> None:
         for k in sorted(set(old) | set(norm)):
             if old.get(k) != norm.get(k):
                 raise ShardError(f"{m}: field {k!r}: the shards here were written with {old.get(k)!r}, this run "
-                                 f"has {norm.get(k)!r}; use another --out, or --fresh to start over")
+                                 f"has {norm.get(k)!r}; use another --out, or --fresh (make stress FRESH=1) to start over")
         return
     d.mkdir(parents=True, exist_ok=True)
     m.write_text(json.dumps(settings, indent=1, sort_keys=True, default=str) + "\n")
