@@ -6,6 +6,7 @@ inside a function counts as much as one at the top.
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -124,8 +125,13 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
     return out
 
 
+@functools.cache
+def project_graph() -> dict[str, set[str]]:
+    return import_graph(ROOT)
+
+
 def test_no_new_import_cycles():
-    new = [sorted(c) for c in cycles(import_graph(ROOT)) if c not in KNOWN_CYCLES]
+    new = [sorted(c) for c in cycles(project_graph()) if c not in KNOWN_CYCLES]
     assert not new, "import cycles among model/ and tb/ modules: " + "; ".join(" <-> ".join(c) for c in new)
 
 
@@ -146,6 +152,6 @@ def test_the_cycle_check_fires_on_a_lazy_cycle_and_a_relative_import(tmp_path):
 
 
 def test_the_stress_tools_and_the_cosim_server_do_not_import_each_other():
-    g = import_graph(ROOT)
+    g = project_graph()
     assert "tb.stress" not in g["tb.cosim_server"] and "tb.cosim_server" not in g["tb.stress"]
     assert "tb" not in {m.split(".")[0] for m in g["model.random_scenario"]}
