@@ -103,9 +103,9 @@ def median_of(runs: list[dict]) -> dict:
     out = dict(runs[0])
     for k, v in runs[0].items():
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[k] = statistics.median(r[k] for r in runs)
+            out[k] = round(statistics.median(r[k] for r in runs), 2)
     out["task_overhead"] = runs[0]["task_overhead"] and {
-        k: statistics.median(r["task_overhead"][k] for r in runs) for k in runs[0]["task_overhead"]}
+        k: round(statistics.median(r["task_overhead"][k] for r in runs), 2) for k in runs[0]["task_overhead"]}
     out["problems"] = sum(r["problems"] for r in runs)
     out["runs"] = len(runs)
     return out
