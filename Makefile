@@ -68,9 +68,13 @@ history: $(STAMP)
 	@$(VPY) -m tb.history --device both --out $(BUILD)/history
 
 # STRESS_MODE: random | directed (coverage-directed schedules, model/director.py) | both (side by side)
+# Dask LocalCluster by default, SCHEDULER=tcp://HOST:PORT for an existing cluster; reruns resume
+# from the shards in build/stress, FRESH=1 starts over (docs/STRESS.md)
 STRESS_MODE ?= both
+SCHEDULER ?=
+FRESH    ?=
 stress: $(STAMP)
-	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress
+	@$(VPY) -m tb.stress --seeds $(SEEDS) --mode $(STRESS_MODE) --out $(BUILD)/stress $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FRESH),--fresh)
 
 formal: $(STAMP)
 	@$(VPY) -m tb.formal --out $(BUILD)/formal

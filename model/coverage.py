@@ -341,6 +341,49 @@ def collect(trace: Iterable, policy: str) -> Counter[Bin]:
     return got
 
 
+def bin_key(b: Bin) -> str:
+    """A bin without its policy as one short string, `op|phase|access|outcome` (for result
+    files that group a run's bins under its policy)."""
+    return f"{b.op}|{b.phase}|{b.access}|{b.outcome}"
+
+
+def bin_of_key(key: str, policy: str) -> Bin:
+    """The inverse of `bin_key`; ValueError on anything that is not a bin of the universe."""
+    parts = key.split("|")
+    if len(parts) != 4:
+        raise ValueError(f"bin {key!r}: want op|phase|access|outcome")
+    op, ph, a, oc = parts
+    for what, v, known in (("operation", op, OPERATIONS), ("phase", ph, PHASES), ("access", a, ACCESSES),
+                           ("outcome", oc, OUTCOMES), ("policy", policy, POLICY_NAMES)):
+        if v not in known:
+            raise ValueError(f"bin {key!r}: unknown {what} {v!r}")
+    return Bin(op, ph, policy, a, oc)
+
+
+def add_hits(h: Counter[Bin]) -> None:
+    """Record `h[b]` hits of each bin, as if `sample` had been called that many times.
+
+    Merging result files of many runs needs counts, and sampling each hit
+    one by one costs a coverage recomputation per sample (millions at 10^5
+    seeds). Each bin is sampled once through cocotb-coverage (which marks it
+    covered and updates the coverage figures), then the rest of its count is
+    added to the hit tables of its cross and of the cross's three points,
+    exactly what the remaining samples would have added."""
+    from cocotb_coverage.coverage import coverage_db
+
+    fs = _samplers()
+    for b, n in h.items():
+        f = fs.get((b.policy, b.op))
+        if f is None or n <= 0:
+            continue
+        f(b)
+        if n > 1:
+            g = _group(b.policy, b.op)
+            coverage_db[f"{g}.{CROSS}"]._hits[(b.phase, b.access, b.outcome)] += n - 1  # noqa: SLF001
+            for name, v in (("phase", b.phase), ("access", b.access), ("outcome", b.outcome)):
+                coverage_db[f"{g}.{name}"]._hits[v] += n - 1  # noqa: SLF001
+
+
 def hits() -> Counter[Bin]:
     """Hits per bin collected in this process (runs that reached it)."""
     from cocotb_coverage.coverage import coverage_db

@@ -125,7 +125,7 @@ def parallel_figures(seeds: list[int], jobs: int, **gen) -> dict:
 
 def ref_figures(seeds: list[int], **gen) -> dict:
     from model.scheduler import run_scenario_sync
-    from tb.stress import random_scenario
+    from model.random_scenario import random_scenario
 
     t0 = time.perf_counter()
     acc = cyc = 0

@@ -7,8 +7,10 @@ simulated time; its return value (or the traceback of its exception) is sent
 back. The simulator is paused while waiting for a request.
 
 Handlers: `scenario` (one run through the pyuvm env, tb/env.py),
-`scenarios` (several runs, one env build), `ping` (liveness, idle cycles)
-and tb.stress's `stress_batch`.
+`scenarios` (several runs, one env build), `ping` (liveness, idle cycles),
+`walks` and `stress_batch` (the seeds of `make stress`, scenarios from
+model.random_scenario). The server needs nothing from the tools that call
+it (tb.stress, tb.bench): they name a handler and pass plain arguments.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import cocotb
 from model.scheduler import Layout
 from model.trace import Trace
 from tb.env import CosimJob, WatchedMem, run_jobs
-from tb.rtldev import CosimConfig, Ports, RtlDevice
+from tb.rtldev import BACKPRESSURE, NO_BACKPRESSURE, CosimConfig, Ports, RtlDevice
 
 
 @dataclass
@@ -227,12 +229,92 @@ async def walks(ctx: Ctx, seed: int, n_mappings: int = 60, commands: int = 400, 
             "err_pages": sorted(err_pages), "stats": dict(dev.stats), "trace": dev.trace}
 
 
-def _extra_handlers() -> None:
-    """Handlers that live with the tools using them (tb.stress, tb.rawbench)."""
-    from tb import rawbench, stress
+@handler
+async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=(2, 5), reorder: bool = True,
+                       bp: dict | None = BACKPRESSURE, keep_traces: bool = False, directed: bool = False,
+                       coverage_out: str | None = None, repro: str = "", **gen: Any) -> list[dict]:
+    """Run each seed's random scenario (model.random_scenario) under each policy (one env build
+    for the batch); summaries only, one row per (seed, policy).
 
-    HANDLERS["stress_batch"] = stress.stress_batch
-    HANDLERS["devbench_batch"] = rawbench.devbench_batch
+    Every run's race-window bins (model.coverage) are in its row (`bin_list`,
+    `op|phase|access|outcome`) and in this simulator process's coverage
+    database, exported to `coverage_out` after the batch (cumulative over the
+    process's batches). `directed`: the coverage director (model.director)
+    chooses the interleaving instead of the plain random draws. `repro`: the
+    replay command, with `{seed}` and `{policy}` filled in per run. The AXI
+    defaults are tb.stress.STRESS_AXI's."""
+    from model import coverage
+    from model.random_scenario import random_scenario
+
+    specs = []
+    for seed in seeds:
+        sc = random_scenario(seed, **gen)
+        for pol in policies:
+            specs.append((seed, pol, make_job(ctx, sc, pol, seed, mode="random", latency=latency, reorder=reorder,
+                                              axi_seed=seed, repro=repro.format(seed=seed, policy=pol), bp=bp,
+                                              directed=directed)))
+    cb0 = ctx.ports.callbacks
+    t0, c0 = time.perf_counter(), time.process_time()
+    await run_jobs([j for _, _, j in specs])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    out = []
+    cov_seconds = 0.0
+    for seed, pol, job in specs:
+        if job.error is not None:
+            out.append({"seed": seed, "policy": pol, "error": f"{type(job.error).__name__}: {job.error}"})
+            continue
+        o = job_output(ctx, job)
+        res = o["result"]
+        fails = res.failures
+        t1 = time.perf_counter()
+        bins = coverage.collect(res.trace, pol)
+        t_cov = time.perf_counter() - t1
+        cov_seconds += t_cov
+        out.append({
+            "bins": len(bins), "bin_list": sorted(coverage.bin_key(b) for b in bins), "directed": directed,
+            "coverage_seconds": round(t_cov, 6),
+            "seed": seed, "policy": pol, "failed": sorted({v.rule for v in fails}),
+            "messages": [v.message for v in fails][:3], "scoreboard": o["scoreboard"],
+            "stats": o["stats"], "cycles": o["cycles"], "sim_seconds": o["seconds"],
+            "events": len(res.trace), "trace": res.trace if keep_traces else None, "bp": job.backpressure,
+        })
+    ctx.runs += len(specs)
+    if coverage_out:
+        t1 = time.perf_counter()
+        coverage.export(coverage_out)
+        cov_seconds += time.perf_counter() - t1
+    if out:
+        out[0]["batch"] = {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0,
+                           "coverage_seconds": cov_seconds}
+    return out
+
+
+@handler
+async def devbench_batch(ctx: Ctx, texts: list[str], seeds: list[int], latency: int = 2) -> dict:
+    """`make bench`'s ceiling workload (model.bench_workload, tb.rawbench): each scenario once
+    through the pyuvm environment (scoreboard, checkers), fixed AXI latency, no back-pressure;
+    wall and CPU time around the batch, and every response for the comparison with the bare harness."""
+    from model import bench_workload as bw
+
+    jobs = [make_job(ctx, text, bw.POLICY, seed, mode="script", latency=(latency, latency), reorder=False,
+                     axi_seed=seed, bp=NO_BACKPRESSURE) for text, seed in zip(texts, seeds)]
+    cb0 = ctx.ports.callbacks
+    t0, c0 = time.perf_counter(), time.process_time()
+    await run_jobs(jobs)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    runs = []
+    for seed, job in zip(seeds, jobs):
+        if job.error is not None:
+            runs.append({"seed": seed, "error": f"{type(job.error).__name__}: {job.error}"})
+            continue
+        res = job.result
+        per: dict[int, list[tuple[int, int]]] = {}
+        for _, r in res.responses:
+            per.setdefault(r.thread, []).append((int(r.fault), r.rdata))
+        runs.append({"seed": seed, "cycles": job.device.now, "responses": per,
+                     "accesses": res.metrics["dev_commands"], "failed": sorted(res.failed_rules),
+                     "scoreboard_errors": len((job.scoreboard or {}).get("errors", []))})
+    return {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0, "runs": runs}
 
 
 def _tune_gc() -> None:
@@ -269,7 +351,6 @@ async def serve(dut):
     import copy
 
     ctx = Ctx(dut, ports, cfg, copy.copy(cfg))
-    _extra_handlers()
     _tune_gc()
     conn = Client(os.environ["COSIM_ADDR"], family="AF_UNIX", authkey=bytes.fromhex(os.environ["COSIM_AUTHKEY"]))
     try:

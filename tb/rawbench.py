@@ -8,7 +8,7 @@ reads/writes, no CPU operation) runs
 
 * through the project's path: a CosimServer (tb/cosim_server.py), each seed a
   scenario run of the pyuvm environment with the golden scoreboard on every
-  response and every checker on the trace (`devbench_batch`, the same
+  response and every checker on the trace (`tb.cosim_server.devbench_batch`, the same
   make_job / run_jobs path as stress and scenario runs); wall and CPU time
   are measured inside the simulator process around the batch, as for stress
   (tb/bench.py: stress_figures); and
@@ -46,7 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "tb" / "csrc" / "raw_bench.cpp"
 LATENCY = 2  # AXI address handshake -> response handshake, cycles: CosimConfig's default (2, 2)
 RAW_REPS = 5  # the bare harness runs the batch this many times per measurement (else it is over in ~0.1 s)
-NO_BP = {"stall": {}, "latency_tail": None}  # no back-pressure, no latency tail (CosimConfig fields)
 WATCHDOG = 50_000  # cycles without a response before the harness gives up (CosimConfig.cmd_timeout)
 
 
@@ -132,33 +131,6 @@ def run_raw(workload_file: Path, reps: int = 1, exe: Path | None = None, timeout
 
 
 # --------------------------------------------------------------------------- the project's path
-
-
-async def devbench_batch(ctx: Any, texts: list[str], seeds: list[int], latency: int = LATENCY) -> dict:
-    """In the simulator: each workload scenario once through the pyuvm environment (scoreboard,
-    checkers), fixed AXI latency, no back-pressure; wall and CPU time around the batch."""
-    from tb.cosim_server import make_job
-    from tb.env import run_jobs
-
-    jobs = [make_job(ctx, text, bw.POLICY, seed, mode="script", latency=(latency, latency), reorder=False,
-                     axi_seed=seed, bp=NO_BP) for text, seed in zip(texts, seeds)]
-    cb0 = ctx.ports.callbacks
-    t0, c0 = time.perf_counter(), time.process_time()
-    await run_jobs(jobs)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    runs = []
-    for seed, job in zip(seeds, jobs):
-        if job.error is not None:
-            runs.append({"seed": seed, "error": f"{type(job.error).__name__}: {job.error}"})
-            continue
-        res = job.result
-        per: dict[int, list[tuple[int, int]]] = {}
-        for _, r in res.responses:
-            per.setdefault(r.thread, []).append((int(r.fault), r.rdata))
-        runs.append({"seed": seed, "cycles": job.device.now, "responses": per,
-                     "accesses": res.metrics["dev_commands"], "failed": sorted(res.failed_rules),
-                     "scoreboard_errors": len((job.scoreboard or {}).get("errors", []))})
-    return {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0, "runs": runs}
 
 
 def check_responses(w: bw.Workload, got: dict[int, list[tuple[int, int]]],
@@ -292,7 +264,7 @@ def overhead(srv: Any, runs: int = 50, device_rate: float | None = None) -> dict
     work is what the run's accesses cost at the device-bound rate
     `device_rate` (accesses per CPU-second of the project's path); what is
     left is the overhead."""
-    from tb.stress import random_scenario
+    from model.random_scenario import random_scenario
 
     c0 = time.process_time()
     for s in range(runs):

@@ -123,7 +123,7 @@ def load_scenario(args: argparse.Namespace) -> tuple[Any, str]:
     from model.scenario import load
 
     if args.scenario == "random":
-        from tb.stress import random_scenario
+        from model.random_scenario import random_scenario
 
         sc = random_scenario(args.seed)
         return sc, "random" if args.mode == "auto" else args.mode

@@ -2,17 +2,33 @@
 
     .venv/bin/python -m tb.stress --seeds 200 --out build/stress          (make stress SEEDS=200)
     .venv/bin/python -m tb.stress --seeds 5 --first 40 --policy deferred  (seeds 40..44, one policy)
+    .venv/bin/python -m tb.stress --seeds 100000 --scheduler tcp://HOST:8786  (an existing Dask cluster)
+    .venv/bin/python -m tb.stress --merge --out build/stress              (summary of the shards there)
 
-Every seed generates a scenario (`random_scenario`): a few pages in states the
-catalogue's kernel paths act on (COW, zero page, file page, KSM candidates,
-plain anonymous pages), CPU threads running random operations from the
-catalogue on them plus CPU stores, and several device threads hammering the
-same pages with reads (and writes where no kernel path races with them by
-design). The seeded random scheduler (model.scheduler, mode "random")
-interleaves everything; the seed replays it exactly. Each seed runs under all
-three notifier policies on the RTL, through the pyuvm environment (golden
-scoreboard on every response, every checker on the trace), in one
-co-simulation process.
+Every seed generates a scenario (model.random_scenario): a few pages in
+states the catalogue's kernel paths act on, CPU threads running random
+operations from the catalogue, and several device threads hammering the
+same pages. The seeded random scheduler (model.scheduler, mode "random")
+interleaves everything; the seed replays it exactly. Each seed runs under
+all three notifier policies on the RTL, through the pyuvm environment
+(golden scoreboard on every response, every checker on the trace), or with
+`--device ref` on the reference device (no simulator).
+
+Where it runs (tb.stress_cluster): batches of seeds are Dask tasks on an
+embedded LocalCluster (one worker process per core by default, `--jobs`),
+or on an existing cluster (`--scheduler tcp://HOST:PORT`; docs/STRESS.md
+has dask-jobqueue for Slurm and LSF), each worker with one long-lived
+simulator. `--in-process` runs them on threads of this process instead.
+
+Results stream to JSON Lines shards under the output directory, one line
+per seed, appended as batches complete (tb.shards). Rerunning the same
+command resumes: seeds already in the shards are skipped, so an
+interrupted `make stress SEEDS=100000` continues where it stopped (`--fresh`
+starts over). The summary (stress.json), JUnit XML (junit.xml) and the
+race-window coverage (coverage.xml, table in coverage.txt; model.coverage,
+docs/COVERAGE.md) are tallied from the shards line by line
+(tb.stress_tally), at the end of every run or alone with `--merge`, so
+memory stays flat in the number of seeds.
 
 Pass criteria: zero violations (and zero scoreboard errors) under
 `notify-inside-lock` and `secondary-with-flush`; under `deferred` the
@@ -23,29 +39,27 @@ the command that replays it and the one that shows its waveform and timeline
 `--mode directed` runs the same seeds with coverage-directed schedules
 (model.director: CPU threads held in race windows the run has not hit yet,
 device accesses placed inside them); `--mode both` (what `make stress`
-runs) does both and prints the fraction of seeds exposing the deferred
-violation under each and their ratio. Every run's race-window bins
-(model.coverage) are collected in its simulator process and merged into
-coverage.xml, with the table in coverage.txt (docs/COVERAGE.md).
-
-The catalogue leaves out two races the host model treats as userspace races
-or as a separate 4.15 bug (docs/MATRIX.md: `madv_dontneed_vs_fault`,
-`ksm_merge_vs_cow`), since they fail under every policy by construction.
+runs) does both, each in its own subdirectory, and prints the fraction of
+seeds exposing the deferred violation under each and their ratio.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import os
-import random
+import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from model.cli import latency_range, nonneg_int, out_dir, positive_int, python_cmd, run_main
 from model.notifier import POLICIES
+from model.random_scenario import random_scenario
+from tb import shards
 from tb.rtldev import BACKPRESSURE, NO_BACKPRESSURE
+from tb.stress_tally import Tally, junit, write_coverage, write_summary
 
 # AXI slave settings of the stress runs (random latency per access, reordering across IDs);
 # `python -m tb.sim --scenario random --seed N` uses the same, so it replays a stress seed.
@@ -53,151 +67,9 @@ from tb.rtldev import BACKPRESSURE, NO_BACKPRESSURE
 # latency_tail), so accesses wait in front of the AXI port after their ATC lookup and
 # walks stay in flight across invalidations; seeded by the stress seed.
 STRESS_AXI = {"latency": (2, 5), "reorder": True, "bp": BACKPRESSURE}
-
-ANON = 0x1000_0000
-FILEVA = 0x2000_0000
-
-# (operation template, page states it applies to); {X} is a page label
-CATALOGUE: list[tuple[str, tuple[str, ...]]] = [
-    ("store {X}", ("cow", "zero", "present", "ro")),           # COW, write fault on the zero page, reuse
-    ("store {X}", ("cow", "zero")),                            # (weighted: the doc's case B)
-    ("load {X}", ("cow", "zero", "present", "ro")),
-    ("migrate {X}", ("present", "cow", "ro")),
-    ("ksm_write_protect_page {X}", ("present",)),
-    ("ksm_replace_page {X}", ("ro",)),
-    ("mprotect {X} 0x1000 ro", ("present",)),
-    ("try_to_unmap {X}", ("present", "ro")),
-    ("madv_free {X}", ("present",)),
-    ("ksm_replace_page_early_free {X}", ("ro",)),             # the 2017 early put_page variant
-    ("clear_soft_dirty", ("present", "cow", "zero", "ro")),   # whole mm; X only picks the row
-]
-FILE_OPS = ["__replace_page F"]
-STATES = ("cow", "cow", "zero", "present", "ro")
-
-
-def random_scenario_text(seed: int, *, pages: int = 4, cpus: int = 3, ops_per_cpu: int = 3,
-                         devs: int = 4, dev_accesses: int = 10) -> str:
-    """The scenario file text for `seed` (deterministic)."""
-    rng = random.Random(seed * 7919 + 17)
-    lines = [f"scenario stress_{seed}",
-             f"description random catalogue interleaving, seed {seed}",
-             "pasid 1", "cycles-per-step 10",
-             f"vma {ANON:#x} {ANON + 0x10000:#x} anon rw mergeable",
-             f"vma {FILEVA:#x} {FILEVA + 0x4000:#x} file ro file=text",
-             f"page F {FILEVA:#x} file"]
-    labels = []
-    states: dict[str, str] = {}
-    for i in range(pages):
-        name = f"P{i}"
-        st = rng.choice(STATES)
-        states[name] = st
-        labels.append(name)
-        lines.append(f"page {name} {ANON + 0x2000 * i:#x} {st}")
-    rows: list[list[str]] = []
-    # device threads first touch every page (cache translations), then hammer
-    row0 = []
-    for d in range(devs):
-        first = [f"read {labels[(d + j) % len(labels)]}" for j in range(min(2, len(labels)))]
-        row0.append(f"DEV-thread-{d} {{{'; '.join(first)}}}")
-    rows.append(row0)
-    row1 = []
-    busy: set[str] = set()  # pages some kernel path changes: device writes there would race by design
-    for c in range(cpus):
-        acts = []
-        for _ in range(ops_per_cpu):
-            if rng.random() < 0.12:
-                acts.append(rng.choice(FILE_OPS))
-                continue
-            x = rng.choice(labels)
-            choices = [t for t, sts in CATALOGUE if states[x] in sts]
-            t = rng.choice(choices)
-            if not t.startswith(("store", "load")):
-                busy.add(x)  # kernel paths may race each other on x; the device only reads it
-            acts.append(t.format(X=x))
-        row1.append(f"CPU-thread-{c} {{{'; '.join(acts)}}}")
-    rows.append(row1)
-    row2 = []
-    for d in range(devs):
-        acts = []
-        for _ in range(dev_accesses):
-            x = rng.choice(labels + ["F"])
-            if x != "F" and x not in busy and states[x] in ("present",) and rng.random() < 0.25:
-                acts.append(f"write {x}")
-            else:
-                acts.append(f"read {x}")
-        row2.append(f"DEV-thread-{d} {{{'; '.join(acts)}}}")
-    rows.append(row2)
-    for i, r in enumerate(rows):
-        lines.append(f"[Time {i}] " + "-" * 40)
-        lines += r
-    lines.append("expect notify-inside-lock   clean")
-    lines.append("expect secondary-with-flush clean")
-    return "\n".join(lines) + "\n"
-
-
-def random_scenario(seed: int, **kw: Any):
-    from model.scenario import parse
-
-    return parse(random_scenario_text(seed, **kw), f"<random:{seed}>")
-
-
-# --------------------------------------------------------------------------- in the simulator
-
-
-async def stress_batch(ctx, seeds: list[int], policies: list[str], latency=STRESS_AXI["latency"],
-                       reorder=STRESS_AXI["reorder"], bp: dict | None = STRESS_AXI["bp"],
-                       keep_traces: bool = False, directed: bool = False, coverage_out: str | None = None,
-                       **gen: Any) -> list[dict]:
-    """Run each seed under each policy on the RTL (one env build for the batch); summaries only.
-
-    Every run's race-window bins (model.coverage) go into this simulator
-    process's coverage database, exported to `coverage_out` after the batch
-    (cumulative over the process's batches). `directed`: the coverage
-    director (model.director) chooses the interleaving instead of the plain
-    random draws."""
-    from model import coverage
-    from tb.cosim_server import job_output, make_job
-    from tb.env import run_jobs
-
-    specs = []
-    for seed in seeds:
-        sc = random_scenario(seed, **gen)
-        for pol in policies:
-            specs.append((seed, pol, make_job(ctx, sc, pol, seed, mode="random", latency=latency, reorder=reorder,
-                                              axi_seed=seed, repro=replay(seed, pol, directed), bp=bp,
-                                              directed=directed)))
-    cb0 = ctx.ports.callbacks
-    t0, c0 = time.perf_counter(), time.process_time()
-    await run_jobs([j for _, _, j in specs])
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    out = []
-    cov_seconds = 0.0
-    for seed, pol, job in specs:
-        if job.error is not None:
-            out.append({"seed": seed, "policy": pol, "error": f"{type(job.error).__name__}: {job.error}"})
-            continue
-        o = job_output(ctx, job)
-        res = o["result"]
-        fails = res.failures
-        t1 = time.perf_counter()
-        bins = coverage.collect(res.trace, pol)
-        cov_seconds += time.perf_counter() - t1
-        out.append({
-            "bins": len(bins), "directed": directed,
-            "seed": seed, "policy": pol, "failed": sorted({v.rule for v in fails}),
-            "messages": [v.message for v in fails][:3], "scoreboard": o["scoreboard"],
-            "stats": o["stats"], "cycles": o["cycles"], "sim_seconds": o["seconds"],
-            "events": len(res.trace), "trace": res.trace if keep_traces else None, "bp": job.backpressure,
-        })
-    if coverage_out:
-        t1 = time.perf_counter()
-        coverage.export(coverage_out)
-        cov_seconds += time.perf_counter() - t1
-    if out:
-        out[0]["batch"] = {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0,
-                           "coverage_seconds": cov_seconds}
-    return out
-
+ROOT = Path(__file__).resolve().parent.parent
+BATCH = {"rtl": 25, "ref": 50}  # seeds per task: long enough to hide the task's overhead, short for progress
+MODES = ("random", "directed")
 
 # --------------------------------------------------------------------------- on the reference device
 
@@ -279,10 +151,12 @@ def ref_ceiling(seeds: list[int], tries: int, policy: str = "deferred", **gen: A
 # --------------------------------------------------------------------------- outside
 
 
-def replay(seed: int, policy: str, directed: bool = False) -> str:
-    """The command that replays one seed under one policy, runnable as printed from the repository root."""
+def replay(seed: int | str, policy: str, directed: bool = False, device: str = "rtl") -> str:
+    """The command that replays one seed under one policy, runnable as printed from the repository root
+    (with seed "{seed}" and policy "{policy}": the template the simulator fills in per run)."""
     return (f"{python_cmd()} -m tb.stress --first {seed} --seeds 1 --policy {policy} "
-            f"--out build/stress/seed{seed}" + (" --mode directed" if directed else ""))
+            f"--out build/stress/seed{seed} --fresh" + (" --mode directed" if directed else "")
+            + (f" --device {device}" if device != "rtl" else ""))
 
 
 def waves_cmd(seed: int, policy: str, directed: bool = False) -> str:
@@ -291,145 +165,173 @@ def waves_cmd(seed: int, policy: str, directed: bool = False) -> str:
             f"--out build/sim/random_seed{seed}" + (" --directed" if directed else ""))
 
 
-def run_stress(seeds: list[int], policies: list[str], *, out: Path | None = None, latency=STRESS_AXI["latency"],
-               reorder: bool = STRESS_AXI["reorder"], bp: dict | None = STRESS_AXI["bp"], batch: int = 25,
-               jobs: int = 1, quiet: bool = False, directed: bool = False, **gen: Any) -> dict:
-    """Run the seeds on `jobs` co-simulation processes in parallel (seeds dealt round-robin).
+def open_engine(kind: str = "dask", *, scheduler: str | None = None, jobs: int | None = None,
+                sim_out: Path | None = None, quiet: bool = True) -> Any:
+    """`dask` (a LocalCluster of `jobs` worker processes, or the cluster at `scheduler`) or
+    `local` (threads of this process, tb.stress_cluster.LocalEngine)."""
+    from tb.stress_cluster import DaskEngine, LocalEngine
 
-    Race-window coverage: each process exports its database (sim<i>/coverage.xml),
-    merged into out/coverage.xml (table in out/coverage.txt, figures in the summary)."""
-    from concurrent.futures import ThreadPoolExecutor
+    if kind == "local":
+        return LocalEngine(jobs or 1, sim_out=sim_out)
+    return DaskEngine(scheduler, jobs, sim_out=sim_out, quiet=quiet)
 
-    from tb.rtldev import CosimServer
 
-    out = out or Path("build/stress")
-    jobs = max(1, min(jobs, len(seeds) or 1))
-    t_start = time.monotonic()
-    servers = [CosimServer(out=out / f"sim{i}") for i in range(jobs)]
-    t0 = time.monotonic()
-    rows: list[dict] = []
-    done = [0]
+def batch_size(device: str, todo: int, slots: int) -> int:
+    """Seeds per task: BATCH[device], or fewer when that would leave a worker with fewer than
+    four tasks (a small run still spreads over every worker and shows progress)."""
+    return max(1, min(BATCH[device], math.ceil(todo / (4 * slots))))
 
-    def shard(i: int) -> list[dict]:
-        mine = seeds[i::jobs]
-        got: list[dict] = []
-        for k in range(0, len(mine), batch):
-            chunk = mine[k:k + batch]
-            last = k + batch >= len(mine)  # the process's coverage database is exported once, at its end
-            got += servers[i].call("stress_batch", seeds=chunk, policies=policies, latency=latency,
-                                   reorder=reorder, bp=bp, directed=directed,
-                                   coverage_out=str((out / f"sim{i}" / "coverage.xml").resolve()) if last else None,
-                                   **gen)
-            done[0] += len(chunk)
-            if not quiet:
-                print(f"[stress] {done[0]}/{len(seeds)} seeds ({time.monotonic() - t0:.0f} s)", flush=True)
-        return got
 
-    try:
-        with ThreadPoolExecutor(max_workers=jobs) as ex:
-            for part in ex.map(shard, range(jobs)):
-                rows += part
-    finally:
-        for srv in servers:
-            srv.close()
-    wall = time.monotonic() - t0
-    rows.sort(key=lambda r: (r["seed"], policies.index(r["policy"])))
-    s = summarize(rows, seeds, policies, wall)
-    s["jobs"] = jobs
-    s["startup_seconds"] = round(t0 - t_start, 2)
-    s["directed"] = directed
-    s["coverage"] = merge_coverage(out, [out / f"sim{i}" / "coverage.xml" for i in range(jobs)], rows)
+def settings(device: str, mode: str, policies: list[str], latency, reorder: bool, bp: dict | None,
+             gen: dict) -> dict:
+    """What the lines of a shard directory depend on (its manifest): a resume must match."""
+    out = {"device": device, "mode": mode, "policies": list(policies), "generator": gen,
+           "sources": shards.sources_digest(ROOT)}
+    if device == "rtl":
+        out.update(latency=list(latency), reorder=reorder, bp=bp)
+    return out
+
+
+def run_stress(seeds: Iterable[int], policies: list[str], *, out: Path | None = None, device: str = "rtl",
+               latency=STRESS_AXI["latency"], reorder: bool = STRESS_AXI["reorder"],
+               bp: dict | None = STRESS_AXI["bp"], batch: int | None = None, jobs: int | None = None,
+               scheduler: str | None = None, engine: Any = None, engine_kind: str = "dask", resume: bool = False,
+               quiet: bool = False, directed: bool = False, on_line: Callable[[dict], None] | None = None,
+               **gen: Any) -> dict:
+    """Run the seeds (those not yet in the shards of `out` when `resume`) and tally every seed
+    of `seeds` found there into the summary; writes stress.json, junit.xml and coverage.*.
+
+    `engine`: a started engine to reuse (open_engine), else one is opened for this run
+    (Dask LocalCluster of `jobs` workers unless `scheduler` or `engine_kind="local"`) and
+    closed at the end. `on_line` sees each new seed's line (tests interrupt with it)."""
+    from tb.stress_cluster import SeedProgress, Work, run_batches
+
+    out = Path(out or "build/stress")
+    mode = "directed" if directed else "random"
+    wanted = seeds if isinstance(seeds, range) else set(seeds)  # a range stays a range: O(1) memory and lookup
+    order = wanted if isinstance(wanted, range) else sorted(wanted)
+    gen = dict(gen)
+    work = Work(device=device, mode=mode, policies=tuple(policies), latency=tuple(latency), reorder=reorder,
+                bp=bp if device == "rtl" else None, gen=gen, repro=replay("{seed}", "{policy}", directed, device))
+    if not resume:
+        shards.clear(out)
+    shards.check_manifest(out, settings(device, mode, policies, latency, reorder, bp, gen))
+    done = shards.done_seeds(out) if resume else shards.SeedSet()
+    todo = sum(1 for s in order if s not in done)
+    run: dict = {"engine": None, "new_seeds": 0}
+    if todo:
+        own = engine is None
+        if own:
+            n = jobs or os.cpu_count() or 1
+            engine = open_engine(engine_kind, scheduler=scheduler, jobs=min(n, todo),
+                                 sim_out=out / ("workers" if engine_kind == "dask" else ""), quiet=quiet)
+        batch = batch or batch_size(device, todo, engine.slots)
+        acc = [0]
+
+        def count(ln: dict) -> None:
+            acc[0] += sum(int(r.get("accesses") or 0) for r in ln["runs"].values())
+            if on_line is not None:
+                on_line(ln)
+
+        label = f"stress {mode} {device}"
+        try:
+            with shards.ShardWriter(out) as w, SeedProgress(todo, label, quiet=quiet) as bar:
+                st = run_batches(engine, work, (s for s in order if s not in done), batch=batch, write=w.write,
+                                 progress=bar, on_line=count)
+        finally:
+            if own:
+                engine.close()
+        wall = st.wall_seconds
+        run = {"engine": engine.kind, "where": engine.where, "new_seeds": st.written,
+               "startup_seconds": round(engine.start_seconds if own else 0.0, 2),
+               "first_result_seconds": round(st.first_result_seconds or 0.0, 2),
+               "wall_seconds": round(wall, 2), "seeds_per_second": round(st.written / wall, 2) if wall else None,
+               "accesses_per_second": round(acc[0] / wall) if wall else None,
+               "workers": len(st.workers), "batch": batch,
+               "not_run": [{"seeds": [c[0], c[-1]], "n": len(c), "error": e} for c, e in st.failed[:20]],
+               "n_not_run": sum(len(c) for c, _ in st.failed)}
+    return finish(out, policies, wanted, run, device)
+
+
+def finish(out: Path, policies: list[str], wanted: Any, run: dict, device: str = "rtl") -> dict:
+    """Tally the shards of `out` (only the seeds in `wanted`, all when None) and write the outputs."""
+    t = Tally(policies, lambda s, p, d: replay(s, p, d, device), waves_cmd)
+    for f, n, line in shards.read(out):
+        if wanted is None or line["seed"] in wanted:
+            t.add(line, f"{f}:{n}")
+    s = t.summary()
+    s.update(run=run, wall_seconds=run.get("wall_seconds"), jobs=run.get("workers"),
+             accesses_per_second=run.get("accesses_per_second"), shards=len(shards.shard_files(out)))
+    if wanted is not None:
+        missing = len(wanted) - s["n_seeds"]
+        s["missing"] = missing
+    s["coverage"]["files"] = write_coverage(out, t.hits)
+    s["junit"] = str(junit({"random" if not s["directed"] else "directed": s}, out / "junit.xml"))
+    write_summary(out, s)
+    s["_hits"] = t.hits
     return s
 
 
-def merge_coverage(out: Path, files: list[Path], rows: list[dict]) -> dict:
-    """Merge the processes' coverage databases (cocotb-coverage merge) into out/coverage.xml,
-    write the table, and return the figures (bins hit/total, collection time against run time)."""
-    from model import coverage
-
-    files = [f for f in files if f.exists()]
-    if not files:
-        return {}
-    merged = coverage.merge(out / "coverage.xml", *files)
-    h = coverage.load(merged)
-    written = coverage.write_report(out, h, xml=merged)
-    batches = [r["batch"] for r in rows if r.get("batch")]
-    run_s = sum(b["wall"] for b in batches)
-    cov_s = sum(b.get("coverage_seconds", 0.0) for b in batches)
-    return {**coverage.summary(h), "files": {k: str(v) for k, v in written.items()},
-            "collection_seconds": round(cov_s, 3), "run_seconds": round(run_s, 3),
-            "overhead": round(cov_s / run_s, 4) if run_s else None}
+def merge(out: Path) -> dict[str, dict]:
+    """Tally an output directory's shards alone (no run): `out` itself, or its random/ and
+    directed/ halves (`--mode both`). Returns mode -> summary."""
+    dirs = {m: out / m for m in MODES if (out / m / shards.MANIFEST).exists()}
+    if (out / shards.MANIFEST).exists():
+        dirs = {shards.load_manifest(out)["mode"]: out}
+    if not dirs:
+        raise shards.ShardError(f"{out / shards.MANIFEST}: no such file (and no random/ or directed/ run "
+                                f"directory under {out}); not a stress output directory")
+    got = {}
+    for m, d in dirs.items():
+        man = shards.load_manifest(d)
+        got[m] = finish(d, man["policies"], None, {"engine": None, "new_seeds": 0}, man.get("device", "rtl"))
+    return got
 
 
-def summarize(rows: list[dict], seeds: list[int], policies: list[str], wall: float) -> dict:
-    per: dict[str, dict] = {}
-    problems: list[dict] = []
-    for pol in policies:
-        mine = [r for r in rows if r["policy"] == pol]
-        viol = sorted({r["seed"] for r in mine if r.get("failed") and set(r["failed"]) - {"scoreboard"}})
-        sb = sorted({r["seed"] for r in mine if r.get("scoreboard", {}).get("errors")})
-        err = sorted({r["seed"] for r in mine if r.get("error")})
-        rules: dict[str, int] = {}
-        for r in mine:
-            for rule in r.get("failed", []):
-                rules[rule] = rules.get(rule, 0) + 1
-        per[pol] = {"seeds": len(mine), "violating_seeds": viol, "fraction": len(viol) / max(1, len(mine)),
-                    "rules": rules, "scoreboard_error_seeds": sb, "error_seeds": err,
-                    "accesses": sum(r.get("stats", {}).get("responses", 0) for r in mine),
-                    "cycles": sum(r.get("cycles", 0) for r in mine)}
-        for r in mine:
-            bad_policy = pol != "deferred" and r.get("failed")
-            if bad_policy or r.get("error") or r.get("scoreboard", {}).get("errors"):
-                problems.append({"seed": r["seed"], "policy": pol, "failed": r.get("failed"),
-                                 "error": r.get("error"), "messages": r.get("messages", []),
-                                 "scoreboard": (r.get("scoreboard") or {}).get("errors", [])[:3],
-                                 "replay": replay(r["seed"], pol, r.get("directed", False)),
-                                 "waves": waves_cmd(r["seed"], pol, r.get("directed", False))})
-    acc = sum(p["accesses"] for p in per.values())
-    stalled: dict[str, int] = {}
-    lat_max, lat_means = 0, []
-    for r in rows:
-        b = r.get("bp") or {}
-        for k, v in (b.get("stalled") or {}).items():
-            stalled[k] = stalled.get(k, 0) + v
-        al = b.get("axi_latency") or {}
-        if al.get("max") is not None:
-            lat_max = max(lat_max, al["max"])
-            lat_means.append(al["mean"])
-    bp_sum = {"stalled_cycles": stalled, "axi_latency_max": lat_max,
-              "axi_latency_mean": round(sum(lat_means) / len(lat_means), 2) if lat_means else None}
-    return {"backpressure": bp_sum, "seeds": seeds[:1] + seeds[-1:] if seeds else [], "n_seeds": len(seeds), "policies": per,
-            "problems": problems, "wall_seconds": round(wall, 2), "device_accesses": acc,
-            "accesses_per_second": round(acc / wall) if wall else None,
-            "rows": [{k: v for k, v in r.items() if k != "trace"} for r in rows]}
+def problems(s: dict) -> int:
+    return s["n_problems"] + s["duplicates"] + (s.get("missing") or 0) + s["run"].get("n_not_run", 0)
 
 
 def report(s: dict) -> str:
     how = "coverage-directed" if s.get("directed") else "random"
-    lines = [f"stress ({how} schedules): {s['n_seeds']} seed(s) x {len(s['policies'])} policies, "
-             f"{s['device_accesses']} device accesses "
-             f"on the RTL in {s['wall_seconds']} s on {s.get('jobs', 1)} process(es) "
-             f"({s['accesses_per_second']} accesses/s, all checking on)"]
+    run = s.get("run") or {}
+    dev = {"rtl": "the RTL", "ref": "the reference device"}.get(s.get("device") or "", s.get("device") or "?")
+    lines = [f"stress ({how} schedules): {s['n_seeds']} seed(s) x {len(s['policies'])} policies on {dev}, "
+             f"{s['device_accesses']} device accesses, all checking on; shards: {s.get('shards')}"]
+    if run.get("engine"):
+        lines.append(f"  this run: {run['new_seeds']} new seed(s) in {run['wall_seconds']} s on {run['where']} "
+                     f"({run['seeds_per_second']} seeds/s, {run['accesses_per_second']} accesses/s; "
+                     f"start-up {run['startup_seconds']} s, first result after {run['first_result_seconds']} s)")
+    else:
+        lines.append("  this run: nothing new (every seed was in the shards)")
     c = s.get("coverage") or {}
     if c:
         pp = ", ".join(f"{p} {v['hit']}" for p, v in c["per_policy"].items())
         lines.append(f"  race-window coverage: {c['bins_hit']}/{c['bins_total']} bins hit ({pp}; "
                      f"{c['bins_total'] // max(1, len(c['per_policy']))} per policy); collection "
                      f"{c['collection_seconds']} s = {100 * (c['overhead'] or 0):.1f}% of run time; "
-                     f"table {c['files'].get('txt')}")
+                     f"table {(c.get('files') or {}).get('txt')}")
     b = s.get("backpressure") or {}
     if b.get("stalled_cycles"):
         st = ", ".join(f"{k} {v}" for k, v in b["stalled_cycles"].items())
         lines.append(f"  back-pressure: refused cycles {st}; AXI latency mean {b['axi_latency_mean']}, "
                      f"max {b['axi_latency_max']} cycles")
     for pol, p in s["policies"].items():
-        frac = f"{len(p['violating_seeds'])}/{p['seeds']} seeds ({100 * p['fraction']:.1f}%)"
+        frac = f"{p['violating']}/{p['seeds']} seeds ({100 * p['fraction']:.1f}%)"
         rules = ", ".join(f"{k} x{v}" for k, v in sorted(p["rules"].items())) or "-"
         lines.append(f"  {pol:<22} violations in {frac:<22} rules: {rules}")
         if p["violating_seeds"]:
-            lines.append(f"  {'':<22} seeds: {p['violating_seeds'][:20]}{' ...' if len(p['violating_seeds']) > 20 else ''}")
-    if s["problems"]:
-        lines.append(f"FAILED: {len(s['problems'])} problem(s)")
+            more = " ..." if p["violating"] > min(20, len(p["violating_seeds"])) else ""
+            lines.append(f"  {'':<22} seeds: {p['violating_seeds'][:20]}{more}")
+    if s.get("duplicates"):
+        lines.append(f"DUPLICATES: {s['duplicates']} seed line(s) found more than once in the shards")
+    if s.get("missing"):
+        lines.append(f"MISSING: {s['missing']} seed(s) of this run have no line in the shards"
+                     + "".join(f"\n  seeds {x['seeds'][0]}..{x['seeds'][1]}: {x['error'][:200]}"
+                               for x in run.get("not_run", [])[:5])
+                     + "\n  rerun the same command to run them (a resume)")
+    if s["n_problems"]:
+        lines.append(f"FAILED: {s['n_problems']} problem(s)")
         for pr in s["problems"][:10]:
             lines.append(f"  seed {pr['seed']} [{pr['policy']}]: {pr['failed'] or ''} {pr['error'] or ''}")
             for m in (pr["messages"] + pr["scoreboard"])[:2]:
@@ -439,53 +341,116 @@ def report(s: dict) -> str:
     return "\n".join(lines)
 
 
+SCHEDULER = re.compile(r"^(tcp|tls|ucx|ws|wss)://[^\s/:]+(:\d+)?$")
+
+
+def scheduler_addr(s: str) -> str:
+    """argparse type: a Dask scheduler address, PROTOCOL://HOST:PORT."""
+    if not SCHEDULER.match(s):
+        raise argparse.ArgumentTypeError(f"{s[:80]!r}: expected a Dask scheduler address such as "
+                                         f"tcp://HOST:8786")
+    return s
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.stress", description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=positive_int, default=200, help="how many seeds (at least 1)")
     ap.add_argument("--first", type=nonneg_int, default=0)
     ap.add_argument("--policy", default="all", choices=["all"] + [p.value for p in POLICIES])
     ap.add_argument("--out", type=out_dir, default="build/stress")
+    ap.add_argument("--device", choices=["rtl", "ref"], default="rtl",
+                    help="the RTL in Verilator (default) or the reference device (model.refdev, no simulator)")
     ap.add_argument("--latency", type=latency_range(2), default=STRESS_AXI["latency"],
                     help="AXI latency range lo,hi (cycles, lo >= 2)")
     ap.add_argument("--no-reorder", action="store_true")
     ap.add_argument("--no-backpressure", action="store_true",
                     help="hold every READY high and answer within --latency (the settings before back-pressure)")
-    ap.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
-                    help="co-simulation processes in parallel (default: up to 2, one per core)")
+    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                    help="LocalCluster worker processes (or --in-process threads), one simulator each "
+                         "(default: one per core)")
+    ap.add_argument("--scheduler", type=scheduler_addr, default=None,
+                    help="an existing Dask cluster, tcp://HOST:PORT (default: an embedded LocalCluster)")
+    ap.add_argument("--in-process", action="store_true",
+                    help="no Dask: run the batches on --jobs threads of this process, one simulator each")
+    ap.add_argument("--batch", type=positive_int, default=None,
+                    help=f"seeds per task (default: {BATCH['rtl']} on the RTL, {BATCH['ref']} on the reference)")
+    ap.add_argument("--fresh", action="store_true",
+                    help="discard the shards already in --out (default: resume, skipping the seeds they hold)")
+    ap.add_argument("--merge", action="store_true",
+                    help="run nothing: tally the shards in --out into stress.json, junit.xml and coverage.*")
+    ap.add_argument("--quiet", action="store_true", help="no progress output")
     ap.add_argument("--mode", choices=["random", "directed", "both"], default="random",
                     help="random schedules, coverage-directed ones (model.director), or both side by side "
                          "(make stress: both)")
     a = ap.parse_args(argv)
-    seeds = list(range(a.first, a.first + a.seeds))
-    pols = [p.value for p in POLICIES] if a.policy == "all" else [a.policy]
-    lat = tuple(a.latency)
-    out = a.out
-    kw = dict(latency=lat, reorder=not a.no_reorder, jobs=a.jobs,
-              bp=NO_BACKPRESSURE if a.no_backpressure else STRESS_AXI["bp"])
-    if a.mode != "both":
-        s = run_stress(seeds, pols, out=out, directed=a.mode == "directed", **kw)
-        (out / "stress.json").write_text(json.dumps(s, indent=1, default=str))
+    if a.in_process and a.scheduler:
+        ap.error("--in-process and --scheduler exclude each other")
+    try:
+        if a.merge:
+            got = merge(a.out)
+            return show(a.out, got)
+        seeds = range(a.first, a.first + a.seeds)
+        pols = [p.value for p in POLICIES] if a.policy == "all" else [a.policy]
+        kw = dict(latency=tuple(a.latency), reorder=not a.no_reorder, device=a.device, batch=a.batch,
+                  bp=NO_BACKPRESSURE if a.no_backpressure else STRESS_AXI["bp"], resume=not a.fresh,
+                  quiet=a.quiet)
+        modes = list(MODES) if a.mode == "both" else [a.mode]
+        got = {}
+        engine = None
+        try:
+            for m in modes:
+                done = shards.done_seeds(a.out / m if a.mode == "both" else a.out) if not a.fresh else None
+                if engine is None and (done is None or any(s not in done for s in seeds)):
+                    n = min(a.jobs, a.seeds)
+                    engine = open_engine("local" if a.in_process else "dask", scheduler=a.scheduler, jobs=n,
+                                         sim_out=a.out / ("workers" if not a.in_process else ""), quiet=a.quiet)
+                    if not a.quiet:
+                        print(f"[stress] {engine.where} (started in {engine.start_seconds:.1f} s)", flush=True)
+                got[m] = run_stress(seeds, pols, out=a.out / m if a.mode == "both" else a.out, engine=engine,
+                                    directed=m == "directed", **kw)
+                if engine is not None:
+                    got[m]["run"]["startup_seconds"] = round(engine.start_seconds, 2)
+        finally:
+            if engine is not None:
+                engine.close()
+        return show(a.out, got)
+    except shards.ShardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a scheduler that cannot be reached
+        print(f"error: {a.scheduler or 'the cluster'}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; the seeds finished so far are in the shards under {a.out}: rerun the same "
+              f"command to resume", file=sys.stderr)
+        return 130
+
+
+def show(out: Path, got: dict[str, dict]) -> int:
+    """Print each mode's report; with both modes, the comparison and the coverage of both
+    (coverage.* and junit.xml at `out`). Exit status 1 on any problem."""
+    for s in got.values():
         print(report(s))
-        if s.get("coverage"):
-            print(Path(s["coverage"]["files"]["txt"]).read_text().rstrip())
-        print(f"wrote {out / 'stress.json'}")
-        return 1 if s["problems"] else 0
-    both = {m: run_stress(seeds, pols, out=out / m, directed=m == "directed", **kw) for m in ("random", "directed")}
-    for s in both.values():
-        print(report(s))
-    cmp = compare(both["random"], both["directed"])
-    files = [out / m / "coverage.xml" for m in both if (out / m / "coverage.xml").exists()]
-    if files:
+    if len(got) == 2:
+        hits: Counter = Counter()
+        for s in got.values():
+            hits.update(s["_hits"])
+        files = write_coverage(out, hits)
         from model import coverage
 
-        h = coverage.load(coverage.merge(out / "coverage.xml", *files))
-        coverage.write_report(out, h, xml=out / "coverage.xml")
-        cmp["coverage"] = coverage.summary(h)
-        print(coverage.table(h))
-    print(compare_text(cmp))
-    (out / "stress.json").write_text(json.dumps({**both, "compare": cmp}, indent=1, default=str))
-    print(f"wrote {out / 'stress.json'} and {out / 'coverage.xml'} (both modes merged)")
-    return 1 if any(s["problems"] for s in both.values()) else 0
+        cmp = compare(got["random"], got["directed"])
+        cmp["coverage"] = coverage.summary(hits)
+        print(coverage.table(hits))
+        print(compare_text(cmp))
+        junit(got, out / "junit.xml")
+        write_summary(out, {m: {k: v for k, v in s.items() if k != "_hits"} for m, s in got.items()}, compare=cmp)
+        print(f"wrote {out / 'stress.json'}, {out / 'junit.xml'} and {files['xml']} (both modes)")
+    else:
+        (s,) = got.values()
+        if s["coverage"].get("files"):
+            print(Path(s["coverage"]["files"]["txt"]).read_text().rstrip())
+        print(f"wrote {out / 'stress.json'}, {out / 'junit.xml'} and {s['coverage']['files']['xml']}")
+    return 1 if any(problems(s) for s in got.values()) else 0
 
 
 def compare(rnd: dict, dirc: dict, policy: str = "deferred") -> dict:
@@ -494,8 +459,8 @@ def compare(rnd: dict, dirc: dict, policy: str = "deferred") -> dict:
     for name, s in (("random", rnd), ("directed", dirc)):
         p = s["policies"].get(policy)
         if p is not None:
-            out[name] = {"violating": len(p["violating_seeds"]), "seeds": p["seeds"],
-                         "fraction": round(p["fraction"], 4), "seconds": s["wall_seconds"]}
+            out[name] = {"violating": p["violating"], "seeds": p["seeds"],
+                         "fraction": round(p["fraction"], 4), "seconds": s.get("wall_seconds")}
     if "random" in out and "directed" in out:
         r, d = out["random"]["fraction"], out["directed"]["fraction"]
         out["ratio"] = round(d / r, 2) if r else None

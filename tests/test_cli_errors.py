@@ -179,6 +179,8 @@ def test_a_real_stall_says_what_stalled():
     ("tb.stress", ["--seeds", "-1"], "--seeds"),
     ("tb.stress", ["--seeds", "0"], "--seeds"),
     ("tb.stress", ["--jobs", "0"], "--jobs"),
+    ("tb.stress", ["--batch", "0"], "--batch"),
+    ("tb.stress", ["--scheduler", "localhost:8786"], "--scheduler"),
     ("tb.figures", ["--mem-latency", "-5"], "--mem-latency"),
     ("tb.figures", ["--mem-latency", "0"], "--mem-latency"),
     ("tb.bench", ["--seeds", "0"], "--seeds"),

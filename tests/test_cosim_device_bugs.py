@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 
 from model.matrix import POLICIES, fmt_rules, load_rows, run_matrix
+from model.random_scenario import random_scenario
 from model.scenario import ScenarioError, load, parse
 from tb.rtldev import DEVICE_BUGS, NO_BACKPRESSURE, CosimServer, run_scenario_rtl
-from tb.stress import STRESS_AXI, random_scenario
+from tb.stress import STRESS_AXI
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("SEED", "1"))

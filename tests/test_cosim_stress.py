@@ -25,14 +25,17 @@ POLICIES = ["notify-inside-lock", "deferred", "secondary-with-flush"]
 
 
 def test_short_stress_on_rtl(record_property):
+    """Through the default path: a Dask LocalCluster (one worker, one simulator), shards, tally."""
     seeds = list(range(FIRST, FIRST + N))
-    s = run_stress(seeds, POLICIES, out=ROOT / "build" / "cosim" / "test_stress", jobs=1, quiet=True)
+    out = ROOT / "build" / "cosim" / "test_stress"
+    s = run_stress(seeds, POLICIES, out=out, jobs=1, quiet=True)
     text = report(s)
     print(text)
     d = s["policies"]["deferred"]
     record_property("deferred_violation_fraction", round(d["fraction"], 3))
     record_property("accesses_per_second", s["accesses_per_second"])
     assert s["n_seeds"] == N and all(p["seeds"] == N for p in s["policies"].values())
+    assert s["run"]["engine"] == "dask" and s["duplicates"] == 0 and s["missing"] == 0
     assert s["device_accesses"] > 20 * N * len(POLICIES)
     assert not s["problems"], text
     assert d["fraction"] > 0, f"no seed exposed a violation under deferred\n{text}"
@@ -43,7 +46,11 @@ def test_short_stress_on_rtl(record_property):
     h = load(c["files"]["xml"])
     assert Path(c["files"]["txt"]).exists() and c["bins_hit"] == len(h) > 0
     assert {b.policy for b in h} == set(POLICIES)
-    assert max(h.values()) <= N and sum(r["bins"] for r in s["rows"]) > 0  # a hit is a run
+    from tb.shards import read
+
+    lines = [ln for _f, _n, ln in read(out)]
+    assert len(lines) == N and all(ln["device"] == "rtl" for ln in lines)
+    assert max(h.values()) <= N and sum(len(r["bins"]) for ln in lines for r in ln["runs"].values()) > 0  # a hit is a run
 
 
 def test_directed_stress_on_rtl():
@@ -51,17 +58,19 @@ def test_directed_stress_on_rtl():
     policies stay clean, the runs are marked directed and the coverage file is written."""
     from model.coverage import load
 
+    from tb.shards import read
+
     seeds = list(range(FIRST, FIRST + 20))
-    s = run_stress(seeds, POLICIES, out=ROOT / "build" / "cosim" / "test_stress_directed", jobs=1, quiet=True,
-                   directed=True)
+    out = ROOT / "build" / "cosim" / "test_stress_directed"
+    s = run_stress(seeds, POLICIES, out=out, jobs=1, quiet=True, directed=True, engine_kind="local")
     text = report(s)
     assert not s["problems"], text
-    assert s["directed"] and all(r["directed"] for r in s["rows"]) and "coverage-directed" in text
+    assert s["directed"] and all(ln["mode"] == "directed" for _f, _n, ln in read(out)) and "coverage-directed" in text
     assert load(s["coverage"]["files"]["xml"])
 
 
 def test_stress_generator_is_deterministic():
-    from tb.stress import random_scenario_text
+    from model.random_scenario import random_scenario_text
 
     assert random_scenario_text(5) == random_scenario_text(5)
     assert random_scenario_text(5) != random_scenario_text(6)

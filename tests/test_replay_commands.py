@@ -113,15 +113,17 @@ def test_sim_replay_runs_as_printed_and_reproduces_the_verdict(tmp_path):
 def test_stress_replay_runs_as_printed_and_reproduces_the_verdict(tmp_path):
     from tb.stress import replay, run_stress
 
+    from tb.shards import read
+
     seed, pol = 3, "deferred"
-    s = run_stress([seed], [pol], out=tmp_path / "batch", jobs=1, quiet=True)
-    (row,) = s["rows"]
+    run_stress([seed], [pol], out=tmp_path / "batch", jobs=1, quiet=True, engine_kind="local")
+    ((_f, _n, line),) = read(tmp_path / "batch")
     again = run_printed(replay(seed, pol))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    stress_json = ROOT / "build" / "stress" / f"seed{seed}" / "stress.json"
-    (row2,) = json.loads(stress_json.read_text())["rows"]
-    assert (row2["seed"], row2["policy"], row2["failed"]) == (seed, pol, row["failed"])
-    assert row2["stats"]["responses"] == row["stats"]["responses"] > 0
+    ((_f, _n, line2),) = read(ROOT / "build" / "stress" / f"seed{seed}")
+    run, run2 = line["runs"][pol], line2["runs"][pol]
+    assert (line2["seed"], list(line2["runs"]), run2["failed"]) == (seed, [pol], run["failed"])
+    assert run2["accesses"] == run["accesses"] > 0
 
 
 FAILING_MODULE = '''
