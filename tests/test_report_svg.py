@@ -28,7 +28,7 @@ from PIL import Image
 from model.report import render_svg, timeline_rows
 from model.scheduler import run_scenario_sync
 from model.trace import DevAccess, PteChange, Trace
-from tb.stress import random_scenario
+from model.random_scenario import random_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG_NS = "{http://www.w3.org/2000/svg}"
