@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "tb" / "csrc" / "raw_bench.cpp"
 LATENCY = 2  # AXI address handshake -> response handshake, cycles: CosimConfig's default (2, 2)
 RAW_REPS = 5  # the bare harness runs the batch this many times per measurement (else it is over in ~0.1 s)
+NO_BP = {"stall": {}, "latency_tail": None}  # no back-pressure, no latency tail (tb.rtldev.NO_BACKPRESSURE)
 WATCHDOG = 50_000  # cycles without a response before the harness gives up (CosimConfig.cmd_timeout)
 
 
