@@ -1904,20 +1904,7 @@ def page_mkclean(k: Kernel, thread: str, va: int) -> OpGen:
         yield from _not_mapped(o, va, pfn, rng)
         o.page_unlock(pfn)
         return
-    orig = mm.pte(va)
-    mm.record_clean(page, PAGE_SIZE, _pa(pfn), "dirty", bool(orig & pt.D), why="page_mkclean (writeback)")
-    if orig & (pt.RW | pt.D):
-        mm.write_leaf(va, orig & ~(pt.RW | pt.D))
-        mm.record_change(page, PAGE_SIZE, _pa(pfn), _pa(pfn), False)
-        yield o.step("pte_set", f"{page:#x} write-protected and clean (was {'dirty' if orig & pt.D else 'clean'})")
-        yield from o.site(Site.CLEAR_FLUSH, page, page + PAGE_SIZE)
-        yield from o.site(Site.EXPLICIT, page, page + PAGE_SIZE, point="page_mkclean_one:invalidate")
-    else:
-        yield o.step("pte_set", f"{page:#x} already clean and read-only")
-    yield from o.unlock()
-    yield from o.range_end(rng)
-    o.page_unlock(pfn)
-    yield o.step("page_unlock", f"pfn {pfn:#x} (the page goes to writeback)")
+    yield from _mkclean_locked(o, page, PAGE_SIZE, pfn, mm.pte(va), lambda v: mm.write_leaf(va, v), rng)
 
 
 def _page_mkclean_pmd(o: Op, va: int) -> OpGen:
@@ -1946,20 +1933,34 @@ def _page_mkclean_pmd(o: Op, va: int) -> OpGen:
         yield o.step("abort", f"{base:#x} no longer maps huge page pfn {first:#x} (page_vma_mapped_walk)")
         o.page_unlock(first)
         return
-    orig = cur[1]
-    mm.record_clean(base, HPAGE_SIZE, _pa(first), "dirty", bool(orig & pt.D), why="page_mkclean (writeback, THP)")
+    yield from _mkclean_locked(o, base, HPAGE_SIZE, first, cur[1], lambda v: mm.tables.set_entry(base, 3, v), rng)
+
+
+def _mkclean_locked(o: Op, start: int, size: int, pfn: int, orig: int, write: Callable[[int], Any],
+                    rng: Any) -> OpGen:
+    """page_mkclean_one from its clean judgement on, for a PTE (4 KiB) or a huge PMD
+    (one entry, one dirty bit, either way): with the PT lock held, judge the page
+    by its D bit (`PageClean`), write-protect and clean the entry (`write`), flush
+    and make the explicit secondary-TLB call over the whole page; then PT unlock,
+    invalidate_range_end and the page unlock."""
+    mm = o.mm
+    huge = size == HPAGE_SIZE
+    entry, noun = ("pmd", "huge ") if huge else ("pte", "")
+    mm.record_clean(start, size, _pa(pfn), "dirty", bool(orig & pt.D),
+                    why="page_mkclean (writeback, THP)" if huge else "page_mkclean (writeback)")
     if orig & (pt.RW | pt.D):
-        mm.tables.set_entry(base, 3, orig & ~(pt.RW | pt.D))
-        mm.record_change(base, HPAGE_SIZE, _pa(first), _pa(first), False)
-        yield o.step("pmd_set", f"{base:#x} huge write-protected and clean (was {'dirty' if orig & pt.D else 'clean'})")
-        yield from o.site(Site.CLEAR_FLUSH, base, base + HPAGE_SIZE)
-        yield from o.site(Site.EXPLICIT, base, base + HPAGE_SIZE, point="page_mkclean_one:invalidate")
+        write(orig & ~(pt.RW | pt.D))
+        mm.record_change(start, size, _pa(pfn), _pa(pfn), False)
+        yield o.step(f"{entry}_set",
+                     f"{start:#x} {noun}write-protected and clean (was {'dirty' if orig & pt.D else 'clean'})")
+        yield from o.site(Site.CLEAR_FLUSH, start, start + size)
+        yield from o.site(Site.EXPLICIT, start, start + size, point="page_mkclean_one:invalidate")
     else:
-        yield o.step("pmd_set", f"{base:#x} huge already clean and read-only")
+        yield o.step(f"{entry}_set", f"{start:#x} {noun}already clean and read-only")
     yield from o.unlock()
     yield from o.range_end(rng)
-    o.page_unlock(first)
-    yield o.step("page_unlock", f"huge page pfn {first:#x} (the page goes to writeback)")
+    o.page_unlock(pfn)
+    yield o.step("page_unlock", f"{'huge page ' if huge else ''}pfn {pfn:#x} (the page goes to writeback)")
 
 
 # =========================================================================== registry
