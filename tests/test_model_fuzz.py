@@ -137,6 +137,14 @@ def fuzz_case(seed: int) -> FuzzCase:
     lines = [f"scenario fuzz_{seed}", f"description model fuzz, seed {seed}",
              f"wp-fault {wp}", f"cycles-per-step {rng.choice((5, 10, 10, 20))}", *setup]
     ncpu, ndev = rng.randint(2, 4), rng.randint(1, 4)
+    ops = fuzz_rows(rng, lines, hot, labels, kinds, ncpu, ndev)
+    return FuzzCase(seed, "\n".join(lines) + "\n", ops, wp)
+
+
+def fuzz_rows(rng: random.Random, lines: list[str], hot: list[str], labels: list[str], kinds: dict,
+              ncpu: int, ndev: int) -> set[str]:
+    """Append the three rows of a fuzz scenario to `lines` (warm the device TLB, the race of
+    random CPU operations and device accesses, read back after); the CPU operations used."""
     lines.append("[Time warm] " + "-" * 30)
     for d in range(ndev):
         lines.append(f"DEV-thread-{d} {{read {rng.choice(hot)}}}")
@@ -153,7 +161,7 @@ def fuzz_case(seed: int) -> FuzzCase:
     for d in range(ndev):
         lines.append(f"DEV-thread-{d} {{read {rng.choice(hot)}; read {rng.choice(labels)}}}")
     ops.discard("wait")
-    return FuzzCase(seed, "\n".join(lines) + "\n", ops, wp)
+    return ops
 
 
 # --------------------------------------------------------------------------- expectations

@@ -19,7 +19,7 @@ import random
 import pytest
 
 from model.scenario import parse
-from tests.test_model_fuzz import FuzzCase, _cpu_action, _dev_action, _page_setup
+from tests.test_model_fuzz import FuzzCase, _page_setup, fuzz_rows
 from tests.test_model_fuzz import run_case as fuzz_run_case
 
 
@@ -34,23 +34,8 @@ def fuzz_case(seed: int) -> FuzzCase:
     ncpu, ndev = rng.randint(2, 4), rng.randint(2, 4)
     child = [f"CPU-thread-{c}" for c in range(ncpu) if c % 2] + [f"DEV-thread-{d}" for d in range(ndev) if d % 2]
     lines = [f"scenario fuzz_procs_{seed}", f"wp-fault {wp}", f"cycles-per-step {rng.choice((5, 10, 20))}",
-             "pasid 1", *setup, f"mm child pasid=2 fork=main threads={','.join(child)}",
-             "[Time warm] " + "-" * 30]
-    for d in range(ndev):
-        lines.append(f"DEV-thread-{d} {{read {rng.choice(hot)}}}")
-    lines.append("[Time race] " + "-" * 30)
-    ops: set[str] = set()
-    for c in range(ncpu):
-        acts = [_cpu_action(rng, hot, labels, kinds) for _ in range(rng.randint(1, 5))]
-        ops |= {a.split()[0] for a in acts}
-        lines.append(f"CPU-thread-{c} {{{'; '.join(acts)}}}")
-    for d in range(ndev):
-        acts = [_dev_action(rng, hot, labels, kinds) for _ in range(rng.randint(2, 10))]
-        lines.append(f"DEV-thread-{d} {{{'; '.join(acts)}}}")
-    lines.append("[Time after] " + "-" * 30)
-    for d in range(ndev):
-        lines.append(f"DEV-thread-{d} {{read {rng.choice(hot)}; read {rng.choice(labels)}}}")
-    ops.discard("wait")
+             "pasid 1", *setup, f"mm child pasid=2 fork=main threads={','.join(child)}"]
+    ops = fuzz_rows(rng, lines, hot, labels, kinds, ncpu, ndev)
     return FuzzCase(seed, "\n".join(lines) + "\n", ops, wp)
 
 
