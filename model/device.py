@@ -7,7 +7,7 @@ either without knowing which one it drives (docs/ARCHITECTURE.md section 6).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Coroutine, Protocol, TypeVar, runtime_checkable
+from typing import Any, Coroutine, Protocol, Sequence, TypeVar, runtime_checkable
 
 from .ats import Fault, InvalidateRequest
 from .trace import fast_init
@@ -25,6 +25,19 @@ class DevCommand:
     pasid: int
     va: int
     wdata: int = 0
+
+
+def check_command(cmd: DevCommand, busy: Sequence[object | None]) -> None:
+    """What every device refuses in `submit` (the reference device and the RTL
+    alike): a thread it does not have (`busy` has one slot per thread, None when
+    idle), a thread still busy, a field wider than its port (VA and data 64 bits,
+    PASID 20 bits)."""
+    if not 0 <= cmd.thread < len(busy):
+        raise ValueError(f"thread {cmd.thread} outside 0..{len(busy) - 1}")
+    if busy[cmd.thread] is not None:
+        raise RuntimeError(f"thread {cmd.thread} is busy")
+    if not (0 <= cmd.va < 1 << 64 and 0 <= cmd.wdata < 1 << 64 and 0 <= cmd.pasid < 1 << 20):
+        raise ValueError(f"command field out of range: {cmd}")
 
 
 @fast_init

@@ -1450,6 +1450,25 @@ def _pte_table_span(mm: Mm, base: int, kind: str, what: str) -> str | None:
     return None
 
 
+
+def _mmap_write_revalidated(o: Op, thread: str, check: Callable[[], str | None]) -> Generator[Yield, None, bool]:
+    """khugepaged's pattern: check, take mmap_lock for writing, check again
+    (hugepage_vma_revalidate: things may have changed while waiting for the
+    lock). False after an `abort` step (the lock not held); True with it held."""
+    mm = o.mm
+    why = check()
+    if why:
+        yield o.step("abort", why)
+        return False
+    yield from mm.mmap_lock.down_write(thread)
+    yield o.step("mmap_lock", "write")
+    why = check()
+    if why:
+        mm.mmap_lock.up_write(thread)
+        yield o.step("abort", why)
+        return False
+    return True
+
 def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     """khugepaged collapse_huge_page: with mmap_lock held for write,
     pmdp_collapse_flush (plain) under the lock, full range_end, *then* copy the
@@ -1469,16 +1488,7 @@ def thp_collapse(k: Kernel, thread: str, va: int) -> OpGen:
     def check() -> str | None:
         return _pte_table_span(mm, base, "anon", "collapse")
 
-    why = check()
-    if why:
-        yield o.step("abort", why)
-        return
-    yield from mm.mmap_lock.down_write(thread)
-    yield o.step("mmap_lock", "write")
-    why = check()  # hugepage_vma_revalidate: things may have changed while waiting for the lock
-    if why:
-        mm.mmap_lock.up_write(thread)
-        yield o.step("abort", why)
+    if not (yield from _mmap_write_revalidated(o, thread, check)):
         return
     vma = mm.find_vma(base)
     assert vma is not None
@@ -1556,16 +1566,7 @@ def retract_page_tables(k: Kernel, thread: str, va: int) -> OpGen:
             return f"{base:#x}: the PTE table still maps pages (collapse_file unmaps them first)"
         return None
 
-    why = check()
-    if why:
-        yield o.step("abort", why)
-        return
-    yield from mm.mmap_lock.down_write(thread)
-    yield o.step("mmap_lock", "write")
-    why = check()
-    if why:
-        mm.mmap_lock.up_write(thread)
-        yield o.step("abort", why)
+    if not (yield from _mmap_write_revalidated(o, thread, check)):
         return
     rng = yield from o.range_start(base, base + HPAGE_SIZE, Event.CLEAR, point="retract_page_tables:notifier")
     yield from o.lock()

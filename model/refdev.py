@@ -82,11 +82,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Generator
 
 from .ats import PRI_FAULTS, Fault, InvalidateRequest, PageRequest, PrgResponse
-from .device import DevCommand, DevResponse
+from .device import DevCommand, DevResponse, check_command
 from .pagetable import AD_RETRIES, RW, SIZE_1G, SIZE_4K, US, AdUpdate, Walk, addr_mask, is_canonical, translate_steps
 from .trace import DevAccess, InvCpl, InvReq, MemAccess, Trace
 
-MASK64 = (1 << 64) - 1
 
 # event priorities inside one cycle
 _P_INV, _P_WALK, _P_LOOKUP, _P_DMA, _P_RSP, _P_CPL = range(6)
@@ -311,12 +310,7 @@ class RefDevice:
         return self._busy[thread] is None
 
     def submit(self, cmd: DevCommand) -> None:
-        if not 0 <= cmd.thread < self.cfg.num_threads:
-            raise ValueError(f"thread {cmd.thread} outside 0..{self.cfg.num_threads - 1}")
-        if self._busy[cmd.thread] is not None:
-            raise RuntimeError(f"thread {cmd.thread} is busy")
-        if not (0 <= cmd.va <= MASK64 and 0 <= cmd.wdata <= MASK64 and 0 <= cmd.pasid < (1 << 20)):
-            raise ValueError(f"command field out of range: {cmd}")
+        check_command(cmd, self._busy)
         self._uid += 1
         c = _Cmd(cmd, self.now, self._uid)
         self._busy[cmd.thread] = c

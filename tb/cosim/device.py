@@ -15,7 +15,7 @@ import traceback
 from typing import Any, Callable
 
 from model.ats import InvalidateRequest, PageRequest
-from model.device import DevCommand, DevResponse
+from model.device import DevCommand, DevResponse, check_command
 from model.memory import PhysMem
 from model.trace import Trace
 from tb.cosim.build import scenario_params_of_build
@@ -25,7 +25,6 @@ from tb.cosim.invalidation_driver import InvRec
 from tb.cosim.monitors import DeviceMonitors
 from tb.cosim.ports import Ports
 
-MASK64 = (1 << 64) - 1
 INF = float("inf")
 
 
@@ -176,12 +175,7 @@ class RtlDevice(DeviceMonitors):
     def submit(self, cmd: DevCommand) -> None:
         if not self._bound:
             raise RuntimeError("RtlDevice.begin() was not awaited")
-        if not 0 <= cmd.thread < self.num_threads:
-            raise ValueError(f"thread {cmd.thread} outside 0..{self.num_threads - 1}")
-        if self._busy[cmd.thread] is not None:
-            raise RuntimeError(f"thread {cmd.thread} is busy")
-        if not (0 <= cmd.va <= MASK64 and 0 <= cmd.wdata <= MASK64 and 0 <= cmd.pasid < (1 << 20)):
-            raise ValueError(f"command field out of range: {cmd}")
+        check_command(cmd, self._busy)
         self._uid += 1
         rec = CmdRec(cmd, self._uid, self._abs)
         self._busy[cmd.thread] = rec
