@@ -23,6 +23,10 @@ module ats_dev_top #(
   // AXI port (docs/ARCHITECTURE.md 2): cycles a walker or DMA request may wait
   // for the port, and then for its R/B, before it ends in FaultBusTimeout (>= 1)
   parameter int unsigned AxiTimeout = 4096,
+  // Walk forward progress (docs/ARCHITECTURE.md): raced walks in a row per
+  // Translation Request ID before the next one runs while new Invalidate
+  // Requests are held back (0: never hold; a walk may starve)
+  parameter int unsigned WalkMaxRetries = 4,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
@@ -147,6 +151,7 @@ module ats_dev_top #(
   logic [ats_pkg::PasidW-1:0] ap_pasid;
   logic [51:0]        ap_addr, ap_keep;
   logic [NumThreads-1:0] holds_xlat, mem_done;
+  logic               walk_hold;  // walker forward progress: no new Invalidate Request accepted
   // memory
   logic [NumWalks-1:0]           pw_req, pw_gnt, pw_r_valid, pw_lock;
   logic [NumWalks*PaWidth-1:0]   pw_addr;
@@ -274,7 +279,8 @@ module ats_dev_top #(
     .PaWidth   (PaWidth),
     .IdW       (IdW),
     .AdRetries (AdRetries),
-    .AxiTimeout(AxiTimeout)
+    .AxiTimeout(AxiTimeout),
+    .WalkMaxRetries(WalkMaxRetries)
   ) u_ptw (
     .clk_i,
     .rst_ni,
@@ -294,6 +300,7 @@ module ats_dev_top #(
     .xcpl_writable_o(xcpl_writable),
     .pwc_flush_i    (ap_valid),
     .pwc_keep_sup_i,
+    .inv_hold_o     (walk_hold),
     .ar_req_o       (pw_req),
     .ar_addr_o      (pw_addr),
     .ar_lock_o      (pw_lock),
@@ -325,6 +332,7 @@ module ats_dev_top #(
     .inv_addr_i,
     .inv_s_i,
     .inv_global_i,
+    .hold_i       (walk_hold),
     .invc_valid_o,
     .invc_ready_i,
     .invc_itag_o,

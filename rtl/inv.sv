@@ -11,6 +11,9 @@
 // The Invalidate Completion for the FIFO head leaves once its snapshot is
 // empty. Completions therefore leave in request order, exactly one per
 // accepted request.
+//
+// hold_i (the walker's forward-progress hold, ptw.sv) stops the acceptance of
+// new requests only: queued requests drain and complete as usual.
 
 module inv #(
   parameter int unsigned NumThreads = 4,
@@ -30,6 +33,8 @@ module inv #(
   input  logic [51:0]                inv_addr_i,
   input  logic                       inv_s_i,
   input  logic                       inv_global_i,
+  // 1: accept no new Invalidate Request (a walk runs under the forward-progress hold)
+  input  logic                       hold_i,
   // Invalidate Completion
   output logic                       invc_valid_o,
   input  logic                       invc_ready_i,
@@ -54,7 +59,7 @@ module inv #(
   logic [CntW-1:0]             cnt_q, cnt_d;
   logic                        push, pop;
 
-  assign inv_ready_o = cnt_q != CntW'(Depth);
+  assign inv_ready_o = cnt_q != CntW'(Depth) && !hold_i;
   assign push        = inv_valid_i && inv_ready_o;
 
   assign apply_o       = push;

@@ -48,6 +48,23 @@
 // late response can never be taken as the answer to a newer request; a walk
 // given to it (only when no clean slot is idle) waits in ats_pkg::WRead, bounded by
 // the same timeout.
+//
+// Forward progress (docs/ARCHITECTURE.md, "Walk forward progress"): the ATC
+// sends a Translation Request again, with the same ID, when an overlapping
+// invalidation raced it (poison), so a stream of such invalidations could
+// restart one walk for ever. The walker counts, per ID, the completions in a
+// row that an invalidation was accepted against (from the request's
+// acceptance cycle to the completion's delivery cycle, both included: the
+// ATC's poison window; any invalidation counts, a superset of the ATC's
+// overlap test). A request of an ID with WalkMaxRetries such completions is
+// "armed": from its acceptance cycle (combinationally) to the delivery of its
+// completion, inv_hold_o stops inv.sv from accepting new Invalidate Requests.
+// No invalidation is accepted in that walk's window, so its result is neither
+// poisoned nor stale, and the ATC uses it. Invalidations accepted before the
+// hold keep their effect: the walks they raced stay poisoned and are sent
+// again; only the armed walk, which starts under the hold, is protected.
+// Accepted requests are still completed during the hold, and the armed walk
+// needs no invalidation to finish, so the hold lasts one walk.
 
 module ptw #(
   parameter int unsigned NumWalks   = 2,
@@ -55,7 +72,9 @@ module ptw #(
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned IdW        = 3,
   parameter int unsigned AdRetries  = 4,  // lost reservations per walk before FaultAdUpdate (>= 1)
-  parameter int unsigned AxiTimeout = 4096  // cycles per AXI wait (port, then R/B) before FaultBusTimeout (>= 1)
+  parameter int unsigned AxiTimeout = 4096,  // cycles per AXI wait (port, then R/B) before FaultBusTimeout (>= 1)
+  // raced completions in a row per ID before its next walk runs under the invalidation hold (0: never hold)
+  parameter int unsigned WalkMaxRetries = 4
 ) (
   input  logic                        clk_i,
   input  logic                        rst_ni,
@@ -79,6 +98,8 @@ module ptw #(
   input  logic                        pwc_flush_i,
   // 1: non-leaf entries with U/S clear are walked through and cached; U/S is decided at the leaf
   input  logic                        pwc_keep_sup_i,
+  // forward progress: 1 = inv.sv accepts no new Invalidate Request (an armed walk runs)
+  output logic                        inv_hold_o,
   // memory reads: one request line per walk slot
   output logic [NumWalks-1:0]         ar_req_o,
   output logic [NumWalks*PaWidth-1:0] ar_addr_o,   // entry address, also of the A/D write
@@ -661,6 +682,69 @@ module ptw #(
     assign pwc_hit_usr  = 1'b1;
     logic unused_pwc;
     assign unused_pwc = ^{pwc_ins, pwc_ins_lvl, pwc_ins_pasid, pwc_ins_tag, pwc_ins_base, pwc_ins_usr};
+  end
+
+  // ---------------------------------------------------------------------------
+  // forward progress: invalidation hold for a walk raced WalkMaxRetries times
+  // ---------------------------------------------------------------------------
+  localparam int unsigned NumIds = 1 << IdW;
+  localparam int unsigned PsnW   = (WalkMaxRetries > 0) ? $clog2(WalkMaxRetries + 1) : 1;
+
+  logic [NumIds*PsnW-1:0] psn_q, psn_d;    // per ID: completions in a row an invalidation raced
+  logic [NumWalks-1:0]    held_q, held_d;  // slot runs an armed walk (the hold is up)
+  logic                   armed;           // the request offered now belongs to an armed ID
+  logic                   arm_fire;        // an armed request is taken this cycle
+  logic                   cpl_fire;
+  logic                   cpl_raced;       // the completion leaving now: an invalidation was accepted in its window
+
+  always_comb begin
+    armed = 1'b0;
+    for (int unsigned i = 0; i < NumIds; i++) begin
+      if (xreq_id_i == IdW'(i) && psn_q[i*PsnW +: PsnW] == PsnW'(WalkMaxRetries)) begin
+        armed = 1'b1;
+      end
+    end
+  end
+  assign arm_fire   = (WalkMaxRetries != 0) && xreq_valid_i && alloc_any && armed;
+  assign inv_hold_o = arm_fire || (held_q != '0);
+  assign cpl_fire   = cpl_any && xcpl_ready_i;
+
+  always_comb begin
+    cpl_raced = pwc_flush_i;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (cpl_sel == SlotW'(s) && inval_q[s]) begin
+        cpl_raced = 1'b1;
+      end
+    end
+    psn_d = psn_q;
+    for (int unsigned i = 0; i < NumIds; i++) begin
+      if (cpl_fire && xcpl_id_o == IdW'(i)) begin
+        if (!cpl_raced) begin
+          psn_d[i*PsnW +: PsnW] = '0;
+        end else if (psn_q[i*PsnW +: PsnW] != PsnW'(WalkMaxRetries)) begin
+          psn_d[i*PsnW +: PsnW] = psn_q[i*PsnW +: PsnW] + 1'b1;
+        end
+      end
+    end
+    held_d = held_q;
+    for (int unsigned s = 0; s < NumWalks; s++) begin
+      if (cpl_fire && cpl_sel == SlotW'(s)) begin
+        held_d[s] = 1'b0;
+      end
+      if (xreq_valid_i && alloc_any && alloc_sel == SlotW'(s)) begin
+        held_d[s] = arm_fire;
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      psn_q  <= '0;
+      held_q <= '0;
+    end else begin
+      psn_q  <= psn_d;
+      held_q <= held_d;
+    end
   end
 
   // VA[63:48] only feed the canonical check

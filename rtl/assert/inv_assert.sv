@@ -9,7 +9,8 @@
 //   inv_cpl_requested    a completion names an outstanding ITag (so each is
 //                        completed at most once, none without request)
 //   inv_ready_room       a request is accepted while fewer than Depth are
-//                        outstanding, and only then
+//                        outstanding and the walker does not hold new ones
+//                        back (hold_i, ptw.sv forward progress), and only then
 //   inv_apply            the request is applied in its acceptance cycle, with
 //                        the range of docs/ARCHITECTURE.md section 4, written
 //                        here independently of ats_pkg::inv_keep: with S=1 an
@@ -36,6 +37,7 @@ module inv_assert #(
   input logic [51:0]                          inv_addr_i,
   input logic                                 inv_s_i,
   input logic                                 inv_global_i,
+  input logic                                 hold_i,
   input logic                                 invc_valid_o,
   input logic                                 invc_ready_i,
   input logic [ats_pkg::ItagW-1:0]            invc_itag_o,
@@ -158,8 +160,8 @@ module inv_assert #(
                     "Invalidate Completion before every access reported at acceptance was answered")
         `ATS_ASSERT(inv_cpl_requested, out_at(out_q, invc_itag_o), "Invalidate Completion for an ITag not outstanding")
       end
-      `ATS_ASSERT(inv_ready_room, inv_ready_o == (32'(n_out) < Depth),
-                  "Invalidate Request not accepted with room, or accepted when full")
+      `ATS_ASSERT(inv_ready_room, inv_ready_o == (32'(n_out) < Depth && !hold_i),
+                  "Invalidate Request not accepted with room and no walker hold, or accepted when full or held")
       `ATS_ASSERT(inv_apply, apply_o == push &&
                   (!push || (apply_all_o == (!inv_pasid_valid_i || inv_global_i) && apply_pasid_o == inv_pasid_i &&
                              apply_addr_o == inv_addr_i && apply_keep_o == keep_spec)),
