@@ -246,6 +246,12 @@ async def atc_rule1(dut):
 # --------------------------------------------------------------------------- ptw_assert
 
 
+# a walk of ID 0 raced by an invalidation in its acceptance cycle, completed; an armed one taken
+RACED = (dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0, pwc_flush_i=1),
+         dict(xreq_valid_i=0, pwc_flush_i=0, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0), dict(xcpl_valid_o=0))
+ARMED_TAKE = dict(xreq_valid_i=1, xreq_ready_o=1, xreq_id_i=0)
+
+
 @cocotb.test()
 async def ptw_checks(dut):
     def p(*steps):
@@ -291,6 +297,14 @@ async def ptw_checks(dut):
         "ptw_wait_bounded": p(*[dict(st_q=1)] * 9),
         "ptw_wait_bounded/response": p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1),
                                        *[dict(st_q=2, ar_req_o=0, ar_gnt_i=0)] * 9),
+        # forward progress (WalkMaxRetries 2, HoldMaxCycles 12): ID 0 raced twice, then armed
+        "walk_retry_bounded": p(*RACED, *RACED, *RACED),
+        "walk_hold_armed": p(*RACED, *RACED, ARMED_TAKE, dict(xreq_valid_i=0)),
+        "walk_hold_armed/in_flight": p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1},
+                                       dict(xreq_valid_i=0, inv_hold_o=0)),
+        "walk_hold_ends": p(dict(inv_hold_o=1)),
+        "walk_hold_bounded": p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, *[dict(xreq_valid_i=0)] * 13),
+        "walk_hold_honoured": p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, dict(xreq_valid_i=0, pwc_flush_i=1)),
     }
     keep_fill = p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1),
                   dict(st_q=2, ar_req_o=0, ar_gnt_i=0, pwc_keep_sup_i=1, pwc_ins_by=1, pwc_ins_usr=0),
@@ -317,7 +331,11 @@ async def ptw_checks(dut):
                  dict(aw_req_o=0, aw_gnt_i=0, st_q=5, b_valid_i=1, b_exok_i=1),
                  dict(b_valid_i=0, st_q=3, cause_q=0, wrbl_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0),
                  dict(xcpl_valid_o=0, st_q=0))
+    # ID 0 raced twice, its third walk taken under the hold, completed unraced; the hold drops
+    legal_armed = p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, *[dict(xreq_valid_i=0)] * 6,
+                    dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0), dict(xcpl_valid_o=0, inv_hold_o=0), *RACED)
     await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
+                                              "armed walk under the hold": (legal_armed, {}),
                                               "write walk setting A and D": (legal_ad, {}),
                                               "keep mode: supervisor path cached, walk faults": (keep_fill, {}),
                                               "read timed out, late R dropped, slot reused": (legal_late, {})})
@@ -405,6 +423,7 @@ async def inv_checks(dut):
         "rule2_inv_drain": i(push(2, 1), {**stop, **q1, "invc_valid_o": 1, "invc_itag_o": 2}),
         "inv_cpl_requested": i(dict(invc_valid_o=1, invc_itag_o=5)),
         "inv_ready_room": i(dict(inv_ready_o=0)),
+        "inv_ready_room/held": i(dict(hold_i=1)),
         "inv_apply": i({**push(2), "apply_o": 0}),
         "inv_apply/range": i({**push(2), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_keep_o": (ONES52 << 3) & ONES52}),
         "inv_env_itag_free": i(push(2), {**push(2), **q1}),

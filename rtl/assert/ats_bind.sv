@@ -15,7 +15,8 @@ bind ptw ptw_assert #(
   .PaWidth   (PaWidth),
   .IdW       (IdW),
   .AdRetries (AdRetries),
-  .AxiTimeout(AxiTimeout)
+  .AxiTimeout(AxiTimeout),
+  .WalkMaxRetries(WalkMaxRetries)
 ) u_ptw_assert (.*);
 
 bind dma dma_assert #(

@@ -38,6 +38,22 @@
 //                        is unanswered
 //   ptw_wait_bounded     no AXI wait (ats_pkg::WRead, ats_pkg::WWait, ats_pkg::WWrite, ats_pkg::WBack) lasts more
 //                        than AxiTimeout cycles
+//
+// Forward progress (ghost per Translation Request ID: raced = an invalidation
+// (PWC flush) was applied between the request's acceptance and its
+// completion's delivery, both included; the count of raced completions in a
+// row; held = taken while armed, i.e. after WalkMaxRetries raced ones):
+//   walk_retry_bounded   no ID has more than WalkMaxRetries raced completions
+//                        in a row (the walk after them completes unraced)
+//   walk_hold_armed      the hold (inv_hold_o) is up in the cycle an armed
+//                        request is taken and until its completion leaves
+//   walk_hold_ends       the hold is up only then: it ends with the armed walk
+//   walk_hold_bounded    the hold never lasts more than HoldMaxCycles cycles in
+//                        a row (default: every ID armed once, each waiting for
+//                        a slot and walking for the longest walk AxiTimeout
+//                        and AdRetries allow)
+//   walk_hold_honoured   environment: no invalidation is applied while the
+//                        hold is up (inv.sv honours it)
 `include "ats_assert.svh"
 
 module ptw_assert #(
@@ -45,7 +61,10 @@ module ptw_assert #(
   parameter int unsigned PaWidth  = 48,
   parameter int unsigned IdW      = 3,
   parameter int unsigned AdRetries = 4,
-  parameter int unsigned AxiTimeout = 4096
+  parameter int unsigned AxiTimeout = 4096,
+  parameter int unsigned WalkMaxRetries = 4,
+  parameter int unsigned HoldMaxCycles = 2 * (1 << IdW) * ((5 + AdRetries) * 4 * AxiTimeout + NumWalks),
+  parameter bit          AssumeEnv = 1'b0
 ) (
   input logic                  clk_i,
   input logic                  rst_ni,
@@ -60,6 +79,7 @@ module ptw_assert #(
   input logic [1:0]            xcpl_size_o,
   input logic                  xcpl_writable_o,
   input logic                  pwc_flush_i,
+  input logic                  inv_hold_o,
   input logic [NumWalks-1:0]   r_valid_i,
   input logic [63:0]           r_data_i,
   input logic                  r_err_i,
@@ -235,8 +255,71 @@ module ptw_assert #(
     end
   end
 
+  // ---------------------------------------------------------------------------
+  // forward progress
+  // ---------------------------------------------------------------------------
+  localparam int unsigned PsnW  = $clog2(WalkMaxRetries + 2);
+  localparam int unsigned HoldW = $clog2(HoldMaxCycles + 2);
+  logic [NumIds-1:0]      graced_q, graced_d;  // the outstanding request was raced
+  logic [NumIds*PsnW-1:0] gpsn_q, gpsn_d;      // raced completions in a row
+  logic [NumIds-1:0]      gheld_q, gheld_d;    // the outstanding request was taken armed
+  logic [HoldW-1:0]       ghold_q, ghold_d;    // consecutive cycles with the hold up
+  logic                   acc, cpl, acc_armed, psn_bad;
+
+  assign acc = xreq_valid_i && xreq_ready_o;
+  assign cpl = xcpl_valid_o && xcpl_ready_i;
+
+  always_comb begin
+    graced_d  = graced_q;
+    gpsn_d    = gpsn_q;
+    gheld_d   = gheld_q;
+    acc_armed = 1'b0;
+    psn_bad   = 1'b0;
+    for (int unsigned i = 0; i < NumIds; i++) begin
+      if (out_q[i] && pwc_flush_i) graced_d[i] = 1'b1;
+      if (32'(gpsn_q[i*PsnW +: PsnW]) > WalkMaxRetries && WalkMaxRetries != 0) psn_bad = 1'b1;
+      if (cpl && xcpl_id_o == IdW'(i)) begin
+        if (graced_q[i] || pwc_flush_i) begin
+          if (gpsn_q[i*PsnW +: PsnW] != {PsnW{1'b1}}) gpsn_d[i*PsnW +: PsnW] = gpsn_q[i*PsnW +: PsnW] + 1'b1;
+        end else begin
+          gpsn_d[i*PsnW +: PsnW] = '0;
+        end
+        gheld_d[i] = 1'b0;
+      end
+      if (acc && xreq_id_i == IdW'(i)) begin
+        acc_armed   = WalkMaxRetries != 0 && 32'(gpsn_q[i*PsnW +: PsnW]) >= WalkMaxRetries;
+        graced_d[i] = pwc_flush_i;
+        gheld_d[i]  = acc_armed;
+      end
+    end
+    ghold_d = !inv_hold_o ? '0 : (ghold_q == {HoldW{1'b1}}) ? ghold_q : ghold_q + 1'b1;
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      graced_q <= '0;
+      gpsn_q   <= '0;
+      gheld_q  <= '0;
+      ghold_q  <= '0;
+    end else begin
+      graced_q <= graced_d;
+      gpsn_q   <= gpsn_d;
+      gheld_q  <= gheld_d;
+      ghold_q  <= ghold_d;
+    end
+  end
+
   `ATS_CHECK begin
     if (ats_on_q) begin
+      `ATS_ASSERT(walk_retry_bounded, !psn_bad, "more than WalkMaxRetries raced walks in a row for one ID")
+      `ATS_ASSERT(walk_hold_armed, inv_hold_o || (!acc_armed && gheld_q == '0),
+                  "armed walk taken or in flight without the invalidation hold")
+      `ATS_ASSERT(walk_hold_ends, !inv_hold_o || acc_armed || gheld_q != '0,
+                  "invalidation hold up with no armed walk taken or in flight")
+      `ATS_ASSERT(walk_hold_bounded, 32'(ghold_q) < HoldMaxCycles,
+                  "invalidation hold up for HoldMaxCycles cycles in a row")
+      `ATS_ENV(walk_hold_honoured, !(inv_hold_o && pwc_flush_i), "invalidation applied while the walker holds them")
+      `ATS_COVER(cov_walk_armed, acc_armed)
       `ATS_ASSERT(rule1_pwc_no_stale_fill, ins_bad == '0,
                   "page-walk cache filled by a walk that an invalidation raced")
       `ATS_ASSERT(ptw_sup_path, sup_bad == '0, "translation through a path with a U/S-clear entry")
