@@ -70,6 +70,15 @@ keeps waiting for it (rule 2: it may still land), so its completion is
 never sent. Here "never answered" is for ever; the RTL drops a response
 that comes late and frees the slot or thread again.
 
+Walk forward progress, as the RTL's WalkMaxRetries (docs/ARCHITECTURE.md
+section 2): after `walk_max_retries` poisoned walks in a row of one command
+its next walk is armed, and while an armed walk is in flight the device
+accepts no Invalidate Request: `invalidate()` then queues the request, which
+is accepted (traced as InvReq, applied inv_latency later) when the last armed
+walk completes. Requests accepted before still apply, so an armed walk they
+poison is walked again, still armed. 0 never holds (a walk may starve under
+a continuous stream of overlapping invalidations).
+
 Within one cycle events run in this order: invalidations applied, walker
 reads, lookups, DMA at the memory port, responses, completions. An
 invalidation and a lookup in the same cycle therefore never race.
@@ -116,6 +125,7 @@ class RefConfig:
     axi_timeout: int = 4096  # the RTL's AxiTimeout: cycles an access may stay unanswered
     # (pa, "walk" | "dma") -> True: memory never answers that access (BUS_TIMEOUT)
     no_answer: Callable[[int, str], bool] | None = None
+    walk_max_retries: int = 4  # the RTL's WalkMaxRetries: poisoned walks in a row before the hold (0: never)
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_threads <= 8:
@@ -130,6 +140,8 @@ class RefConfig:
             raise ValueError("latencies must be >= 0")
         if self.axi_timeout < 1:
             raise ValueError("axi_timeout must be >= 1")
+        if self.walk_max_retries < 0:
+            raise ValueError("walk_max_retries must be >= 0")
         if self.lookup_latency > self.inv_latency:
             # A command issued before an Invalidate Request must look up the ATC
             # before the request is applied; the protocol checker relies on it
@@ -175,6 +187,7 @@ class _Cmd:
     atc_hit: bool = False
     pa: int = 0
     walks: int = 0  # walks started (re-walks after poison count)
+    raced: int = 0  # poisoned walks in a row
     page_requests: int = 0  # Page Requests sent for this command
     pri_wait: int = 0  # serial of the Page Request it waits for (0: none)
 
@@ -190,6 +203,7 @@ class _WalkCtx:
     wrbl: bool = True  # RW on every entry of the path so far
     user: bool = True  # US on every entry of the path so far (False only in keep-supervisor mode)
     pwc_inval: bool = False  # an invalidation flushed the PWC during this walk: fill nothing
+    armed: bool = False  # runs under the invalidation hold (walk_max_retries poisoned walks before it)
 
 
 @dataclass
@@ -228,10 +242,12 @@ class RefDevice:
         self._orphan_slots: set[int] = set()  # walk slots whose last access memory never answered
         self._orphan_threads: set[int] = set()  # threads whose last DMA memory never answered
         self._invs: list[_Inv] = []
+        self._armed = 0  # armed walks in flight: Invalidate Requests are held while > 0
+        self._held_invs: list[InvalidateRequest] = []
         self.stats: dict[str, int] = {
             "hits": 0, "misses": 0, "walks": 0, "rewalks": 0, "walk_reads": 0,
             "evictions": 0, "dropped": 0, "faults": 0, "invalidations": 0, "ad_updates": 0,
-            "pwc_hits": 0, "pwc_fills": 0, "page_requests": 0,
+            "pwc_hits": 0, "pwc_fills": 0, "page_requests": 0, "holds": 0, "held_invalidations": 0,
         }
         self.pri = False
         self.atc_wp_fault = False
@@ -317,6 +333,14 @@ class RefDevice:
         self._at(self.now + self.cfg.lookup_latency, _P_LOOKUP, self._lookup, c)
 
     def invalidate(self, req: InvalidateRequest) -> None:
+        if self._armed:
+            # an armed walk is in flight: the request waits to be accepted
+            self._held_invs.append(req)
+            self.stats["held_invalidations"] += 1
+            return
+        self._accept_inv(req)
+
+    def _accept_inv(self, req: InvalidateRequest) -> None:
         inv = _Inv(req, self.now)
         self._invs.append(inv)
         start, size = req.range
@@ -461,9 +485,26 @@ class RefDevice:
             self._orphan_slots.add(ctx.slot)
         self._walk_done(ctx, Walk(Fault.BUS_TIMEOUT, 0, 0, False, -1, []))
 
+    def _arm(self, ctx: _WalkCtx, on: bool) -> None:
+        """Raise (on) or release the invalidation hold of an armed walk."""
+        if on == ctx.armed:
+            return
+        ctx.armed = on
+        if on:
+            self._armed += 1
+            self.stats["holds"] += 1
+            return
+        self._armed -= 1
+        if not self._armed:
+            held, self._held_invs = self._held_invs, []
+            for req in held:
+                self._accept_inv(req)
+
     def _walk_start(self, ctx: _WalkCtx) -> None:
         cmd = ctx.c.cmd
         ctx.c.walks += 1
+        if self.cfg.walk_max_retries and ctx.c.raced >= self.cfg.walk_max_retries:
+            self._arm(ctx, True)
         ctx.poisoned = False
         ctx.pwc_inval = False
         ctx.wrbl = True
@@ -548,7 +589,9 @@ class RefDevice:
             # Rule 1: a walk that overlapped an invalidation is neither cached
             # nor used; the request is translated again from the PASID entry.
             self.stats["rewalks"] += 1
+            ctx.c.raced += 1
             if ctx.slot in self._orphan_slots:
+                self._arm(ctx, False)  # the walk that takes the request over arms again
                 # that slot cannot issue: the request queues for another one
                 self._walk_slots[ctx.slot] = None
                 self._walk_queue.insert(0, ctx.c)
@@ -556,6 +599,7 @@ class RefDevice:
             else:
                 self._walk_start(ctx)
             return
+        self._arm(ctx, False)
         self._walk_slots[ctx.slot] = None
         c = ctx.c
         if w.fault != Fault.NONE:

@@ -504,3 +504,40 @@ def test_unanswered_dma_orphans_the_thread_and_holds_the_completion():
     t0 = e.dev.now
     r = e.access(VA, thread=0)  # the orphaned thread: faulted after axi_timeout, no access
     assert r.fault == Fault.BUS_TIMEOUT and r.mem_time is None and t <= r.complete - t0 <= t + 5
+
+
+def _stream(walk_max_retries, period=5, cycles=2000):
+    """Invalidate VA's page every `period` cycles while thread 0 reads it (a walk takes ~40)."""
+    e = Env(walk_max_retries=walk_max_retries)
+    e.pt.map(VA, DATA)
+    e.dev.submit(DevCommand(0, False, PASID, VA))
+    rsp, sent = None, 0
+    for k in range(cycles // period):
+        e.inv(VA, itag=k % 32)
+        sent += 1
+        e.run(period)
+        e.dev.take_completions()
+        rs = e.dev.take_responses()
+        if rs:
+            (rsp,) = rs
+            break
+    return e, rsp, sent
+
+
+def test_walk_under_invalidation_stream_completes_under_the_hold():
+    e, r, sent = _stream(walk_max_retries=4)
+    assert r is not None and (r.fault, r.pa) == (0, DATA)
+    assert e.dev.stats["walks"] == 5 and e.dev.stats["rewalks"] == 4  # WalkMaxRetries + 1 walks
+    assert e.dev.stats["holds"] == 1 and e.dev.stats["held_invalidations"] >= 1
+    # no request accepted while the armed (fifth) walk ran: its reads follow the last acceptance before it
+    walk_times = [m.time for m in e.trace.of(MemAccess) if m.source == "walk"]
+    armed_reads = walk_times[-5:]
+    accepts = [i.time for i in e.trace.of(InvReq)]
+    assert not [t for t in accepts if armed_reads[0] - 6 <= t < armed_reads[-1]], (accepts, armed_reads)
+    e.settle()
+    assert len(e.trace.of(InvReq)) == sent  # every held request accepted afterwards
+
+
+def test_walk_under_invalidation_stream_starves_without_the_hold():
+    e, r, _ = _stream(walk_max_retries=0)
+    assert r is None and e.dev.stats["rewalks"] > 40 and e.dev.stats["holds"] == 0
