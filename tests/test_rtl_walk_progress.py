@@ -12,17 +12,19 @@ from conftest import run_rtl
 CASES = ["walk_under_inval_stream", "all_threads_under_inval_stream"]
 
 
+PARAMS = {"PwcEntries": 8}  # the build of tests/test_rtl_races.py (default parameters, WalkMaxRetries 4)
+
+
 @pytest.mark.rtl
-@pytest.mark.parametrize("params", [pytest.param({}, id="default"), pytest.param({"WalkMaxRetries": 1}, id="retries1")])
 @pytest.mark.parametrize("case", CASES)
-def test_walk_completes_under_stream(case, params, request):
-    run_rtl("tb.test_walk_progress", params, testcase=case, seed=6100, nodeid=request.node.nodeid)
+def test_walk_completes_under_stream(case, request):
+    run_rtl("tb.test_walk_progress", PARAMS, testcase=case, seed=6100, nodeid=request.node.nodeid)
 
 
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", CASES)
 def test_walk_starves_without_hold(case, request):
     with pytest.raises(AssertionError) as e:
-        run_rtl("tb.test_walk_progress", {"WalkMaxRetries": 0}, testcase=case, seed=6100,
+        run_rtl("tb.test_walk_progress", {**PARAMS, "WalkMaxRetries": 0}, testcase=case, seed=6100,
                 nodeid=request.node.nodeid)
     assert "walk starved" in str(e.value), str(e.value)[-2000:]
