@@ -57,10 +57,11 @@
 // acceptance cycle to the completion's delivery cycle, both included: the
 // ATC's poison window; any invalidation counts, a superset of the ATC's
 // overlap test). A request of an ID with WalkMaxRetries such completions is
-// "armed": from its acceptance cycle (combinationally) to the delivery of its
-// completion, inv_hold_o stops inv.sv from accepting new Invalidate Requests.
-// No invalidation is accepted in that walk's window, so its result is neither
-// poisoned nor stale, and the ATC uses it. Invalidations accepted before the
+// "armed": offered with a slot free, it raises the hold (inv_hold_o, a
+// register: inv.sv accepts no new Invalidate Request) and is taken only once
+// the hold is up, one cycle later; the hold stays up until its completion is
+// delivered. No invalidation is accepted in that walk's window, so its result
+// is neither poisoned nor stale, and the ATC uses it. Invalidations accepted before the
 // hold keep their effect: the walks they raced stay poisoned and are sent
 // again; only the armed walk, which starts under the hold, is protected.
 // Accepted requests are still completed during the hold, and the armed walk
@@ -171,6 +172,7 @@ module ptw #(
 
   // request allocation
   logic             alloc_any;
+  logic             arm_wait;   // an armed request is offered before the invalidation hold is up
   logic [SlotW-1:0] alloc_sel;
 
   // ---------------------------------------------------------------------------
@@ -221,7 +223,8 @@ module ptw #(
       end
     end
   end
-  assign xreq_ready_o = alloc_any;
+  // an armed request waits for the invalidation hold (forward progress, below)
+  assign xreq_ready_o = alloc_any && !arm_wait;
 
   // fixed priority: lowest slot first
   always_comb begin
@@ -359,7 +362,7 @@ module ptw #(
 
       case (st)
         ats_pkg::WIdle: begin
-          if (xreq_valid_i && alloc_any && alloc_sel == SlotW'(s)) begin
+          if (xreq_valid_i && xreq_ready_o && alloc_sel == SlotW'(s)) begin
             id_n    = xreq_id_i;
             pasid_n = xreq_pasid_i;
             vpn_n   = xreq_vpn_i[CVpnW-1:0];
@@ -692,6 +695,7 @@ module ptw #(
 
   logic [NumIds*PsnW-1:0] psn_q, psn_d;    // per ID: completions in a row an invalidation raced
   logic [NumWalks-1:0]    held_q, held_d;  // slot runs an armed walk (the hold is up)
+  logic                   hold_q, hold_d;  // the hold (inv_hold_o)
   logic                   armed;           // the request offered now belongs to an armed ID
   logic                   arm_fire;        // an armed request is taken this cycle
   logic                   cpl_fire;
@@ -705,8 +709,11 @@ module ptw #(
       end
     end
   end
-  assign arm_fire   = (WalkMaxRetries != 0) && xreq_valid_i && alloc_any && armed;
-  assign inv_hold_o = arm_fire || (held_q != '0);
+  assign arm_wait   = (WalkMaxRetries != 0) && armed && !hold_q;
+  assign arm_fire   = (WalkMaxRetries != 0) && xreq_valid_i && xreq_ready_o && armed;
+  // up while an armed request is offered with a slot free, or an armed walk runs
+  assign hold_d     = (held_d != '0) || ((WalkMaxRetries != 0) && xreq_valid_i && alloc_any && armed && !arm_fire);
+  assign inv_hold_o = hold_q;
   assign cpl_fire   = cpl_any && xcpl_ready_i;
 
   always_comb begin
@@ -731,7 +738,7 @@ module ptw #(
       if (cpl_fire && cpl_sel == SlotW'(s)) begin
         held_d[s] = 1'b0;
       end
-      if (xreq_valid_i && alloc_any && alloc_sel == SlotW'(s)) begin
+      if (xreq_valid_i && xreq_ready_o && alloc_sel == SlotW'(s)) begin
         held_d[s] = arm_fire;
       end
     end
@@ -741,9 +748,11 @@ module ptw #(
     if (!rst_ni) begin
       psn_q  <= '0;
       held_q <= '0;
+      hold_q <= 1'b0;
     end else begin
       psn_q  <= psn_d;
       held_q <= held_d;
+      hold_q <= hold_d;
     end
   end
 

@@ -332,7 +332,8 @@ async def ptw_checks(dut):
                  dict(b_valid_i=0, st_q=3, cause_q=0, wrbl_q=1, xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0),
                  dict(xcpl_valid_o=0, st_q=0))
     # ID 0 raced twice, its third walk taken under the hold, completed unraced; the hold drops
-    legal_armed = p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, *[dict(xreq_valid_i=0)] * 6,
+    legal_armed = p(*RACED, *RACED, {**ARMED_TAKE, "xreq_ready_o": 0}, {**ARMED_TAKE, "inv_hold_o": 1},
+                    *[dict(xreq_valid_i=0)] * 6,
                     dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0), dict(xcpl_valid_o=0, inv_hold_o=0), *RACED)
     await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
                                               "armed walk under the hold": (legal_armed, {}),

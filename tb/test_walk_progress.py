@@ -23,10 +23,12 @@ region) with fewer walk slots than threads, so an armed request may wait for
 a slot while the hold is up; all commands are answered.
 
 Numbers (walk latency alone and under the stream, attempts, hold cycles) are
-logged with the prefix `progress:`.
+logged with the prefix `progress:`; WALK_PROGRESS_LATENCY=<n> runs them at
+AXI latency n instead of 3 (a measurement, not a test setting).
 """
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -37,7 +39,8 @@ from tb.atsbench import TB, Host, Response, rtl_params
 from tb.axi_mem import FastSig
 
 STREAM_PERIOD = 6       # cycles between Invalidate Requests (a walk takes ~40 at the latency below)
-AXI = dict(latency=(3, 3))
+_LAT = int(os.environ.get("WALK_PROGRESS_LATENCY", "3"))
+AXI = dict(latency=(_LAT, _LAT))
 WAIT = 3000             # cycles the command may take under the stream before it counts as starved
 
 

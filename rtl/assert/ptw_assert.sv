@@ -47,7 +47,9 @@
 //                        in a row (the walk after them completes unraced)
 //   walk_hold_armed      the hold (inv_hold_o) is up in the cycle an armed
 //                        request is taken and until its completion leaves
-//   walk_hold_ends       the hold is up only then: it ends with the armed walk
+//   walk_hold_ends       the hold is up only then, or while an armed request is
+//                        offered (it is taken once the hold is up): it ends
+//                        with the armed walk
 //   walk_hold_bounded    the hold never lasts more than HoldMaxCycles cycles in
 //                        a row (default: every ID armed once, each waiting for
 //                        a slot and walking for the longest walk AxiTimeout
@@ -264,7 +266,7 @@ module ptw_assert #(
   logic [NumIds*PsnW-1:0] gpsn_q, gpsn_d;      // raced completions in a row
   logic [NumIds-1:0]      gheld_q, gheld_d;    // the outstanding request was taken armed
   logic [HoldW-1:0]       ghold_q, ghold_d;    // consecutive cycles with the hold up
-  logic                   acc, cpl, acc_armed, psn_bad;
+  logic                   acc, cpl, acc_armed, offer_armed, psn_bad;
 
   assign acc = xreq_valid_i && xreq_ready_o;
   assign cpl = xcpl_valid_o && xcpl_ready_i;
@@ -273,8 +275,9 @@ module ptw_assert #(
     graced_d  = graced_q;
     gpsn_d    = gpsn_q;
     gheld_d   = gheld_q;
-    acc_armed = 1'b0;
-    psn_bad   = 1'b0;
+    acc_armed   = 1'b0;
+    offer_armed = 1'b0;
+    psn_bad     = 1'b0;
     for (int unsigned i = 0; i < NumIds; i++) begin
       if (out_q[i] && pwc_flush_i) graced_d[i] = 1'b1;
       if (32'(gpsn_q[i*PsnW +: PsnW]) > WalkMaxRetries && WalkMaxRetries != 0) psn_bad = 1'b1;
@@ -285,6 +288,9 @@ module ptw_assert #(
           gpsn_d[i*PsnW +: PsnW] = '0;
         end
         gheld_d[i] = 1'b0;
+      end
+      if (xreq_valid_i && xreq_id_i == IdW'(i)) begin
+        offer_armed = WalkMaxRetries != 0 && 32'(gpsn_q[i*PsnW +: PsnW]) >= WalkMaxRetries;
       end
       if (acc && xreq_id_i == IdW'(i)) begin
         acc_armed   = WalkMaxRetries != 0 && 32'(gpsn_q[i*PsnW +: PsnW]) >= WalkMaxRetries;
@@ -314,8 +320,8 @@ module ptw_assert #(
       `ATS_ASSERT(walk_retry_bounded, !psn_bad, "more than WalkMaxRetries raced walks in a row for one ID")
       `ATS_ASSERT(walk_hold_armed, inv_hold_o || (!acc_armed && gheld_q == '0),
                   "armed walk taken or in flight without the invalidation hold")
-      `ATS_ASSERT(walk_hold_ends, !inv_hold_o || acc_armed || gheld_q != '0,
-                  "invalidation hold up with no armed walk taken or in flight")
+      `ATS_ASSERT(walk_hold_ends, !inv_hold_o || offer_armed || gheld_q != '0,
+                  "invalidation hold up with no armed request offered and no armed walk in flight")
       `ATS_ASSERT(walk_hold_bounded, 32'(ghold_q) < HoldMaxCycles,
                   "invalidation hold up for HoldMaxCycles cycles in a row")
       `ATS_ENV(walk_hold_honoured, !(inv_hold_o && pwc_flush_i), "invalidation applied while the walker holds them")
