@@ -61,11 +61,11 @@
 // register: inv.sv accepts no new Invalidate Request) and is taken only once
 // the hold is up, one cycle later; the hold stays up until its completion is
 // delivered. No invalidation is accepted in that walk's window, so its result
-// is neither poisoned nor stale, and the ATC uses it. Invalidations accepted before the
-// hold keep their effect: the walks they raced stay poisoned and are sent
-// again; only the armed walk, which starts under the hold, is protected.
-// Accepted requests are still completed during the hold, and the armed walk
-// needs no invalidation to finish, so the hold lasts one walk.
+// is neither poisoned nor stale, and the ATC uses it. Invalidations accepted
+// before the hold keep their effect: the walks they raced stay poisoned and
+// are sent again; only the armed walk, which starts under the hold, is
+// protected. Accepted requests are still completed during the hold, and the
+// armed walk needs no invalidation to finish, so the hold lasts one walk.
 
 module ptw #(
   parameter int unsigned NumWalks   = 2,
