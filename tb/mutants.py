@@ -237,7 +237,7 @@ def _build(params: dict) -> Path:
     The stamp hashes the sources and the parameters; the 140 MB of precompiled
     headers are removed after a build (the simulator binary is all a run needs).
     """
-    from tb import toolchain
+    from tb import axi_top, toolchain
 
     h = hashlib.sha256(json.dumps(sorted(params.items())).encode())
     for p in sorted(toolchain.RTL.rglob("*")):
@@ -260,7 +260,7 @@ def _build(params: dict) -> Path:
         for f in seed.iterdir():
             shutil.copy2(f, bdir / f.name)
             os.utime(bdir / f.name, (later, later))
-    bdir = toolchain.build_rtl(params, tag=name)
+    bdir = axi_top.build(params, tag=name)
     for g in bdir.glob("*.gch"):
         g.unlink()
     if seed is not None and not seed.exists():
@@ -306,7 +306,7 @@ def _has_make_target(target: str) -> bool:
 
 def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
     """Run the checks against the RTL in ATS_RTL_DIR; stop at the first failure unless all_checks."""
-    from tb import toolchain
+    from tb import axi_top, toolchain
     from tb.atsbench import DEFAULT_PARAMS
 
     res: dict = {"checks": [], "killed_by": None, "failed_tests": [], "detail": ""}
@@ -335,7 +335,7 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                 env = {"ATS_PARAMS": json.dumps({**DEFAULT_PARAMS, **params}),
                        "ATS_REPRO": f"python -m tb.mutants --only {work.name} (check {c.name})", **dict(c.env)}
                 try:
-                    toolchain.run_cocotb(c.module, builds[c.params], testcase=c.testcase, extra_env=env,
+                    toolchain.run_cocotb(c.module, builds[c.params], toplevel=axi_top.TOP, testcase=c.testcase, extra_env=env,
                                          seed=c.seed, results_xml=str(xml),
                                          log_file=logs / f"{xml.stem}.log")
                 except (Exception, SystemExit) as e:  # the runner exits when the simulator itself fails

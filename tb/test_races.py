@@ -144,7 +144,7 @@ async def race_inv_same_cycle_as_fill(dut):
     tb = TB(dut, host.mem, test_name="race_inv_same_cycle_as_fill", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=100_000)
     xcpl_cycles: list[int] = []
-    h_xcpl = getattr(dut, "xcpl_valid", None)
+    h_xcpl = getattr(tb.rtl, "xcpl_valid", None)
     if h_xcpl is not None:
         xv = FastSig(h_xcpl)
 
