@@ -492,6 +492,7 @@ _SIGS = {
     "axs_reset": (None, [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int]),
     "axs_start": (None, [ctypes.c_uint64]),
     "axs_set_active": (None, [ctypes.c_int]),
+    "axs_set_exclusive": (None, [ctypes.c_int]),
     "axs_cycle": (ctypes.c_uint64, []),
     "axs_set_timing": (None, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_double, ctypes.c_uint32, ctypes.c_uint32,
                               ctypes.c_int]),
@@ -633,12 +634,15 @@ class AxiMem:
                  order is always kept). False: strict acceptance order per channel.
     trace:       a model.trace.Trace receiving MemAccess events (time = perform cycle).
     keep_log:    keep every completed AxiAccess in `self.log`.
+    exclusive:   serve ARLOCK/AWLOCK with the PhysMem's exclusive monitor (EXOKAY / OKAY);
+                 False: a slave without a monitor (OKAY, exclusive writes always performed).
     """
 
     def __init__(self, dut, cc: CycleClock, mem, *, prefix: str = "m_axi", seed: int = 0,
                  latency: tuple[int, int] = (1, 1), tail: tuple[float, int, int] | None = None,
                  stall_prob: float = 0.0, stall: tuple[int, int] = (1, 4), reorder: bool = False,
-                 perform: str = "accept", trace=None, keep_log: bool = True, lib: str | None = None):
+                 perform: str = "accept", trace=None, keep_log: bool = True, exclusive: bool = True,
+                 lib: str | None = None):
         global _current
         if perform != "accept":
             raise ValueError("perform: the C++ slave performs every access at acceptance ('accept')")
@@ -655,6 +659,7 @@ class AxiMem:
         self.reorder = reorder
         self.trace = trace
         self.keep_log = keep_log
+        self.exclusive = exclusive
         self.log: list[AxiAccess] = []
         self.hooks: list[Callable[[AxiAccess], Any]] = []         # on completion
         self.accept_hooks: list[Callable[[AxiAccess], Any]] = []  # on acceptance
@@ -670,6 +675,7 @@ class AxiMem:
         self._pages = _Pages(self._lib, mem)
         _current = self
         self._lib.axs_set_callbacks(*_CBS)
+        self._lib.axs_set_exclusive(int(exclusive))
         self._apply_timing()
 
     # -------------------------------------------------------------- public API

@@ -283,6 +283,17 @@ def test_exclusive_monitor(lib):
     assert m.b[2][2] == Resp.OKAY and buf[0] == 7
 
 
+def test_without_exclusive_monitor(lib):
+    """axs_set_exclusive(0): exclusive reads answer OKAY, exclusive writes are plain writes (OKAY)."""
+    m = Master(lib)
+    lib.axs_set_exclusive(0)
+    buf, keep = page(lib, 1)
+    m.read(WALK, 0x1000, lock=True)
+    m.write(WALK, 0x1008, 3, lock=True)  # never reserved: still performed
+    m.run_until(lambda: m.r and m.b)
+    assert m.r[0][3] == Resp.OKAY and m.b[0][2] == Resp.OKAY and buf[8] == 3
+
+
 def test_hold_from_accept_callback(lib):
     """The accept callback can hold an access (answered only after axs_release) and move a due cycle."""
     m = Master(lib, latency=(1, 1), reorder=True)

@@ -32,7 +32,9 @@
 //    model's own exclusive monitor), else an internal monitor with the same rules
 //    (model/memory.py): an exclusive read reserves the 8-byte granule for its ID; any
 //    write to the granule clears it; an exclusive write is performed (EXOKAY) only
-//    while its ID holds the reservation, else OKAY with memory untouched;
+//    while its ID holds the reservation, else OKAY with memory untouched. Without a
+//    monitor (axs_set_exclusive(0)) exclusive reads answer OKAY and exclusive writes
+//    are performed as plain writes (what the AXI spec allows);
 //  * an access log (accept order) drained in bulk by axs_drain, and a completion log
 //    drained by axs_drain_done, so a caller can read them once per step.
 // Protocol surprises (bursts, sizes other than 8 bytes, unaligned addresses, a W beat
@@ -97,6 +99,7 @@ struct Slave {
   uint32_t lat_lo = 1, lat_hi = 1, tail_lo = 0, tail_hi = 0;
   double tail_p = 0;
   bool reorder = false;
+  bool exclusive = true;  // false: a slave without a monitor (OKAY; exclusive writes performed as plain ones)
   Stall st[3];  // AR, AW, W
   bool ready[3] = {false, false, false};
   std::vector<Range> ranges;
@@ -255,7 +258,7 @@ struct Slave {
     if (write) {
       writes++;
       if (a.resp < SLVERR) {
-        if (lock) {
+        if (lock && exclusive) {
           if (strb != 0xFF) perror("exclusive write with WSTRB %#llx at %#llx", strb, addr);
           a.resp = write_excl(id, pa, data, strb) ? EXOKAY : OKAY;
         } else {
@@ -265,7 +268,7 @@ struct Slave {
     } else {
       reads++;
       if (a.resp >= SLVERR) a.data = 0;
-      else if (lock) {
+      else if (lock && exclusive) {
         a.data = read_excl(id, pa);
         a.resp = EXOKAY;
       } else {
@@ -435,6 +438,7 @@ void axs_reset(uint64_t cycle, uint64_t seed, int active) {
   g.on_accept = g.on_done = nullptr;
   g.on_page = nullptr;
   g.on_excl = nullptr;
+  g.exclusive = true;
   for (int ch = 0; ch < 3; ch++) {
     g.st[ch] = Stall{};
     g.ready[ch] = false;
@@ -448,6 +452,7 @@ void axs_start(uint64_t cycle) {
   for (int ch = 0; ch < 3; ch++) g.redraw(ch);
 }
 void axs_set_active(int active) { g.active = active != 0; }
+void axs_set_exclusive(int on) { g.exclusive = on != 0; }
 uint64_t axs_cycle() { return g.cyc; }
 
 void axs_set_timing(uint32_t lat_lo, uint32_t lat_hi, double tail_p, uint32_t tail_lo, uint32_t tail_hi,
