@@ -175,8 +175,8 @@ async def race_inv_same_cycle_as_fill(dut):
         t_inv = t_rel + k         # the invalidation's handshake
 
         async def release(hold=hold, t_rel=t_rel):
-            await tb.cc.qp(t_rel - 1)
-            hold.release()        # presented at once (latency 1): handshake at t_rel
+            await tb.cc.qp(t_rel - 2)
+            hold.release()        # the slave presents it from the next edge (latency 1): handshake at t_rel
 
         rel_task = cocotb.start_soon(release())
         h = await tb.inv.request(va >> 12, False, pasid=pasid, at=t_inv)
