@@ -9,6 +9,7 @@ configured numbers, never from the slave.
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 from collections import deque
 from pathlib import Path
@@ -28,8 +29,11 @@ def lib():
     out = toolchain.BUILD / "axs" / "libaxs.so"
     out.parent.mkdir(parents=True, exist_ok=True)
     if not out.exists() or out.stat().st_mtime < CPP.stat().st_mtime:
-        subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Werror", "-shared", "-fPIC", "-o", str(out), str(CPP)],
+        # built beside, then renamed: two pytest-xdist workers may build it at once
+        tmp = out.with_name(f"libaxs.{os.getpid()}.so")
+        subprocess.run(["g++", "-std=c++17", "-O1", "-Wall", "-Werror", "-shared", "-fPIC", "-o", str(tmp), str(CPP)],
                        check=True)
+        os.replace(tmp, out)
     lib = slave_lib(str(out))
     lib.axs_tick.restype = None
     lib.axs_tick.argtypes = [U8, U32, U64, U32, U32, U8, U8, U32, U64, U32, U32, U8, U8, U64, U32, U8, U8, U8,
