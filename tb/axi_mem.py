@@ -439,6 +439,9 @@ class Hold:
         return self.matched
 
     def release(self) -> None:
+        """Let the held responses go: a due one is presented from the next edge (the slave's
+        outputs are registered), so released at the quiet point of cycle k it handshakes at k+2
+        at the earliest."""
         self.released = True
         self._owner._holds = [h for h in self._owner._holds if h is not self]
         for a in self.matched:
