@@ -333,9 +333,8 @@ class Resp(enum.IntEnum):
     DECERR = 3
 
 
-# ranges the C++ slave knows besides SLVERR / DECERR (tb/csrc/axi_slave.cpp `Kind`)
+# the C++ slave's no-answer range kind (tb/csrc/axi_slave.cpp `Kind`; 2, 3 are SLVERR, DECERR)
 NO_ANSWER = 4
-_DELAY = 5
 
 
 @dataclass
