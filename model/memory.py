@@ -12,8 +12,16 @@ to those bytes, whoever makes it (a CPU store of the host model, a DMA write,
 another ID's exclusive write, a page copy or zeroing), clears the reservation.
 An exclusive write succeeds only while its ID still holds the reservation.
 Keeping the monitor inside the one memory object means no writer can bypass it.
+
+`page_hook`, when set, is told of every page that appears, is replaced or goes
+away (`page_hook(pfn, bytearray_or_None)`): a simulator-side AXI slave serves
+the pages in place, by pointer, and must know where they live
+(tb/axi_mem.py). Pages never change size, so a pointer stays valid until the
+hook says the page went away.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -24,7 +32,7 @@ _ZERO_PAGE = bytes(PAGE_SIZE)
 class PhysMem:
     """Sparse physical memory of `2**pa_bits` bytes in 4 KiB bytearray pages."""
 
-    __slots__ = ("pa_bits", "limit", "_pages", "_resv")
+    __slots__ = ("pa_bits", "limit", "_pages", "_resv", "page_hook")
 
     def __init__(self, pa_bits: int = 48) -> None:
         if not 12 <= pa_bits <= 64:
@@ -33,6 +41,7 @@ class PhysMem:
         self.limit = 1 << pa_bits
         self._pages: dict[int, bytearray] = {}
         self._resv: dict[int, int] = {}  # exclusive monitor: AXI ID -> reserved 8-byte granule (pa >> 3)
+        self.page_hook: Callable[[int, bytearray | None], None] | None = None
 
     # -- checks ------------------------------------------------------------
     def _check(self, pa: int, n: int) -> None:
@@ -45,6 +54,8 @@ class PhysMem:
         page = self._pages.get(pfn)
         if page is None:
             page = self._pages[pfn] = bytearray(PAGE_SIZE)
+            if self.page_hook is not None:
+                self.page_hook(pfn, page)
         return page
 
     # -- byte access -------------------------------------------------------
@@ -103,10 +114,14 @@ class PhysMem:
         if self._resv:
             self._unreserve(dst_pa, PAGE_SIZE)
         src = self._pages.get(src_pa >> PAGE_SHIFT)
+        dst = dst_pa >> PAGE_SHIFT
         if src is None:
-            self._pages.pop(dst_pa >> PAGE_SHIFT, None)
+            if self._pages.pop(dst, None) is not None and self.page_hook is not None:
+                self.page_hook(dst, None)
         else:
-            self._pages[dst_pa >> PAGE_SHIFT] = bytearray(src)
+            page = self._pages[dst] = bytearray(src)
+            if self.page_hook is not None:
+                self.page_hook(dst, page)
 
     def zero_page(self, pa: int) -> None:
         if pa & _OFF_MASK:
@@ -115,7 +130,8 @@ class PhysMem:
         if self._resv:
             self._unreserve(pa, PAGE_SIZE)
         # Dropping the page is the same as zeroing it: absent pages read as 0.
-        self._pages.pop(pa >> PAGE_SHIFT, None)
+        if self._pages.pop(pa >> PAGE_SHIFT, None) is not None and self.page_hook is not None:
+            self.page_hook(pa >> PAGE_SHIFT, None)
 
     # -- exclusive monitor (AXI ARLOCK/AWLOCK) ------------------------------
     def _unreserve(self, pa: int, n: int) -> None:
@@ -144,6 +160,15 @@ class PhysMem:
         """PA of the granule `tag` holds a reservation on (tests), or None."""
         g = self._resv.get(tag)
         return None if g is None else g << 3
+
+    def page_buffer(self, pfn: int) -> bytearray:
+        """The backing page of `pfn`, created (zero) if absent (an AXI slave about to write it)."""
+        self._check(pfn << PAGE_SHIFT, PAGE_SIZE)
+        return self._page(pfn)
+
+    def page_items(self) -> list[tuple[int, bytearray]]:
+        """(PFN, backing page) of every allocated page (for `page_hook` users joining late)."""
+        return list(self._pages.items())
 
     # -- introspection (tests, dumps) --------------------------------------
     def touched_pages(self) -> list[int]:

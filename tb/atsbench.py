@@ -540,13 +540,15 @@ class TB:
     """Clock, reset and the BFMs around `ats_dev_top`.
 
     `mem` is the host model's PhysMem (the AXI slave serves it). `axi` holds
-    AxiMem keyword arguments (latency, stall_prob, stall, reorder, perform).
+    AxiMem keyword arguments (latency, tail, stall_prob, stall, reorder).
     """
 
     def __init__(self, dut, mem, *, seed: int | None = None, period_ns: int = 10, axi: dict | None = None,
                  rsp_stall_prob: float = 0.0, trace: Trace | None = None, params: dict | None = None,
                  test_name: str = "", repro: str = ""):
         self.dut = dut
+        # the device itself (ats_tb_top's u_dut): its internal signals, for monitors that look inside
+        self.rtl = getattr(dut, "u_dut", dut)
         self.mem = mem
         # cocotb.RANDOM_SEED is the per-test seed derived from COCOTB_RANDOM_SEED
         # (the one to reproduce with) and the test name
@@ -587,8 +589,7 @@ class TB:
         rst = fast(d, "rst_ni")
         rst.set(0)
         fast(d, "pasid_tbl_base_i").set(pasid_tbl_base)
-        for n in ("cmd_valid_i", "rsp_ready_i", "inv_valid_i", "invc_ready_i", "m_axi_arready", "m_axi_awready",
-                  "m_axi_wready", "m_axi_rvalid", "m_axi_bvalid"):
+        for n in ("cmd_valid_i", "rsp_ready_i", "inv_valid_i", "invc_ready_i"):
             fast(d, n).set(0)
         self.cc.start()
         await self.cc.qp(reset_cycles)

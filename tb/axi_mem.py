@@ -1,54 +1,51 @@
-"""AXI4 slave BFM serving a `model.memory.PhysMem`, plus the cycle clock it runs on.
+"""AXI4 memory slave over a `model.memory.PhysMem` (front end of the C++ slave), plus the cycle clock.
 
 The RTL's AXI4 master port (`m_axi_*`, ARCHITECTURE.md section 2) reads and
-writes exactly the bytes the host model wrote, because this slave serves the
-host model's own `PhysMem` object.
+writes exactly the bytes the host model wrote: the slave serves the host
+model's own `PhysMem` pages, by pointer.
 
-Why a custom slave rather than cocotbext-axi's `AxiRam`:
+The slave itself is C++ inside the simulator (tb/csrc/axi_slave.cpp, called
+through DPI at every rising edge by tb/csrc/axi_slave_dpi.sv; the block-test
+top `ats_tb_top` of tb/axi_top.py instantiates it beside the device). This
+module is its Python front end: `AxiMem` configures it through ctypes (the
+simulator is linked with -rdynamic, so `ctypes.CDLL(None)` finds its C
+functions), registers the PhysMem pages (`PhysMem.page_hook` keeps the
+registration current when pages appear, are copied or dropped), and keeps
+the API the block tests use. docs/ARCHITECTURE.md ("The AXI memory slave")
+says why C++ and not Python or cocotbext-axi.
 
-* Speed. cocotbext-axi channels sample their handshakes on every clock edge
-  while busy, and a Python wake per edge costs 5-10 us under Verilator. This
-  slave wakes Python per transaction, not per cycle: READY is held high, a
-  transfer is found by a value-change callback on VALID, latency is a single
-  timed callback, and an idle port costs nothing (the clock is the C++ GPI
-  clock). The channel engines are state machines on raw GPI callbacks (`Gpi`),
-  not cocotb tasks: about 0.5 us per wake instead of about 2.5 us. Signals are
-  read and written through `FastSig` (0.1 us instead of 2 us for `.value`).
-  Measured with the whole testbench around the RTL (4 threads, mostly ATC
-  hits): about 22,000 AXI transactions and 18,000 device accesses per
-  wall-clock second (`python -m tb.figures`).
-* DECERR as well as SLVERR injection, by PA range, per direction and per
-  source (walker or DMA), with hit counters.
-* Holds: a response (and, for reads, the data sampled at acceptance) can be
-  held back until the test releases it, so a test can change memory and
-  invalidate while a walker read or a DMA access is in flight. A hold never
-  released is a slave that never answers; `delay` answers chosen accesses
-  a fixed number of cycles after acceptance (a slave that answers late).
-* Every access is logged with its cycle numbers (address accept, memory
-  perform, response handshake), so ordering checks work from timestamps.
+What runs where:
 
-Timing discipline (see `CycleClock`): rising edge k is at `t0 + k*P`. The BFM
-only drives at the quarter-phase point `t0 + k*P + P/4` ("qp(k)"), or right
-after the design settled from an edge; it never writes at an edge instant, so
-there is no race with the clock. A transfer whose VALID and READY are both
-high during cycle k completes at edge k+1 and is stamped cycle k+1.
+* C++, per edge, no Python: handshakes, back-pressure (`stall_prob`,
+  `stall`: READY low for a few cycles of VALID), latency (uniform, plus an
+  optional seeded tail), per-ID order and reordering across IDs, memory
+  reads and writes in place, SLVERR / DECERR / no-answer ranges.
+* Python, once per access and only because the block tests ask for it:
+  `accept_hooks` and holds (`hold`, `delay`) see each access at its
+  acceptance, from a C callback (the access's read data is already
+  sampled, and a hook may change memory before later accesses); the
+  completion callback stamps `done`, keeps `log` and `inflight`, and feeds
+  the trace. Exceptions raised there (a scoreboard's `tb.fail`) fail the
+  test through `Gpi`'s funnel.
+* Exclusive accesses (ARLOCK/AWLOCK, the walker's accessed/dirty updates)
+  go to the PhysMem's own exclusive monitor (`read_exclusive` /
+  `write_exclusive`, model/memory.py), keyed by AXI ID, so any write to the
+  reserved bytes (a CPU store of the test or the host model, a DMA write)
+  makes the next exclusive write of that ID fail with OKAY; a reservation
+  held answers EXOKAY. A plain AXI write to a granule an AXI exclusive read
+  reserved goes through PhysMem too, so the monitor sees it.
 
-Exclusive accesses (ARLOCK/AWLOCK, the walker's accessed/dirty updates): the
-exclusive monitor is the PhysMem's own (`read_exclusive`/`write_exclusive`,
-model/memory.py), keyed by AXI ID, so any write to the reserved bytes (a CPU
-store made by the test or the host model, a DMA write) makes the next
-exclusive write of that ID fail with OKAY; a reservation held answers EXOKAY.
-`exclusive=False` makes a slave without a monitor: OKAY on exclusive reads,
-and exclusive writes performed as plain writes (what the AXI spec allows).
-
-Memory semantics: a read samples memory when its AR handshake happens (cycle
-of acceptance), a write is committed when both AW and W have been accepted;
-the response follows `latency` cycles later (`perform="response"` moves the
-memory access to the response instead). An access that hits an error range
-reads zero / writes nothing and answers SLVERR or DECERR.
+Timing: rising edge k is at `t0 + k*P` (`CycleClock`). A transfer whose
+VALID and READY are both high during cycle k completes at edge k+1 and is
+stamped cycle k+1. A read samples memory when its AR handshake happens, a
+write is committed when both AW and W have been accepted; the response
+handshake is `latency` cycles after acceptance at the earliest. An access
+that hits an error range reads zero / writes nothing and answers SLVERR or
+DECERR; one that hits a no-answer range is never answered (the device's AXI
+timeout must end it).
 
     mem = AxiMem(dut, cc, physmem, seed=7, latency=(1, 12), stall_prob=0.2, reorder=True)
-    mem.start()                 # after reset (TB.start passes its shared Gpi)
+    mem.start(gpi)              # after reset (TB.start passes its shared Gpi)
     err = mem.inject_error(pa, pa + 8, resp=Resp.DECERR, reads=True, writes=False)
     hold = mem.hold(lambda a: a.source == "walk" and a.addr == pte_pa)
     await hold.wait()           # the walker read of that PTE has been accepted
@@ -57,6 +54,7 @@ reads zero / writes nothing and answers SLVERR or DECERR.
 """
 from __future__ import annotations
 
+import ctypes
 import enum
 import random
 from dataclasses import dataclass
@@ -335,6 +333,10 @@ class Resp(enum.IntEnum):
     DECERR = 3
 
 
+# the C++ slave's no-answer range kind (tb/csrc/axi_slave.cpp `Kind`; 2, 3 are SLVERR, DECERR)
+NO_ANSWER = 4
+
+
 @dataclass
 class AxiAccess:
     """One AXI transaction as the slave saw it (cycles are rising-edge indices)."""
@@ -352,6 +354,7 @@ class AxiAccess:
     held: bool = False
     seq: int = 0
     lock: bool = False     # exclusive (ARLOCK/AWLOCK)
+    dropped: bool = False  # hit a no-answer range: never answered
 
     @property
     def source(self) -> str:
@@ -371,27 +374,34 @@ class AxiAccess:
                 f"resp={Resp(self.resp).name} accept={self.accept} done={self.done}")
 
 
-@dataclass
+_SOURCE_ID = {None: (0, 0), "walk": (0x8, 0), "dma": (0x8, 0x8)}  # AXI ID bit 3: DMA
+
+
 class ErrorRange:
-    """PAs in [lo, hi) answer `resp` (SLVERR or DECERR)."""
+    """PAs in [lo, hi) answer `resp` (SLVERR or DECERR), or never (`NO_ANSWER`); held in the C++ slave."""
 
-    lo: int
-    hi: int
-    resp: Resp = Resp.SLVERR
-    reads: bool = True
-    writes: bool = True
-    source: str | None = None   # "walk" | "dma" | None (both)
-    count: int | None = None    # remaining hits; None = unlimited
-    hits: int = 0
+    def __init__(self, lib, lo: int, hi: int, resp: int, reads: bool, writes: bool, source: str | None,
+                 count: int | None, cycles: int = 0):
+        if source not in _SOURCE_ID:
+            raise ValueError(f"source must be 'walk', 'dma' or None, got {source!r}")
+        if hi <= lo:
+            raise ValueError(f"empty PA range [{lo:#x}, {hi:#x})")
+        self._lib = lib
+        self.lo, self.hi, self.resp = lo, hi, resp
+        self.reads, self.writes, self.source = reads, writes, source
+        mask, match = _SOURCE_ID[source]
+        self.idx = lib.axs_add_range(lo, hi, int(resp), cycles, int(reads), int(writes), mask, match,
+                                     -1 if count is None else count)
 
-    def matches(self, write: bool, addr: int, source: str) -> bool:
-        if self.count is not None and self.count <= 0:
-            return False
-        if write and not self.writes or not write and not self.reads:
-            return False
-        if self.source is not None and self.source != source:
-            return False
-        return self.lo <= addr < self.hi
+    @property
+    def hits(self) -> int:
+        return self._lib.axs_range_hits(self.idx)
+
+    @property
+    def count(self) -> int | None:
+        """Hits left; None: unlimited."""
+        n = self._lib.axs_range_count(self.idx)
+        return None if n < 0 else n
 
 
 class Hold:
@@ -428,11 +438,14 @@ class Hold:
         return self.matched
 
     def release(self) -> None:
+        """Let the held responses go: a due one is presented from the next edge (the slave's
+        outputs are registered), so released at the quiet point of cycle k it handshakes at k+2
+        at the earliest."""
         self.released = True
+        self._owner._holds = [h for h in self._owner._holds if h is not self]
         for a in self.matched:
             a.held = False
-        self._owner._holds = [h for h in self._owner._holds if h is not self]
-        self._owner._kick()
+            self._owner._lib.axs_release(a.seq)
 
 
 class Delay(Hold):
@@ -459,42 +472,168 @@ class Delay(Hold):
         return True
 
 
-# --------------------------------------------------------------------------- slave
+# --------------------------------------------------------------------------- the C++ slave
 
 
-class _AxiSignals:
-    def __init__(self, dut, prefix: str):
-        def sig(name, optional=False):
-            h = getattr(dut, f"{prefix}_{name}", None)
-            if h is None and not optional:
-                raise AttributeError(f"{dut._name} has no port {prefix}_{name}")
-            return FastSig(h) if h is not None else None
+class _Acc(ctypes.Structure):
+    """tb/csrc/axi_slave.cpp `AxsAcc`."""
 
-        for ch, names in {
-            "ar": ("valid", "ready", "id", "addr", "len?", "size?", "lock?"),
-            "aw": ("valid", "ready", "id", "addr", "len?", "size?", "lock?"),
-            "w": ("valid", "ready", "data", "strb?", "last?"),
-            "r": ("valid", "ready", "id", "data", "resp", "last?"),
-            "b": ("valid", "ready", "id", "resp"),
-        }.items():
-            for n in names:
-                opt = n.endswith("?")
-                n = n.rstrip("?")
-                setattr(self, ch + n, sig(ch + n, opt))
+    _fields_ = [("seq", ctypes.c_uint64), ("addr", ctypes.c_uint64), ("data", ctypes.c_uint64),
+                ("accept", ctypes.c_uint64), ("due", ctypes.c_uint64), ("perform", ctypes.c_uint64),
+                ("done", ctypes.c_uint64), ("id", ctypes.c_uint32), ("write", ctypes.c_uint8),
+                ("strb", ctypes.c_uint8), ("lock", ctypes.c_uint8), ("resp", ctypes.c_uint8),
+                ("held", ctypes.c_uint8), ("drop", ctypes.c_uint8), ("pad", ctypes.c_uint8 * 2)]
+
+
+ACC_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Acc))
+PAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64)
+EXCL_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64,
+                           ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32)
+
+_SIGS = {
+    "axs_reset": (None, [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int]),
+    "axs_start": (None, [ctypes.c_uint64]),
+    "axs_set_active": (None, [ctypes.c_int]),
+    "axs_set_exclusive": (None, [ctypes.c_int]),
+    "axs_cycle": (ctypes.c_uint64, []),
+    "axs_set_timing": (None, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_double, ctypes.c_uint32, ctypes.c_uint32,
+                              ctypes.c_int]),
+    "axs_set_stall": (None, [ctypes.c_int, ctypes.c_double, ctypes.c_uint32, ctypes.c_uint32]),
+    "axs_add_range": (ctypes.c_int, [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int, ctypes.c_uint32, ctypes.c_int,
+                                     ctypes.c_int, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_int64]),
+    "axs_range_hits": (ctypes.c_uint64, [ctypes.c_int]),
+    "axs_range_count": (ctypes.c_int64, [ctypes.c_int]),
+    "axs_range_remove": (None, [ctypes.c_int]),
+    "axs_release": (ctypes.c_int, [ctypes.c_uint64]),
+    "axs_inflight": (ctypes.c_size_t, []),
+    "axs_map_page": (None, [ctypes.c_uint64, ctypes.c_void_p]),
+    "axs_set_callbacks": (None, [ACC_CB, ACC_CB, PAGE_CB, EXCL_CB]),
+    "axs_set_log": (None, [ctypes.c_int]),
+    "axs_drain": (ctypes.c_size_t, [ctypes.POINTER(_Acc), ctypes.c_size_t]),
+    "axs_drain_done": (ctypes.c_size_t, [ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint64),
+                                         ctypes.c_size_t]),
+    "axs_count": (ctypes.c_uint64, [ctypes.c_int]),
+    "axs_protocol_errors": (ctypes.c_size_t, []),
+    "axs_protocol_error": (ctypes.c_char_p, [ctypes.c_size_t]),
+    "axs_peek": (ctypes.c_uint64, [ctypes.c_uint64]),
+}
+
+_libs: dict[str | None, ctypes.CDLL] = {}
+
+
+def slave_lib(path: str | None = None) -> ctypes.CDLL:
+    """The C++ slave's functions: in this simulator (path None) or in a shared library (tests)."""
+    lib = _libs.get(path)
+    if lib is not None:
+        return lib
+    lib = ctypes.CDLL(path)
+    if not hasattr(lib, "axs_tick"):
+        raise RuntimeError("this simulator has no C++ AXI slave (axs_tick): build it with tb.axi_top.build "
+                           "and run toplevel ats_tb_top")
+    for name, (res, args) in _SIGS.items():
+        f = getattr(lib, name)
+        f.restype = res
+        f.argtypes = args
+    _libs[path] = lib
+    return lib
+
+
+class _Pages:
+    """The PhysMem pages registered with the C++ slave, kept alive (and unresizable) while registered."""
+
+    def __init__(self, lib, mem) -> None:
+        self.lib = lib
+        self.mem = mem
+        self.bufs: dict[int, Any] = {}
+        for pfn, page in mem.page_items():
+            self.map(pfn, page)
+        mem.page_hook = self.map
+
+    def map(self, pfn: int, page: bytearray | None) -> None:
+        if page is None:
+            self.lib.axs_map_page(pfn, None)
+            self.bufs.pop(pfn, None)
+            return
+        buf = (ctypes.c_uint8 * len(page)).from_buffer(page)
+        self.lib.axs_map_page(pfn, ctypes.addressof(buf))
+        self.bufs[pfn] = buf
+
+    def detach(self) -> None:
+        """Unregister every page (the C++ side forgets them first, then the buffers are let go)."""
+        if self.mem.page_hook == self.map:
+            self.mem.page_hook = None
+        for pfn in self.bufs:
+            self.lib.axs_map_page(pfn, None)
+        self.bufs.clear()
+
+
+_current: "AxiMem | None" = None  # the slave the C callbacks report to (one per simulator)
+
+
+def _noop() -> None:
+    pass
+
+
+def _cb_accept(p) -> None:
+    m = _current
+    if m is not None:
+        m._on_accept(p.contents)
+
+
+def _cb_done(p) -> None:
+    m = _current
+    if m is not None:
+        m._on_done(p.contents)
+
+
+def _cb_page(pfn: int) -> None:
+    m = _current
+    if m is not None:
+        try:
+            m.mem.page_buffer(pfn)
+        except BaseException as e:  # noqa: BLE001 - the C++ side then keeps a page of its own
+            m._fail(e)
+
+
+def _cb_excl(kind: int, id_: int, pa: int, v, strb: int) -> int:
+    m = _current
+    if m is None:
+        return 0
+    try:
+        mem = m.mem
+        if kind == 0:
+            v[0] = mem.read_exclusive(id_, pa)
+            return 1
+        if kind == 1:
+            return int(mem.write_exclusive(id_, pa, v[0]))
+        if strb == 0xFF:
+            mem.write64(pa, v[0])
+        else:
+            raw = v[0].to_bytes(8, "little")
+            for i in range(8):
+                if strb >> i & 1:
+                    mem.write(pa + i, raw[i:i + 1])
+        return 1
+    except BaseException as e:  # noqa: BLE001
+        m._fail(e)
+        return 0
+
+
+# ctypes callback objects live as long as the module (the C++ side keeps their addresses)
+_CBS = (ACC_CB(_cb_accept), ACC_CB(_cb_done), PAGE_CB(_cb_page), EXCL_CB(_cb_excl))
 
 
 class AxiMem:
-    """AXI4 slave (single-beat, 64-bit) over a PhysMem; see the module docstring.
+    """AXI4 slave (single-beat, 64-bit) over a PhysMem: the C++ slave, configured from Python.
 
     Parameters
     ----------
-    latency:     (lo, hi) cycles from address accept to response handshake, uniform,
-                 or a callable(AxiAccess) -> cycles. Minimum 1.
-    stall_prob:  probability that READY is dropped for a transfer (back-pressure),
+    latency:     (lo, hi) cycles from address accept to response handshake, uniform. Minimum 1.
+    tail:        (p, lo, hi) or None: with probability p the latency is at least a draw from [lo, hi].
+    stall_prob:  probability that READY is low when a transfer's VALID comes (back-pressure),
     stall:       (lo, hi) cycles of such a stall.
     reorder:     allow responses of different IDs to overtake each other (per-ID
                  order is always kept). False: strict acceptance order per channel.
-    perform:     "accept" (default) or "response": when memory is read/written.
     trace:       a model.trace.Trace receiving MemAccess events (time = perform cycle).
     keep_log:    keep every completed AxiAccess in `self.log`.
     exclusive:   serve ARLOCK/AWLOCK with the PhysMem's exclusive monitor (EXOKAY / OKAY);
@@ -502,21 +641,24 @@ class AxiMem:
     """
 
     def __init__(self, dut, cc: CycleClock, mem, *, prefix: str = "m_axi", seed: int = 0,
-                 latency: tuple[int, int] | Callable[[AxiAccess], int] = (1, 1),
+                 latency: tuple[int, int] = (1, 1), tail: tuple[float, int, int] | None = None,
                  stall_prob: float = 0.0, stall: tuple[int, int] = (1, 4), reorder: bool = False,
-                 perform: str = "accept", trace=None, keep_log: bool = True, exclusive: bool = True):
+                 perform: str = "accept", trace=None, keep_log: bool = True, exclusive: bool = True,
+                 lib: str | None = None):
+        global _current
+        if perform != "accept":
+            raise ValueError("perform: the C++ slave performs every access at acceptance ('accept')")
+        if callable(latency):
+            raise TypeError("latency: a (lo, hi) pair (the C++ slave draws it)")
         self.dut = dut
         self.cc = cc
         self.mem = mem
-        self.s = _AxiSignals(dut, prefix)
-        self.rng = random.Random(seed)
-        self.latency = latency
+        self.seed = seed
+        self.latency = tuple(latency)
+        self.tail = tail
         self.stall_prob = stall_prob
-        self.stall = stall
+        self.stall = tuple(stall)
         self.reorder = reorder
-        if perform not in ("accept", "response"):
-            raise ValueError("perform must be 'accept' or 'response'")
-        self.perform = perform
         self.trace = trace
         self.keep_log = keep_log
         self.exclusive = exclusive
@@ -524,57 +666,50 @@ class AxiMem:
         self.hooks: list[Callable[[AxiAccess], Any]] = []         # on completion
         self.accept_hooks: list[Callable[[AxiAccess], Any]] = []  # on acceptance
         self.errors: list[ErrorRange] = []
-        self.protocol_errors: list[str] = []
         self.inflight: list[AxiAccess] = []
+        self._by_seq: dict[int, AxiAccess] = {}
         self._holds: list[Hold] = []
-        self._rq: list[AxiAccess] = []
-        self._bq: list[AxiAccess] = []
-        self._awq: list[tuple[int, int, int, bool]] = []   # (id, addr, cycle, lock)
-        self._wq: list[tuple[int, int, int]] = []    # (data, strb, cycle)
         self.gpi: Gpi | None = None
-        self._rsrc: _Source | None = None
-        self._bsrc: _Source | None = None
-        self._seq = 0
-        self.count_reads = 0
-        self.count_writes = 0
-        self._rready_trusted = False
-        self._bready_trusted = False
+        self._lib = slave_lib(lib)
+        if _current is not None:
+            _current._detach()
+        self._lib.axs_reset(0, seed & (2**64 - 1), 0)
+        self._pages = _Pages(self._lib, mem)
+        _current = self
+        self._lib.axs_set_callbacks(*_CBS)
+        self._lib.axs_set_exclusive(int(exclusive))
+        self._apply_timing()
 
     # -------------------------------------------------------------- public API
 
     def start(self, gpi: Gpi | None = None) -> None:
-        """Drive the idle values and start the channel engines (call after reset)."""
-        s = self.s
-        s.rvalid.set(0)
-        s.bvalid.set(0)
-        if s.rlast is not None:
-            s.rlast.set(1)
+        """Start answering (call after reset, at a quiet point): READYs up from the next edge."""
         self.gpi = gpi or Gpi(self.cc)
-        sp, st = (lambda: self.stall_prob), (lambda: self.stall)
-        for valid, ready, take in ((s.arvalid, s.arready, self._take_ar), (s.awvalid, s.awready, self._take_aw),
-                                   (s.wvalid, s.wready, self._take_w)):
-            RawSink(self.gpi, valid, ready, take, self.rng, sp, st).start()
-        self._rsrc = _Source(self, False)
-        self._bsrc = _Source(self, True)
-        for sig, attr in ((s.rready, "_rready_trusted"), (s.bready, "_bready_trusted")):
-            if sig.get() == 1:   # READY trusted constant-high until it is ever seen low
-                setattr(self, attr, True)
-                self.gpi.on_edge(sig, simulator.FALLING, setattr, self, attr, False)
+        self._lib.axs_start(self.cc.now())
 
     def stop(self) -> None:
+        self._lib.axs_set_active(0)
         if self.gpi is not None:
             self.gpi.active = False
 
     def inject_error(self, lo: int, hi: int | None = None, resp: Resp = Resp.SLVERR, *, reads: bool = True,
                      writes: bool = True, source: str | None = None, count: int | None = None) -> ErrorRange:
-        """Answer accesses to PAs [lo, hi) (default one 8-byte word) with `resp`."""
+        """Answer accesses to PAs [lo, hi) (default one 8-byte word) with `resp` (SLVERR or DECERR)."""
         if resp not in (Resp.SLVERR, Resp.DECERR):
             raise ValueError("error response must be SLVERR or DECERR")
-        e = ErrorRange(lo, hi if hi is not None else lo + 8, Resp(resp), reads, writes, source, count)
+        e = ErrorRange(self._lib, lo, hi if hi is not None else lo + 8, Resp(resp), reads, writes, source, count)
+        self.errors.append(e)
+        return e
+
+    def no_answer(self, lo: int, hi: int | None = None, *, reads: bool = True, writes: bool = True,
+                  source: str | None = None, count: int | None = None) -> ErrorRange:
+        """Never answer accesses to PAs [lo, hi) (a slave that hangs; the device's timeout must act)."""
+        e = ErrorRange(self._lib, lo, hi if hi is not None else lo + 8, NO_ANSWER, reads, writes, source, count)
         self.errors.append(e)
         return e
 
     def remove_error(self, e: ErrorRange) -> None:
+        self._lib.axs_range_remove(e.idx)
         self.errors = [x for x in self.errors if x is not e]
 
     def hold(self, match: Callable[[AxiAccess], bool], count: int | None = 1) -> Hold:
@@ -588,254 +723,116 @@ class AxiMem:
         self._holds.append(d)
         return d
 
-    def set_timing(self, *, latency=None, stall_prob=None, stall=None, reorder=None) -> None:
+    def set_timing(self, *, latency=None, stall_prob=None, stall=None, reorder=None, tail=None) -> None:
         if latency is not None:
-            self.latency = latency
+            if callable(latency):
+                raise TypeError("latency: a (lo, hi) pair (the C++ slave draws it)")
+            self.latency = tuple(latency)
         if stall_prob is not None:
             self.stall_prob = stall_prob
         if stall is not None:
-            self.stall = stall
+            self.stall = tuple(stall)
         if reorder is not None:
             self.reorder = reorder
+        if tail is not None:
+            self.tail = tail or None
+        self._apply_timing()
 
     def outstanding(self, source: str | None = None) -> list[AxiAccess]:
         return [a for a in self.inflight if source is None or a.source == source]
 
+    @property
+    def count_reads(self) -> int:
+        return self._lib.axs_count(0)
+
+    @property
+    def count_writes(self) -> int:
+        return self._lib.axs_count(1)
+
+    @property
+    def protocol_errors(self) -> list[str]:
+        lib = self._lib
+        return [lib.axs_protocol_error(i).decode() for i in range(lib.axs_protocol_errors())]
+
     # -------------------------------------------------------------- internals
 
-    def _draw_latency(self, a: AxiAccess) -> int:
-        lat = self.latency(a) if callable(self.latency) else self.rng.randint(*self.latency)
-        return max(1, int(lat))
+    def _apply_timing(self) -> None:
+        lo, hi = self.latency
+        if not 1 <= lo <= hi:
+            raise ValueError(f"latency {self.latency}: need 1 <= lo <= hi")
+        p, tlo, thi = self.tail or (0.0, 0, 0)
+        self._lib.axs_set_timing(lo, hi, p, tlo, thi, int(self.reorder))
+        slo, shi = self.stall
+        for ch in range(3):
+            self._lib.axs_set_stall(ch, self.stall_prob, slo, shi)
 
-    def _error_for(self, write: bool, addr: int, source: str) -> int:
-        for e in self.errors:
-            if e.matches(write, addr, source):
-                e.hits += 1
-                if e.count is not None:
-                    e.count -= 1
-                return int(e.resp)
-        return 0
+    def _detach(self) -> None:
+        """Another slave takes over the simulator (the next test): forget this one's pages."""
+        global _current
+        self._lib.axs_set_active(0)
+        self._pages.detach()
+        if _current is self:
+            _current = None
 
-    def _kick(self) -> None:
-        if self._rsrc is not None:
-            self._rsrc.kick()
-            self._bsrc.kick()
+    def _live(self) -> bool:
+        return self.gpi is None or self.gpi.active
 
-    def _check_beat(self, what: str, len_sig, size_sig, addr: int) -> None:
-        if len_sig is not None and len_sig.get() != 0:
-            self.protocol_errors.append(f"{what} addr {addr:#x}: len {len_sig.get()} != 0")
-        if size_sig is not None and size_sig.get() != 3:
-            self.protocol_errors.append(f"{what} addr {addr:#x}: size {size_sig.get()} != 3")
-        if addr & 7:
-            self.protocol_errors.append(f"{what} addr {addr:#x} not 8-byte aligned")
+    def _fail(self, e: BaseException) -> None:
+        """An exception in a C callback: fail the test through the Gpi funnel."""
+        g = self.gpi
+        if g is None:
+            raise e
+        if g._error is None:
+            g._error = e
+            g._err_evt.set()
+        self._wake()
 
-    def _new(self, write: bool, id_: int, addr: int, cycle: int) -> AxiAccess:
-        self._seq += 1
-        a = AxiAccess(write=write, id=id_, addr=addr, accept=cycle, seq=self._seq)
-        a.due = cycle + self._draw_latency(a)
-        for h in self._holds:
-            if h.offer(a):
-                break
-        return a
+    def _wake(self) -> None:
+        """Tasks were scheduled from inside the simulator's evaluation: run them in this step's read-only phase."""
+        g = self.gpi
+        if g is not None and g.active and g._el._inst._callbacks:
+            g.on_readonly(_noop)
 
-    def _take_ar(self, c: int) -> None:
-        s = self.s
-        id_ = s.arid.get()
-        addr = s.araddr.get()
-        self._check_beat("AR", s.arlen, s.arsize, addr)
-        a = self._new(False, id_, addr, c)
-        a.lock = bool(s.arlock.get()) if s.arlock is not None else False
-        a.resp = self._error_for(False, addr, a.source)
-        if self.perform == "accept":
-            self._do_read(a, c)
-        self.count_reads += 1
-        self.inflight.append(a)
-        self._rq.append(a)
-        for h in self.accept_hooks:
-            h(a)
-        self._rsrc.kick()
-
-    def _take_aw(self, c: int) -> None:
-        s = self.s
-        addr = s.awaddr.get()
-        self._check_beat("AW", s.awlen, s.awsize, addr)
-        self._awq.append((s.awid.get(), addr, c, bool(s.awlock.get()) if s.awlock is not None else False))
-        self._pair_writes()
-
-    def _take_w(self, c: int) -> None:
-        s = self.s
-        if s.wlast is not None and s.wlast.get() != 1:
-            self.protocol_errors.append("W beat without WLAST on a single-beat burst")
-        strb = s.wstrb.get() if s.wstrb is not None else 0xFF
-        self._wq.append((s.wdata.get(), strb, c))
-        self._pair_writes()
-
-    def _pair_writes(self) -> None:
-        while self._awq and self._wq:
-            id_, addr, ca, lock = self._awq.pop(0)
-            data, strb, cw = self._wq.pop(0)
-            c = max(ca, cw)
-            a = self._new(True, id_, addr, c)
-            a.lock = lock
-            a.data = data
-            a.strb = strb
-            a.resp = self._error_for(True, addr, a.source)
-            if self.perform == "accept":
-                self._do_write(a, c)
-            self.count_writes += 1
+    def _on_accept(self, c: _Acc) -> None:
+        if not self._live():
+            return
+        try:
+            a = AxiAccess(write=bool(c.write), id=c.id, addr=c.addr, data=c.data, strb=c.strb, resp=c.resp,
+                          accept=c.accept, perform=c.perform, due=c.due, seq=c.seq, lock=bool(c.lock),
+                          dropped=bool(c.drop))
+            for h in self._holds:
+                if h.offer(a):
+                    break
+            c.held = int(a.held)
+            c.due = a.due
             self.inflight.append(a)
-            self._bq.append(a)
+            self._by_seq[a.seq] = a
             for h in self.accept_hooks:
                 h(a)
-            self._bsrc.kick()
-
-    def _do_read(self, a: AxiAccess, cycle: int) -> None:
-        a.perform = cycle
-        if a.error:
-            a.data = 0
-        elif a.lock and self.exclusive:
-            a.data = self.mem.read_exclusive(a.id, a.addr & ~7)
-            a.resp = Resp.EXOKAY
-        else:
-            a.data = self.mem.read64(a.addr & ~7)
-
-    def _do_write(self, a: AxiAccess, cycle: int) -> None:
-        a.perform = cycle
-        if a.error:
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            self._fail(e)
             return
-        base = a.addr & ~7
-        if a.lock and self.exclusive:
-            if a.strb != 0xFF:
-                self.protocol_errors.append(f"exclusive write with WSTRB {a.strb:#x}: {a}")
-            ok = self.mem.write_exclusive(a.id, base, a.data)
-            a.resp = Resp.EXOKAY if ok else Resp.OKAY
+        self._wake()
+
+    def _on_done(self, c: _Acc) -> None:
+        a = self._by_seq.pop(c.seq, None)
+        if a is None or not self._live():
             return
-        if a.strb == 0xFF:
-            self.mem.write64(base, a.data)
-        else:
-            raw = a.data.to_bytes(8, "little")
-            for i in range(8):
-                if a.strb >> i & 1:
-                    self.mem.write(base + i, raw[i:i + 1])
-
-    def _pick(self, q: list[AxiAccess]) -> AxiAccess | None:
-        """Next response to send: per-ID order always, global order unless reordering."""
-        if not q:
-            return None
-        if not self.reorder:
-            a = q[0]
-            return None if a.held else a
-        best = None
-        seen: set[int] = set()
-        for a in q:
-            if a.id in seen:
-                continue
-            seen.add(a.id)
-            if a.held:
-                continue
-            if best is None or a.due < best.due:
-                best = a
-        return best
-
-    def _complete(self, a: AxiAccess) -> None:
         try:
-            self.inflight.remove(a)
-        except ValueError:
-            pass
-        if self.keep_log:
-            self.log.append(a)
-        if self.trace is not None:
-            self.trace.add(MemAccess(time=a.perform, source=a.source, pa=a.addr, write=a.write,
-                                     value=a.data, tag=a.tag, error=a.error))
-        for h in self.hooks:
-            h(a)
-
-
-class _Source:
-    """R (or B) channel engine of AxiMem on raw callbacks: one wake per beat, one to go idle.
-
-    Beats leave in `AxiMem._pick` order once due (latency counted from the
-    address handshake); a beat accepted while the engine sleeps towards a later
-    one is picked up by a second, earlier wake.
-    """
-
-    def __init__(self, mem: AxiMem, is_b: bool):
-        s = mem.s
-        self.mem = mem
-        self.gpi = mem.gpi
-        self.cc = mem.cc
-        self.is_b = is_b
-        self.q = mem._bq if is_b else mem._rq
-        self.valid = s.bvalid if is_b else s.rvalid
-        self.ready = s.bready if is_b else s.rready
-        self.sid = s.bid if is_b else s.rid
-        self.sresp = s.bresp if is_b else s.rresp
-        self.sdata = None if is_b else s.rdata
-        self.trusted = "_bready_trusted" if is_b else "_rready_trusted"
-        self.presenting: AxiAccess | None = None
-        self.timer_at: int | None = None
-
-    def _qp_cycle(self) -> int:
-        """The quiet point we can drive at next (now, if we are at one)."""
-        cc = self.cc
-        t = cc.time()
-        k = t // cc.period
-        return k + 1 if t > k * cc.period + cc.quarter else k
-
-    def kick(self) -> None:
-        """Something may have become eligible: make sure a wake is scheduled for it."""
-        if self.presenting is not None:
-            return                       # the end of the current beat picks the next one
-        a = self.mem._pick(self.q)
-        if a is None:
+            a.done = c.done
+            a.held = False
+            try:
+                self.inflight.remove(a)
+            except ValueError:
+                pass
+            if self.keep_log:
+                self.log.append(a)
+            if self.trace is not None:
+                self.trace.add(MemAccess(time=a.perform, source=a.source, pa=a.addr, write=a.write,
+                                         value=a.data, tag=a.tag, error=a.error))
+            for h in self.hooks:
+                h(a)
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e)
             return
-        target = max(a.due - 1, self._qp_cycle())
-        if self.timer_at is not None and self.timer_at <= target:
-            return
-        self.timer_at = target
-        self.gpi.at_qp(target, self._wake, target)
-
-    def _wake(self, k: int) -> None:
-        if self.timer_at != k:
-            return                       # superseded by an earlier wake
-        self.timer_at = None
-        if self.presenting is None:      # else the end of that beat picks the next one
-            self._present(k)
-
-    def _present(self, k: int) -> None:
-        """At qp(k): drive the next due beat (handshake at edge k+1), or go idle."""
-        a = self.mem._pick(self.q)
-        if a is None or a.due - 1 > k:
-            self.valid.set(0)
-            self.kick()
-            return
-        if self.mem.perform == "response":
-            (self.mem._do_write if self.is_b else self.mem._do_read)(a, k + 1)
-        self.sid.set(a.id)
-        self.sresp.set(a.resp)
-        if self.sdata is not None:
-            self.sdata.set(a.data)
-        self.valid.set(1)
-        self.presenting = a
-        self._offer(k)
-
-    def _offer(self, k: int) -> None:
-        if getattr(self.mem, self.trusted):
-            self.presenting.done = k + 1     # stamped before the edge: the DUT may react at once
-            self.gpi.at_qp(k + 1, self._beat_done, k + 1)
-        else:
-            self.gpi.on_readonly(self._sample, k)
-
-    def _sample(self, k: int) -> None:
-        if self.ready.get() == 1:
-            self.presenting.done = k + 1
-            self.gpi.at_qp(k + 1, self._beat_done, k + 1)
-        else:
-            self.gpi.at_qp(k + 1, self._offer, k + 1)
-
-    def _beat_done(self, k: int) -> None:
-        a = self.presenting
-        self.presenting = None
-        self.q.remove(a)
-        self.mem._complete(a)
-        self._present(k)
+        self._wake()

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="fixed AXI latency in cycles, at least 1 (default 10)")
     a = ap.parse_args(argv)
 
-    from tb import toolchain
+    from tb import axi_top, toolchain
     from tb.atsbench import DEFAULT_PARAMS
 
     out = a.out.resolve()
@@ -209,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     cold_dir = toolchain.BUILD / "rtl" / tag
     shutil.rmtree(cold_dir, ignore_errors=True)
     t0 = time.perf_counter()
-    build = toolchain.build_rtl(dict(DEFAULT_PARAMS), tag=tag)
+    build = axi_top.build(dict(DEFAULT_PARAMS), tag=tag)
     build_s = time.perf_counter() - t0
     raw = out / "measured.json"
     raw.unlink(missing_ok=True)
-    toolchain.run_cocotb("tb.figures", build, seed=1, results_xml=str(out / "results.xml"),
+    toolchain.run_cocotb("tb.figures", build, toplevel=axi_top.TOP, seed=1, results_xml=str(out / "results.xml"),
                extra_env={FIG_ENV: str(raw), LAT_ENV: str(a.mem_latency),
                           "ATS_PARAMS": json.dumps(DEFAULT_PARAMS)})
     figs = json.loads(raw.read_text())

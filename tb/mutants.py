@@ -231,22 +231,23 @@ def _failed_tests(xml: Path) -> list[str]:
             if tc.find("failure") is not None or tc.find("error") is not None]
 
 
-def _build(params: dict) -> Path:
-    """Build the RTL under ATS_RTL_DIR for `params`; skipped when the stamp says it is current.
+def _build(params: dict, top: str) -> Path:
+    """Build the RTL under ATS_RTL_DIR for `params` with toplevel `top` (ats_dev_top, or the block
+    tests' ats_tb_top with the C++ AXI slave); skipped when the stamp says it is current.
 
     The stamp hashes the sources and the parameters; the 140 MB of precompiled
     headers are removed after a build (the simulator binary is all a run needs).
     """
-    from tb import toolchain
+    from tb import axi_top, toolchain
 
     h = hashlib.sha256(json.dumps(sorted(params.items())).encode())
     for p in sorted(toolchain.RTL.rglob("*")):
         if p.is_file():
             h.update(str(p.relative_to(toolchain.RTL)).encode() + p.read_bytes())
-    name = f"{toolchain.TOPLEVEL}_{toolchain.param_tag(params)}_nowave"
+    name = f"{top}_{toolchain.param_tag(params)}_nowave"
     bdir = toolchain.BUILD / "rtl" / name
     stamp = bdir / ".mutant_stamp"
-    if stamp.is_file() and stamp.read_text() == h.hexdigest() and (bdir / toolchain.TOPLEVEL).exists():
+    if stamp.is_file() and stamp.read_text() == h.hexdigest() and (bdir / top).exists():
         return bdir
     if bdir.exists():
         shutil.rmtree(bdir)
@@ -260,7 +261,8 @@ def _build(params: dict) -> Path:
         for f in seed.iterdir():
             shutil.copy2(f, bdir / f.name)
             os.utime(bdir / f.name, (later, later))
-    bdir = toolchain.build_rtl(params, tag=name)
+    bdir = (axi_top.build(params, tag=name) if top == axi_top.TOP
+            else toolchain.build_rtl(params, tag=name, toplevel=top))
     for g in bdir.glob("*.gch"):
         g.unlink()
     if seed is not None and not seed.exists():
@@ -299,6 +301,13 @@ def _store_seed(bdir: Path, seed: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _toplevel(module: str) -> str:
+    """The smoke test drives ats_dev_top's AXI port itself; the block tests run on ats_tb_top."""
+    from tb import axi_top, toolchain
+
+    return toolchain.TOPLEVEL if module == "tb.smoke_test" else axi_top.TOP
+
+
 def _has_make_target(target: str) -> bool:
     mk = ROOT / "Makefile"
     return mk.is_file() and re.search(rf"^{re.escape(target)}\s*:", mk.read_text(), re.M) is not None
@@ -323,9 +332,10 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                 continue
             if c.module:
                 params = dict(c.params)
-                if c.params not in builds:
+                top = _toplevel(c.module)
+                if (c.params, top) not in builds:
                     try:
-                        builds[c.params] = _build(params)
+                        builds[(c.params, top)] = _build(params, top)
                     except (Exception, SystemExit) as e:  # a mutant that does not build is not a kill
                         entry["result"] = "build-error"
                         res["error"] = f"build failed for {params}: {str(e).splitlines()[0] if str(e) else e!r}"
@@ -335,7 +345,7 @@ def run_checks(cfg: Config, work: Path, all_checks: bool) -> dict:
                 env = {"ATS_PARAMS": json.dumps({**DEFAULT_PARAMS, **params}),
                        "ATS_REPRO": f"python -m tb.mutants --only {work.name} (check {c.name})", **dict(c.env)}
                 try:
-                    toolchain.run_cocotb(c.module, builds[c.params], testcase=c.testcase, extra_env=env,
+                    toolchain.run_cocotb(c.module, builds[(c.params, top)], toplevel=top, testcase=c.testcase, extra_env=env,
                                          seed=c.seed, results_xml=str(xml),
                                          log_file=logs / f"{xml.stem}.log")
                 except (Exception, SystemExit) as e:  # the runner exits when the simulator itself fails

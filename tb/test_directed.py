@@ -82,7 +82,7 @@ class CycleMonitor:
 
     def __init__(self, tb: TB):
         self.tb = tb
-        d = tb.dut
+        d = tb.rtl  # the device's own signals (internal ones too), read only
         self.ch = {n: (fast(d, v), fast(d, r), [fast(d, p) for p in ps]) for n, (v, r, ps) in CHANNELS.items()}
         self.xreq = (fast(d, "xreq_valid"), fast(d, "xreq_ready"), fast(d, "xreq_id"))
         self.lkp = (fast(d, "lkp_valid"), fast(d, "lkp_hit"), fast(d, "lkp_thread"))

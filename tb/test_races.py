@@ -144,7 +144,7 @@ async def race_inv_same_cycle_as_fill(dut):
     tb = TB(dut, host.mem, test_name="race_inv_same_cycle_as_fill", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=100_000)
     xcpl_cycles: list[int] = []
-    h_xcpl = getattr(dut, "xcpl_valid", None)
+    h_xcpl = getattr(tb.rtl, "xcpl_valid", None)
     if h_xcpl is not None:
         xv = FastSig(h_xcpl)
 
@@ -175,8 +175,8 @@ async def race_inv_same_cycle_as_fill(dut):
         t_inv = t_rel + k         # the invalidation's handshake
 
         async def release(hold=hold, t_rel=t_rel):
-            await tb.cc.qp(t_rel - 1)
-            hold.release()        # presented at once (latency 1): handshake at t_rel
+            await tb.cc.qp(t_rel - 2)
+            hold.release()        # the slave presents it from the next edge (latency 1): handshake at t_rel
 
         rel_task = cocotb.start_soon(release())
         h = await tb.inv.request(va >> 12, False, pasid=pasid, at=t_inv)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tb import toolchain
+from tb import axi_top, toolchain
 from tb.atsbench import DEFAULT_PARAMS
 
 
@@ -30,7 +30,7 @@ def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = N
     missing = [p.name for p in toolchain.rtl_sources() if not p.exists()]
     assert not missing, f"rtl/ sources missing: {missing}"
     params = dict(params or {})
-    build = toolchain.build_rtl(params, waves=waves)
+    build = axi_top.build(params, waves=waves)  # ats_dev_top beside the C++ AXI slave
     seed = seed_for(seed)
     repro = f"SEED={seed} .venv/bin/python -m pytest '{nodeid}'" if nodeid else f"SEED={seed}"
     env = {"ATS_PARAMS": json.dumps({**DEFAULT_PARAMS, **params}), "ATS_REPRO": repro}
@@ -38,7 +38,7 @@ def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = N
     xml = toolchain.BUILD / "rtl" / "results" / f"{module}_{toolchain.param_tag(params)}_{testcase or 'all'}.xml"
     xml.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return toolchain.run_cocotb(module, build, testcase=testcase, extra_env=env, seed=seed,
+        return toolchain.run_cocotb(module, build, toplevel=axi_top.TOP, testcase=testcase, extra_env=env, seed=seed,
                                     results_xml=str(xml), waves=waves)[0]
     except AssertionError as e:
         raise AssertionError(f"{e}\nreproduce: {repro}") from None

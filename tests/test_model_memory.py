@@ -81,3 +81,21 @@ def test_pasid_table_layout():
         t.set(1, 0x7008)
     with pytest.raises(ValueError):
         PasidTable(m, 0x10008)
+
+
+def test_page_hook_sees_every_page_change():
+    """page_hook: a page created, replaced by copy_page, dropped by zero_page or a copy of an absent page."""
+    mem = PhysMem()
+    seen = []
+    mem.page_hook = lambda pfn, page: seen.append((pfn, None if page is None else id(page)))
+    mem.write64(0x3008, 5)                      # creates page 3
+    mem.write64(0x3010, 6)                      # same page: no event
+    assert [p for p, _ in seen] == [3] and seen[0][1] == id(mem.page_items()[0][1])
+    mem.copy_page(0x5000, 0x3000)               # page 5 appears (a new buffer)
+    mem.copy_page(0x3000, 0x9000)               # source absent: page 3 goes away
+    mem.zero_page(0x5000)                       # page 5 goes away
+    mem.zero_page(0x7000)                       # never existed: no event
+    assert [(p, b is None) for p, b in seen] == [(3, False), (5, False), (3, True), (5, True)]
+    assert mem.page_items() == [] and mem.read64(0x5008) == 0
+    page = mem.page_buffer(0xA)                 # created on request, zero
+    assert seen[-1] == (0xA, id(page)) and page == bytes(4096)
