@@ -366,6 +366,9 @@ class World:
         self.tok_hist: dict[Any, list] = {}
         self.must_lookup: dict[int, list[tuple[int, int]]] = {}  # itag -> commands to look up first
         self.dev_names = {d.index: d.name for d in self.devs}
+        # the addresses device threads read (see _tokens: writes elsewhere stay out of ORDER_W)
+        self.read_vas = frozenset(a.va for d in self.devs for a in d.queue
+                                  if a.verb not in ("write", "wait", "resume") and a.va is not None)
         mem.take()
 
     # -- moves -------------------------------------------------------------------------------
@@ -615,7 +618,7 @@ class World:
             # in the state's history only: issues commute with each other
             self.tok_hist.setdefault(INV_ORDER, []).append((False, (desc,)))
         for e in self.trace.events[n0:]:
-            toks = _tokens(e)
+            toks = _tokens(e, self.read_vas)
             if toks:
                 desc = _describe(e)
                 for tk in toks:
@@ -728,20 +731,33 @@ def _ptok(pa: int) -> int:
     return _PTOK - (pa >> PAGE_SHIFT)
 
 
-def _tokens(e: Any) -> tuple:
+def _tokens(e: Any, read_vas: frozenset[int] | None = None) -> tuple:
     """The pages whose checkers compare this event in time with events of the other side.
 
     The checkers relate an event to others of the same virtual page (write
     order per address, mapping history, stale translations) or of the same
     physical frame (frame life, DMA); the order of CPU events among
     themselves and of device events among themselves is kept whole.
+
+    `read_vas`: the addresses some device thread of the scenario reads (None:
+    any). The ordering checker compares a write's place in the global order
+    only with writes a device read of its own address returned or saw
+    replaced (model/check/ordering.py: every comparison is between the lower
+    end of one read's interval and the upper end of another's, and both ends
+    are writes to the read's address). A CPU store or device write to an
+    address no device thread ever reads is neither, so its place in the
+    global order cannot change the verdict, and it stays out of ORDER_W.
     """
     t = type(e)
     if t is CpuStore:
+        if read_vas is not None and e.va not in read_vas:
+            return (_vtok(e.pasid, e.va), _ptok(e.pa))
         return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W)
     if t is CpuLoad:  # judged against the writes to its own address only
         return (_vtok(e.pasid, e.va), _ptok(e.pa))
     if t is DevAccess:
+        if e.write and read_vas is not None and e.va not in read_vas:
+            return (_vtok(e.pasid, e.va), _ptok(e.pa))
         return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W if e.write else ORDER_R)
     if t is MemAccess:
         return (_ptok(e.pa), ORDER_W if e.write else ORDER_R) if e.source == "dma" else ()
