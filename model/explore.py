@@ -613,9 +613,12 @@ class World:
             a = self.run.devs[m.thread].outstanding
             assert a is not None and a.va is not None
             desc = ("issue", m.thread, a.va)
-            per_tok.setdefault(_vtok(self.sc.pasid, a.va), []).append(desc)
             # issues relative to Invalidate Requests (completion-before-drain compares them);
-            # in the state's history only: issues commute with each other
+            # in the state's history only: issues commute with each other. Not in the page's
+            # history: no checker compares an issue with the CPU's events of the page (a
+            # successful access is judged at its memory time, `DevAccess.mem_time`; the issue
+            # time only opens the window of one that has none, a fault, which ordering skips),
+            # and the lookup at issue reads the ATC, which CPU steps do not touch
             self.tok_hist.setdefault(INV_ORDER, []).append((False, (desc,)))
         for e in self.trace.events[n0:]:
             toks = _tokens(e, self.read_vas)

@@ -234,3 +234,22 @@ def test_stores_to_different_unread_pages_reordered_dpor_equals_enumeration(monk
     assert ordered.finals == full.finals
     assert red.schedules < ordered.schedules, (red.schedules, ordered.schedules)
 
+
+
+def test_an_issue_commutes_with_the_cpu_steps_of_its_page():
+    """No checker compares a device access's issue with the CPU's events of its page (a successful
+    access is judged at its memory time), so the issue writes no page token and commutes with
+    the COW fault's PTE change; the DMA at the memory port still conflicts with it."""
+    from model.explore import Move
+    from model.trace import PteChange
+    w = Explorer(parse_threads(COW, "cow.scn"), "deferred").world()
+    issue = w.do(Move("issue", "DEV-thread-0"))
+    assert not [t for t in issue.writes if isinstance(t, int) and t < 0]  # no page token
+    cpu = []
+    while not any(isinstance(e, PteChange) and e.new_pa is not None for e in w.trace.events):
+        cpu.append(w.do(Move("cpu", "CPU-thread-0")))
+    assert not any(issue.conflicts(f) for f in cpu)
+    rest = []
+    while any(m.thread == "DEV-thread-0" for m in w.enabled()):
+        rest.append(w.do(Move("dev", "DEV-thread-0")))
+    assert any(f.conflicts(c) for f in rest for c in cpu)  # the walk or the DMA reads what the fault wrote
