@@ -121,6 +121,8 @@ ORDER_R = ("order-r",)
 ATC_ALL = ("atc-all",)  # the whole ATC (an invalidation of a large range, an eviction)
 INV_ORDER = ("inv-order",)  # Invalidate Requests relative to access issues (lookups before apply)
 ITAGS = ("itags",)  # the ITag pool
+#: the `Blocked` reasons of model.notifier whose wait tests the ITag pool (not instrumented)
+_ITAG_WAITS = ("no free ITag", "invalidation completions")
 
 
 # --------------------------------------------------------------------------- input
@@ -559,9 +561,11 @@ class World:
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
-            if t.blocked is not None:
-                # woken: a lock (instrumented), a PTE (memory), or invalidation completions,
-                # which an inv move delivers (it writes ITAGS): the wake depends on it
+            if t.blocked is not None and t.blocked.reason.startswith(_ITAG_WAITS):
+                # woken by invalidation completions or a free ITag, which an inv move delivers
+                # (it writes ITAGS): the wake depends on it. A thread woken from a lock or a PTE
+                # wait reads the lock (instrumented) or the PTE (memory) when its wait is
+                # tested again in this move, so it needs no ITAGS and commutes with completions
                 reads.add(ITAGS)
             self.run.cpu_try(t)
             reads.add(REST)

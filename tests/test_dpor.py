@@ -253,3 +253,33 @@ def test_an_issue_commutes_with_the_cpu_steps_of_its_page():
     while any(m.thread == "DEV-thread-0" for m in w.enabled()):
         rest.append(w.do(Move("dev", "DEV-thread-0")))
     assert any(f.conflicts(c) for f in rest for c in cpu)  # the walk or the DMA reads what the fault wrote
+
+
+def test_a_lock_wait_commutes_with_completions_an_invalidation_wait_does_not():
+    """Under notify-inside-lock CPU-thread-0 waits for its completion holding the page-table lock
+    and CPU-thread-1 waits for the lock. Thread 0's wake reads the ITag pool (ITAGS, written by
+    every completion); thread 1's wake reads the lock (its owner), not ITAGS."""
+    from model.explore import ITAGS, Move
+    w = Explorer(parse_threads(TWO_COW, "two.scn"), "notify-inside-lock").world()
+    c0, c1 = w.run.cpus["CPU-thread-0"], w.run.cpus["CPU-thread-1"]
+    for _ in range(200):
+        if c0.blocked is not None and c0.blocked.reason.startswith("invalidation"):
+            break
+        w.do(Move("cpu", "CPU-thread-0"))
+    assert c0.blocked is not None and c0.blocked.reason.startswith("invalidation")
+    for _ in range(200):
+        if c1.blocked is not None:
+            break
+        w.do(Move("cpu", "CPU-thread-1"))
+    assert c1.blocked is not None and "held by CPU-thread-0" in c1.blocked.reason, c1.blocked
+    cpl = []
+    while not w.cpu_enabled(c0):
+        cpl.append(w.do(next(m for m in w.enabled() if m.kind == "inv")))
+    wake0 = w.do(Move("cpu", "CPU-thread-0"))
+    assert ITAGS in wake0.reads and any(wake0.conflicts(f) for f in cpl)
+    steps0 = []
+    while not w.cpu_enabled(c1):
+        steps0.append(w.do(Move("cpu", "CPU-thread-0")))
+    wake1 = w.do(Move("cpu", "CPU-thread-1"))
+    assert ITAGS not in wake1.reads and not any(wake1.conflicts(f) for f in cpl)
+    assert any(wake1.conflicts(f) for f in steps0)  # the unlock
