@@ -45,8 +45,11 @@ every CPU step reads and a step that changes it writes), ATC entries per
 page, walks, DMAs and invalidations per device thread or ITag, and the
 checker-visible events per virtual and physical page plus the two orders
 the ordering checker compares across addresses: all writes (CPU stores,
-device writes, zero fills) and all device reads. Two moves are independent
-when neither writes what the other touches.
+device writes, zero fills) and all device reads (a write to an address no
+device thread reads is in neither: it cannot change that checker's verdict).
+A device access's issue is ordered against Invalidate Requests only (no
+checker compares it with the CPU's events of its page). Two moves are
+independent when neither writes what the other touches.
 
 Three searches (`method`):
 
