@@ -283,3 +283,15 @@ def test_a_lock_wait_commutes_with_completions_an_invalidation_wait_does_not():
     wake1 = w.do(Move("cpu", "CPU-thread-1"))
     assert ITAGS not in wake1.reads and not any(wake1.conflicts(f) for f in cpl)
     assert any(wake1.conflicts(f) for f in steps0)  # the unlock
+
+
+def test_the_itag_wait_reasons_the_explorer_knows_are_the_notifiers():
+    """The explorer tells ITag and completion waits from lock waits by their reason; a renamed
+    reason would make a completion wait look like a lock wait (and commute with completions)."""
+    import inspect
+    from model import notifier
+    from model.explore import _ITAG_WAITS
+    src = inspect.getsource(notifier.SecondaryTlb.invalidate)
+    for prefix in _ITAG_WAITS:
+        assert f'Blocked("{prefix}' in src or f'Blocked(f"{prefix}' in src, prefix
+    assert src.count("Blocked(") == len(_ITAG_WAITS)
