@@ -45,8 +45,11 @@ every CPU step reads and a step that changes it writes), ATC entries per
 page, walks, DMAs and invalidations per device thread or ITag, and the
 checker-visible events per virtual and physical page plus the two orders
 the ordering checker compares across addresses: all writes (CPU stores,
-device writes, zero fills) and all device reads. Two moves are independent
-when neither writes what the other touches.
+device writes, zero fills) and all device reads (a write to an address no
+device thread reads is in neither: it cannot change that checker's verdict).
+A device access's issue is ordered against Invalidate Requests only (no
+checker compares it with the CPU's events of its page). Two moves are
+independent when neither writes what the other touches.
 
 Three searches (`method`):
 
@@ -121,6 +124,8 @@ ORDER_R = ("order-r",)
 ATC_ALL = ("atc-all",)  # the whole ATC (an invalidation of a large range, an eviction)
 INV_ORDER = ("inv-order",)  # Invalidate Requests relative to access issues (lookups before apply)
 ITAGS = ("itags",)  # the ITag pool
+#: the `Blocked` reasons of model.notifier whose wait tests the ITag pool (not instrumented)
+_ITAG_WAITS = ("no free ITag", "invalidation completions")
 
 
 # --------------------------------------------------------------------------- input
@@ -366,6 +371,9 @@ class World:
         self.tok_hist: dict[Any, list] = {}
         self.must_lookup: dict[int, list[tuple[int, int]]] = {}  # itag -> commands to look up first
         self.dev_names = {d.index: d.name for d in self.devs}
+        # the addresses device threads read (see _tokens: writes elsewhere stay out of ORDER_W)
+        self.read_vas = frozenset(a.va for d in self.devs for a in d.queue
+                                  if a.verb not in ("write", "wait", "resume") and a.va is not None)
         mem.take()
 
     # -- moves -------------------------------------------------------------------------------
@@ -556,9 +564,11 @@ class World:
                 self.preemptions += 1
             self.last_actor = m.thread
             invs0 = {id(i) for i in dev._invs}
-            if t.blocked is not None:
-                # woken: a lock (instrumented), a PTE (memory), or invalidation completions,
-                # which an inv move delivers (it writes ITAGS): the wake depends on it
+            if t.blocked is not None and t.blocked.reason.startswith(_ITAG_WAITS):
+                # woken by invalidation completions or a free ITag, which an inv move delivers
+                # (it writes ITAGS): the wake depends on it. A thread woken from a lock or a PTE
+                # wait reads the lock (instrumented) or the PTE (memory) when its wait is
+                # tested again in this move, so it needs no ITAGS and commutes with completions
                 reads.add(ITAGS)
             self.run.cpu_try(t)
             reads.add(REST)
@@ -610,12 +620,15 @@ class World:
             a = self.run.devs[m.thread].outstanding
             assert a is not None and a.va is not None
             desc = ("issue", m.thread, a.va)
-            per_tok.setdefault(_vtok(self.sc.pasid, a.va), []).append(desc)
             # issues relative to Invalidate Requests (completion-before-drain compares them);
-            # in the state's history only: issues commute with each other
+            # in the state's history only: issues commute with each other. Not in the page's
+            # history: no checker compares an issue with the CPU's events of the page (a
+            # successful access is judged at its memory time, `DevAccess.mem_time`; the issue
+            # time only opens the window of one that has none, a fault, which ordering skips),
+            # and the lookup at issue reads the ATC, which CPU steps do not touch
             self.tok_hist.setdefault(INV_ORDER, []).append((False, (desc,)))
         for e in self.trace.events[n0:]:
-            toks = _tokens(e)
+            toks = _tokens(e, self.read_vas)
             if toks:
                 desc = _describe(e)
                 for tk in toks:
@@ -728,20 +741,33 @@ def _ptok(pa: int) -> int:
     return _PTOK - (pa >> PAGE_SHIFT)
 
 
-def _tokens(e: Any) -> tuple:
+def _tokens(e: Any, read_vas: frozenset[int] | None = None) -> tuple:
     """The pages whose checkers compare this event in time with events of the other side.
 
     The checkers relate an event to others of the same virtual page (write
     order per address, mapping history, stale translations) or of the same
     physical frame (frame life, DMA); the order of CPU events among
     themselves and of device events among themselves is kept whole.
+
+    `read_vas`: the addresses some device thread of the scenario reads (None:
+    any). The ordering checker compares a write's place in the global order
+    only with writes a device read of its own address returned or saw
+    replaced (model/check/ordering.py: every comparison is between the lower
+    end of one read's interval and the upper end of another's, and both ends
+    are writes to the read's address). A CPU store or device write to an
+    address no device thread ever reads is neither, so its place in the
+    global order cannot change the verdict, and it stays out of ORDER_W.
     """
     t = type(e)
     if t is CpuStore:
+        if read_vas is not None and e.va not in read_vas:
+            return (_vtok(e.pasid, e.va), _ptok(e.pa))
         return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W)
     if t is CpuLoad:  # judged against the writes to its own address only
         return (_vtok(e.pasid, e.va), _ptok(e.pa))
     if t is DevAccess:
+        if e.write and read_vas is not None and e.va not in read_vas:
+            return (_vtok(e.pasid, e.va), _ptok(e.pa))
         return (_vtok(e.pasid, e.va), _ptok(e.pa), ORDER_W if e.write else ORDER_R)
     if t is MemAccess:
         return (_ptok(e.pa), ORDER_W if e.write else ORDER_R) if e.source == "dma" else ()

@@ -193,3 +193,105 @@ def test_dpor_finds_the_planted_bug(planted_bug):
     """notify-inside-lock with its invalidations cut off (as in test_explore): DPOR finds it too."""
     r = Explorer(parse_threads(ZAP, "zap.scn"), "notify-inside-lock", method="dpor").explore()
     assert r.found is not None, r.summary()
+
+
+# --------------------------------------------------------------------------- writes no device read can see
+
+UNREAD_STORES = HEAD + """page addrA 0x10000000 present
+page addrB 0x10002000 present
+page addrC 0x10004000 present
+CPU-thread-0 {store addrA}
+CPU-thread-1 {store addrB}
+DEV-thread-0 {read addrC}
+"""
+
+
+def test_stores_to_unread_addresses_leave_the_global_write_order():
+    """Stores whose address no device thread reads are neither end of any read's interval in the
+    ordering checker, so they carry no ORDER_W; a store to a read address still does."""
+    store = CpuStore(time=1, thread="c0", pasid=1, va=A, pa=PA, value=11)
+    assert ORDER_W in _tokens(store)  # no read set given: every address may be read
+    assert ORDER_W in _tokens(store, frozenset({A}))
+    assert ORDER_W not in _tokens(store, frozenset({B}))
+    dev_write = DevAccess(thread=0, write=True, pasid=1, va=A, pa=PA, value=5, issue=1, complete=2, mem_time=2)
+    assert ORDER_W in _tokens(dev_write, frozenset({A})) and ORDER_W not in _tokens(dev_write, frozenset())
+    w = Explorer(parse_threads(UNREAD_STORES, "s.scn"), "deferred").world()
+    assert w.read_vas == {0x1000_4000}
+
+
+def test_stores_to_different_unread_pages_reordered_dpor_equals_enumeration(monkeypatch):
+    """Two stores to different pages, neither read by the device: DPOR runs one order of them and
+    still reaches exactly the final states and verdicts of enumerating every schedule; with the
+    stores in the global write order (every address counted as read) it runs more schedules."""
+    import model.explore as ex
+    full = _run(UNREAD_STORES, "deferred", preemptions=99, deepen=False, reduce=False)
+    assert full.schedules > 2  # the stores are interleaved with each other and with the read
+    red = _run(UNREAD_STORES, "deferred", preemptions=-1, method="dpor", hashing=False)
+    assert red.finals == full.finals and red.verdict_sets == full.verdict_sets
+    orig = ex._tokens
+    monkeypatch.setattr(ex, "_tokens", lambda e, read_vas=None: orig(e))
+    ordered = _run(UNREAD_STORES, "deferred", preemptions=-1, method="dpor", hashing=False)
+    assert ordered.finals == full.finals
+    assert red.schedules < ordered.schedules, (red.schedules, ordered.schedules)
+
+
+
+def test_an_issue_commutes_with_the_cpu_steps_of_its_page():
+    """No checker compares a device access's issue with the CPU's events of its page (a successful
+    access is judged at its memory time), so the issue writes no page token and commutes with
+    the COW fault's PTE change; the DMA at the memory port still conflicts with it."""
+    from model.explore import Move
+    from model.trace import PteChange
+    w = Explorer(parse_threads(COW, "cow.scn"), "deferred").world()
+    issue = w.do(Move("issue", "DEV-thread-0"))
+    assert not [t for t in issue.writes if isinstance(t, int) and t < 0]  # no page token
+    cpu = []
+    while not any(isinstance(e, PteChange) and e.new_pa is not None for e in w.trace.events):
+        cpu.append(w.do(Move("cpu", "CPU-thread-0")))
+    assert not any(issue.conflicts(f) for f in cpu)
+    rest = []
+    while any(m.thread == "DEV-thread-0" for m in w.enabled()):
+        rest.append(w.do(Move("dev", "DEV-thread-0")))
+    assert any(f.conflicts(c) for f in rest for c in cpu)  # the walk or the DMA reads what the fault wrote
+
+
+def test_a_lock_wait_commutes_with_completions_an_invalidation_wait_does_not():
+    """Under notify-inside-lock CPU-thread-0 waits for its completion holding the page-table lock
+    and CPU-thread-1 waits for the lock. Thread 0's wake reads the ITag pool (ITAGS, written by
+    every completion); thread 1's wake reads the lock (its owner), not ITAGS."""
+    from model.explore import ITAGS, Move
+    w = Explorer(parse_threads(TWO_COW, "two.scn"), "notify-inside-lock").world()
+    c0, c1 = w.run.cpus["CPU-thread-0"], w.run.cpus["CPU-thread-1"]
+    for _ in range(200):
+        if c0.blocked is not None and c0.blocked.reason.startswith("invalidation"):
+            break
+        w.do(Move("cpu", "CPU-thread-0"))
+    assert c0.blocked is not None and c0.blocked.reason.startswith("invalidation")
+    for _ in range(200):
+        if c1.blocked is not None:
+            break
+        w.do(Move("cpu", "CPU-thread-1"))
+    assert c1.blocked is not None and "held by CPU-thread-0" in c1.blocked.reason, c1.blocked
+    cpl = []
+    while not w.cpu_enabled(c0):
+        cpl.append(w.do(next(m for m in w.enabled() if m.kind == "inv")))
+    wake0 = w.do(Move("cpu", "CPU-thread-0"))
+    assert ITAGS in wake0.reads and any(wake0.conflicts(f) for f in cpl)
+    steps0 = []
+    while not w.cpu_enabled(c1):
+        steps0.append(w.do(Move("cpu", "CPU-thread-0")))
+    wake1 = w.do(Move("cpu", "CPU-thread-1"))
+    assert ITAGS not in wake1.reads and not any(wake1.conflicts(f) for f in cpl)
+    assert any(wake1.conflicts(f) for f in steps0)  # the unlock
+
+
+def test_the_itag_wait_reasons_the_explorer_knows_are_the_notifiers():
+    """The explorer tells ITag and completion waits from lock waits by their reason; a renamed
+    reason would make a completion wait look like a lock wait (and commute with completions)."""
+    import inspect
+    from model import notifier
+    from model.explore import _ITAG_WAITS
+    src = inspect.getsource(notifier.SecondaryTlb.invalidate)
+    for prefix in _ITAG_WAITS:
+        assert f'Blocked("{prefix}' in src or f'Blocked(f"{prefix}' in src, prefix
+    assert src.count("Blocked(") == len(_ITAG_WAITS)
