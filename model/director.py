@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS
-from .trace import CpuStore, DevAccess, OpStep, PteChange
+from .trace import CpuStore, DevAccess, InvReq, OpStep, PteChange
 
 #: phases a device access can only reach while the operation runs
 LIVE_PHASES = ("start..clear", "clear..set", "set..unlock", "unlock..end", "end..done", "freed")
@@ -61,6 +61,11 @@ class _Live:
     newer: set = field(default_factory=set)  # values written (by anyone) since the window opened
     newer_pages: set = field(default_factory=set)  # VA pages of those writes
     ripe: bool = False  # the device has read one of them: a stale use now is observable
+    warm: bool = False  # the device had used the page's translation (not invalidated since) at the clear
+    new: str = "none"  # what the change left: "rw", "ro" (a present PTE) or "none"
+    w1: bool = False  # a write reached the page through the new translation (the stale one is now old)
+    aim: bool = False  # held for a violation (not only for a bin): see Director._promising
+    warming: bool = False  # held once before its clear until the device cached the page
 
 
 class Director:
@@ -69,20 +74,28 @@ class Director:
     Its choices depend only on the run (its seed and what the trace shows as
     it grows), so a directed seed replays exactly, on its own."""
 
-    def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), hold: int = 6, margin: int = 3,
+    def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
+                 warm_sleep: int = 25, hold: int = 6, margin: int = 3,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
-        self.long_sleep = long_sleep  # steps a thread is held in a window
+        self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
+        self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
+        self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
         self.hold = hold  # extra steps (at most) an access with no open window waits
         self.hold_phases = hold_phases  # phases a thread is held in (the others pass without it)
         self.margin = margin  # an access into a held window goes this many steps before the thread wakes
         self.windows = 0  # windows held, over all runs
         self.served_windows = 0  # ... of which a device access hit the bin before the thread woke
+        self.aimed = 0  # windows held for a violation, over all runs
         # per run
         self.live: dict[str, _Live] = {}
         self.served: set[tuple[str, str, str]] = set()  # (op, phase, access) hit in this run
         self.rng = random.Random(0)
         self._seen = 0  # trace events already looked at
         self._changes: list[PteChange] = []  # PTE changes not yet claimed by a step
+        self.warm: set[int] = set()  # VA pages the device used a translation of, not invalidated since
+        self.want_warm: set[int] = set()  # VA pages an operation waits to see cached before its clear
+        self._w1_pages: set[int] = set()  # pages written through a change not yet claimed by a step
+        self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
 
     # -- following the run ------------------------------------------------------------------
     def begin(self, run: Any) -> None:
@@ -92,10 +105,13 @@ class Director:
         self.rng = random.Random(run.rng.getrandbits(64))
         self._seen = len(run.host.trace.events)
         self._changes = []
+        self.warm, self.want_warm, self._w1_pages = set(), set(), set()
+        self._waits = {}
 
     def _scan(self, run: Any) -> None:
         """Read the trace events recorded since the last look: steps move operations
-        through their phases, device accesses serve windows."""
+        through their phases, device accesses serve windows and warm pages up,
+        invalidations cool them down."""
         events = run.host.trace.events
         for i in range(self._seen, len(events)):
             e = events[i]
@@ -107,7 +123,12 @@ class Director:
             elif t is DevAccess:
                 self._access(run, e)
             elif t is CpuStore:
-                self._write(run, e.va, e.value)
+                self._store(run, e)
+            elif t is InvReq:
+                if e.size > 64 * PAGE:
+                    self.warm.clear()
+                else:
+                    self.warm.difference_update(range(e.start // PAGE, (e.start + e.size) // PAGE))
         self._seen = len(events)
 
     def _step(self, run: Any, ev: OpStep) -> None:
@@ -119,11 +140,18 @@ class Director:
         for c in self._changes:
             for p in range(c.va // PAGE, (c.va + c.size) // PAGE):
                 cur.old.setdefault(p, None if c.old_pa is None else c.old_pa // PAGE + p - c.va // PAGE)
+            if cur.page is not None and c.va // PAGE <= cur.page < (c.va + c.size) // PAGE:
+                cur.new = "none" if c.new_pa is None else "rw" if c.writable else "ro"
+                if cur.page in self._w1_pages:
+                    cur.w1 = True  # written at the change itself (a uprobe breakpoint)
         self._changes = []
+        self._w1_pages = set()
         n, ph = ev.step, cur.phase
         cur.until = 0
         if n in CLEAR_STEPS:
             cur.phase = "clear..set"
+            cur.warm = cur.page in self.warm
+            self.want_warm.discard(cur.page)
         elif n in SET_STEPS:
             cur.phase = "set..unlock"
         elif n == "pt_unlock" and ph in ("clear..set", "set..unlock"):
@@ -138,24 +166,64 @@ class Director:
     def _held(self, now: int) -> list[_Live]:
         return [c for c in self.live.values() if c.until > now]
 
+    def _store(self, run: Any, e: CpuStore) -> None:
+        vp = e.va // PAGE
+        for ch in self._changes:  # recorded with the change, before its step (__replace_page)
+            if ch.va // PAGE <= vp < (ch.va + ch.size) // PAGE and ch.new_pa is not None \
+                    and e.pa // PAGE == ch.new_pa // PAGE + vp - ch.va // PAGE:
+                self._w1_pages.add(vp)
+        for c in self.live.values():
+            old = c.old.get(vp)
+            if c.page == vp and c.phase in LIVE_PHASES and c.phase not in ("start..clear", "clear..set") \
+                    and old is not None and e.pa // PAGE != old and not c.w1:
+                c.w1 = True  # the stale translation now reads an overwritten value
+                c.newer, c.newer_pages, c.ripe = set(), set(), False
+                return
+        self._write(run, e.va, e.value)
+
     def _write(self, run: Any, va: int, value: int) -> None:
         for c in self._held(run.device.now):
-            c.newer.add(value)
-            c.newer_pages.add(va // PAGE)
+            if c.w1 or not c.aim:
+                c.newer.add(value)
+                c.newer_pages.add(va // PAGE)
+
+    def _release(self, run: Any, c: _Live) -> None:
+        """Let a held thread go; device accesses told to wait for it decide again."""
+        c.until = 0
+        now = run.device.now
+        t = run.cpus.get(c.thread)
+        if t is not None:
+            t.wake = now
+        if not self._held(now):
+            for name, w in self._waits.items():
+                if w > now:
+                    run.cpus[name].wake = now
+            self._waits = {}
+        self._redecide(run)
+
+    @staticmethod
+    def _redecide(run: Any) -> None:
+        for dd in run.devs.values():
+            if dd.outstanding is None:
+                dd.wake = None
 
     def _access(self, run: Any, d: DevAccess) -> None:
         kind = "write" if d.write else "read"
+        vp = d.va // PAGE
         if d.fault == 0:
+            self.warm.add(vp)
+            if vp in self.want_warm:
+                self.want_warm.discard(vp)
+                for c in self.live.values():
+                    if c.warming and c.page == vp and c.until > run.device.now:
+                        self._release(run, c)
             if d.write:
                 self._write(run, d.va, d.value)
             else:
                 for c in self._held(run.device.now):
                     if not c.ripe and d.value in c.newer:
                         c.ripe = True  # accesses into the window: decide again, now
-                        for dd in run.devs.values():
-                            if dd.outstanding is None:
-                                dd.wake = None
-        vp = d.va // PAGE
+                        self._redecide(run)
         for c in self.live.values():
             if c.phase not in LIVE_PHASES or (c.page is not None and c.page != vp):
                 continue
@@ -163,17 +231,20 @@ class Director:
             if d.fault == 0 and old is not None and d.pa // PAGE != old:
                 continue  # through the new translation: no race
             key = (c.op, c.phase, kind)
-            if key not in self.served:
-                self.served.add(key)
-                if c.until > run.device.now and (c.ripe or not self._stores_pending(run, c.thread)):
-                    # the window did its job: let the thread go
-                    self.served_windows += 1
-                    c.until = 0
-                    t = run.cpus.get(c.thread)
-                    if t is not None:
-                        t.wake = run.device.now
+            first = key not in self.served
+            self.served.add(key)
+            if c.until <= run.device.now or c.warming:
+                continue
+            if c.aim:
+                if d.fault == 0 and d.atc_hit and (c.ripe or c.phase == "freed"):
+                    self.served_windows += 1  # a stale use after a newer write was seen
+                    self._release(run, c)
+            elif first and (c.ripe or not self._stores_pending(run, c.thread)):
+                # the window did its job: let the thread go
+                self.served_windows += 1
+                self._release(run, c)
 
-    # -- decisions ----------------------------------------------------------------------------
+    # -- what can still happen ------------------------------------------------------------------
     def _wanted(self, c: _Live, kind: str) -> bool:
         return c.op in OPERATIONS and c.phase in LIVE_PHASES and (c.op, c.phase, kind) not in self.served
 
@@ -186,6 +257,56 @@ class Director:
                     kinds.add(a.verb)
         return kinds
 
+    @staticmethod
+    def _pending_actions(t: Any) -> list:
+        """t's operation in progress and the ones queued after it."""
+        out = [t.gen_action] if t.gen is not None and t.gen_action is not None else []
+        return out + list(t.queue)
+
+    def _free(self, run: Any, but: str) -> list[Any]:
+        """The CPU threads other than `but` that are neither held in a window nor waiting for one."""
+        now = run.device.now
+        held = {c.thread for c in self.live.values() if c.until > now}
+        return [t for t in run.cpus.values() if t.name != but and t.name not in held
+                and self._waits.get(t.name, 0) <= now]
+
+    def _store_to(self, run: Any, but: str, page: int) -> bool:
+        """Does a free CPU thread other than `but` still have a store to `page` to run that has not
+        faulted yet (a store that faults on the page closes the window with its own range_end)?"""
+        for t in self._free(run, but):
+            if t.gen is not None and t.gen_action is not None and t.gen_action.verb == "store" \
+                    and t.gen_action.va is not None and t.gen_action.va >> 12 == page:
+                c = self.live.get(t.name)
+                if c is not None and c.op == "store" and c.phase == "start..clear":
+                    return True
+            if any(a.verb == "store" and a.va is not None and a.va >> 12 == page for a in t.queue):
+                return True
+        return False
+
+    def _promising(self, run: Any, c: _Live) -> bool:
+        """Can holding c's thread still expose a rule: the device cached the page before the
+        clear and still reads it, and either the old page is freed (a use after free) or a
+        write through the new translation happened or is still to come and some write after
+        it can still be read by the device (the ordering rule then sees the stale value)."""
+        if c.page is None or not c.warm or "read" not in self._queued(run, c.page):
+            return False
+        if c.phase == "freed":
+            return True
+        if c.phase != "unlock..end":
+            return False
+        if not c.w1 and not (c.new == "rw" and self._store_to(run, c.thread, c.page)):
+            return False
+        if c.ripe:
+            return True
+        if c.newer_pages and any(p in c.newer_pages for p in self._read_pages(run)):
+            return True
+        return self._stores_pending(run, c.thread) or "write" in self._queued(run, None)
+
+    @staticmethod
+    def _read_pages(run: Any) -> set[int]:
+        return {a.va >> 12 for d in run.devs.values() for a in d.queue if a.verb == "read" and a.va is not None}
+
+    # -- decisions ----------------------------------------------------------------------------
     def stepped(self, run: Any, t: Any) -> None:
         """After a CPU step of t: hold t in a window worth opening, else the usual 1/4 draw."""
         self._scan(run)
@@ -193,30 +314,51 @@ class Director:
         if run.host.mm_of(t.name).ptl.owner == t.name:
             return  # preemption is disabled under the page-table spinlock
         rng, cps, now = self.rng, run.cps, run.device.now
-        held = [c for c in self.live.values() if c is not cur and c.until > now]
+        for c in self._held(now):
+            if c.aim and c is not cur and not self._promising(run, c):
+                self._release(run, c)  # nothing can come of it any more
+        held = [c for c in self.live.values() if c is not cur and c.until > now and not c.warming]
         if cur is not None and any(c.page is None or cur.page is None or c.page == cur.page for c in held):
-            # an operation on a held page would close its window (or disturb it): wait
-            t.wake = max(c.until for c in held) + cps
-            return
+            # an operation on a held page would close its window (or disturb it): wait; a store or
+            # load through a writable new translation (or into a removed one) closes nothing
+            if not (cur.op in ("store", "load") and all(c.page == cur.page and c.new != "ro" for c in held
+                                                        if c.page is None or c.page == cur.page)):
+                t.wake = self._waits[t.name] = max(c.until for c in held) + cps
+                return
         # a thread whose store makes another window's stale use observable is not held itself
         storing = t.gen_action is not None and t.gen_action.verb == "store" and any(not c.ripe for c in held)
-        if cur is not None and t.gen is not None and cur.phase in self.hold_phases and not storing:
-            if any(self._wanted(cur, k) for k in self._queued(run, cur.page)):
+        if cur is not None and t.gen is not None and not storing:
+            if cur.phase == "start..clear" and cur.page is not None and not cur.warming and cur.op in OPERATIONS \
+                    and cur.page not in self.warm and "read" in self._queued(run, cur.page):
+                # a warm-up: the device caches the page's translation before the clear
+                cur.warming = True
+                self.want_warm.add(cur.page)
+                t.wake = cur.until = now + self.warm_sleep * cps
+                self._redecide(run)
+                return
+            if cur.phase in self.hold_phases and self._promising(run, cur):
                 self.windows += 1
+                self.aimed += 1
+                cur.aim, cur.warming = True, False
+                t.wake = cur.until = now + rng.randint(*self.aim_sleep) * cps
+                if cur.phase == "freed" or not cur.w1:
+                    cur.newer, cur.newer_pages, cur.ripe = set(), set(), False
+                self._redecide(run)
+                return
+            if cur.phase in self.hold_phases and not cur.aim and \
+                    any(self._wanted(cur, k) for k in self._queued(run, cur.page)):
+                self.windows += 1
+                cur.warming = False
                 t.wake = cur.until = now + rng.randint(*self.long_sleep) * cps
                 cur.newer, cur.newer_pages, cur.ripe = set(), set(), False
-                for d in run.devs.values():  # accesses already told to wait: decide again
-                    if d.outstanding is None:
-                        d.wake = None
+                self._redecide(run)
                 return
         if rng.random() < run.p_preempt:
             t.wake = now + rng.randint(1, run.max_sleep) * cps
 
     def _stores_pending(self, run: Any, but: str) -> bool:
-        """Does a CPU thread other than `but` still have a store to run?"""
-        for t in run.cpus.values():
-            if t.name == but:
-                continue
+        """Does a free CPU thread other than `but` still have a store to run?"""
+        for t in self._free(run, but):
             if t.gen_action is not None and t.gen_action.verb == "store" and t.gen is not None:
                 return True
             if any(a.verb == "store" for a in t.queue):
@@ -224,8 +366,9 @@ class Director:
         return False
 
     def _open(self, run: Any, page: int, kind: str) -> list[_Live]:
-        """Operations still running on `page` in a phase not yet served for `kind`."""
-        return [c for c in self.live.values() if (c.page is None or c.page == page) and self._wanted(c, kind)
+        """Operations still running on `page` in a phase not yet served for `kind`, or held for a violation."""
+        return [c for c in self.live.values() if (c.page is None or c.page == page)
+                and (self._wanted(c, kind) or (c.aim and c.until > run.device.now and kind == "read"))
                 and c.thread in run.cpus and run.cpus[c.thread].gen is not None]
 
     def dev_wait(self, run: Any, d: Any) -> int:
@@ -233,18 +376,28 @@ class Director:
         self._scan(run)
         now, cps = run.device.now, run.cps
         a = d.queue[0]
+        held = self._held(now)
         if a.va is not None and a.verb in ACCESSES:
-            win = self._open(run, a.va >> 12, a.verb)
+            vp = a.va >> 12
+            if a.verb == "read" and vp in self.want_warm:
+                return 0  # the warm-up an operation waits for
+            win = [c for c in self._open(run, vp, a.verb) if not c.warming]
             if win:
                 ends = [c.until for c in win if c.until > now]
-                if not ends or any(c.ripe for c in win):
+                if not ends or any(c.ripe or (c.aim and c.phase == "freed") for c in win):
                     return 0
                 return max(0, min(ends) - self.margin * cps - now)
-            if a.verb == "read" and any(a.va >> 12 in c.newer_pages and not c.ripe for c in self._held(now)):
+            if a.verb == "read" and any(vp in c.newer_pages and not c.ripe for c in held):
                 return 0  # a read that can observe a write made while a window is open
-        if any(b.va is not None and b.verb in ACCESSES and any(c.until > now for c in self._open(run, b.va >> 12, b.verb))
-               for b in list(d.queue)[1:]):
-            return 0
+            if a.verb == "write" and any(c.aim and c.w1 and not c.ripe for c in held):
+                return 0  # a newer write the device can read back
+        for b in list(d.queue)[1:]:
+            if b.va is None or b.verb not in ACCESSES:
+                continue
+            if b.verb == "read" and b.va >> 12 in self.want_warm:
+                return 0
+            if any(c.until > now for c in self._open(run, b.va >> 12, b.verb)):
+                return 0
         busy = any(not t.done for t in run.cpus.values())
         extra = self.rng.randint(0, self.hold) if busy else 0
         return (self.rng.randint(0, run.max_dev_wait) + extra) * cps
