@@ -75,11 +75,12 @@ class Director:
     it grows), so a directed seed replays exactly, on its own."""
 
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
-                 warm_sleep: int = 25, hold: int = 6, margin: int = 3,
+                 warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
         self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
+        self.spare = spare  # reads of a held page kept back for after the newer write was read
         self.hold = hold  # extra steps (at most) an access with no open window waits
         self.hold_phases = hold_phases  # phases a thread is held in (the others pass without it)
         self.margin = margin  # an access into a held window goes this many steps before the thread wakes
@@ -303,6 +304,11 @@ class Director:
         return self._stores_pending(run, c.thread) or "write" in self._queued(run, None)
 
     @staticmethod
+    def _reads_of(run: Any, page: int) -> int:
+        return sum(1 for d in run.devs.values() for a in d.queue
+                   if a.verb == "read" and a.va is not None and a.va >> 12 == page)
+
+    @staticmethod
     def _read_pages(run: Any) -> set[int]:
         return {a.va >> 12 for d in run.devs.values() for a in d.queue if a.verb == "read" and a.va is not None}
 
@@ -386,7 +392,11 @@ class Director:
                 ends = [c.until for c in win if c.until > now]
                 if not ends or any(c.ripe or (c.aim and c.phase == "freed") for c in win):
                     return 0
-                return max(0, min(ends) - self.margin * cps - now)
+                if a.verb == "read" and all(c.aim for c in win if c.until > now) \
+                        and self._reads_of(run, vp) > self.spare:
+                    pass  # enough reads of the page are left for later: this one need not wait
+                else:
+                    return max(0, min(ends) - self.margin * cps - now)
             if a.verb == "read" and any(vp in c.newer_pages and not c.ripe for c in held):
                 return 0  # a read that can observe a write made while a window is open
             if a.verb == "write" and any(c.aim and c.w1 and not c.ripe for c in held):
