@@ -75,11 +75,15 @@ class Director:
     it grows), so a directed seed replays exactly, on its own."""
 
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
-                 warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3,
+                 warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
+                 calm: bool = True, pace: float = 12.0,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
         self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
+        self.pace = pace  # CPU steps an operation takes, roughly: device accesses are spread over them (0: off)
+        self.pause = pause  # device accesses wait while a held window waits for a newer write
+        self.calm = calm  # no random preemption while a window is held for a violation
         self.spare = spare  # reads of a held page kept back for after the newer write was read
         self.hold = hold  # extra steps (at most) an access with no open window waits
         self.hold_phases = hold_phases  # phases a thread is held in (the others pass without it)
@@ -185,6 +189,8 @@ class Director:
     def _write(self, run: Any, va: int, value: int) -> None:
         for c in self._held(run.device.now):
             if c.w1 or not c.aim:
+                if c.aim and not c.newer:
+                    self._redecide(run)  # accesses kept for a newer write: it is there
                 c.newer.add(value)
                 c.newer_pages.add(va // PAGE)
 
@@ -359,6 +365,8 @@ class Director:
                 cur.newer, cur.newer_pages, cur.ripe = set(), set(), False
                 self._redecide(run)
                 return
+        if self.calm and any(c.aim for c in held):
+            return  # the other threads' stores are what the held window waits for
         if rng.random() < run.p_preempt:
             t.wake = now + rng.randint(1, run.max_sleep) * cps
 
@@ -401,6 +409,12 @@ class Director:
                 return 0  # a read that can observe a write made while a window is open
             if a.verb == "write" and any(c.aim and c.w1 and not c.ripe for c in held):
                 return 0  # a newer write the device can read back
+        waiting = [c for c in held if c.aim and c.w1 and not c.ripe and not c.newer]
+        if waiting and self.pause:
+            # nothing newer to read yet: keep the accesses for after the next write
+            return max(cps, min(c.until for c in waiting) - self.margin * cps - now)
+        if a.va is not None and a.verb in ACCESSES:
+            pass
         for b in list(d.queue)[1:]:
             if b.va is None or b.verb not in ACCESSES:
                 continue
@@ -410,4 +424,10 @@ class Director:
                 return 0
         busy = any(not t.done for t in run.cpus.values())
         extra = self.rng.randint(0, self.hold) if busy else 0
+        if busy and self.pace:
+            # spread this thread's accesses over the CPU work still to come, so that some are
+            # left when the later operations open their windows
+            ops = sum(len(t.queue) + (t.gen is not None) for t in run.cpus.values())
+            mean = self.pace * ops / max(1, len(d.queue))
+            extra = self.rng.randint(0, max(self.hold, int(2 * mean)))
         return (self.rng.randint(0, run.max_dev_wait) + extra) * cps
