@@ -76,11 +76,14 @@ class Director:
 
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
-                 calm: bool = True, pace: float = 12.0,
+                 calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
+                 repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"),
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
         self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
+        self.defer_steps = defer_steps  # steps (at most, per thread and run) a store waits for a window to open
+        self.repoint = repoint  # operations whose window a store is worth waiting for
         self.pace = pace  # CPU steps an operation takes, roughly: device accesses are spread over them (0: off)
         self.pause = pause  # device accesses wait while a held window waits for a newer write
         self.calm = calm  # no random preemption while a window is held for a violation
@@ -101,6 +104,7 @@ class Director:
         self.want_warm: set[int] = set()  # VA pages an operation waits to see cached before its clear
         self._w1_pages: set[int] = set()  # pages written through a change not yet claimed by a step
         self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
+        self._deferred: dict[str, int] = {}  # CPU thread -> steps its stores waited in this run
 
     # -- following the run ------------------------------------------------------------------
     def begin(self, run: Any) -> None:
@@ -112,6 +116,7 @@ class Director:
         self._changes = []
         self.warm, self.want_warm, self._w1_pages = set(), set(), set()
         self._waits = {}
+        self._deferred = {}
 
     def _scan(self, run: Any) -> None:
         """Read the trace events recorded since the last look: steps move operations
@@ -369,6 +374,33 @@ class Director:
             return  # the other threads' stores are what the held window waits for
         if rng.random() < run.p_preempt:
             t.wake = now + rng.randint(1, run.max_sleep) * cps
+
+    def defer(self, run: Any, t: Any) -> bool:
+        """Before t starts its next action: a store waits (a few steps at a time, `defer_steps` in
+        all per thread) while another thread's operation that repoints a page (a uprobe
+        breakpoint, a COW) is under way and has not opened its window yet: the store then
+        lands inside the window, where it is the newer write the device's stale read betrays
+        (or, to the page itself, the write through the new translation)."""
+        a = t.queue[0]
+        if a.verb != "store" or self.defer_steps <= 0:
+            return False
+        self._scan(run)
+        now = run.device.now
+        used = self._deferred.get(t.name, 0)
+        if used >= self.defer_steps:
+            return False
+        for c in self.live.values():
+            if c.thread == t.name or c.op not in self.repoint or c.phase not in ("start..clear", "clear..set",
+                                                                                 "set..unlock"):
+                continue
+            u = run.cpus.get(c.thread)
+            if u is None or u.gen is None or (c.phase != "start..clear" and not c.warm):
+                continue
+            n = min(4, self.defer_steps - used)
+            self._deferred[t.name] = used + n
+            t.wake = now + n * run.cps
+            return True
+        return False
 
     def _stores_pending(self, run: Any, but: str) -> bool:
         """Does a free CPU thread other than `but` still have a store to run?"""
