@@ -105,6 +105,8 @@ class Director:
         self._w1_pages: set[int] = set()  # pages written through a change not yet claimed by a step
         self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
         self._deferred: dict[str, int] = {}  # CPU thread -> steps its stores waited in this run
+        self._inv_at: dict[int, int] = {}  # VA page -> time of its last invalidation
+        self._inv_all = -1  # time of the last invalidation of everything
 
     # -- following the run ------------------------------------------------------------------
     def begin(self, run: Any) -> None:
@@ -117,6 +119,7 @@ class Director:
         self.warm, self.want_warm, self._w1_pages = set(), set(), set()
         self._waits = {}
         self._deferred = {}
+        self._inv_at, self._inv_all = {}, -1
 
     def _scan(self, run: Any) -> None:
         """Read the trace events recorded since the last look: steps move operations
@@ -137,8 +140,11 @@ class Director:
             elif t is InvReq:
                 if e.size > 64 * PAGE:
                     self.warm.clear()
+                    self._inv_all = e.time
                 else:
-                    self.warm.difference_update(range(e.start // PAGE, (e.start + e.size) // PAGE))
+                    for p in range(e.start // PAGE, (e.start + e.size) // PAGE):
+                        self.warm.discard(p)
+                        self._inv_at[p] = e.time
         self._seen = len(events)
 
     def _step(self, run: Any, ev: OpStep) -> None:
@@ -182,14 +188,13 @@ class Director:
             if ch.va // PAGE <= vp < (ch.va + ch.size) // PAGE and ch.new_pa is not None \
                     and e.pa // PAGE == ch.new_pa // PAGE + vp - ch.va // PAGE:
                 self._w1_pages.add(vp)
+        self._write(run, e.va, e.value)
         for c in self.live.values():
             old = c.old.get(vp)
-            if c.page == vp and c.phase in LIVE_PHASES and c.phase not in ("start..clear", "clear..set") \
+            if c.page == vp and c.phase in ("set..unlock", "unlock..end", "freed") \
                     and old is not None and e.pa // PAGE != old and not c.w1:
                 c.w1 = True  # the stale translation now reads an overwritten value
                 c.newer, c.newer_pages, c.ripe = set(), set(), False
-                return
-        self._write(run, e.va, e.value)
 
     def _write(self, run: Any, va: int, value: int) -> None:
         for c in self._held(run.device.now):
@@ -222,8 +227,9 @@ class Director:
     def _access(self, run: Any, d: DevAccess) -> None:
         kind = "write" if d.write else "read"
         vp = d.va // PAGE
+        if d.fault == 0 and d.issue > max(self._inv_all, self._inv_at.get(vp, -1)):
+            self.warm.add(vp)  # (an access issued before an invalidation may have used what it dropped)
         if d.fault == 0:
-            self.warm.add(vp)
             if vp in self.want_warm:
                 self.want_warm.discard(vp)
                 for c in self.live.values():
