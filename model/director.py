@@ -77,13 +77,17 @@ class Director:
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
                  calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
-                 repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"),
+                 repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
+                 reserve: int = 2,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
         self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
         self.defer_steps = defer_steps  # steps (at most, per thread and run) a store waits for a window to open
         self.repoint = repoint  # operations whose window a store is worth waiting for
+        self.repoint_verbs = ("__replace_page",)  # scenario actions that always repoint a page (and write it)
+        self.defer_queued = defer_queued  # a store also waits for such an action still queued in another thread
+        self.reserve = reserve  # reads of a page such an action will repoint kept back for its window
         self.pace = pace  # CPU steps an operation takes, roughly: device accesses are spread over them (0: off)
         self.pause = pause  # device accesses wait while a held window waits for a newer write
         self.calm = calm  # no random preemption while a window is held for a violation
@@ -395,6 +399,7 @@ class Director:
         used = self._deferred.get(t.name, 0)
         if used >= self.defer_steps:
             return False
+        coming = False
         for c in self.live.values():
             if c.thread == t.name or c.op not in self.repoint or c.phase not in ("start..clear", "clear..set",
                                                                                  "set..unlock"):
@@ -402,11 +407,36 @@ class Director:
             u = run.cpus.get(c.thread)
             if u is None or u.gen is None or (c.phase != "start..clear" and not c.warm):
                 continue
-            n = min(4, self.defer_steps - used)
-            self._deferred[t.name] = used + n
-            t.wake = now + n * run.cps
-            return True
+            coming = True
+        if not coming and self.defer_queued:
+            coming = any(u.name != t.name and u.wake <= now and self._repoint_next(u) for u in run.cpus.values())
+        if not coming:
+            return False
+        n = min(4, self.defer_steps - used)
+        self._deferred[t.name] = used + n
+        t.wake = now + n * run.cps
+        return True
+
+    def _repoint_next(self, u: Any) -> bool:
+        """Is a repointing operation (a uprobe breakpoint) among u's actions before its next store?"""
+        for a in self._pending_actions(u):
+            if a.verb == "store":
+                return False
+            if a.verb in self.repoint_verbs:
+                return True
         return False
+
+    def _repoint_pages(self, run: Any) -> set[int]:
+        """Pages a repointing operation still to come (or not yet in its window) will change."""
+        out = set()
+        for u in run.cpus.values():
+            for a in self._pending_actions(u):
+                if a.verb in self.repoint_verbs and a.va is not None:
+                    c = self.live.get(u.name)
+                    if a is u.gen_action and c is not None and c.phase not in ("start..clear", "clear..set"):
+                        continue
+                    out.add(a.va >> 12)
+        return out
 
     def _stores_pending(self, run: Any, but: str) -> bool:
         """Does a free CPU thread other than `but` still have a store to run?"""
@@ -447,6 +477,9 @@ class Director:
                 return 0  # a read that can observe a write made while a window is open
             if a.verb == "write" and any(c.aim and c.w1 and not c.ripe for c in held):
                 return 0  # a newer write the device can read back
+            if a.verb == "read" and self.reserve and vp in self._repoint_pages(run) \
+                    and self._reads_of(run, vp) <= self.reserve:
+                return 20 * cps  # kept for the window to come (decided again when one opens)
         waiting = [c for c in held if c.aim and c.w1 and not c.ripe and not c.newer]
         if waiting and self.pause:
             # nothing newer to read yet: keep the accesses for after the next write
