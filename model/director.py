@@ -78,8 +78,9 @@ class Director:
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
                  calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
-                 reserve: int = 2,
+                 reserve: int = 2, aim: bool = True,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
+        self.aim = aim  # aim at violations (below); False: hold windows for their bins only
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
         self.warm_sleep = warm_sleep  # steps (at most) an operation waits before its clear for a warm-up access
@@ -355,7 +356,8 @@ class Director:
         # a thread whose store makes another window's stale use observable is not held itself
         storing = t.gen_action is not None and t.gen_action.verb == "store" and any(not c.ripe for c in held)
         if cur is not None and t.gen is not None and not storing:
-            if cur.phase == "start..clear" and cur.page is not None and not cur.warming and cur.op in OPERATIONS \
+            if self.aim and cur.phase == "start..clear" and cur.page is not None and not cur.warming \
+                    and cur.op in OPERATIONS \
                     and cur.page not in self.warm and "read" in self._queued(run, cur.page):
                 # a warm-up: the device caches the page's translation before the clear
                 cur.warming = True
@@ -363,7 +365,7 @@ class Director:
                 t.wake = cur.until = now + self.warm_sleep * cps
                 self._redecide(run)
                 return
-            if cur.phase in self.hold_phases and self._promising(run, cur):
+            if self.aim and cur.phase in self.hold_phases and self._promising(run, cur):
                 self.windows += 1
                 self.aimed += 1
                 cur.aim, cur.warming = True, False
@@ -392,7 +394,7 @@ class Director:
         lands inside the window, where it is the newer write the device's stale read betrays
         (or, to the page itself, the write through the new translation)."""
         a = t.queue[0]
-        if a.verb != "store" or self.defer_steps <= 0:
+        if a.verb != "store" or self.defer_steps <= 0 or not self.aim:
             return False
         self._scan(run)
         now = run.device.now
@@ -477,7 +479,7 @@ class Director:
                 return 0  # a read that can observe a write made while a window is open
             if a.verb == "write" and any(c.aim and c.w1 and not c.ripe for c in held):
                 return 0  # a newer write the device can read back
-            if a.verb == "read" and self.reserve and vp in self._repoint_pages(run) \
+            if a.verb == "read" and self.aim and self.reserve and vp in self._repoint_pages(run) \
                     and self._reads_of(run, vp) <= self.reserve:
                 return 20 * cps  # kept for the window to come (decided again when one opens)
         waiting = [c for c in held if c.aim and c.w1 and not c.ripe and not c.newer]
@@ -495,7 +497,7 @@ class Director:
                 return 0
         busy = any(not t.done for t in run.cpus.values())
         extra = self.rng.randint(0, self.hold) if busy else 0
-        if busy and self.pace:
+        if busy and self.pace and self.aim:
             # spread this thread's accesses over the CPU work still to come, so that some are
             # left when the later operations open their windows
             ops = sum(len(t.queue) + (t.gen is not None) for t in run.cpus.values())
