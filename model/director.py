@@ -78,7 +78,7 @@ class Director:
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
                  calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
-                 reserve: int = 2, aim: bool = True,
+                 reserve: int = 2, aim: bool = True, stage_steps: int = 100,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.aim = aim  # aim at violations (below); False: hold windows for their bins only
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
@@ -88,6 +88,7 @@ class Director:
         self.repoint = repoint  # operations whose window a store is worth waiting for
         self.repoint_verbs = ("__replace_page",)  # scenario actions that always repoint a page (and write it)
         self.defer_queued = defer_queued  # a store also waits for such an action still queued in another thread
+        self.stage_steps = stage_steps  # steps (at most, per thread and run) a repointing action waits for a store
         self.reserve = reserve  # reads of a page such an action will repoint kept back for its window
         self.pace = pace  # CPU steps an operation takes, roughly: device accesses are spread over them (0: off)
         self.pause = pause  # device accesses wait while a held window waits for a newer write
@@ -110,6 +111,7 @@ class Director:
         self._w1_pages: set[int] = set()  # pages written through a change not yet claimed by a step
         self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
         self._deferred: dict[str, int] = {}  # CPU thread -> steps its stores waited in this run
+        self._staged: dict[str, int] = {}  # CPU thread -> steps its repointing actions waited in this run
         self._inv_at: dict[int, int] = {}  # VA page -> time of its last invalidation
         self._inv_all = -1  # time of the last invalidation of everything
 
@@ -123,7 +125,7 @@ class Director:
         self._changes = []
         self.warm, self.want_warm, self._w1_pages = set(), set(), set()
         self._waits = {}
-        self._deferred = {}
+        self._deferred, self._staged = {}, {}
         self._inv_at, self._inv_all = {}, -1
 
     def _scan(self, run: Any) -> None:
@@ -394,6 +396,8 @@ class Director:
         lands inside the window, where it is the newer write the device's stale read betrays
         (or, to the page itself, the write through the new translation)."""
         a = t.queue[0]
+        if a.verb in self.repoint_verbs and self.aim and self.stage_steps:
+            return self._stage(run, t)
         if a.verb != "store" or self.defer_steps <= 0 or not self.aim:
             return False
         self._scan(run)
@@ -417,6 +421,29 @@ class Director:
         n = min(4, self.defer_steps - used)
         self._deferred[t.name] = used + n
         t.wake = now + n * run.cps
+        return True
+
+    def _stage(self, run: Any, t: Any) -> bool:
+        """Before t starts a repointing action: wait (a few steps at a time, `stage_steps` in all per
+        thread) while the other threads' stores are all behind other operations: once the window
+        is open those operations (a whole-mm one closes it) would hold the stores back."""
+        used = self._staged.get(t.name, 0)
+        if used >= self.stage_steps:
+            return False
+        later = False
+        for u in run.cpus.values():
+            if u.name == t.name:
+                continue
+            acts = self._pending_actions(u)
+            if acts and acts[0].verb == "store" or (u.gen is not None and len(acts) > 1 and acts[1].verb == "store"):
+                return False  # a store is at hand
+            if any(x.verb == "store" for x in acts):
+                later = True
+        if not later:
+            return False
+        n = min(5, self.stage_steps - used)
+        self._staged[t.name] = used + n
+        t.wake = run.device.now + n * run.cps
         return True
 
     def _repoint_next(self, u: Any) -> bool:
