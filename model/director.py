@@ -78,7 +78,7 @@ class Director:
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
                  calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
-                 reserve: int = 2, aim: bool = True, stage_steps: int = 100,
+                 reserve: int = 2, reserve_wait: int = 400, aim: bool = True, stage_steps: int = 100,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
         self.aim = aim  # aim at violations (below); False: hold windows for their bins only
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
@@ -89,6 +89,7 @@ class Director:
         self.repoint_verbs = ("__replace_page",)  # scenario actions that always repoint a page (and write it)
         self.defer_queued = defer_queued  # a store also waits for such an action still queued in another thread
         self.stage_steps = stage_steps  # steps (at most, per thread and run) a repointing action waits for a store
+        self.reserve_wait = reserve_wait  # steps such a read waits (at most) before it is decided again
         self.reserve = reserve  # reads of a page such an action will repoint kept back for its window
         self.pace = pace  # CPU steps an operation takes, roughly: device accesses are spread over them (0: off)
         self.pause = pause  # device accesses wait while a held window waits for a newer write
@@ -112,6 +113,7 @@ class Director:
         self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
         self._deferred: dict[str, int] = {}  # CPU thread -> steps its stores waited in this run
         self._staged: dict[str, int] = {}  # CPU thread -> steps its repointing actions waited in this run
+        self._redecide_run = False
         self._inv_at: dict[int, int] = {}  # VA page -> time of its last invalidation
         self._inv_all = -1  # time of the last invalidation of everything
 
@@ -153,6 +155,9 @@ class Director:
                         self.warm.discard(p)
                         self._inv_at[p] = e.time
         self._seen = len(events)
+        if self._redecide_run:
+            self._redecide_run = False
+            self._redecide(run)
 
     def _step(self, run: Any, ev: OpStep) -> None:
         cur = self.live.get(ev.thread)
@@ -181,6 +186,8 @@ class Director:
             cur.phase = "unlock..end"
         elif n == "range_end" and ph in ("clear..set", "set..unlock", "unlock..end"):
             cur.phase = "end..done"
+            if cur.op in self.repoint:
+                self._redecide_run = True  # reads kept for this window may go now
         elif n == "page_free" and ph != "start..clear":
             cur.phase = "freed"
         elif n == "range_start" and ph == "end..done":
@@ -508,7 +515,7 @@ class Director:
                 return 0  # a newer write the device can read back
             if a.verb == "read" and self.aim and self.reserve and vp in self._repoint_pages(run) \
                     and self._reads_of(run, vp) <= self.reserve:
-                return 20 * cps  # kept for the window to come (decided again when one opens)
+                return self.reserve_wait * cps  # kept for the window to come (decided again when one opens)
         waiting = [c for c in held if c.aim and c.w1 and not c.ripe and not c.newer]
         if waiting and self.pause:
             # nothing newer to read yet: keep the accesses for after the next write
