@@ -8,29 +8,39 @@ e.g. a COW between `pt_unlock` and `range_end`, or the time after
 and a device access lands in it by luck.
 
 A `Director` makes those choices from the run's own race-window coverage,
-as the trace grows (`model.coverage` bins, per run):
+as the trace grows (`model.coverage` bins, per run), and aims at the windows
+in which the run can still break a rule (docs/COVERAGE.md, "Coverage-directed
+stress"). A stale translation breaks one only if the device reads a page
+freed while it still maps it, or reads the old page of a repointed PTE after
+it read a write W2 that came after a write W1 through the new PTE. So:
 
 * it follows every CPU thread's operation through the phases of the bins
   (`start..clear`, `clear..set`, ..., `freed`) from the steps, PTE changes and
-  device accesses the trace records;
-* after a step at which the thread may be preempted (it holds no page-table
-  lock), if its operation is in a phase after the PTE change
-  (`hold_phases`) whose bin this run has not hit yet for an access kind a
-  device thread still has queued for that page, the thread is held there for
-  `long_sleep` steps: the window stays open. An operation that would close
-  a held window (another one on the same page, or on the whole mm) waits
-  until it ends; a thread about to store is not held while another window
-  waits for a write (below); anything else gets the usual 1/4 draw;
-* a device access into a held window goes in once the device has read a
-  value written (by a CPU store or a device write) since the window opened,
-  or near the window's end (`margin` steps before the thread wakes): a stale
-  use is observable by the ordering rule only after the device saw a newer
-  write. A read of a page written since a window opened goes at once, an
-  access queued in front of one into a window too; any other access is held
-  back a little (`hold` steps) so that accesses are left when a window opens;
-* a window is served when the trace shows a device access in it through the
-  old translation (its bin is hit); the thread is then let go (once the
-  window had its newer write, or no other thread has a store left).
+  device accesses the trace records, which pages the device has a translation
+  of (used since their last invalidation), and W1 (a uprobe breakpoint, or
+  another thread's store through a COW's new PTE);
+* warm-up: an operation about to clear a PTE the device has not cached waits
+  (`warm_sleep`) while a queued device read of the page goes at once;
+* aimed windows: after a step at which the thread may be preempted (it holds
+  no page-table lock), an operation in `unlock..end` or `freed` whose page was
+  cached at the clear and still has a device read queued, with W1 done or
+  still possible and a W2 still possible (`_promising`), is held
+  (`aim_sleep`); meanwhile nobody is preempted at random, device accesses
+  wait for a W2, reads of pages written since go at once, then reads of the
+  held page; the thread is let go after a stale use that follows a W2 read,
+  or when nothing can come of the window any more;
+* stores wait (`defer`, at most `defer_steps`) for a COW or uprobe breakpoint
+  under way or queued to open its window; a uprobe breakpoint waits to start
+  (at most `stage_steps`) while every other thread's store is still behind
+  other operations;
+* device accesses are paced over the CPU work still to come (`pace`), and
+  the last `reserve` reads of a page a queued breakpoint will repoint wait
+  for its window;
+* windows that cannot break a rule but whose bin this run has not hit are
+  held `long_sleep` steps, for coverage; an operation that would close a
+  held window (another one on the same page, or on the whole mm) waits.
+
+`aim=False` keeps only the last point (the director as first written).
 
 Same catalogue, same scenarios, same seeds: only the interleaving is chosen
 differently, and only from the run itself, so a directed seed replays alone.
