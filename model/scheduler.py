@@ -460,6 +460,8 @@ class _Run:
             if t.active is None:
                 if not t.queue:
                     return "idle"
+                if self.director is not None and self.director.defer(self, t):
+                    return "blocked"  # random mode: the director starts t's next action later (t.wake)
                 self.start(t, t.queue.popleft())
                 continue
             a = t.active

@@ -131,21 +131,34 @@ def ref_compare_text(c: dict) -> str:
     return "\n".join(lines)
 
 
-def ref_ceiling(seeds: list[int], tries: int, policy: str = "deferred", **gen: Any) -> dict:
+def ref_ceiling(seeds: list[int], tries: int, policy: str = "deferred", directed: bool = True, **gen: Any) -> dict:
     """How many seeds' scenarios expose a violation under `policy` in at least one of
-    `tries` random schedules (schedule seeds seed*1000+k): what any single schedule per
-    seed can reach at most, as far as `tries` schedules tell."""
+    `tries` random schedules and (`directed`) `tries` coverage-directed ones (schedule seeds
+    seed*100003+k): a lower bound on the seeds any schedule exposes, so an upper bound, as
+    far as the tries tell, on what one schedule per seed can reach."""
+    from model.director import Director
     from model.scheduler import run_scenario_sync
 
-    found = []
+    found: dict[str, list[int]] = {"random": [], "directed": [], "any": []}
     for seed in seeds:
         sc = random_scenario(seed, **gen)
+        hit = {"random": False, "directed": False}
         for k in range(tries):
-            if run_scenario_sync(sc, policy, seed if k == 0 else seed * 1000 + k, mode="random").failures:
-                found.append(seed)
+            s = seed if k == 0 else seed * 100003 + k
+            for mode in ("random", "directed") if directed else ("random",):
+                if not hit[mode] and run_scenario_sync(sc, policy, s, mode="random",
+                                                       director=Director() if mode == "directed" else None).failures:
+                    hit[mode] = True
+            if all(hit.values()) or (not directed and hit["random"]):
                 break
-    return {"seeds": len(seeds), "tries": tries, "policy": policy, "exposable": len(found),
-            "fraction": round(len(found) / len(seeds), 4)}
+        for mode, h in hit.items():
+            if h:
+                found[mode].append(seed)
+        if any(hit.values()):
+            found["any"].append(seed)
+    return {"seeds": len(seeds), "tries": tries, "policy": policy, "exposable": len(found["any"]),
+            "fraction": round(len(found["any"]) / len(seeds), 4),
+            "by_mode": {m: len(v) for m, v in found.items() if m != "any"}, "exposable_seeds": found["any"]}
 
 
 # --------------------------------------------------------------------------- outside
