@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -25,6 +26,18 @@ from tb.atsbench import DEFAULT_PARAMS
 def seed_for(default: int) -> int:
     s = os.environ.get("SEED")
     return int(s, 0) if s else default
+
+
+_builds: dict[str, Path] = {}
+
+
+def session_build(build: Callable[..., Path], *args, **kw) -> Path:
+    """`build(*args, **kw)` once per pytest process: the runner's up-to-date check of a
+    finished build (Verilator and make) costs about a second, more than many cases run."""
+    key = json.dumps([build.__module__, build.__qualname__, args, kw], sort_keys=True, default=str)
+    if key not in _builds:
+        _builds[key] = build(*args, **kw)
+    return _builds[key]
 
 
 def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = None,
@@ -40,7 +53,7 @@ def run_rtl(module: str, params: dict | None = None, *, testcase: str | None = N
     missing = [p.name for p in toolchain.rtl_sources() if not p.exists()]
     assert not missing, f"rtl/ sources missing: {missing}"
     params = dict(params or {})
-    build = toolchain.build_rtl(params, waves=waves)
+    build = session_build(toolchain.build_rtl, params, waves=waves)
     seed = seed_for(seed)
     repro = f"SEED={seed} .venv/bin/python -m pytest '{nodeid}'" if nodeid else f"SEED={seed}"
     env = {"ATS_PARAMS": json.dumps({**DEFAULT_PARAMS, **params}), "ATS_REPRO": repro}

@@ -13,7 +13,7 @@ import re
 
 import pytest
 import rtl_batch
-from conftest import run_rtl
+from conftest import run_rtl, session_build
 from tb import assert_harness
 
 NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks", "drain_and_walk", "pri_checks"]
@@ -23,7 +23,7 @@ NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks",
 @pytest.mark.parametrize("case", NEG_CASES)
 def test_assertion_fires(case):
     """All cases in one launch of the harness (tests/rtl_batch.py), each judged on its own result."""
-    build = assert_harness.build()
+    build = session_build(assert_harness.build)
     # Verilator exits non-zero once an assertion has failed, even with the error limit raised:
     # only each case's own result counts
     v = rtl_batch.case_verdict("tb.test_assert_neg", build, case, NEG_CASES, toplevel=assert_harness.TOP, seed=1,
