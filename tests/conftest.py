@@ -18,9 +18,9 @@ from typing import Callable
 
 import pytest
 
-import rtl_batch
 from tb import toolchain
 from tb.atsbench import DEFAULT_PARAMS
+from tests import rtl_batch
 
 
 def seed_for(default: int) -> int:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 
 import pytest
-import rtl_batch
+
 from conftest import run_rtl, session_build
 from tb import assert_harness
+from tests import rtl_batch
 
 NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks", "drain_and_walk", "pri_checks"]
 
