@@ -204,7 +204,7 @@ def build(rev: str, params: dict[str, int], mutant: str | None = None, trace: bo
         raise LockstepError(f"unknown top-level parameter(s): {', '.join(unknown)} (known: {', '.join(pnames)})")
     eff = {**param_defaults(new[f"{toolchain.TOPLEVEL}.sv"]), **params}
     key = hashlib.sha1(json.dumps([sorted(old.items()), sorted(new.items()), sorted(params.items()), trace,
-                                   cflags, HARNESS.read_text()]).encode()).hexdigest()[:10]
+                                   cflags, HARNESS.read_text(), Path(__file__).read_text()]).encode()).hexdigest()[:10]
     tag = f"{toolchain.param_tag(params)}_{re.sub(r'[^A-Za-z0-9]', '', rev)[:12]}{'_' + mutant if mutant else ''}"
     bdir = ((out or toolchain.BUILD / "lockstep") / tag).resolve()  # Verilator runs in bdir
     src = bdir / "src"

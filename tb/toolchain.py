@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import os
 import re
@@ -223,6 +224,9 @@ def _file_lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+file_lock = _file_lock  # for callers outside (tests/rtl_batch.py): one holder of `path` at a time
+
+
 def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, testcase: str | None = None,
                extra_env: dict | None = None, waves: bool = False, seed: int | None = None,
                results_xml: str | None = None, test_dir: Path | None = None,
@@ -232,7 +236,39 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     Returns (results XML, number of tests run). `hdl_toplevel_lang` is passed
     because a runner that did not do the build cannot infer it.
     """
-    from cocotb_tools.runner import get_runner, get_results
+    run = run_cocotb_cases(test_module, build_dir, toplevel=toplevel, testcase=testcase, extra_env=extra_env,
+                           waves=waves, seed=seed, results_xml=results_xml, test_dir=test_dir,
+                           test_args=test_args, log_file=log_file)
+    if run.asserted:
+        raise AssertionError(run.asserted)
+    if run.code is not None or not run.cases or any(v is not None for v in run.cases.values()):
+        raise AssertionError(cocotb_failure_text(test_module, run.xml, seed, log_file, run.code))
+    return run.xml, len(run.cases)
+
+
+@dataclasses.dataclass(frozen=True)
+class CocotbRun:
+    """One simulator launch of a cocotb module: what each of its tests did.
+
+    `cases` maps each cocotb test that reported (results XML order) to None when
+    it passed, else its failure text; a test the simulator never reached is absent.
+    `code` is the simulator's non-zero exit (None: it ended normally), `asserted`
+    what bound assertions reported (the simulation stops at the first one)."""
+
+    xml: Path
+    code: object
+    asserted: str
+    cases: dict[str, str | None]
+
+
+def run_cocotb_cases(test_module: str, build_dir: Path, *, toplevel: str = TOPLEVEL,
+                     testcase: str | list[str] | None = None, extra_env: dict | None = None, waves: bool = False,
+                     seed: int | None = None, results_xml: str | None = None, test_dir: Path | None = None,
+                     test_args: list[str] | None = None, log_file: Path | None = None) -> CocotbRun:
+    """Run cocotb tests from `test_module` (all, or the named `testcase`s) in one simulator
+    launch and report each test's outcome without raising: several pytest cases can
+    share one launch (tests/rtl_batch.py) and still each fail on its own test only."""
+    from cocotb_tools.runner import get_runner
 
     setup_env()
     runner = get_runner("verilator")
@@ -243,8 +279,9 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
     # a failing bound assertion writes its line here; the simulation stops at once
     alog = Path(test_dir or build_dir) / f"assert_{os.getpid()}_{time.monotonic_ns()}.log"
     alog.unlink(missing_ok=True)
+    code: object = None
     try:
-        xml = runner.test(
+        runner.test(
             hdl_toplevel=toplevel,
             hdl_toplevel_lang="verilog",
             test_module=test_module,
@@ -263,18 +300,34 @@ def run_cocotb(test_module: str, build_dir: Path, toplevel: str = TOPLEVEL, test
         # sys.exit, and a bound assertion's $error stops the simulator: the failure
         # text must be the assertion's or the test's own message, not `SystemExit: 1`.
         code = e.code if isinstance(e, SystemExit) else e
-        raise AssertionError(assert_failures(alog)
-                             or cocotb_failure_text(test_module, results, seed, log_file, code)) from None
-    fired = assert_failures(alog)
-    if fired:
-        raise AssertionError(fired)
+    cases = cocotb_case_outcomes(test_module, results)
+    # under pytest the runner exits 1 when a test failed though the simulator ended normally
+    if code == 1 and any(v is not None for v in cases.values()):
+        code = None
+    return CocotbRun(results, code, assert_failures(alog), cases)
+
+
+def cocotb_case_outcomes(module: str, xml: Path) -> dict[str, str | None]:
+    """Each cocotb test in a results XML: None when it passed, else its failure text."""
+    import xml.etree.ElementTree as ET
+
     try:
-        tests, fails = get_results(xml)
-    except RuntimeError:
-        tests, fails = 0, 0
-    if tests == 0 or fails:
-        raise AssertionError(cocotb_failure_text(test_module, Path(xml), seed, log_file, None))
-    return Path(xml), tests
+        root = ET.parse(xml).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    out: dict[str, str | None] = {}
+    for tc in root.iter("testcase"):
+        lines = []
+        for bad in [*tc.findall("failure"), *tc.findall("error")]:
+            msg = (bad.get("message") or "").strip()
+            text = (bad.text or "").strip()
+            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
+            if text and text != msg:
+                lines += ["    " + ln for ln in text.splitlines()[-12:]]
+        if not lines and tc.find("skipped") is not None:
+            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} was skipped")
+        out[str(tc.get("name"))] = "\n".join(lines) if lines else None
+    return out
 
 
 def cocotb_failure_text(module: str, xml: Path, seed: int | None, log_file: Path | None, code: object) -> str:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tb import lockstep
+from tb import lockstep, toolchain
 
 PARAMS = lockstep.PARAM_SETS["small"]  # smallest build of the regression's parameter sets
 SEEDS, CYCLES = [1, 2, 3], 8000
@@ -29,8 +29,10 @@ def _stats(out: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def out_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("lockstep")
+def out_dir():
+    """Builds kept in build/ between runs: lockstep.build rebuilds when the old or new RTL,
+    the parameters, the harness or tb/lockstep.py change (its key), else reuses the model."""
+    return toolchain.BUILD / "lockstep_test"
 
 
 def test_copy_of_the_working_tree_runs_identical(out_dir):

@@ -10,7 +10,7 @@ CASES = ["ad_levels", "ad_cpu_race", "ad_bus_errors", "ad_retry_exhaustion", "ad
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", CASES)
 def test_ad(case, request):
-    run_rtl("tb.test_ad", {"PwcEntries": 8}, testcase=case, seed=4100, nodeid=request.node.nodeid)
+    run_rtl("tb.test_ad", {"PwcEntries": 8}, testcase=case, cases=CASES, seed=4100, nodeid=request.node.nodeid)
 
 
 @pytest.mark.rtl

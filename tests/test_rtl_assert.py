@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from cocotb_tools.runner import get_results
 
-from conftest import run_rtl
-from tb import assert_harness, toolchain
+from conftest import run_rtl, session_build
+from tb import assert_harness
+from tests import rtl_batch
 
 NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks", "drain_and_walk", "pri_checks"]
 
@@ -23,18 +23,13 @@ NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "inv_checks",
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", NEG_CASES)
 def test_assertion_fires(case):
-    build = assert_harness.build()
-    xml = toolchain.BUILD / "rtl" / "results" / f"assert_neg_{case}.xml"
-    xml.parent.mkdir(parents=True, exist_ok=True)
-    xml.unlink(missing_ok=True)
-    try:
-        toolchain.run_cocotb("tb.test_assert_neg", build, toplevel=assert_harness.TOP, testcase=case, seed=1,
-                             results_xml=str(xml), test_args=["+verilator+error+limit+100000"])
-    except AssertionError:
-        pass  # Verilator exits non-zero once an assertion has failed, even with the error limit raised
-    assert xml.exists(), f"cocotb wrote no results ({xml}): the harness did not run"
-    tests, fails = get_results(xml)
-    assert (tests, fails) == (1, 0), f"tb.test_assert_neg.{case}: {fails} of {tests} failed (see {xml})"
+    """All cases in one launch of the harness (tests/rtl_batch.py), each judged on its own result."""
+    build = session_build(assert_harness.build)
+    # Verilator exits non-zero once an assertion has failed, even with the error limit raised:
+    # only each case's own result counts
+    v = rtl_batch.case_verdict("tb.test_assert_neg", build, case, NEG_CASES, toplevel=assert_harness.TOP, seed=1,
+                               test_args=["+verilator+error+limit+100000"])
+    assert v.failure is None, f"tb.test_assert_neg.{case}: {v.failure}"
 
 
 @pytest.mark.rtl

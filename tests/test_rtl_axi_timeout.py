@@ -11,4 +11,4 @@ CASES = ["walk_read_unanswered", "ad_write_unanswered", "dma_unanswered", "dma_l
 @pytest.mark.rtl
 @pytest.mark.parametrize("case", CASES)
 def test_axi_timeout(case, request):
-    run_rtl("tb.test_axi_timeout", {"PwcEntries": 8}, testcase=case, seed=4200, nodeid=request.node.nodeid)
+    run_rtl("tb.test_axi_timeout", {"PwcEntries": 8}, testcase=case, cases=CASES, seed=4200, nodeid=request.node.nodeid)

@@ -26,4 +26,5 @@ CASES = [
 @pytest.mark.parametrize("params", PARAMS)
 @pytest.mark.parametrize("case", CASES)
 def test_race(case, params, request):
-    run_rtl("tb.test_races", params, testcase=case, seed=3000 + params["PwcEntries"], nodeid=request.node.nodeid)
+    run_rtl("tb.test_races", params, testcase=case, cases=CASES, seed=3000 + params["PwcEntries"],
+            nodeid=request.node.nodeid)
