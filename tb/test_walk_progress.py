@@ -53,7 +53,7 @@ class Monitor:
     hold: list[int] = field(default_factory=list)               # cycles with the hold up
 
     def start(self) -> None:
-        d = self.tb.dut
+        d = self.tb.rtl  # ats_dev_top (inside the block-test top)
         names = ("xreq_valid", "xreq_ready", "xreq_id", "xcpl_valid", "xcpl_ready", "xcpl_id", "walk_hold")
         missing = [n for n in names if getattr(d, n, None) is None]
         assert not missing, f"ats_dev_top wires not visible to the test: {missing}"
