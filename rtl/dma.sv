@@ -2,7 +2,9 @@
 //
 // NumThreads contexts, one command each. A command is checked (8-byte
 // alignment first, then canonical VA), looked up in the ATC (round robin, one lookup per
-// cycle), translated by a walk on a miss, performed at the AXI port and
+// cycle; the result comes the next cycle, lkp_rvalid_i, and meanwhile the thread
+// is not offered again; a killed lookup gives no result and the thread is
+// offered again), translated by a walk on a miss, performed at the AXI port and
 // answered. Responses leave round robin across threads; a response is held
 // stable until accepted, and the thread takes a new command only after its
 // response was accepted (in order within a thread).
@@ -63,6 +65,8 @@ module dma #(
   output logic [ats_pkg::PasidW-1:0]    lkp_pasid_o,
   output logic [35:0]                   lkp_vpn_o,
   output logic                          lkp_write_o,
+  input  logic                          lkp_rvalid_i,    // lookup result (the cycle after the lookup)
+  input  logic [ThreadW-1:0]            lkp_rthread_i,
   input  logic                          lkp_hit_i,
   input  logic [PaWidth-13:0]           lkp_ppn_i,
   // translation result of a miss
@@ -121,6 +125,7 @@ module dma #(
   logic [NumThreads-1:0]      orph_q, orph_d;   // a timed-out access's R/B is still to come
   logic [NumThreads-1:0]      orph_wr_q, orph_wr_d;  // ... on B (write), else on R
   logic [NumThreads-1:0]      mem_drop;         // access request withdrawn ungranted (timeout)
+  logic [NumThreads-1:0]      lkw_q, lkw_d;     // looked up last cycle: the result is due now
 
   // ---------------------------------------------------------------------------
   // command acceptance
@@ -153,7 +158,7 @@ module dma #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t]  = st_q[t] == ats_pkg::TLkp && !orph_q[t];
+      lkp_req[t]  = st_q[t] == ats_pkg::TLkp && !orph_q[t] && !lkw_q[t];
       rsp_req[t]  = st_q[t] == ats_pkg::TRsp;
       pr_req[t]   = st_q[t] == ats_pkg::TPri;
       rd_req_o[t] = st_q[t] == ats_pkg::TMem && !wr_q[t];
@@ -184,6 +189,11 @@ module dma #(
 
   assign lkp_valid_o  = lkp_any;
   assign lkp_thread_o = lkp_sel;
+  always_comb begin
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      lkw_d[t] = lkp_any && lkp_sel == ThreadW'(t);
+    end
+  end
   always_comb begin
     lkp_pasid_o = '0;
     lkp_vpn_o   = '0;
@@ -333,7 +343,7 @@ module dma #(
             // the previous command's access never answered: the ID is not free
             cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
             st_d[t]    = ats_pkg::TRsp;
-          end else if (lkp_any && lkp_sel == ThreadW'(t)) begin
+          end else if (lkp_rvalid_i && lkp_rthread_i == ThreadW'(t)) begin
             if (lkp_hit_i) begin
               st_d[t]               = ats_pkg::TMem;
               ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
@@ -446,9 +456,11 @@ module dma #(
     if (!rst_ni) begin
       st_q   <= '0;
       orph_q <= '0;
+      lkw_q  <= '0;
     end else begin
       st_q   <= st_d;
       orph_q <= orph_d;
+      lkw_q  <= lkw_d;
     end
   end
 
