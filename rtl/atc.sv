@@ -162,7 +162,9 @@ module atc #(
 
   // L1: the registered lookup result
   logic                lr_valid_q;
-  logic [ThreadW-1:0]  lr_thread_q;
+  // not a state machine: Yosys fsm_extract would otherwise take it for one (its next
+  // value comes from the lookup arbiter) and recurse beyond the WebAssembly stack
+  (* fsm_encoding = "none" *) logic [ThreadW-1:0] lr_thread_q;
   logic                lr_hit_q, lr_ro_q, lr_write_q;
   logic [IdxW-1:0]     lr_idx_q;
   logic [PpnW-1:0]     lr_ppn_q;
