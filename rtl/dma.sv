@@ -4,7 +4,9 @@
 // alignment first, then canonical VA), looked up in the ATC (round robin, one lookup per
 // cycle; the result comes the next cycle, lkp_rvalid_i, and meanwhile the thread
 // is not offered again; a killed lookup gives no result and the thread is
-// offered again), translated by a walk on a miss, performed at the AXI port and
+// offered again). The lookup request is registered: the arbiter picks, from
+// the threads' next states, the thread that looks up in the next cycle, so
+// the ATC compare starts from flip-flops. Translated by a walk on a miss, performed at the AXI port and
 // answered. Responses leave round robin across threads; a response is held
 // stable until accepted, and the thread takes a new command only after its
 // response was accepted (in order within a thread).
@@ -125,7 +127,12 @@ module dma #(
   logic [NumThreads-1:0]      orph_q, orph_d;   // a timed-out access's R/B is still to come
   logic [NumThreads-1:0]      orph_wr_q, orph_wr_d;  // ... on B (write), else on R
   logic [NumThreads-1:0]      mem_drop;         // access request withdrawn ungranted (timeout)
-  logic [NumThreads-1:0]      lkw_q, lkw_d;     // looked up last cycle: the result is due now
+  // the lookup of this cycle (L0), chosen and registered in the cycle before
+  logic                       lq_valid_q;
+  logic [ThreadW-1:0]         lq_thread_q;
+  logic [PasidW-1:0]          lq_pasid_q;
+  logic [35:0]                lq_vpn_q;
+  logic                       lq_write_q;
 
   // ---------------------------------------------------------------------------
   // command acceptance
@@ -158,7 +165,6 @@ module dma #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t]  = st_q[t] == ats_pkg::TLkp && !orph_q[t] && !lkw_q[t];
       rsp_req[t]  = st_q[t] == ats_pkg::TRsp;
       pr_req[t]   = st_q[t] == ats_pkg::TPri;
       rd_req_o[t] = st_q[t] == ats_pkg::TMem && !wr_q[t];
@@ -169,8 +175,17 @@ module dma #(
   end
 
   // ---------------------------------------------------------------------------
-  // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always accepted)
+  // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always
+  // accepted), chosen one cycle ahead from the next state: a thread that will be
+  // in TLkp, not waiting for a late AXI response, and not looking up now (its
+  // result comes next cycle)
   // ---------------------------------------------------------------------------
+  always_comb begin
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      lkp_req[t] = st_d[t] == ats_pkg::TLkp && !orph_d[t] && !(lq_valid_q && lq_thread_q == ThreadW'(t));
+    end
+  end
+
   logic               lkp_any;
   logic [ThreadW-1:0] lkp_sel;
 
@@ -187,25 +202,42 @@ module dma #(
     .idx_o  (lkp_sel)
   );
 
-  assign lkp_valid_o  = lkp_any;
-  assign lkp_thread_o = lkp_sel;
+  logic [PasidW-1:0] lq_pasid_d;
+  logic [35:0]       lq_vpn_d;
+  logic              lq_write_d;
   always_comb begin
-    for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkw_d[t] = lkp_any && lkp_sel == ThreadW'(t);
-    end
-  end
-  always_comb begin
-    lkp_pasid_o = '0;
-    lkp_vpn_o   = '0;
-    lkp_write_o = 1'b0;
+    lq_pasid_d = '0;
+    lq_vpn_d   = '0;
+    lq_write_d = 1'b0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (lkp_sel == ThreadW'(t)) begin
-        lkp_pasid_o = pasid_q[t*PasidW +: PasidW];
-        lkp_vpn_o   = va_q[t*48 + 12 +: 36];
-        lkp_write_o = wr_q[t];
+        lq_pasid_d = pasid_d[t*PasidW +: PasidW];
+        lq_vpn_d   = va_d[t*48 + 12 +: 36];
+        lq_write_d = wr_d[t];
       end
     end
   end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      lq_valid_q <= 1'b0;
+    end else begin
+      lq_valid_q <= lkp_any;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    lq_thread_q <= lkp_sel;
+    lq_pasid_q  <= lq_pasid_d;
+    lq_vpn_q    <= lq_vpn_d;
+    lq_write_q  <= lq_write_d;
+  end
+
+  assign lkp_valid_o  = lq_valid_q;
+  assign lkp_thread_o = lq_thread_q;
+  assign lkp_pasid_o  = lq_pasid_q;
+  assign lkp_vpn_o    = lq_vpn_q;
+  assign lkp_write_o  = lq_write_q;
 
   // ---------------------------------------------------------------------------
   // responses: round robin, held stable until accepted
@@ -456,11 +488,9 @@ module dma #(
     if (!rst_ni) begin
       st_q   <= '0;
       orph_q <= '0;
-      lkw_q  <= '0;
     end else begin
       st_q   <= st_d;
       orph_q <= orph_d;
-      lkw_q  <= lkw_d;
     end
   end
 

@@ -340,10 +340,10 @@ async def ptw_checks(dut):
 
 # --------------------------------------------------------------------------- dma_assert
 
-# thread 0 looks up (L0); its result comes the next cycle (L1), with lkw_q set as dma.sv holds it
+# thread 0 looks up (L0); its result comes the next cycle (L1)
 LOOKUP = dict(lkp_valid_o=1, lkp_thread_o=0)
-RESULT = dict(lkp_valid_o=0, lkp_rvalid_i=1, lkp_rthread_i=0, lkw_q=1)
-NO_RESULT = dict(lkp_rvalid_i=0, lkw_q=0)
+RESULT = dict(lkp_valid_o=0, lkp_rvalid_i=1, lkp_rthread_i=0)
+NO_RESULT = dict(lkp_rvalid_i=0)
 
 
 @cocotb.test()

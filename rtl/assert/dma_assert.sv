@@ -70,8 +70,7 @@ module dma_assert #(
   input logic [NumThreads-1:0]         wr_q,
   input logic [NumThreads-1:0]         orph_q,
   input logic [NumThreads-1:0]         orph_wr_q,
-  input logic [NumThreads-1:0]         mem_drop,
-  input logic [NumThreads-1:0]         lkw_q
+  input logic [NumThreads-1:0]         mem_drop
 );
 
   `ATS_CHECKER_COMMON
@@ -140,7 +139,8 @@ module dma_assert #(
                       (orph_q[t] && st != ats_pkg::TIdle && st != ats_pkg::TLkp && st != ats_pkg::TRsp) ||
                       (st == ats_pkg::TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
                       wait_q[t] != (st == ats_pkg::TXlat) || (st != ats_pkg::TIdle && wr_q[t] != wr_gq[t]) ||
-                      lkw_q[t] != lq_q[t] || (lq_q[t] && (st != ats_pkg::TLkp || orph_q[t]));
+                      (lq_q[t] && (st != ats_pkg::TLkp || orph_q[t])) ||
+                      (lkp_valid_o && lkp_thread_o == ThreadW'(t) && (st != ats_pkg::TLkp || orph_q[t] || lq_q[t]));
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
       env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !awr_q[t])) || (b_valid_i[t] && !(acc_q[t] && awr_q[t]));
       env_xres_bad[t] = xr && !wait_q[t];
