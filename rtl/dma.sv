@@ -177,12 +177,23 @@ module dma #(
   // ---------------------------------------------------------------------------
   // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always
   // accepted), chosen one cycle ahead from the next state: a thread that will be
-  // in TLkp, not waiting for a late AXI response, and not looking up now (its
+  // in TLkp (st_d == TLkp, see to_lkp), not waiting for a late AXI response, and not looking up now (its
   // result comes next cycle)
   // ---------------------------------------------------------------------------
+  // The transitions into (or staying in) TLkp, spelled out rather than read
+  // from st_d: a translation result never leads to TLkp, so it stays off this path.
+  logic [NumThreads-1:0] to_lkp;
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t] = st_d[t] == ats_pkg::TLkp && !orph_d[t] && !(lq_valid_q && lq_thread_q == ThreadW'(t));
+      case (st_q[t])
+        ats_pkg::TIdle: to_lkp[t] = cmd_fire && cmd_thread_i == ThreadW'(t) && cmd_cause == ats_pkg::FaultNone;
+        ats_pkg::TLkp:  to_lkp[t] = !(orph_q[t] && atmo_q[t*AtmW +: AtmW] == AtmW'(AxiTimeout - 1)) &&
+                                    !(lkp_rvalid_i && lkp_rthread_i == ThreadW'(t));
+        ats_pkg::TPwt:  to_lkp[t] = prgr_valid_i && prgr_prgi_i == ats_pkg::PrgiW'(t) &&
+                                    prgr_code_i == ats_pkg::PrgSuccess;
+        default:        to_lkp[t] = 1'b0;
+      endcase
+      lkp_req[t] = to_lkp[t] && !orph_d[t] && !(lq_valid_q && lq_thread_q == ThreadW'(t));
     end
   end
 
