@@ -2,7 +2,15 @@
 //
 // Fully associative, AtcEntries entries tagged by PASID + virtual page, page
 // sizes 4K/2M/1G, writable bit, tree pseudo-LRU replacement (invalid entries
-// first). One lookup per cycle, hit in the same cycle. A write that hits a
+// first). One lookup per cycle, pipelined: the compare runs in the lookup
+// cycle (L0) and its result is registered; the thread takes it the next cycle
+// (L1, lkp_rvalid_o), and a miss opens the thread's tracker (and a hit touches
+// the PLRU) then. An invalidation accepted in L0 that drops the entry the
+// lookup read kills the result (no lkp_rvalid_o in L1): the thread looks up
+// again and no longer finds it, so a dropped translation is neither used nor
+// turned into a fault (rule 1). An invalidation accepted in L1 sees the
+// translation already held by the thread (dma.sv holds_xlat_o), so its
+// completion waits for the access (rule 2), as for a hit in the same cycle. A write that hits a
 // read-only entry is a miss (walked again: the host may have upgraded the PTE
 // without an invalidation), or, with wp_fault_en_i set (an SMMU-like device,
 // which caches permissions), a WRITE_PROTECT fault from the cached entry: the
@@ -50,6 +58,9 @@ module atc #(
   input  logic [ats_pkg::PasidW-1:0] lkp_pasid_i,
   input  logic [35:0]                lkp_vpn_i,         // VA[47:12], canonical
   input  logic                       lkp_write_i,
+  // lookup result, the cycle after the lookup (not given when killed)
+  output logic                       lkp_rvalid_o,
+  output logic [ThreadW-1:0]         lkp_rthread_o,
   output logic                       lkp_hit_o,
   output logic [PaWidth-13:0]        lkp_ppn_o,         // PA[PaWidth-1:12] of the access
   // translation result of a miss, back to the thread
@@ -142,11 +153,53 @@ module atc #(
     end
   end
 
-  assign lkp_hit_o = lkp_valid_i && lkp_any && (!lkp_write_i || lkp_ent_wr);
-  logic lkp_ro_flt;  // a write on a cached read-only entry, faulted from the ATC
+  logic lkp_hit;     // L0: hit
+  logic lkp_ro_flt;  // L0: a write on a cached read-only entry, faulted from the ATC
+  logic lkp_kill;    // L0: this cycle's invalidation drops the entry the lookup read
+  assign lkp_hit = lkp_valid_i && lkp_any && (!lkp_write_i || lkp_ent_wr);
   assign lkp_ro_flt = wp_fault_en_i && lkp_valid_i && lkp_any && lkp_write_i && !lkp_ent_wr;
   assign lkp_ppn40 = ats_pkg::page_ppn(40'(lkp_ent_ppn), lkp_ent_size, lkp_vpn_i[17:0]);
-  assign lkp_ppn_o = lkp_ppn40[PpnW-1:0];
+
+  // L1: the registered lookup result
+  logic                lr_valid_q;
+  // not a state machine: Yosys fsm_extract would otherwise take it for one (its next
+  // value comes from the lookup arbiter) and recurse beyond the WebAssembly stack
+  (* fsm_encoding = "none" *) logic [ThreadW-1:0] lr_thread_q;
+  logic                lr_hit_q, lr_ro_q, lr_write_q;
+  logic [IdxW-1:0]     lr_idx_q;
+  logic [PpnW-1:0]     lr_ppn_q;
+  logic [1:0]          lr_size_q;
+  logic [PasidW-1:0]   lr_pasid_q;
+  logic [CVpnW-1:0]    lr_vpn_q;
+  logic                lkp_rhit;   // L1: a hit delivered to the thread
+  logic                lkp_rmiss;  // L1: a miss (or read-only fault) opening the thread's tracker
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      lr_valid_q <= 1'b0;
+    end else begin
+      lr_valid_q <= lkp_valid_i && !lkp_kill;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    lr_thread_q <= lkp_thread_i;
+    lr_hit_q    <= lkp_hit;
+    lr_ro_q     <= lkp_ro_flt;
+    lr_write_q  <= lkp_write_i;
+    lr_idx_q    <= lkp_idx;
+    lr_ppn_q    <= lkp_ppn40[PpnW-1:0];
+    lr_size_q   <= lkp_ent_size;
+    lr_pasid_q  <= lkp_pasid_i;
+    lr_vpn_q    <= lkp_vpn_i;
+  end
+
+  assign lkp_rvalid_o  = lr_valid_q;
+  assign lkp_rthread_o = lr_thread_q;
+  assign lkp_hit_o     = lr_hit_q;
+  assign lkp_ppn_o     = lr_ppn_q;
+  assign lkp_rhit      = lr_valid_q && lr_hit_q;
+  assign lkp_rmiss     = lr_valid_q && !lr_hit_q;
 
   // ---------------------------------------------------------------------------
   // invalidation: entries to drop, trackers to poison
@@ -161,6 +214,10 @@ module atc #(
                     ats_pkg::range_overlap(inv_addr_i, inv_keep_i,
                                            ats_pkg::sext_vpn(vpn_q[i*CVpnW +: CVpnW]),
                                            ats_pkg::size_keep(size_q[i*2 +: 2]));
+    end
+    lkp_kill = 1'b0;
+    for (int unsigned i = 0; i < N; i++) begin
+      if (lkp_any && lkp_idx == IdxW'(i) && inv_drop[i]) lkp_kill = 1'b1;
     end
     for (int unsigned t = 0; t < NumThreads; t++) begin
       inv_hit_trk[t] = inv_valid_i &&
@@ -358,7 +415,7 @@ module atc #(
     plru_d  = plru_q;
 
     // PLRU: touch the lookup hit, then the fill
-    plru_d = plru_touch(plru_d, lkp_hit_o, lkp_idx);
+    plru_d = plru_touch(plru_d, lkp_rhit, lr_idx_q);
     plru_d = plru_touch(plru_d, fill_en, fill_idx);
 
     for (int unsigned i = 0; i < N; i++) begin
@@ -398,12 +455,12 @@ module atc #(
         tst_d[t] = ats_pkg::TFree;
       end
       // a miss opens a request for the thread (its tracker is free)
-      if (lkp_valid_i && !lkp_hit_o && lkp_thread_i == ThreadW'(t)) begin
-        tst_d[t]                 = lkp_ro_flt ? ats_pkg::TFlt : ats_pkg::TNeed;
+      if (lkp_rmiss && lr_thread_q == ThreadW'(t)) begin
+        tst_d[t]                 = lr_ro_q ? ats_pkg::TFlt : ats_pkg::TNeed;
         tpois_d[t]               = 1'b0;
-        tpasid_d[t*PasidW +: PasidW]     = lkp_pasid_i;
-        tvpn_d[t*CVpnW +: CVpnW] = lkp_vpn_i;
-        twr_d[t]                 = lkp_write_i;
+        tpasid_d[t*PasidW +: PasidW]     = lr_pasid_q;
+        tvpn_d[t*CVpnW +: CVpnW] = lr_vpn_q;
+        twr_d[t]                 = lr_write_q;
       end
     end
   end

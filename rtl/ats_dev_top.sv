@@ -127,6 +127,8 @@ module ats_dev_top #(
   logic [ats_pkg::PasidW-1:0] lkp_pasid;
   logic [35:0]        lkp_vpn;
   logic               lkp_write;
+  logic               lkp_rvalid;
+  logic [ThreadW-1:0] lkp_rthread;
   logic               lkp_hit;
   logic [PpnW-1:0]    lkp_ppn;
   // miss results
@@ -199,6 +201,8 @@ module ats_dev_top #(
     .lkp_pasid_o  (lkp_pasid),
     .lkp_vpn_o    (lkp_vpn),
     .lkp_write_o  (lkp_write),
+    .lkp_rvalid_i (lkp_rvalid),
+    .lkp_rthread_i(lkp_rthread),
     .lkp_hit_i    (lkp_hit),
     .lkp_ppn_i    (lkp_ppn),
     .xres_valid_i (xres_valid),
@@ -247,6 +251,8 @@ module ats_dev_top #(
     .lkp_pasid_i    (lkp_pasid),
     .lkp_vpn_i      (lkp_vpn),
     .lkp_write_i    (lkp_write),
+    .lkp_rvalid_o   (lkp_rvalid),
+    .lkp_rthread_o  (lkp_rthread),
     .lkp_hit_o      (lkp_hit),
     .lkp_ppn_o      (lkp_ppn),
     .xres_valid_o   (xres_valid),

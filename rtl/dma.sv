@@ -2,7 +2,11 @@
 //
 // NumThreads contexts, one command each. A command is checked (8-byte
 // alignment first, then canonical VA), looked up in the ATC (round robin, one lookup per
-// cycle), translated by a walk on a miss, performed at the AXI port and
+// cycle; the result comes the next cycle, lkp_rvalid_i, and meanwhile the thread
+// is not offered again; a killed lookup gives no result and the thread is
+// offered again). The lookup request is registered: the arbiter picks, from
+// the threads' next states, the thread that looks up in the next cycle, so
+// the ATC compare starts from flip-flops. Translated by a walk on a miss, performed at the AXI port and
 // answered. Responses leave round robin across threads; a response is held
 // stable until accepted, and the thread takes a new command only after its
 // response was accepted (in order within a thread).
@@ -63,6 +67,8 @@ module dma #(
   output logic [ats_pkg::PasidW-1:0]    lkp_pasid_o,
   output logic [35:0]                   lkp_vpn_o,
   output logic                          lkp_write_o,
+  input  logic                          lkp_rvalid_i,    // lookup result (the cycle after the lookup)
+  input  logic [ThreadW-1:0]            lkp_rthread_i,
   input  logic                          lkp_hit_i,
   input  logic [PaWidth-13:0]           lkp_ppn_i,
   // translation result of a miss
@@ -121,6 +127,12 @@ module dma #(
   logic [NumThreads-1:0]      orph_q, orph_d;   // a timed-out access's R/B is still to come
   logic [NumThreads-1:0]      orph_wr_q, orph_wr_d;  // ... on B (write), else on R
   logic [NumThreads-1:0]      mem_drop;         // access request withdrawn ungranted (timeout)
+  // the lookup of this cycle (L0), chosen and registered in the cycle before
+  logic                       lq_valid_q;
+  logic [ThreadW-1:0]         lq_thread_q;
+  logic [PasidW-1:0]          lq_pasid_q;
+  logic [35:0]                lq_vpn_q;
+  logic                       lq_write_q;
 
   // ---------------------------------------------------------------------------
   // command acceptance
@@ -153,7 +165,6 @@ module dma #(
 
   always_comb begin
     for (int unsigned t = 0; t < NumThreads; t++) begin
-      lkp_req[t]  = st_q[t] == ats_pkg::TLkp && !orph_q[t];
       rsp_req[t]  = st_q[t] == ats_pkg::TRsp;
       pr_req[t]   = st_q[t] == ats_pkg::TPri;
       rd_req_o[t] = st_q[t] == ats_pkg::TMem && !wr_q[t];
@@ -164,8 +175,28 @@ module dma #(
   end
 
   // ---------------------------------------------------------------------------
-  // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always accepted)
+  // ATC lookup: round robin over threads in ats_pkg::TLkp (a lookup is always
+  // accepted), chosen one cycle ahead from the next state: a thread that will be
+  // in TLkp (st_d == TLkp, see to_lkp), not waiting for a late AXI response, and not looking up now (its
+  // result comes next cycle)
   // ---------------------------------------------------------------------------
+  // The transitions into (or staying in) TLkp, spelled out rather than read
+  // from st_d: a translation result never leads to TLkp, so it stays off this path.
+  logic [NumThreads-1:0] to_lkp;
+  always_comb begin
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      case (st_q[t])
+        ats_pkg::TIdle: to_lkp[t] = cmd_fire && cmd_thread_i == ThreadW'(t) && cmd_cause == ats_pkg::FaultNone;
+        ats_pkg::TLkp:  to_lkp[t] = !(orph_q[t] && atmo_q[t*AtmW +: AtmW] == AtmW'(AxiTimeout - 1)) &&
+                                    !(lkp_rvalid_i && lkp_rthread_i == ThreadW'(t));
+        ats_pkg::TPwt:  to_lkp[t] = prgr_valid_i && prgr_prgi_i == ats_pkg::PrgiW'(t) &&
+                                    prgr_code_i == ats_pkg::PrgSuccess;
+        default:        to_lkp[t] = 1'b0;
+      endcase
+      lkp_req[t] = to_lkp[t] && !orph_d[t] && !(lq_valid_q && lq_thread_q == ThreadW'(t));
+    end
+  end
+
   logic               lkp_any;
   logic [ThreadW-1:0] lkp_sel;
 
@@ -182,20 +213,42 @@ module dma #(
     .idx_o  (lkp_sel)
   );
 
-  assign lkp_valid_o  = lkp_any;
-  assign lkp_thread_o = lkp_sel;
+  logic [PasidW-1:0] lq_pasid_d;
+  logic [35:0]       lq_vpn_d;
+  logic              lq_write_d;
   always_comb begin
-    lkp_pasid_o = '0;
-    lkp_vpn_o   = '0;
-    lkp_write_o = 1'b0;
+    lq_pasid_d = '0;
+    lq_vpn_d   = '0;
+    lq_write_d = 1'b0;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       if (lkp_sel == ThreadW'(t)) begin
-        lkp_pasid_o = pasid_q[t*PasidW +: PasidW];
-        lkp_vpn_o   = va_q[t*48 + 12 +: 36];
-        lkp_write_o = wr_q[t];
+        lq_pasid_d = pasid_d[t*PasidW +: PasidW];
+        lq_vpn_d   = va_d[t*48 + 12 +: 36];
+        lq_write_d = wr_d[t];
       end
     end
   end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      lq_valid_q <= 1'b0;
+    end else begin
+      lq_valid_q <= lkp_any;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    lq_thread_q <= lkp_sel;
+    lq_pasid_q  <= lq_pasid_d;
+    lq_vpn_q    <= lq_vpn_d;
+    lq_write_q  <= lq_write_d;
+  end
+
+  assign lkp_valid_o  = lq_valid_q;
+  assign lkp_thread_o = lq_thread_q;
+  assign lkp_pasid_o  = lq_pasid_q;
+  assign lkp_vpn_o    = lq_vpn_q;
+  assign lkp_write_o  = lq_write_q;
 
   // ---------------------------------------------------------------------------
   // responses: round robin, held stable until accepted
@@ -333,7 +386,7 @@ module dma #(
             // the previous command's access never answered: the ID is not free
             cause_d[t*4 +: 4] = ats_pkg::FaultBusTimeout;
             st_d[t]    = ats_pkg::TRsp;
-          end else if (lkp_any && lkp_sel == ThreadW'(t)) begin
+          end else if (lkp_rvalid_i && lkp_rthread_i == ThreadW'(t)) begin
             if (lkp_hit_i) begin
               st_d[t]               = ats_pkg::TMem;
               ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;

@@ -55,6 +55,8 @@ MUTATIONS: dict[str, tuple[str, str, str]] = {
     "REGION_4K": ("atc.sv", "ats_pkg::size_keep(ats_pkg::Pg1G));", "ats_pkg::size_keep(ats_pkg::Pg4K));"),
     "NO_DROP": ("atc.sv", "inv_drop[i] = inv_valid_i && v_q[i] &&", "inv_drop[i] = 1'b0 && v_q[i] &&"),
     "POISON_ALL": ("atc.sv", "cpl_poison = !DbgNoPoison && (tpois_q[t] || inv_hit_trk[t]);", "cpl_poison = 1'b1;"),
+    "LKP_NO_KILL": ("atc.sv", "if (lkp_any && lkp_idx == IdxW'(i) && inv_drop[i]) lkp_kill = 1'b1;",
+                    "if (1'b0) lkp_kill = 1'b1;"),
     "DOUBLE_ISSUE": ("atc.sv", "iss_req[t] = tst_q[t] == ats_pkg::TNeed;",
                      "iss_req[t] = tst_q[t] != ats_pkg::TFree;"),
     # rule 2, invalidation block

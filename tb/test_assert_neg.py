@@ -204,6 +204,8 @@ INV = dict(inv_valid_i=1, inv_all_i=0, inv_pasid_i=1, inv_addr_i=sext(V), inv_ke
 NO_INV = dict(inv_valid_i=0)
 CPL = dict(xcpl_valid_i=1, xcpl_id_i=0, xcpl_cause_i=0, xcpl_size_i=0)
 INFL0 = dict(tst_q=2, tpasid_q=1, tvpn_q=V)     # tracker 0 in flight, as the ATC would hold it
+LKP = dict(lkp_valid_i=1, lkp_thread_i=0, lkp_pasid_i=1, lkp_vpn_i=V)   # thread 0 looks up (L0)
+LKP_RES = dict(lkp_valid_i=0, lkp_rvalid_o=1, lkp_rthread_o=0)        # its result (L1)
 
 
 @cocotb.test()
@@ -232,15 +234,28 @@ async def atc_rule1(dut):
         "atc_inv_pois/nested": atc(ISSUE, {**NO_ISSUE, **INFL0, **INV, "inv_addr_i": sext(V) ^ 1}, NO_INV),
         "atc_inv_busy": atc(dict(tst_q=1)),
         "atc_xreq_waiting": atc({**ISSUE, "tst_q": 0}),
+        # the lookup pipeline: an invalidation of the looked-up page in the compare cycle (L0)
+        "rule1_no_stale_hit": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
+        "rule1_no_stale_hit/ro_fault": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lr_ro_q": 1}),
+        "rule1_no_stale_hit/2m_entry": atc({**LKP, **INV, "inv_addr_i": sext(V) | 0x1FF, "inv_keep_i": ~0x1FF & ONES52},
+                                           {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
+        "atc_lkp_result": atc(dict(lkp_rvalid_o=1, lkp_rthread_o=0)),
+        "atc_lkp_result/other_thread": atc(LKP, {**LKP_RES, "lkp_rthread_o": 1}),
     }
     # a legal walk: lookup miss, request, completion delivered and filled; an
     # invalidation of another PASID meanwhile does not make it stale
-    legal = atc(dict(lkp_valid_i=1, lkp_thread_i=0, lkp_hit_o=0), dict(lkp_valid_i=0, tst_q=1),
+    legal = atc(LKP, {**LKP_RES, "lkp_hit_o": 0}, dict(lkp_rvalid_o=0, tst_q=1),
                 {**ISSUE}, {**NO_ISSUE, **INV, **INFL0, "inv_pasid_i": 7},
                 {**NO_INV, **CPL, "fill_en": 1, "xres_valid_o": 1, "xres_thread_o": 0, "xres_cause_o": 0},
                 dict(xcpl_valid_i=0, fill_en=0, xres_valid_o=0, tst_q=0, tpasid_q=0, tvpn_q=0))
+    # an invalidation of the looked-up page in L0 kills the result (no lkp_rvalid_o in L1); one of
+    # another page lets the hit through, and one in L1 does not concern the pipeline (drain)
+    killed = atc({**LKP, **INV}, {**NO_INV, "lkp_valid_i": 0}, {})
+    other = atc({**LKP, **INV, "inv_addr_i": sext(V) ^ 1}, {**NO_INV, **LKP_RES, "lkp_hit_o": 1}, {"lkp_rvalid_o": 0})
+    late = atc(LKP, {**LKP_RES, **INV, "lkp_hit_o": 1}, {**NO_INV, "lkp_rvalid_o": 0})
     await run_cases(dut, "atc", {k: (v, ATC_OK) for k, v in cases.items()},
-                    clean={"walk": (legal, ATC_OK)})
+                    clean={"walk": (legal, ATC_OK), "lookup killed": (killed, ATC_OK),
+                           "other page": (other, ATC_OK), "invalidation in L1": (late, ATC_OK)})
 
 
 # --------------------------------------------------------------------------- ptw_assert
@@ -344,6 +359,11 @@ async def ptw_checks(dut):
 
 # --------------------------------------------------------------------------- dma_assert
 
+# thread 0 looks up (L0); its result comes the next cycle (L1)
+LOOKUP = dict(lkp_valid_o=1, lkp_thread_o=0)
+RESULT = dict(lkp_valid_o=0, lkp_rvalid_i=1, lkp_rthread_i=0)
+NO_RESULT = dict(lkp_rvalid_i=0)
+
 
 @cocotb.test()
 async def dma_checks(dut):
@@ -354,25 +374,27 @@ async def dma_checks(dut):
         return f
     # read on thread 0: command, ATC hit, access granted; the FSM state as dma.sv holds it
     hit_read = (dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=0),
-                dict(cmd_valid_i=0, st_q=1),
-                dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
-                dict(lkp_valid_o=0, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12, mem_gnt_i=1),
+                dict(cmd_valid_i=0, st_q=1, **LOOKUP),
+                dict(**RESULT, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
+                dict(**NO_RESULT, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12, mem_gnt_i=1),
                 dict(rd_req_o=0, mem_gnt_i=0, st_q=4))
     cases = {
-        "rule2_dma_holds": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=0)),
+        "rule2_dma_holds": d(dict(st_q=1, **LOOKUP), dict(**RESULT, lkp_hit_i=1, holds_xlat_o=0)),
         "rule2_dma_mem_done": d(dict(mem_done_o=1)),
         "dma_access_translated": d(dict(rd_req_o=1)),
         "dma_inv_state": d(dict(st_q=3)),
         "dma_env_gnt": d(dict(mem_gnt_i=1)),
         "dma_env_rb": d(dict(r_valid_i=1)),
         "dma_env_xres": d(dict(xres_valid_i=1, xres_thread_i=0, xres_cause_i=0)),
+        # a result with no lookup the cycle before (a killed lookup gives none)
+        "dma_env_lkp_result": d(dict(st_q=1), dict(lkp_rvalid_i=1, lkp_rthread_i=0, lkp_hit_i=0)),
         # AXI timeout (AxiTimeout 8)
         "dma_id_reuse": d(*hit_read, dict(rd_req_o=1)),
         "dma_drop_ungranted": d(dict(mem_drop=1)),
-        "dma_drop_ungranted/granted": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=1),
-                                        dict(lkp_valid_o=0, rd_req_o=1, mem_gnt_i=1, mem_drop=1, mem_done_o=1)),
-        "rule2_dma_mem_done/drop": d(dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, holds_xlat_o=1),
-                                     dict(lkp_valid_o=0, rd_req_o=1, mem_drop=1)),
+        "dma_drop_ungranted/granted": d(dict(st_q=1, **LOOKUP), dict(**RESULT, lkp_hit_i=1, holds_xlat_o=1),
+                                        dict(**NO_RESULT, rd_req_o=1, mem_gnt_i=1, mem_drop=1, mem_done_o=1)),
+        "rule2_dma_mem_done/drop": d(dict(st_q=1, **LOOKUP), dict(**RESULT, lkp_hit_i=1, holds_xlat_o=1),
+                                     dict(**NO_RESULT, rd_req_o=1, mem_drop=1)),
         "rule2_dma_holds/orphan": d(*hit_read, dict(st_q=5, holds_xlat_o=0)),
         "dma_wait_bounded": d(*[dict(st_q=3)] * 9),
         "dma_wait_bounded/orphan": d(*[dict(st_q=1, orph_q=1)] * 9),
@@ -383,18 +405,18 @@ async def dma_checks(dut):
                    dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=1),
                    dict(cmd_valid_i=0, st_q=1, wr_q=1), dict(),
                    dict(r_valid_i=1, mem_done_o=1, holds_xlat_o=0),
-                   dict(r_valid_i=0, mem_done_o=0, orph_q=0),
-                   dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
-                   dict(lkp_valid_o=0, st_q=3, wr_req_o=1, mem_addr_o=0x123 << 12))
+                   dict(r_valid_i=0, mem_done_o=0, orph_q=0, **LOOKUP),
+                   dict(**RESULT, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
+                   dict(**NO_RESULT, st_q=3, wr_req_o=1, mem_addr_o=0x123 << 12))
     # ... or the port never takes it: withdrawn ungranted after 8 cycles in TMem
-    legal_drop = d(*hit_read[:3], dict(lkp_valid_o=0, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12),
+    legal_drop = d(*hit_read[:3], dict(**NO_RESULT, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12),
                    *[dict()] * 6, dict(mem_drop=1, mem_done_o=1, holds_xlat_o=0),
                    dict(mem_drop=0, mem_done_o=0, rd_req_o=0, st_q=5), dict(st_q=0))
     # read on thread 0: command, ATC hit, access granted, R; the FSM state as dma.sv holds it
     legal = d(dict(cmd_valid_i=1, cmd_ready_o=1, cmd_thread_i=0, cmd_write_i=0),
-              dict(cmd_valid_i=0, st_q=1),
-              dict(lkp_valid_o=1, lkp_thread_o=0, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
-              dict(lkp_valid_o=0, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12, mem_gnt_i=1),
+              dict(cmd_valid_i=0, st_q=1, **LOOKUP),
+              dict(**RESULT, lkp_hit_i=1, lkp_ppn_i=0x123, holds_xlat_o=1),
+              dict(**NO_RESULT, st_q=3, rd_req_o=1, mem_addr_o=0x123 << 12, mem_gnt_i=1),
               dict(rd_req_o=0, mem_gnt_i=0, st_q=4),
               dict(r_valid_i=1, mem_done_o=1, holds_xlat_o=0),
               dict(r_valid_i=0, mem_done_o=0, st_q=5), dict(st_q=0))

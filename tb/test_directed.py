@@ -16,8 +16,9 @@ translation is neither used nor cached.
 
 drain_waits_for_port: rule 2 for an access that has passed the ATC lookup
 but is still waiting for the AXI port (AR back-pressure), and for an access
-whose lookup hit in the invalidation's own cycle: the Invalidate Completion
-leaves only after their AXI responses.
+whose ATC hit the thread takes (the cycle after the pipelined compare) in the
+invalidation's own cycle: the Invalidate Completion leaves only after their
+AXI responses.
 
 response_payload_stable: every valid/ready port of the device (responses,
 Invalidate Completions, AXI AR/AW/W) keeps VALID and its payload while
@@ -77,7 +78,8 @@ class CycleMonitor:
     stays high and the payload is unchanged. Events are recorded with the
     index of the rising edge that takes them (the convention of InvHandle.accept
     and Command.issue): `xreq` (Translation Request accepted by the walker,
-    with its id) and `lkp` (ATC lookup: thread, hit).
+    with its id) and `lkp` (ATC lookup result: thread, hit, at the edge where
+    the thread takes it, the cycle after the pipelined compare).
     """
 
     def __init__(self, tb: TB):
@@ -85,7 +87,7 @@ class CycleMonitor:
         d = tb.rtl  # the device's own signals (internal ones too), read only
         self.ch = {n: (fast(d, v), fast(d, r), [fast(d, p) for p in ps]) for n, (v, r, ps) in CHANNELS.items()}
         self.xreq = (fast(d, "xreq_valid"), fast(d, "xreq_ready"), fast(d, "xreq_id"))
-        self.lkp = (fast(d, "lkp_valid"), fast(d, "lkp_hit"), fast(d, "lkp_thread"))
+        self.lkp = (fast(d, "lkp_rvalid"), fast(d, "lkp_hit"), fast(d, "lkp_rthread"))
         self.errors: list[str] = []
         self.xreq_fires: list[tuple[int, int]] = []   # (edge, id)
         self.lookups: list[tuple[int, int, bool]] = []  # (edge, thread, hit)
@@ -226,7 +228,7 @@ async def huge_leaf_walk_poison(dut):
 
 @cocotb.test()
 async def drain_waits_for_port(dut):
-    """Accesses waiting for the AXI port, or looked up in the invalidation's cycle, are drained."""
+    """Accesses waiting for the AXI port, or taking an ATC hit in the invalidation's cycle, are drained."""
     tb, host, mon = await start(dut, "drain_waits_for_port", budget=100_000,
                                 axi=dict(latency=(1, 1), stall_prob=1.0, stall=(12, 12)))
     pasid = 0x2D
@@ -261,7 +263,7 @@ async def drain_waits_for_port(dut):
         t = 2
         hold = tb.axi.hold(lambda a, t=t: a.source == "dma" and a.tag == t)
         k = await tb.cc.sync()
-        rd = cocotb.start_soon(tb.read(t, pasid, vas[t]))          # command @k+1, lookup @k+2
+        rd = cocotb.start_soon(tb.read(t, pasid, vas[t]))          # command @k+1, lookup @k+2, result @k+3
         h = await tb.inv.request(vas[t] >> 12, False, pasid=pasid, at=k + 1 + j)
         await tb.cycles(25)
         hold.release()

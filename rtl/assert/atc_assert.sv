@@ -8,6 +8,9 @@
 //           matching (or all PASIDs), overlapped the page of size s (0 4 KiB,
 //           1 2 MiB, 2 1 GiB) that holds the requested address
 //   busy    the thread has a translation pending (lookup miss .. result)
+//   pipe    the thread looked up last cycle (its result, if any, is due now)
+//   gk      ... and an invalidation accepted in that cycle, PASID matching (or
+//           all PASIDs), overlapped the 4 KiB page of the lookup
 // A completion of size s is stale when ghit[s] is set, counting an
 // invalidation accepted in the completion cycle itself: the leaf may be any
 // size, so the rule is checked at the leaf's full page size.
@@ -24,9 +27,16 @@
 //                        completes ends the translation (progress)
 //   atc_xreq_one_per_id  a request is issued only for a tracker not in flight
 //   atc_xreq_waiting     a request is presented only for a tracker waiting to send
+//   rule1_no_stale_hit   a lookup raced in its compare cycle (L0) by an
+//                        invalidation overlapping its page gives no hit and no
+//                        read-only fault in L1: the entry it read is gone, and
+//                        the drain snapshot of that invalidation did not see the
+//                        thread hold it
+//   atc_lkp_result       a lookup result (L1) only for the thread that looked
+//                        up the cycle before
 // Environment (assumptions in formal, on the neighbours in simulation):
 //   a completion names a request in flight and has size 4K/2M/1G; a lookup
-//   comes from a thread with no translation pending; an invalidation's keep
+//   comes from a thread with no translation pending and none in the lookup pipeline; an invalidation's keep
 //   mask is an ATS range (S=0 or S=1 decoding of its address).
 // The atc_inv_* checks tie the ghost to the tracker registers; they are the
 // inductive invariants of the k-induction proof (rtl/formal/atc_rule1.sby).
@@ -43,6 +53,10 @@ module atc_assert #(
   input logic                                  rst_ni,
   input logic                                  lkp_valid_i,
   input logic [ThreadW-1:0]                    lkp_thread_i,
+  input logic [ats_pkg::PasidW-1:0]            lkp_pasid_i,
+  input logic [35:0]                           lkp_vpn_i,
+  input logic                                  lkp_rvalid_o,
+  input logic [ThreadW-1:0]                    lkp_rthread_o,
   input logic                                  lkp_hit_o,
   input logic                                  xres_valid_o,
   input logic [ThreadW-1:0]                    xres_thread_o,
@@ -65,6 +79,7 @@ module atc_assert #(
   input logic [51:0]                           inv_keep_i,
   // internals
   input logic                                  fill_en,
+  input logic                                  lr_ro_q,
   input logic [AtcEntries-1:0]                 v_q,
   input logic [AtcEntries*ats_pkg::PasidW-1:0] pasid_q,
   input logic [AtcEntries*ats_pkg::CVpnW-1:0]  vpn_q,
@@ -131,7 +146,7 @@ module atc_assert #(
         ghit_d[t*3 +: 3] = 3'b000;
       end
       if (xres_valid_o && xres_thread_o == ThreadW'(t)) busy_d[t] = 1'b0;
-      if (lkp_valid_i && !lkp_hit_o && lkp_thread_i == ThreadW'(t)) busy_d[t] = 1'b1;
+      if (lkp_rvalid_o && !lkp_hit_o && lkp_rthread_o == ThreadW'(t)) busy_d[t] = 1'b1;
     end
   end
 
@@ -150,6 +165,26 @@ module atc_assert #(
   always_ff @(posedge clk_i) begin
     gpasid_q <= gpasid_d;
     gvpn_q   <= gvpn_d;
+  end
+
+  // the lookup pipeline: last cycle's lookup, and whether an invalidation raced it
+  logic               pq_q, gk_q;
+  logic [ThreadW-1:0] pt_q;
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      pq_q <= 1'b0;
+      gk_q <= 1'b0;
+    end else begin
+      pq_q <= lkp_valid_i;
+      gk_q <= lkp_valid_i && inv_valid_i && (inv_all_i || inv_pasid_i == lkp_pasid_i) &&
+              ats_pkg::range_overlap(inv_addr_i, inv_keep_i, ats_pkg::sext_vpn(lkp_vpn_i),
+                                     ats_pkg::size_keep(ats_pkg::Pg4K));
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    pt_q <= lkp_thread_i;
   end
 
   // the completion this cycle (if it is one the ATC takes)
@@ -233,7 +268,8 @@ module atc_assert #(
                  "invalidation range mask is not an ATS range")
       end
       if (lkp_valid_i) begin
-        `ATS_ENV(atc_env_lkp_thread_free, 32'(lkp_thread_i) < NumThreads && !busy_q[lkp_thread_i],
+        `ATS_ENV(atc_env_lkp_thread_free, 32'(lkp_thread_i) < NumThreads && !busy_q[lkp_thread_i] &&
+                 !(pq_q && pt_q == lkp_thread_i),
                  "lookup from a thread whose translation is still pending")
       end
 
@@ -251,6 +287,12 @@ module atc_assert #(
       if (xres_valid_o && xres_cause_o == ats_pkg::FaultNone) begin
         `ATS_ASSERT(rule1_no_stale_use, !cpl_stale,
                     "DMA thread given a translation whose walk an overlapping invalidation raced")
+      end
+      if (lkp_rvalid_o) begin
+        `ATS_ASSERT(atc_lkp_result, pq_q && pt_q == lkp_rthread_o,
+                    "lookup result for a thread that did not look up the cycle before")
+        `ATS_ASSERT(rule1_no_stale_hit, !gk_q || (!lkp_hit_o && !lr_ro_q),
+                    "lookup raced by an overlapping invalidation in its compare cycle used the dropped entry")
       end
       `ATS_ASSERT(rule1_drop, drop_missed == '0, "an ATC entry overlapping an accepted invalidation survived it")
       `ATS_ASSERT(atc_xcpl_ready, xcpl_ready_o, "Translation Completions are always accepted")
@@ -280,6 +322,7 @@ module atc_assert #(
       `ATS_COVER(cov_atc_big_leaf_race, cpl_in && xcpl_size_i == 2'd2 && cpl_stale &&
                  !stale_now[32'(cpl_t) * 3])
       `ATS_COVER(cov_atc_fill, fill_en)
+      `ATS_COVER(cov_atc_lkp_killed, pq_q && gk_q && !lkp_rvalid_o)
     end
   end
 

@@ -37,12 +37,12 @@ bind ats_dev_top drain_assert #(
 ) u_drain_assert (
   .clk_i,
   .rst_ni,
-  .lkp_valid_i      (lkp_valid),
-  .lkp_thread_i     (lkp_thread),
-  .lkp_pasid_i      (lkp_pasid),
-  .lkp_vpn_i        (lkp_vpn),
+  .lkp_valid_i      (lkp_rvalid),              // the lookup result: the thread obtains a hit now
+  .lkp_thread_i     (lkp_rthread),
+  .lkp_pasid_i      (u_atc.lr_pasid_q),
+  .lkp_vpn_i        (u_atc.lr_vpn_q),
   .lkp_hit_i        (lkp_hit),
-  .lkp_size_i       (u_atc.lkp_ent_size),
+  .lkp_size_i       (u_atc.lr_size_q),
   .xres_valid_i     (xres_valid),
   .xres_thread_i    (xres_thread),
   .xres_cause_i     (xres_cause),

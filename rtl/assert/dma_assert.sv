@@ -28,7 +28,8 @@
 //                        unanswered: a late response is never taken as the
 //                        answer to a newer access (one access per AXI ID)
 //   dma_wait_bounded     no AXI wait lasts more than AxiTimeout cycles
-// Environment: a grant only to a requesting thread, R/B only for a granted
+// Environment: a lookup result only for the thread that looked up the cycle
+// before (lkp_valid_o; a killed lookup gives none), a grant only to a requesting thread, R/B only for a granted
 // access of that kind, a translation result only for a thread waiting for one.
 // The dma_inv_* checks tie the ghost to the thread FSM (inductive invariants).
 `include "ats_assert.svh"
@@ -48,6 +49,8 @@ module dma_assert #(
   input logic                          cmd_write_i,
   input logic                          lkp_valid_o,
   input logic [ThreadW-1:0]            lkp_thread_o,
+  input logic                          lkp_rvalid_i,   // lookup result (hit: a translation obtained)
+  input logic [ThreadW-1:0]            lkp_rthread_i,
   input logic                          lkp_hit_i,
   input logic [PaWidth-13:0]           lkp_ppn_i,
   input logic                          xres_valid_i,
@@ -82,7 +85,8 @@ module dma_assert #(
   logic [NumThreads*AgeW-1:0] age_q, age_d;
   logic [NumThreads-1:0]      obtained, answered, dropped, holds_now;
   logic [NumThreads-1:0]      holds_bad, done_bad, access_bad, inv_bad, env_gnt_bad, env_rb_bad, env_xres_bad;
-  logic [NumThreads-1:0]      drop_bad, reuse_bad, age_bad;
+  logic [NumThreads-1:0]      drop_bad, reuse_bad, age_bad, env_lkp_bad;
+  logic [NumThreads-1:0]      lq_q, lq_d;  // looked up last cycle: its result is due
 
   always_comb begin
     wait_d = wait_q;
@@ -97,7 +101,7 @@ module dma_assert #(
       ats_pkg::dma_st_e st;
       logic [AgeW-1:0] age;
       st = st_q[t];
-      lk = lkp_valid_o && lkp_thread_o == ThreadW'(t);
+      lk = lkp_rvalid_i && lkp_rthread_i == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t);
       obtained[t] = (lk && lkp_hit_i) || (xr && wait_q[t] && xres_cause_i == ats_pkg::FaultNone);
       answered[t] = acc_q[t] && (awr_q[t] ? b_valid_i[t] : r_valid_i[t]);
@@ -114,6 +118,8 @@ module dma_assert #(
       end
       if (answered[t]) acc_d[t] = 1'b0;
       hold_d[t] = holds_now[t];
+      lq_d[t]   = lkp_valid_o && lkp_thread_o == ThreadW'(t);
+      env_lkp_bad[t] = lk && !lq_q[t];
 
       holds_bad[t]  = holds_now[t] && !holds_xlat_o[t];
       done_bad[t]   = mem_done_o[t] != (answered[t] || dropped[t]);
@@ -132,7 +138,9 @@ module dma_assert #(
                       acc_q[t] != (st == ats_pkg::TMwt || orph_q[t]) ||
                       (orph_q[t] && st != ats_pkg::TIdle && st != ats_pkg::TLkp && st != ats_pkg::TRsp) ||
                       (st == ats_pkg::TMwt && awr_q[t] != wr_q[t]) || (orph_q[t] && orph_wr_q[t] != awr_q[t]) ||
-                      wait_q[t] != (st == ats_pkg::TXlat) || (st != ats_pkg::TIdle && wr_q[t] != wr_gq[t]);
+                      wait_q[t] != (st == ats_pkg::TXlat) || (st != ats_pkg::TIdle && wr_q[t] != wr_gq[t]) ||
+                      (lq_q[t] && (st != ats_pkg::TLkp || orph_q[t])) ||
+                      (lkp_valid_o && lkp_thread_o == ThreadW'(t) && (st != ats_pkg::TLkp || orph_q[t] || lq_q[t]));
       env_gnt_bad[t]  = mem_gnt_i[t] && !(rd_req_o[t] || wr_req_o[t]);
       env_rb_bad[t]   = (r_valid_i[t] && !(acc_q[t] && !awr_q[t])) || (b_valid_i[t] && !(acc_q[t] && awr_q[t]));
       env_xres_bad[t] = xr && !wait_q[t];
@@ -142,12 +150,14 @@ module dma_assert #(
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       wait_q <= '0;
+      lq_q   <= '0;
       hold_q <= '0;
       acc_q  <= '0;
       pst_q  <= '0;
       age_q  <= '0;
     end else begin
       wait_q <= wait_d;
+      lq_q   <= lq_d;
       hold_q <= hold_d;
       acc_q  <= acc_d;
       pst_q  <= st_q;
@@ -165,6 +175,7 @@ module dma_assert #(
     if (ats_on_q) begin
       `ATS_ENV(dma_env_gnt, env_gnt_bad == '0, "memory grant to a thread that requests nothing")
       `ATS_ENV(dma_env_rb, env_rb_bad == '0, "R/B for a thread without a granted access of that kind")
+      `ATS_ENV(dma_env_lkp_result, env_lkp_bad == '0, "ATC lookup result for a thread that did not look up the cycle before")
       `ATS_ENV(dma_env_xres, env_xres_bad == '0, "translation result for a thread not waiting for one")
       `ATS_ASSERT(rule2_dma_holds, holds_bad == '0,
                   "a thread holding an unanswered translated access is not reported to the invalidation block")

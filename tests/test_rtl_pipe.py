@@ -1,0 +1,12 @@
+"""Pipelined ATC lookup hazards (tb/test_pipe.py): lookup, fill and invalidation in the same or adjacent cycles."""
+import pytest
+
+from conftest import run_rtl
+
+CASES = ["pipe_lookup_vs_inv", "pipe_fill_vs_inv"]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("case", CASES)
+def test_pipe(case, request):
+    run_rtl("tb.test_pipe", {"PwcEntries": 8}, testcase=case, seed=3100, nodeid=request.node.nodeid)
