@@ -65,7 +65,7 @@ async def pipe_lookup_vs_inv(dut):
     sp = host.new_space(pasid)
     tb = TB(dut, host.mem, test_name="pipe_lookup_vs_inv", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=100_000)
-    lkp = watch(tb, dut.lkp_valid)
+    lkp = watch(tb, tb.rtl.lkp_valid)
     seen: set[int] = set()
     killed = 0
     for k in range(-2, 4):
@@ -124,8 +124,8 @@ async def pipe_fill_vs_inv(dut):
     sp = host.new_space(pasid)
     tb = TB(dut, host.mem, test_name="pipe_fill_vs_inv", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=200_000)
-    xcpl = watch(tb, dut.xcpl_valid)
-    lkp = watch(tb, dut.lkp_valid)
+    xcpl = watch(tb, tb.rtl.xcpl_valid)
+    lkp = watch(tb, tb.rtl.lkp_valid)
     seen: set[tuple[int, int]] = set()
     for k in range(-2, 3):          # invalidation vs fill
         for j in range(0, 3):       # thread 1's command vs the fill
