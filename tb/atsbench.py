@@ -31,11 +31,10 @@ import json
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import cocotb
-from cocotb.triggers import Event, ReadOnly, Timer
+from cocotb.triggers import Event, ReadOnly, RisingEdge, Timer
 
 from model.ats import NUM_ITAGS, Fault, InvalidateRequest, inv_range
 from model.frames import FrameAllocator
@@ -43,7 +42,7 @@ from model.memory import PhysMem
 from model.pagetable import SIZE_1G, PageTables, Walk, translate
 from model.pasid import PasidTable
 from model.trace import DevAccess, InvCpl, InvReq, Trace
-from tb.axi_mem import AxiMem, CycleClock, Gpi, RawSink, fast
+from tb.axi_mem import AxiMem, CycleClock, FastSig, Gpi, RawSink, fast
 
 DEFAULT_PARAMS = {"NumThreads": 4, "AtcEntries": 16, "NumWalks": 2, "PwcEntries": 8, "PaWidth": 48}
 
@@ -575,6 +574,24 @@ class TB:
         self.devaccess_hooks: list[Callable[[Response], Any]] = []
         self._tasks: list = []
         self.budget: int | None = None
+
+    def high_cycles(self, sig) -> list[int]:
+        """Edges at which the 1-bit `sig` is high, one entry per cycle, appended as the run
+        goes: an internal handshake (a lookup, a walker completion) as a list of cycles
+        that a test compares with the cycles of its own stimulus."""
+        cycles: list[int] = []
+        fs = FastSig(sig)
+
+        async def run() -> None:
+            edge = RisingEdge(sig)
+            while True:
+                if not fs.get():
+                    await edge
+                cycles.append(self.cc.next_edge())
+                await self.cc.qp(self.cc.next_edge())
+
+        cocotb.start_soon(run())
+        return cycles
 
     def log(self, msg: str, *args) -> None:
         self.dut._log.info(msg, *args)

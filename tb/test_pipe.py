@@ -28,32 +28,13 @@ from __future__ import annotations
 import random
 
 import cocotb
-from cocotb.triggers import RisingEdge
 
 from model.pagetable import make_pte
 from tb.atsbench import TB, Host, rtl_params
-from tb.axi_mem import FastSig
 
 
 def new_host() -> Host:
     return Host(pa_bits=rtl_params()["PaWidth"])
-
-
-def watch(tb: TB, sig) -> list[int]:
-    """Edges at which `sig` is high (one entry per cycle)."""
-    cycles: list[int] = []
-    fs = FastSig(sig)
-
-    async def run() -> None:
-        edge = RisingEdge(sig)
-        while True:
-            if not fs.get():
-                await edge
-            cycles.append(tb.cc.next_edge())
-            await tb.cc.qp(tb.cc.next_edge())
-
-    cocotb.start_soon(run())
-    return cycles
 
 
 @cocotb.test()
@@ -65,7 +46,7 @@ async def pipe_lookup_vs_inv(dut):
     sp = host.new_space(pasid)
     tb = TB(dut, host.mem, test_name="pipe_lookup_vs_inv", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=100_000)
-    lkp = watch(tb, tb.rtl.lkp_valid)
+    lkp = tb.high_cycles(tb.rtl.lkp_valid)
     seen: set[int] = set()
     killed = 0
     for k in range(-2, 4):
@@ -124,8 +105,8 @@ async def pipe_fill_vs_inv(dut):
     sp = host.new_space(pasid)
     tb = TB(dut, host.mem, test_name="pipe_fill_vs_inv", axi=dict(latency=(1, 1)))
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=200_000)
-    xcpl = watch(tb, tb.rtl.xcpl_valid)
-    lkp = watch(tb, tb.rtl.lkp_valid)
+    xcpl = tb.high_cycles(tb.rtl.xcpl_valid)
+    lkp = tb.high_cycles(tb.rtl.lkp_valid)
     seen: set[tuple[int, int]] = set()
     for k in range(-2, 3):          # invalidation vs fill
         for j in range(0, 3):       # thread 1's command vs the fill

@@ -317,17 +317,23 @@ def cocotb_case_outcomes(module: str, xml: Path) -> dict[str, str | None]:
         return {}
     out: dict[str, str | None] = {}
     for tc in root.iter("testcase"):
-        lines = []
-        for bad in [*tc.findall("failure"), *tc.findall("error")]:
-            msg = (bad.get("message") or "").strip()
-            text = (bad.text or "").strip()
-            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
-            if text and text != msg:
-                lines += ["    " + ln for ln in text.splitlines()[-12:]]
+        lines = _case_failure_lines(module, tc)
         if not lines and tc.find("skipped") is not None:
             lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} was skipped")
         out[str(tc.get("name"))] = "\n".join(lines) if lines else None
     return out
+
+
+def _case_failure_lines(module: str, tc) -> list[str]:
+    """One cocotb test's failure or error, as the lines a failure text shows (none if it passed)."""
+    lines = []
+    for bad in [*tc.findall("failure"), *tc.findall("error")]:
+        msg = (bad.get("message") or "").strip()
+        text = (bad.text or "").strip()
+        lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
+        if text and text != msg:
+            lines += ["    " + ln for ln in text.splitlines()[-12:]]
+    return lines
 
 
 def cocotb_failure_text(module: str, xml: Path, seed: int | None, log_file: Path | None, code: object) -> str:
@@ -343,12 +349,7 @@ def cocotb_failure_text(module: str, xml: Path, seed: int | None, log_file: Path
     cases = list(root.iter("testcase"))
     lines = []
     for tc in cases:
-        for bad in [*tc.findall("failure"), *tc.findall("error")]:
-            msg = (bad.get("message") or "").strip()
-            text = (bad.text or "").strip()
-            lines.append(f"cocotb {tc.get('classname') or module}.{tc.get('name')} failed: {msg or 'failed'}")
-            if text and text != msg:
-                lines += ["    " + ln for ln in text.splitlines()[-12:]]
+        lines += _case_failure_lines(module, tc)
     if not lines:
         lines.append(f"cocotb {module}: {'no test ran' if not cases else 'the simulator failed'} "
                      f"(exit {code}, results {xml}){where}")
