@@ -483,7 +483,6 @@ class World:
         _, _, _, fn, args = dev._heap.pop(idx)
         heapq.heapify(dev._heap)
         name = fn.__name__
-        pasid_tok = None
         if proc[0] == "cmd":
             c = args[0] if name in ("_lookup", "_dma_mem", "_respond") else args[0].c
             th = c.cmd.thread
@@ -675,7 +674,6 @@ class World:
                     tuple(sorted((i.req.itag, i.req.range, i.applied, tuple(sorted(th_of.get(u, -1) for u in i.waiting)),
                                   i.done) for i in dev._invs)),
                     tuple(sorted((k, tuple(v)) for k, v in self.must_lookup.items())))
-        mm = host.mm
         kern = _kernel_digest(host)
         threads = tuple((t.name, len(t.queue), t.active.line if t.active else None,
                          None if t.blocked is None else t.blocked.reason, tuple(self.op_steps[t.name]))

@@ -54,7 +54,7 @@ import cocotb
 from cocotb.triggers import ReadOnly
 
 from model.ats import Fault, encode_range
-from model.pagetable import P, PS, RW, SIZE_1G, SIZE_2M, US, PageTables, make_pte
+from model.pagetable import RW, SIZE_1G, SIZE_2M, US, PageTables, make_pte
 from tb.atsbench import TB, Host, rtl_params
 from tb.axi_mem import fast
 
