@@ -50,17 +50,18 @@ synth: $(STAMP)
 pnr: $(STAMP)
 	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
 
-# exhaustive bounded exploration on the reference device (model/explore.py);
-# BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
+# exhaustive bounded exploration on the reference device (model/explore.py), one Dask task
+# per policy or matrix cell (tb/explore_cluster.py; SCHEDULER as for stress, reruns resume,
+# FRESH=1 starts over); BOUND = preemptions, DEPTH = moves per schedule; counterexamples under build/explore
 BOUND    ?= 1
 EXPLORE  ?= 0
 DEPTH    ?= 400
 METHOD   ?= hybrid# bounded: within BOUND preemptions; dpor: any number; hybrid: bounded, then dpor
 explore: $(STAMP)
-	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
+	@$(VPY) -m tb.explore_cluster $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FRESH),--fresh)
 
 matrix: $(STAMP)
-	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m model.matrix_explore --method $(METHOD) --bound $(BOUND); \
+	@if [ "$(EXPLORE)" = 1 ]; then $(VPY) -m tb.explore_cluster --matrix --method $(METHOD) --bound $(BOUND) --out $(BUILD)/explore $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FRESH),--fresh); \
 	else $(VPY) -m tb.matrix --device $(DEVICE) --out $(BUILD)/matrix/$(DEVICE); fi
 
 # kernel history rows (scenarios/history/, docs/HISTORY.md) on the RTL and the reference device

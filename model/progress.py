@@ -57,6 +57,11 @@ def last_line(log: Path, width: int = 80) -> str:
     return lines[-1][:width] if lines else ""
 
 
+def _fmt_rate(r: float) -> str:
+    """A rate with a decimal below 10 (three cells in nine seconds is 0.3/s, not 0/s)."""
+    return f"{r:,.0f}" if r >= 10 else f"{r:.1f}"
+
+
 def _fmt_time(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -118,7 +123,7 @@ class Progress:
                 parts.append(f"about {_fmt_time(max(0.0, self.total - e))} left (last run {_fmt_time(self.total)})")
         else:
             done = f"{int(self.completed)}" + (f"/{int(self.total)}" if self.total else "")
-            parts = [f"{done} {self.unit}".rstrip(), f"{self.rate():.0f} {self.unit or 'items'}/s",
+            parts = [f"{done} {self.unit}".rstrip(), f"{_fmt_rate(self.rate())} {self.unit or 'items'}/s",
                      f"{_fmt_time(e)} elapsed"]
             if not final and self.total and self.completed:
                 parts.append(f"{_fmt_time((self.total - self.completed) / self.rate())} left")
@@ -136,7 +141,7 @@ class Progress:
         class Rate(ProgressColumn):
             def render(self, task: Any) -> Text:
                 speed = task.finished_speed or task.speed
-                return Text(f"{speed:,.0f} {unit or 'items'}/s" if speed else f"? {unit or 'items'}/s")
+                return Text(f"{_fmt_rate(speed)} {unit or 'items'}/s" if speed else f"? {unit or 'items'}/s")
 
         cols: list = [SpinnerColumn(), TextColumn(f"[bold]{escape(self.what)}[/]"), BarColumn(bar_width=20)]
         if self.clock:

@@ -298,6 +298,9 @@ def run_units(engine: Any, job: Job, out: Path, *, resume: bool, what: str, quie
 
         st = run_batches(engine, job, todo, batch=1, write=w.write, progress=bar, on_line=got,
                          window=2 * engine.slots)
+    if not quiet:
+        print(f"[{what}] {sched[0]} schedules in {bar.seconds:.1f} s, {sched[0] / max(1e-9, bar.seconds):.1f} "
+              f"schedules/s, on {len(st.workers)} worker(s)", file=sys.stderr, flush=True)
     if st.failed:
         uids, err = st.failed[0]
         raise RuntimeError(f"{len(st.failed)} unit(s) failed (first: unit {uids[0]}: {err}); rerun to resume")
