@@ -691,7 +691,7 @@ DeviceFactory = Callable[[PhysMem, int, Trace], Any]
 async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Policy | str, seed: int = 0, *,
                        mode: str = "script", cycles_per_step: int | None = None,
                        layout: Layout | None = None, stall_limit: int = 200_000,
-                       director: Any = None) -> RunResult:
+                       director: Any = None, snapshots: Any = None) -> RunResult:
     """Run one scenario under one notifier policy on `device`; check the trace.
 
     `device` is either a Device already bound to host memory (it must expose
@@ -700,6 +700,8 @@ async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Pol
     `seed` drives the random mode (and is recorded in every result).
     `director` (random mode only): a `model.director.Director` that makes the
     preemption and device-delay choices from race-window coverage.
+    `snapshots` (a `model.host_snapshot.HostSnapshots`): restore the host from
+    its setup's snapshot instead of building it (stress: many runs per setup).
     """
     sc = load(scenario) if isinstance(scenario, (str, Path)) else scenario
     pol = Policy.parse(policy)
@@ -713,7 +715,8 @@ async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Pol
     else:
         mem, trace, base = device.mem, device.trace, device.pasid_tbl_base
     try:
-        host = Host(sc, device, mem, base, trace, pol, layout)
+        host = (Host(sc, device, mem, base, trace, pol, layout) if snapshots is None else
+                snapshots.host(sc, device, mem, base, trace, pol, layout))
     except (ValueError, RuntimeError, MemoryError) as e:
         raise ScenarioRunError(sc.path, None, f"setup failed: {e}") from e
     initial = {a: v for a, v in host.values(host.addresses(trace)).items() if v is not None}
