@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable
 
 import cocotb
 
+from model.host_snapshot import HostSnapshots
 from model.scheduler import Layout
 from model.trace import Trace
 from tb.env import CosimJob, WatchedMem, run_jobs
@@ -107,12 +108,14 @@ async def ping(ctx: Ctx, cycles: int = 0, step: int = 0, **kw: Any) -> dict:
 def make_job(ctx: Ctx, scenario: Any, policy: str, seed: int = 0, mode: str = "script",
              cycles_per_step: int | None = None, latency=None, reorder=None, axi_seed=None, repro: str = "",
              stall_limit: int | None = None, tamper: str | None = None, cmd_timeout: int | None = None,
-             bp: dict | None = None, directed: bool = False) -> CosimJob:
+             bp: dict | None = None, directed: bool = False, snapshots: Any = None) -> CosimJob:
     sc = _scenario_obj(scenario)
     timing = dict(getattr(sc, "device_timing", None) or {})
     layout = Layout()
     dev = RtlDevice(ctx.ports, WatchedMem(), layout.pasid_tbl_base, Trace(), repro=repro)
     kw: dict[str, Any] = {"stall_limit": stall_limit} if stall_limit else {}
+    if snapshots is not None:  # the host restored from its setup's snapshot (model.host_snapshot)
+        kw["snapshots"] = snapshots
     if directed:  # coverage-directed random schedule (model.director)
         from model.director import Director
 
@@ -229,10 +232,14 @@ async def walks(ctx: Ctx, seed: int, n_mappings: int = 60, commands: int = 400, 
             "err_pages": sorted(err_pages), "stats": dict(dev.stats), "trace": dev.trace}
 
 
+SNAPSHOTS = HostSnapshots()  # this simulator process's host snapshots (stress_batch)
+
+
 @handler
 async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=(2, 5), reorder: bool = True,
                        bp: dict | None = BACKPRESSURE, keep_traces: bool = False, directed: bool = False,
-                       coverage_out: str | None = None, repro: str = "", **gen: Any) -> list[dict]:
+                       coverage_out: str | None = None, repro: str = "", snapshot: bool = True,
+                       **gen: Any) -> list[dict]:
     """Run each seed's random scenario (model.random_scenario) under each policy (one env build
     for the batch); summaries only, one row per (seed, policy).
 
@@ -242,7 +249,9 @@ async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=
     process's batches). `directed`: the coverage director (model.director)
     chooses the interleaving instead of the plain random draws. `repro`: the
     replay command, with `{seed}` and `{policy}` filled in per run. The AXI
-    defaults are tb.stress.STRESS_AXI's."""
+    defaults are tb.stress.STRESS_AXI's. `snapshot`: each run's host is restored
+    from its setup's snapshot (model.host_snapshot, kept for the process's
+    life) instead of built (False: built, for the side-by-side figure)."""
     from model import coverage
     from model.random_scenario import random_scenario
 
@@ -252,7 +261,7 @@ async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=
         for pol in policies:
             specs.append((seed, pol, make_job(ctx, sc, pol, seed, mode="random", latency=latency, reorder=reorder,
                                               axi_seed=seed, repro=repro.format(seed=seed, policy=pol), bp=bp,
-                                              directed=directed)))
+                                              directed=directed, snapshots=SNAPSHOTS if snapshot else None)))
     cb0 = ctx.ports.callbacks
     t0, c0 = time.perf_counter(), time.process_time()
     await run_jobs([j for _, _, j in specs])
