@@ -4,8 +4,8 @@ A stress seed runs its scenario under each policy, and many seeds share a
 setup (the same VMAs, pages and processes, different threads). Building the
 host (`model.scheduler.Host`: the frame pools, page tables, PASID table,
 mms, their kernels) is a fixed cost of every run. `HostSnapshots` builds it
-once per distinct setup, on memory and a trace of its own with a stand-in
-device, and keeps it as a pickle; a run restores it: the setup's memory
+once per distinct setup, for that setup's first run, and keeps it, before
+the run starts, as a pickle; a later run restores it: the setup's memory
 pages written into the run's memory (through its `write`, so a watching
 memory or a page hook sees them as it would the setup's own writes), the
 setup's trace events appended to the run's trace, and the object graph
@@ -25,14 +25,8 @@ import pickle
 from collections import OrderedDict
 from typing import Any
 
-from .memory import PAGE_SHIFT, PhysMem
-from .trace import Trace
-
-
-class _Stand:
-    """The device while a template host is built: its clock reads 0 (setup events are at time 0)."""
-
-    now = 0
+from .frames import FrameAllocator
+from .memory import PAGE_SHIFT
 
 
 def setup_key(sc: Any, layout: Any, pa_bits: int) -> bytes:
@@ -43,28 +37,26 @@ def setup_key(sc: Any, layout: Any, pa_bits: int) -> bytes:
     return pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-BIG = 64  # a list or set of plain values this long is kept aside and copied per run
-
-
-def _plain(c: Any) -> bool:
-    return all(type(x) in (int, str, bool) or x is None for x in c)
+_ATOMS = frozenset({int, str, bool, type(None), bytes, float, tuple, frozenset})
 
 
 class _Out(pickle.Pickler):
-    """Leaves the run's objects out (persistent ids) and keeps long lists and sets of plain
-    values (the frame pools' free lists) aside: a C-level copy of one costs far less than
+    """Leaves the run's objects out (persistent ids) and keeps the frame pools' free lists
+    aside (PFNs only, thousands of them): a C-level copy of one costs far less than
     unpickling it element by element."""
 
-    def __init__(self, f: io.BytesIO, ext: dict[int, str]) -> None:
+    def __init__(self, f: io.BytesIO, ext: dict[int, Any]) -> None:
         super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
         self.ext = ext
-        self.big: list[Any] = []
+        self.big: list[list[int]] = []
 
     def persistent_id(self, obj: Any) -> Any:
+        if type(obj) in _ATOMS:  # most of what is pickled: no run object, no free list
+            return None
         pid = self.ext.get(id(obj))
-        if pid is None and type(obj) in (list, set) and len(obj) >= BIG and _plain(obj):
-            pid = self.ext[id(obj)] = len(self.big)  # each object once, however often it is referred to
-            self.big.append(obj.copy())
+        if pid is None and type(obj) is FrameAllocator and id(obj._free) not in self.ext:  # noqa: SLF001
+            self.ext[id(obj._free)] = len(self.big)  # noqa: SLF001
+            self.big.append(obj._free.copy())  # noqa: SLF001
         return pid
 
 
@@ -86,14 +78,11 @@ class _In(pickle.Unpickler):
 class Template:
     """One setup's host: its pickle (run objects left out), its memory pages and its trace events."""
 
-    def __init__(self, sc: Any, layout: Any, pa_bits: int) -> None:
-        from .notifier import POLICIES
-        from .scheduler import Host
-
-        mem, trace, dev = PhysMem(pa_bits), Trace(), _Stand()
-        host = Host(sc, dev, mem, layout.pasid_tbl_base, trace, POLICIES[0], layout)
-        ext = {id(mem): "mem", id(trace): "trace", id(dev): "device", id(host.frames.clock): "clock",
-               id(sc): "scenario"}
+    def __init__(self, host: Any, device: Any) -> None:
+        """Snapshot `host`, just built for a run on `device` and not yet run."""
+        mem, trace = host.mem, host.trace
+        ext = {id(mem): "mem", id(trace): "trace", id(device): "device", id(host.frames.clock): "clock",
+               id(host.scenario): "scenario"}
         f = io.BytesIO()
         out = _Out(f, ext)
         out.dump(host)
@@ -122,8 +111,9 @@ class HostSnapshots:
         self.built = self.restored = self.unpicklable = 0
 
     def host(self, sc: Any, device: Any, mem: Any, base: int, trace: Any, policy: Any, layout: Any) -> Any:
-        """The run's host: restored from the setup's template, or built (first time, or unpicklable).
-        A setup that fails raises as `Host` would (it is built the ordinary way first)."""
+        """The run's host: restored from its setup's template, or built (the setup's first run,
+        whose host, before it runs, becomes the template; or a host the pickle cannot hold).
+        A setup that fails raises as `Host` does: it is built the ordinary way the first time."""
         from .scheduler import Host
 
         if base != layout.pasid_tbl_base or len(trace) or getattr(mem, "_pages", None):
@@ -131,20 +121,18 @@ class HostSnapshots:
         key = setup_key(sc, layout, mem.pa_bits)
         if key in self._t:
             self._t.move_to_end(key)
-        else:
-            try:
-                tpl: Template | None = Template(sc, layout, mem.pa_bits)
-            except (pickle.PicklingError, TypeError, AttributeError):
-                tpl = None
-                self.unpicklable += 1
-            except (ValueError, RuntimeError, MemoryError):
-                return Host(sc, device, mem, base, trace, policy, layout)  # the same error, from the run's host
-            self._t[key] = tpl
-            self.built += 1
-            if len(self._t) > self.size:
-                self._t.popitem(last=False)
-        tpl = self._t[key]
-        if tpl is None:
-            return Host(sc, device, mem, base, trace, policy, layout)
-        self.restored += 1
-        return tpl.restore(sc, device, mem, trace, policy)
+            tpl = self._t[key]
+            if tpl is None:
+                return Host(sc, device, mem, base, trace, policy, layout)
+            self.restored += 1
+            return tpl.restore(sc, device, mem, trace, policy)
+        host = Host(sc, device, mem, base, trace, policy, layout)
+        try:
+            self._t[key] = Template(host, device)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            self._t[key] = None
+            self.unpicklable += 1
+        self.built += 1
+        if len(self._t) > self.size:
+            self._t.popitem(last=False)
+        return host
