@@ -48,7 +48,7 @@ class _Out(pickle.Pickler):
     def __init__(self, f: io.BytesIO, ext: dict[int, Any]) -> None:
         super().__init__(f, protocol=pickle.HIGHEST_PROTOCOL)
         self.ext = ext
-        self.big: list[list[int]] = []
+        self.big: list[tuple[int, ...]] = []
 
     def persistent_id(self, obj: Any) -> Any:
         if type(obj) in _ATOMS:  # most of what is pickled: no run object, no free list
@@ -56,7 +56,7 @@ class _Out(pickle.Pickler):
         pid = self.ext.get(id(obj))
         if pid is None and type(obj) is FrameAllocator and id(obj._free) not in self.ext:  # noqa: SLF001
             self.ext[id(obj._free)] = len(self.big)  # noqa: SLF001
-            self.big.append(obj._free.copy())  # noqa: SLF001
+            self.big.append(tuple(obj._free))  # noqa: SLF001 (a tuple of ints: the collector untracks it)
         return pid
 
 
@@ -71,7 +71,7 @@ class _In(pickle.Unpickler):
             return self.ext[pid]
         c = self.copies.get(pid)
         if c is None:
-            c = self.copies[pid] = self.big[pid].copy()  # one copy per run, shared as in the template
+            c = self.copies[pid] = list(self.big[pid])  # one list per run, shared as in the template
         return c
 
 

@@ -8,7 +8,8 @@ simulator process per run plus generating and parsing the scenario, minus
 the run's access at the device-bound rate), once with every host built
 (`snapshot=False`) and once restored from its setup's snapshot
 (model.host_snapshot), alternating in one simulator, `--reps` times each;
-medians. The same two ways on the reference device (no simulator) follow.
+medians. The same two ways on full `make stress` seeds follow, on the RTL and
+on the reference device (no simulator).
 """
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ def rtl_overhead(srv, runs: int, snapshot: bool, device_rate: float, first: int)
     return 1000 * (per - acc / len(rows) / device_rate)
 
 
+def rtl_full_ms(srv, seeds: int, snapshot: bool, first: int) -> float:
+    """CPU ms per run of `make stress` seeds on the RTL (three policies per seed, one batch)."""
+    from model.notifier import POLICIES
+
+    rows = srv.call("stress_batch", seeds=list(range(first, first + seeds)),
+                    policies=[p.value for p in POLICIES], snapshot=snapshot)
+    return 1000 * rows[0]["batch"]["cpu"] / len(rows)
+
+
 def ref_ms(runs: int, snapshot: bool, policies: tuple[str, ...] = ("notify-inside-lock", "deferred",
                                                                     "secondary-with-flush")) -> float:
     """CPU ms per run of `make stress --device ref` seeds (three policies per seed)."""
@@ -61,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=positive_int, default=3)
     ap.add_argument("--device-rate", type=float, default=8734.0,
                     help="accesses per CPU-second of the project's path (make bench; default: the README's)")
+    ap.add_argument("--full-seeds", type=positive_int, default=20, help="make stress seeds per batch")
     ap.add_argument("--out", default="build/bench/snapshot")
     a = ap.parse_args(argv)
     got: dict[str, list[float]] = {"built": [], "snapshot": []}
@@ -71,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             for snap in (False, True):
                 got["snapshot" if snap else "built"].append(
                     rtl_overhead(srv, a.runs, snap, a.device_rate, 1000 * r))
+        full: dict[str, list[float]] = {"built": [], "snapshot": []}
+        for r in range(a.reps):
+            for snap in (False, True):
+                full["snapshot" if snap else "built"].append(rtl_full_ms(srv, a.full_seeds, snap, 100 * r))
     ref = {"built": [], "snapshot": []}
     for _ in range(a.reps):
         for snap in (False, True):
@@ -80,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stress per-run overhead, RTL ({a.runs} tiny runs x {a.reps}, medians): host built per run "
           f"{med['built']:.2f} ms, restored from its snapshot {med['snapshot']:.2f} ms (target <= 2 ms); "
           f"all: built {[round(x, 2) for x in got['built']]}, snapshot {[round(x, 2) for x in got['snapshot']]}")
+    fmed = {k: statistics.median(v) for k, v in full.items()}
+    print(f"RTL, CPU per run of make stress seeds ({a.full_seeds} seeds x 3 policies): built {fmed['built']:.2f} ms, "
+          f"snapshot {fmed['snapshot']:.2f} ms")
     print(f"reference device, CPU per run of make stress seeds ({a.runs} seeds x 3 policies): built "
           f"{rmed['built']:.3f} ms, snapshot {rmed['snapshot']:.3f} ms")
     return 0

@@ -36,8 +36,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 from distributed import WorkerPlugin
 
-from model.host_snapshot import HostSnapshots
-
 DEVICES = ("rtl", "ref")
 # LocalCluster settings for batch work without a dashboard. By default each of its processes
 # (scheduler, nannies, workers) wakes every 20 ms (event-loop watchdog) and 100 ms (memory
@@ -63,8 +61,6 @@ class Work:
 
 # --------------------------------------------------------------------------- one batch (on a worker)
 
-SNAPSHOTS = HostSnapshots()  # this process's host snapshots: one host build per distinct setup
-
 
 def ref_lines(work: Work, seeds: Iterable[int]) -> list[dict]:
     """One line per seed on the reference device (model.refdev, no simulator)."""
@@ -80,7 +76,7 @@ def ref_lines(work: Work, seeds: Iterable[int]) -> list[dict]:
         runs = {}
         for pol in work.policies:
             try:
-                r = run_scenario_sync(sc, pol, seed, mode="random", snapshots=SNAPSHOTS,
+                r = run_scenario_sync(sc, pol, seed, mode="random",
                                       director=Director() if work.mode == "directed" else None)
             except Exception as e:  # noqa: BLE001 - a run that raised is a result (an error row), not a lost seed
                 runs[pol] = {"error": f"{type(e).__name__}: {e}"}
