@@ -116,6 +116,12 @@ def test_explore_cli_reports_schedules_per_second_on_stderr(tmp_path, capsys, mo
     cap = capsys.readouterr()
     lines = cap.err.splitlines()
     assert lines[0] == "[explore zap_threads [deferred]] started", lines
-    m = re.match(r"\[explore zap_threads \[deferred\]\] (\d+) schedules, \d+ schedules/s, ", lines[-1])
+    m = re.match(r"\[explore zap_threads \[deferred\]\] (\d+) schedules, [\d,]+(\.\d)? schedules/s, ", lines[-1])
     assert m and int(m.group(1)) >= 1, lines
     assert "\r" not in cap.err and "schedules" not in cap.out.split("==", 1)[0]
+
+
+def test_a_rate_below_ten_keeps_a_decimal():
+    from model.progress import _fmt_rate
+
+    assert [_fmt_rate(r) for r in (0.33, 9.96, 12.4, 12345.6)] == ["0.3", "10.0", "12", "12,346"]
