@@ -294,7 +294,8 @@ async def stress_batch(ctx: Ctx, seeds: list[int], policies: list[str], latency=
         cov_seconds += time.perf_counter() - t1
     if out:
         out[0]["batch"] = {"wall": wall, "cpu": cpu, "callbacks": ctx.ports.callbacks - cb0,
-                           "coverage_seconds": cov_seconds}
+                           "coverage_seconds": cov_seconds,
+                           "hosts": {"built": SNAPSHOTS.built, "restored": SNAPSHOTS.restored}}
     return out
 
 

@@ -85,3 +85,19 @@ def test_a_setup_that_fails_fails_the_same_way():
             run_scenario_sync(sc, "deferred", 0, snapshots=snaps, layout=small)
         errs.append(str(e.value))
     assert errs[0] == errs[1] and "cannot set up this page" in errs[0], errs
+
+
+def test_rtl_stress_rows_are_the_same_with_and_without_snapshots(tmp_path):
+    """The RTL stress path (tb.cosim_server.stress_batch: pyuvm environment, golden scoreboard,
+    checkers): every row equal with the hosts built and with them restored."""
+    from tb.rtldev import CosimServer
+
+    keys = ("seed", "policy", "failed", "messages", "scoreboard", "stats", "cycles", "bin_list", "events", "error")
+    with CosimServer(out=tmp_path / "sim") as srv:
+        rows = {snap: srv.call("stress_batch", seeds=list(range(6)), policies=list(POLICIES), snapshot=snap)
+                for snap in (False, True)}
+    built, restored = ([{k: r.get(k) for k in keys} for r in rows[s]] for s in (False, True))
+    assert len(built) == 6 * len(POLICIES) and not any(r["error"] for r in built)
+    assert restored == built
+    hosts = rows[True][0]["batch"]["hosts"]  # this process's counts, after the second batch
+    assert hosts["restored"] >= 2 * 6 and hosts["built"] <= 6, hosts
