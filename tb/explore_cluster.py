@@ -194,10 +194,10 @@ def run_unit(job: Job, uid: int) -> dict:
     u = job.units[uid]
     sc = job.scenario(u.op)
     hits: Counter[str] = Counter()
-    hook = None
-    if job.coverage:
-        def hook(w: Any) -> None:
-            hits.update({coverage.bin_key(b) for b in coverage.bins_of(w.trace, u.policy)})
+    def collect(w: Any) -> None:
+        hits.update({coverage.bin_key(b) for b in coverage.bins_of(w.trace, u.policy)})
+
+    hook = collect if job.coverage else None
     t0 = time.monotonic()
     line: dict = {"seed": uid, "policy": u.policy, "op": u.op}
     if u.prefix is None:
@@ -349,7 +349,7 @@ def explore_split(engine: Any, sc_path: Path, policy: str, out: Path, *, split: 
     """The enumeration of every schedule within `bound` preemptions (`Explorer(reduce=False)`),
     split `split` moves deep into subtrees that run as units; returns a model.explore.Result
     with the single-process counts (`moves` excepted: a subtree replays its prefix)."""
-    from model.explore import Explorer, Move, Result
+    from model.explore import Explorer, Result
 
     if not 0 < split < depth:
         raise ValueError(f"--split {split}: want 0 < split < depth ({depth})")
@@ -364,7 +364,6 @@ def explore_split(engine: Any, sc_path: Path, policy: str, out: Path, *, split: 
     first = True
     for b in range(0 if deepen else bound, bound + 1):
         res.bound = b
-        top = Subtree()
         order: list[tuple[str, Any]] = []  # the driver's leaves and the units, in the search's order
         units: dict[int, Unit] = {}
 
