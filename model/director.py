@@ -91,7 +91,9 @@ class Director:
                  reserve: int = 2, reserve_wait: int = 400, aim: bool = True, stage_steps: int = 100,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"), look_past: bool = True,
                  yield_bins: bool = True, keep_w2: int = 1, spare_later: bool = True, yield_steps: int = 40,
-                 attack_verbs: tuple[str, ...] = ("__replace_page", "ksm_replace_page_early_free")) -> None:
+                 attack_verbs: tuple[str, ...] = ("__replace_page", "ksm_replace_page_early_free"),
+                 follow_cow: bool = True) -> None:
+        self.follow_cow = follow_cow  # a store waits for another thread's COW of its page to set the new PTE
         self.look_past = look_past  # a store waits for a uprobe breakpoint queued behind the other thread's stores too
         self.yield_bins = yield_bins  # windows held for their bin give way to one held for a violation
         self.keep_w2 = keep_w2  # last reads of a page a store will write, kept while a breakpoint is to come
@@ -448,6 +450,8 @@ class Director:
             if u is None or u.gen is None or (c.phase != "start..clear" and not c.warm):
                 continue
             coming = True
+        if not coming and self.follow_cow and a.va is not None:
+            coming = self._faulting_store(run, t.name, a.va >> 12)
         if not coming and self.defer_queued:
             coming = any(u.name != t.name and (u.wake <= now or self.spare_later) and self._repoint_next(u)
                          for u in run.cpus.values())
@@ -457,6 +461,21 @@ class Director:
         self._deferred[t.name] = used + n
         t.wake = now + n * run.cps
         return True
+
+    def _faulting_store(self, run: Any, but: str, page: int) -> bool:
+        """Is a thread other than `but` storing to `page` through a COW that has not set the new
+        PTE yet? A second store to the page waits for it: started now it would fault too and
+        lose the race under the page-table lock (retried after the window closed); after the
+        set it lands through the new PTE, inside the window."""
+        for u in run.cpus.values():
+            a = u.gen_action
+            if u.name == but or u.gen is None or a is None or a.verb != "store" or a.va is None \
+                    or a.va >> 12 != page:
+                continue
+            c = self.live.get(u.name)
+            if c is not None and c.op in ("store", "wp_page_copy") and c.phase in ("start..clear", "clear..set"):
+                return True
+        return False
 
     def _spoils(self, run: Any, t: Any, a: Any) -> bool:
         """Would t's next action `a` change the PTE of a page another thread's window-opening
