@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
-from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS
+from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS, Bin
 from .trace import CpuStore, DevAccess, InvReq, OpStep, PteChange
 
 #: phases a device access can only reach while the operation runs
@@ -92,7 +92,8 @@ class Director:
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"), look_past: bool = True,
                  yield_bins: bool = True, keep_w2: int = 1, spare_later: bool = True, yield_steps: int = 40,
                  attack_verbs: tuple[str, ...] = ("__replace_page", "ksm_replace_page_early_free"),
-                 follow_cow: bool = True) -> None:
+                 follow_cow: bool = True, hit: Iterable[Bin] = ()) -> None:
+        self.hit: set[Bin] = set(hit)  # bins earlier runs hit (a campaign's coverage): not held for again
         self.follow_cow = follow_cow  # a store waits for another thread's COW of its page to set the new PTE
         self.look_past = look_past  # a store waits for a uprobe breakpoint queued behind the other thread's stores too
         self.yield_bins = yield_bins  # windows held for their bin give way to one held for a violation
@@ -142,7 +143,9 @@ class Director:
     def begin(self, run: Any) -> None:
         """A run starts: fresh per-run state, the run's seed mixed into the director's own draws."""
         self.live = {}
-        self.served = set()
+        pol = run.host.notifier.policy.value
+        # a bin an earlier run hit (`hit`, `learn`) is served already: only windows no run reached are held
+        self.served = {(b.op, b.phase, b.access) for b in self.hit if b.policy == pol}
         self.rng = random.Random(run.rng.getrandbits(64))
         self._seen = len(run.host.trace.events)
         self._changes = []
@@ -150,6 +153,11 @@ class Director:
         self._waits = {}
         self._deferred, self._staged, self._yielded = {}, {}, {}
         self._inv_at, self._inv_all = {}, -1
+
+    def learn(self, bins: Iterable[Bin]) -> None:
+        """Bins a run hit (`coverage.bins_of`): later runs of this director steer towards the others.
+        A directed run then depends on the runs before it (replay it with the same `hit`)."""
+        self.hit.update(bins)
 
     def _scan(self, run: Any) -> None:
         """Read the trace events recorded since the last look: steps move operations
