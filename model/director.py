@@ -30,20 +30,28 @@ it read a write W2 that came after a write W1 through the new PTE. So:
   held page; the thread is let go after a stale use that follows a W2 read,
   or when nothing can come of the window any more;
 * stores wait (`defer`, at most `defer_steps`) for a COW or uprobe breakpoint
-  under way or queued to open its window; a uprobe breakpoint waits to start
-  (at most `stage_steps`) while every other thread's store is still behind
-  other operations;
+  under way or queued (`look_past`: also behind that thread's stores) to open
+  its window, and for another thread's COW of the same page to set its new
+  PTE (`follow_cow`); a uprobe breakpoint waits to start (at most
+  `stage_steps`) while every other thread's store is still behind other
+  operations;
+* an action on the page of a queued uprobe breakpoint or KSM early free (or on
+  the whole mm) waits (`yield_steps`) until that action cleared the PTE: it
+  gives up if the PTE changed first;
 * device accesses are paced over the CPU work still to come (`pace`), and
   the last `reserve` reads of a page a queued breakpoint will repoint wait
-  for its window;
-* windows that cannot break a rule but whose bin this run has not hit are
-  held `long_sleep` steps, for coverage; an operation that would close a
-  held window (another one on the same page, or on the whole mm) waits.
+  for its window, and the last `keep_w2` reads of a page a store will write;
+* windows that cannot break a rule but whose bin neither this run nor an
+  earlier one (`hit`, `learn`) has hit are held `long_sleep` steps, for
+  coverage, unless a window is held for a violation (`yield_bins`); an
+  operation that would close a held window (another one on the same page, or
+  on the whole mm) waits.
 
 `aim=False` keeps only the last point (the director as first written).
 
 Same catalogue, same scenarios, same seeds: only the interleaving is chosen
-differently, and only from the run itself, so a directed seed replays alone.
+differently, and only from the run itself (and `hit`, if given), so a
+directed seed replays alone.
 """
 from __future__ import annotations
 
@@ -418,7 +426,7 @@ class Director:
                 self._redecide(run)
                 return
             if cur.phase in self.hold_phases and not cur.aim and not aiming and \
-                    not (self.spare_later and any(x.verb in self.repoint_verbs for x in t.queue)) and \
+                    not (self.aim and self.spare_later and any(x.verb in self.repoint_verbs for x in t.queue)) and \
                     any(self._wanted(cur, k) for k in self._queued(run, cur.page)):
                 self.windows += 1
                 cur.warming = False
