@@ -94,7 +94,7 @@ class Director:
 
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
-                 calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
+                 calm: bool = True, pace: float = 12.0, defer_steps: int = 120,
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
                  reserve: int = 2, reserve_wait: int = 400, aim: bool = True, stage_steps: int = 100,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"), look_past: bool = True,
