@@ -98,7 +98,7 @@ class Director:
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
                  reserve: int = 2, reserve_wait: int = 400, aim: bool = True, stage_steps: int = 100,
                  hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"), look_past: bool = True,
-                 yield_bins: bool = True, keep_w2: int = 1, spare_later: bool = True, yield_steps: int = 40,
+                 yield_bins: bool = True, keep_w2: int = 2, spare_later: bool = True, yield_steps: int = 40,
                  attack_verbs: tuple[str, ...] = ("__replace_page", "ksm_replace_page_early_free"),
                  follow_cow: bool = True, hit: Iterable[Bin] = ()) -> None:
         self.hit: set[Bin] = set(hit)  # bins earlier runs hit (a campaign's coverage): not held for again
