@@ -30,28 +30,36 @@ it read a write W2 that came after a write W1 through the new PTE. So:
   held page; the thread is let go after a stale use that follows a W2 read,
   or when nothing can come of the window any more;
 * stores wait (`defer`, at most `defer_steps`) for a COW or uprobe breakpoint
-  under way or queued to open its window; a uprobe breakpoint waits to start
-  (at most `stage_steps`) while every other thread's store is still behind
-  other operations;
+  under way or queued (`look_past`: also behind that thread's stores) to open
+  its window, and for another thread's COW of the same page to set its new
+  PTE (`follow_cow`); a uprobe breakpoint waits to start (at most
+  `stage_steps`) while every other thread's store is still behind other
+  operations;
+* an action on the page of a queued uprobe breakpoint or KSM early free (or on
+  the whole mm) waits (`yield_steps`) until that action cleared the PTE: it
+  gives up if the PTE changed first;
 * device accesses are paced over the CPU work still to come (`pace`), and
   the last `reserve` reads of a page a queued breakpoint will repoint wait
-  for its window;
-* windows that cannot break a rule but whose bin this run has not hit are
-  held `long_sleep` steps, for coverage; an operation that would close a
-  held window (another one on the same page, or on the whole mm) waits.
+  for its window, and the last `keep_w2` reads of a page a store will write;
+* windows that cannot break a rule but whose bin neither this run nor an
+  earlier one (`hit`, `learn`) has hit are held `long_sleep` steps, for
+  coverage, unless a window is held for a violation (`yield_bins`); an
+  operation that would close a held window (another one on the same page, or
+  on the whole mm) waits.
 
 `aim=False` keeps only the last point (the director as first written).
 
 Same catalogue, same scenarios, same seeds: only the interleaving is chosen
-differently, and only from the run itself, so a directed seed replays alone.
+differently, and only from the run itself (and `hit`, if given), so a
+directed seed replays alone.
 """
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
-from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS
+from .coverage import ACCESSES, CLEAR_STEPS, OPERATIONS, PAGE, SET_STEPS, Bin
 from .trace import CpuStore, DevAccess, InvReq, OpStep, PteChange
 
 #: phases a device access can only reach while the operation runs
@@ -86,10 +94,21 @@ class Director:
 
     def __init__(self, *, long_sleep: tuple[int, int] = (20, 60), aim_sleep: tuple[int, int] = (150, 250),
                  warm_sleep: int = 25, spare: int = 2, hold: int = 6, margin: int = 3, pause: bool = True,
-                 calm: bool = True, pace: float = 12.0, defer_steps: int = 60,
+                 calm: bool = True, pace: float = 12.0, defer_steps: int = 120,
                  repoint: tuple[str, ...] = ("__replace_page", "wp_page_copy"), defer_queued: bool = True,
                  reserve: int = 2, reserve_wait: int = 400, aim: bool = True, stage_steps: int = 100,
-                 hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed")) -> None:
+                 hold_phases: tuple[str, ...] = ("unlock..end", "end..done", "freed"), look_past: bool = True,
+                 yield_bins: bool = True, keep_w2: int = 2, spare_later: bool = True, yield_steps: int = 40,
+                 attack_verbs: tuple[str, ...] = ("__replace_page", "ksm_replace_page_early_free"),
+                 follow_cow: bool = True, hit: Iterable[Bin] = ()) -> None:
+        self.hit: set[Bin] = set(hit)  # bins earlier runs hit (a campaign's coverage): not held for again
+        self.follow_cow = follow_cow  # a store waits for another thread's COW of its page to set the new PTE
+        self.look_past = look_past  # a store waits for a uprobe breakpoint queued behind the other thread's stores too
+        self.yield_bins = yield_bins  # windows held for their bin give way to one held for a violation
+        self.keep_w2 = keep_w2  # last reads of a page a store will write, kept while a breakpoint is to come
+        self.spare_later = spare_later  # no bin hold for a thread with a breakpoint queued (stores wait for it)
+        self.yield_steps = yield_steps  # steps (per thread and run) an action waits not to spoil attack_verbs
+        self.attack_verbs = attack_verbs  # window-opening actions that give up if their PTE changed first
         self.aim = aim  # aim at violations (below); False: hold windows for their bins only
         self.long_sleep = long_sleep  # steps a thread is held in a window kept for its bin
         self.aim_sleep = aim_sleep  # steps (at most) a thread is held in a window that can break a rule
@@ -123,6 +142,7 @@ class Director:
         self._waits: dict[str, int] = {}  # CPU thread -> cycle it waits for a held window until
         self._deferred: dict[str, int] = {}  # CPU thread -> steps its stores waited in this run
         self._staged: dict[str, int] = {}  # CPU thread -> steps its repointing actions waited in this run
+        self._yielded: dict[str, int] = {}  # CPU thread -> steps its actions waited for another's window-opening one
         self._redecide_run = False
         self._inv_at: dict[int, int] = {}  # VA page -> time of its last invalidation
         self._inv_all = -1  # time of the last invalidation of everything
@@ -131,14 +151,21 @@ class Director:
     def begin(self, run: Any) -> None:
         """A run starts: fresh per-run state, the run's seed mixed into the director's own draws."""
         self.live = {}
-        self.served = set()
+        pol = run.host.notifier.policy.value
+        # a bin an earlier run hit (`hit`, `learn`) is served already: only windows no run reached are held
+        self.served = {(b.op, b.phase, b.access) for b in self.hit if b.policy == pol}
         self.rng = random.Random(run.rng.getrandbits(64))
         self._seen = len(run.host.trace.events)
         self._changes = []
         self.warm, self.want_warm, self._w1_pages = set(), set(), set()
         self._waits = {}
-        self._deferred, self._staged = {}, {}
+        self._deferred, self._staged, self._yielded = {}, {}, {}
         self._inv_at, self._inv_all = {}, -1
+
+    def learn(self, bins: Iterable[Bin]) -> None:
+        """Bins a run hit (`coverage.bins_of`): later runs of this director steer towards the others.
+        A directed run then depends on the runs before it (replay it with the same `hit`)."""
+        self.hit.update(bins)
 
     def _scan(self, run: Any) -> None:
         """Read the trace events recorded since the last look: steps move operations
@@ -308,7 +335,7 @@ class Director:
     def _free(self, run: Any, but: str) -> list[Any]:
         """The CPU threads other than `but` that are neither held in a window nor waiting for one."""
         now = run.device.now
-        held = {c.thread for c in self.live.values() if c.until > now}
+        held = {c.thread for c in self.live.values() if c.until > now and (c.aim or not self.yield_bins)}
         return [t for t in run.cpus.values() if t.name != but and t.name not in held
                 and self._waits.get(t.name, 0) <= now]
 
@@ -364,6 +391,11 @@ class Director:
         for c in self._held(now):
             if c.aim and c is not cur and not self._promising(run, c):
                 self._release(run, c)  # nothing can come of it any more
+        aiming = self.yield_bins and any(c.aim and not c.ripe for c in self._held(now))
+        if aiming:
+            for c in self._held(now):
+                if not c.aim and not c.warming and c is not cur:
+                    self._release(run, c)  # a window kept for its bin gives way to one aimed at a violation
         held = [c for c in self.live.values() if c is not cur and c.until > now and not c.warming]
         if cur is not None and any(c.page is None or cur.page is None or c.page == cur.page for c in held):
             # an operation on a held page would close its window (or disturb it): wait; a store or
@@ -393,7 +425,8 @@ class Director:
                     cur.newer, cur.newer_pages, cur.ripe = set(), set(), False
                 self._redecide(run)
                 return
-            if cur.phase in self.hold_phases and not cur.aim and \
+            if cur.phase in self.hold_phases and not cur.aim and not aiming and \
+                    not (self.aim and self.spare_later and any(x.verb in self.repoint_verbs for x in t.queue)) and \
                     any(self._wanted(cur, k) for k in self._queued(run, cur.page)):
                 self.windows += 1
                 cur.warming = False
@@ -413,6 +446,8 @@ class Director:
         lands inside the window, where it is the newer write the device's stale read betrays
         (or, to the page itself, the write through the new translation)."""
         a = t.queue[0]
+        if self.aim and self.yield_steps and a.verb != "load" and self._spoils(run, t, a):
+            return True
         if a.verb in self.repoint_verbs and self.aim and self.stage_steps:
             return self._stage(run, t)
         if a.verb != "store" or self.defer_steps <= 0 or not self.aim:
@@ -431,14 +466,56 @@ class Director:
             if u is None or u.gen is None or (c.phase != "start..clear" and not c.warm):
                 continue
             coming = True
+        if not coming and self.follow_cow and a.va is not None:
+            coming = self._faulting_store(run, t.name, a.va >> 12)
         if not coming and self.defer_queued:
-            coming = any(u.name != t.name and u.wake <= now and self._repoint_next(u) for u in run.cpus.values())
+            coming = any(u.name != t.name and (u.wake <= now or self.spare_later) and self._repoint_next(u)
+                         for u in run.cpus.values())
         if not coming:
             return False
         n = min(4, self.defer_steps - used)
         self._deferred[t.name] = used + n
         t.wake = now + n * run.cps
         return True
+
+    def _faulting_store(self, run: Any, but: str, page: int) -> bool:
+        """Is a thread other than `but` storing to `page` through a COW that has not set the new
+        PTE yet? A second store to the page waits for it: started now it would fault too and
+        lose the race under the page-table lock (retried after the window closed); after the
+        set it lands through the new PTE, inside the window."""
+        for u in run.cpus.values():
+            a = u.gen_action
+            if u.name == but or u.gen is None or a is None or a.verb != "store" or a.va is None \
+                    or a.va >> 12 != page:
+                continue
+            c = self.live.get(u.name)
+            if c is not None and c.op in ("store", "wp_page_copy") and c.phase in ("start..clear", "clear..set"):
+                return True
+        return False
+
+    def _spoils(self, run: Any, t: Any, a: Any) -> bool:
+        """Would t's next action `a` change the PTE of a page another thread's window-opening
+        action (a uprobe breakpoint, a KSM early free) is still to clear? Then it waits (a few
+        steps at a time, `yield_steps` in all per thread): such an action checks the PTE it
+        found (pte_same) and gives up if anything changed it first."""
+        used = self._yielded.get(t.name, 0)
+        if used >= self.yield_steps:
+            return False
+        page = None if a.va is None else a.va >> 12
+        for u in run.cpus.values():
+            if u.name == t.name:
+                continue
+            for x in self._pending_actions(u):
+                if x.verb not in self.attack_verbs or x.va is None or (page is not None and x.va >> 12 != page):
+                    continue
+                c = self.live.get(u.name)
+                if x is u.gen_action and c is not None and c.phase != "start..clear":
+                    continue  # cleared already
+                n = min(4, self.yield_steps - used)
+                self._yielded[t.name] = used + n
+                t.wake = run.device.now + n * run.cps
+                return True
+        return False
 
     def _stage(self, run: Any, t: Any) -> bool:
         """Before t starts a repointing action: wait (a few steps at a time, `stage_steps` in all per
@@ -466,7 +543,7 @@ class Director:
     def _repoint_next(self, u: Any) -> bool:
         """Is a repointing operation (a uprobe breakpoint) among u's actions before its next store?"""
         for a in self._pending_actions(u):
-            if a.verb == "store":
+            if a.verb == "store" and not self.look_past:
                 return False
             if a.verb in self.repoint_verbs:
                 return True
@@ -483,6 +560,11 @@ class Director:
                         continue
                     out.add(a.va >> 12)
         return out
+
+    def _store_pages(self, run: Any) -> set[int]:
+        """Pages a store still to come (in any CPU thread) will write."""
+        return {a.va >> 12 for u in run.cpus.values() for a in self._pending_actions(u)
+                if a.verb == "store" and a.va is not None}
 
     def _stores_pending(self, run: Any, but: str) -> bool:
         """Does a free CPU thread other than `but` still have a store to run?"""
@@ -526,6 +608,9 @@ class Director:
             if a.verb == "read" and self.aim and self.reserve and vp in self._repoint_pages(run) \
                     and self._reads_of(run, vp) <= self.reserve:
                 return self.reserve_wait * cps  # kept for the window to come (decided again when one opens)
+            if a.verb == "read" and self.aim and self.keep_w2 and self._reads_of(run, vp) <= self.keep_w2 \
+                    and vp in self._store_pages(run) and self._repoint_pages(run):
+                return self.reserve_wait * cps  # kept to read back a store that can come inside that window
         waiting = [c for c in held if c.aim and c.w1 and not c.ripe and not c.newer]
         if waiting and self.pause:
             # nothing newer to read yet: keep the accesses for after the next write

@@ -312,6 +312,33 @@ class _Dev:
                 and (self.outstanding is None or self.outstanding.nowait))
 
 
+class RandomPolicy:
+    """The random scheduler's own choices (random mode): after a step, a CPU thread that holds
+    no page-table spinlock is preempted with probability `p_preempt` for 1..`max_sleep` steps;
+    each device access waits 0..`max_dev_wait` steps; actions start in file order.
+
+    A schedule policy is any object with these four methods (`model.director.Director` is
+    the other one); the random loop asks it and nothing else, so a policy only chooses among
+    the interleavings the threads, locks and the device allow. Draws come from the run's
+    seeded `rng`, so a seed replays."""
+
+    def begin(self, run: "_Run") -> None:
+        """A random-mode run starts."""
+
+    def defer(self, run: "_Run", t: "_Cpu") -> bool:
+        """Before t starts its next queued action: True to start it later (the policy sets t.wake)."""
+        return False
+
+    def stepped(self, run: "_Run", t: "_Cpu") -> None:
+        """After a CPU step of t: set t.wake to preempt it (never under the page-table lock)."""
+        if run.host.mm_of(t.name).ptl.owner != t.name and run.rng.random() < run.p_preempt:
+            t.wake = run.device.now + run.rng.randint(1, run.max_sleep) * run.cps
+
+    def dev_wait(self, run: "_Run", d: "_Dev") -> int:
+        """Cycles d's next access waits before it is issued."""
+        return run.rng.randint(0, run.max_dev_wait) * run.cps
+
+
 class _Run:
     def __init__(self, host: Host, device: Any, mode: str, seed: int, cycles_per_step: int,
                  stall_limit: int) -> None:
@@ -335,9 +362,10 @@ class _Run:
         self.p_preempt = 0.25
         self.max_sleep = 30
         self.max_dev_wait = 3
-        # random mode: a coverage director (model.director.Director) makes the
-        # preemption and device-delay choices instead of the fixed draws above
+        # random mode: the schedule policy that makes those choices (RandomPolicy: the draws
+        # above; a coverage director, model.director.Director, aims them); None outside run_random
         self.director: Any = None
+        self.policy: Any = None
         # device page requests (scenario `pri`): serviced by the host's iopf handler
         self.iopf: IopfHandler | None = None
         if self.sc.pri != "off":
@@ -460,8 +488,8 @@ class _Run:
             if t.active is None:
                 if not t.queue:
                     return "idle"
-                if self.director is not None and self.director.defer(self, t):
-                    return "blocked"  # random mode: the director starts t's next action later (t.wake)
+                if self.policy is not None and self.policy.defer(self, t):
+                    return "blocked"  # random mode: the policy starts t's next action later (t.wake)
                 self.start(t, t.queue.popleft())
                 continue
             a = t.active
@@ -601,13 +629,11 @@ class _Run:
         # order, as the plain version: candidates are the awake CPU threads that
         # can move, in thread order, then the device threads whose access is due.
         device, rng, cps = self.device, self.rng, self.cps
-        ptl_of = {t.name: self.host.mm_of(t.name).ptl for t in cpus}
-        randint, choice, rand = rng.randint, rng.choice, rng.random
-        max_dev_wait, max_sleep, p_preempt = self.max_dev_wait, self.max_sleep, self.p_preempt
+        choice = rng.choice
         stall_limit = self.stall_limit
-        director = self.director
-        if director is not None:
-            director.begin(self)
+        policy = self.policy = self.director if self.director is not None else RandomPolicy()
+        policy.begin(self)
+        dev_wait, stepped = policy.dev_wait, policy.stepped
 
         def finished() -> bool:
             for t in cpus:
@@ -638,8 +664,7 @@ class _Run:
                 if d.queue and d.outstanding is None and (d.waiting is None or now >= d.wait_until):
                     w = d.wake
                     if w is None:  # decide once per access how long it waits
-                        w = d.wake = now + (randint(0, max_dev_wait) * cps if director is None
-                                            else director.dev_wait(self, d))
+                        w = d.wake = now + dev_wait(self, d)
                     if now >= w:
                         cands.append(("dev", d))
             if cands:
@@ -647,11 +672,7 @@ class _Run:
                 if kind == "cpu":
                     if self.cpu_try(obj) == "step":
                         self.progress = True
-                        # never inside the page-table spinlock: preemption is disabled there
-                        if director is not None:
-                            director.stepped(self, obj)  # may set obj.wake (it knows the lock rule)
-                        elif ptl_of[obj.name].owner != obj.name and rand() < p_preempt:
-                            obj.wake = device.now + randint(1, max_sleep) * cps
+                        stepped(self, obj)  # may set obj.wake (never inside the page-table spinlock)
                         await self.tick(cps)
                 elif self.dev_try(obj):
                     self.progress = True
@@ -667,6 +688,7 @@ class _Run:
                 raise self.err(self.stuck_line(cpus, devs),
                                f"random schedule cannot finish (no progress for {stall_limit} cycles): "
                                f"{self.describe_blocked(cpus, devs)}")
+        self.policy = None  # the drain that follows resumes in file order
 
     async def drain(self) -> None:
         """Resume every preempted operation to completion, then let the device go quiet."""
@@ -698,8 +720,9 @@ async def run_scenario(scenario: Scenario | str | Path, device: Any, policy: Pol
     `mem`, `pasid_tbl_base` and `trace`, as RefDevice does) or a factory
     `(mem, pasid_tbl_base, trace) -> Device` that builds one on fresh memory.
     `seed` drives the random mode (and is recorded in every result).
-    `director` (random mode only): a `model.director.Director` that makes the
-    preemption and device-delay choices from race-window coverage.
+    `director` (random mode only): a schedule policy (`RandomPolicy`'s four methods), e.g. a
+    `model.director.Director` that makes the preemption, action-start and device-delay choices
+    from race-window coverage; None: `RandomPolicy`.
     `snapshots` (a `model.host_snapshot.HostSnapshots`): restore the host from
     its setup's snapshot instead of building it (stress: many runs per setup).
     """
@@ -759,5 +782,5 @@ def run_scenario_sync(scenario: Scenario | str | Path, policy: Policy | str, see
     return run_sync(run_scenario(scenario, factory, policy, seed, **kw))
 
 
-__all__ = ["Layout", "RunResult", "Host", "run_scenario", "run_scenario_sync", "ScenarioError",
+__all__ = ["Layout", "RunResult", "Host", "RandomPolicy", "run_scenario", "run_scenario_sync", "ScenarioError",
            "SegmentationFault"]
