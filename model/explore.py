@@ -857,8 +857,8 @@ class Explorer:
                  hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
                  on_leaf: Any = None, method: str = "bounded") -> None:
         self.on_leaf = on_leaf  # called with the World of every complete schedule (model.coverage)
-        if method not in ("bounded", "dpor", "hybrid"):
-            raise ValueError(f"method {method!r}: expected bounded, dpor or hybrid")
+        if method not in ("bounded", "dpor", "hybrid", "bpor"):
+            raise ValueError(f"method {method!r}: expected bounded, dpor, bpor or hybrid")
         self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
@@ -902,14 +902,26 @@ class Explorer:
             return self._hybrid()
         t0 = time.monotonic()
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
-        if self.method == "dpor" and self.reduce:
+        if self.method in ("dpor", "bpor") and self.reduce:
             from .dpor import explore_dpor
-            res.bound = -1  # any number of preemptions
             self._res = res
-            explore_dpor(self, res)
+            if self.method == "dpor":
+                bounds: list[int | None] = [None]
+            else:  # iterative deepening: the first violation has the fewest preemptions
+                bounds = list(range(0 if self.deepen else self.max_preemptions, self.max_preemptions + 1))
+            for b in bounds:
+                res.bound = -1 if b is None else b  # -1: any number of preemptions
+                lim = None if self.time_limit is None else max(0.0, self.time_limit - (time.monotonic() - t0))
+                sub = type(self).__new__(type(self))
+                sub.__dict__.update(self.__dict__)
+                sub.time_limit = lim
+                res.schedules = res.cut = 0
+                explore_dpor(sub, res, bound=b)
+                res.levels.append((res.bound, res.schedules, res.states, round(time.monotonic() - t0, 2)))
+                if res.found is not None or res.timed_out:
+                    break
             if res.found is not None:
                 res.found = self.fewer_switches(res.found)
-            res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
             res.seconds = time.monotonic() - t0
             return res
         first = 0 if self.deepen else self.max_preemptions
@@ -1113,8 +1125,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bpor", "bounded"), default="hybrid",
                     help="dpor: every ordering of conflicting moves, any number of preemptions; "
+                         "bpor: every ordering of conflicting moves within --bound preemptions; "
                          "bounded: every schedule within --bound preemptions; hybrid (default): bounded for "
                          "half the time limit, then dpor")
     ap.add_argument("--bound", type=int, default=2, help="bounded: maximum preemptions (default 2)")
