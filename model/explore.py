@@ -63,7 +63,11 @@ Three searches (`method`):
   whose equivalent was beyond the bound), and state hashing: a visited
   state is skipped when it was already explored with at least the same
   remaining preemption budget and depth, and a sleep set no larger.
-* `hybrid` (the command line's default): `bounded` for half the time
+* `bpor` (`model.dpor` with a bound): `dpor` restricted to the schedules
+  within a preemption bound (bounded partial-order reduction), by iterative
+  deepening; a run stopped by its time limit still reports the largest bound
+  it finished clean (`Result.decided_bound`).
+* `hybrid` (the command line's default): `bpor` for half the time
   limit (shallow violations come out first, with short schedules), then
   `dpor` for a verdict with any number of preemptions.
 
@@ -827,6 +831,7 @@ class Result:
     levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
     finals: set = field(default_factory=set)  # (final values, device responses, failed rules) per schedule
     verdict_sets: set = field(default_factory=set)
+    decided_bound: int | None = None  # bpor: the largest preemption bound explored to its end, clean
 
     @property
     def exhaustive(self) -> bool:
@@ -839,8 +844,10 @@ class Result:
             pre = "any number of preemptions" if self.bound < 0 else f"at most {self.bound} preemption(s)"
             lim = f"{pre}, {self.depth} moves"
             if self.timed_out:
+                done = "" if self.decided_bound is None else \
+                    f" (clean and exhaustive within at most {self.decided_bound} preemption(s))"
                 return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
-                        f"no violation in the {self.schedules} schedules run at that bound")
+                        f"no violation in the {self.schedules} schedules run at that bound{done}")
             note = "" if self.exhaustive else f" (NOT exhaustive: {self.cut} schedule(s) cut at depth {self.depth})"
             return f"{head}\nno violation in all {self.schedules} schedules within bound B = {lim}{note}"
         f = self.found
@@ -920,6 +927,8 @@ class Explorer:
                 res.levels.append((res.bound, res.schedules, res.states, round(time.monotonic() - t0, 2)))
                 if res.found is not None or res.timed_out:
                     break
+                if b is not None and res.cut == 0:
+                    res.decided_bound = b
             if res.found is not None:
                 res.found = self.fewer_switches(res.found)
             res.seconds = time.monotonic() - t0
@@ -1010,7 +1019,7 @@ class Explorer:
             sub.method, sub.time_limit = method, limit
             return sub.explore()
 
-        b = run("bounded", half)
+        b = run("bpor", half)
         if b.found is not None:
             return b
         left = None if self.time_limit is None else max(1.0, self.time_limit - (time.monotonic() - t0))
