@@ -55,7 +55,7 @@ pnr: $(STAMP)
 BOUND    ?= 1
 EXPLORE  ?= 0
 DEPTH    ?= 400
-METHOD   ?= hybrid# bounded: within BOUND preemptions; dpor: any number; hybrid: bounded, then dpor
+METHOD   ?= hybrid# bpor: DPOR within BOUND preemptions; bounded: every schedule within BOUND; dpor: any number; hybrid: bpor, then dpor
 explore: $(STAMP)
 	@$(VPY) -m model.explore $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore
 
