@@ -92,9 +92,13 @@ class _Ev:
     clock: dict[str, int]  # vector clock: process -> moves of it that happen before or are this one
 
 
-def _any_other() -> "Move":
-    from .explore import Move
-    return Move("cpu", "")  # a thread that is never the last actor: does switching preempt?
+@dataclass(frozen=True)
+class _AnyOther:
+    """A CPU move of a thread that is never the last actor: does switching threads preempt?
+    (`World.preempts` reads only `kind` and `thread`.)"""
+
+    kind: str = "cpu"
+    thread: str = ""
 
 
 def explore_dpor(ex: "Explorer", res: "Result", bound: int | None = None) -> None:
@@ -103,7 +107,7 @@ def explore_dpor(ex: "Explorer", res: "Result", bound: int | None = None) -> Non
     `bound`: explore only schedules with at most that many preemptions
     (`World.preempts`), bounded partial-order reduction (see the module docstring).
     """
-    other = _any_other()
+    other: Move = _AnyOther()  # type: ignore[assignment]
     t0 = time.monotonic()
     deadline = None if ex.time_limit is None else t0 + ex.time_limit
     nodes: list[_Node] = []
