@@ -56,7 +56,7 @@ pnr: $(STAMP)
 BOUND    ?= 1
 EXPLORE  ?= 0
 DEPTH    ?= 400
-METHOD   ?= hybrid# bounded: within BOUND preemptions; dpor: any number; hybrid: bounded, then dpor
+METHOD   ?= hybrid# bpor: DPOR within BOUND preemptions; bounded: every schedule within BOUND; dpor: any number; hybrid: bpor, then dpor
 explore: $(STAMP)
 	@$(VPY) -m tb.explore_cluster $(SCENARIO) --policy $(POLICY) --method $(METHOD) --bound $(BOUND) --depth $(DEPTH) --out $(BUILD)/explore $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(FRESH),--fresh)
 

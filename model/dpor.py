@@ -28,6 +28,20 @@ whole operations. This search needs no preemption bound at all:
   sleep in the new branch until a conflicting move wakes them; a state where
   every enabled process sleeps ends the branch (counted as pruned).
 
+Bounded (`Explorer(method="bpor")`, `bound` preemptions as `World.preempts`
+counts them): the same search over the schedules within the bound only
+(bounded partial-order reduction, Coons, Musuvathi and McKinley, OOPSLA
+2013). A process is not run where it would exceed the bound; where reversing
+a race would cost a preemption at its node (the last thread is in the
+middle of an operation or an access), the reordering is also tried from the
+latest earlier node where switching was free (`_add`); a sleeping process
+wakes where running it would preempt (the schedule that ran it earlier may
+have been beyond the bound). No state caching: a move the bound kept from
+running below a cached state would race with nothing, and the prefix would
+miss the backtrack point it needs. tests/test_dpor.py checks that it reaches
+exactly the final states and verdicts of enumerating every schedule within
+the bound, and that it does not without the free-switch backtrack points.
+
 Every explored schedule runs to its end (re-executed from the initial state
 up to the backtrack point: kernel operations are generators, which cannot be
 copied). `schedules` counts complete schedules, `states` the distinct states
@@ -59,6 +73,14 @@ class _Node:
     summ: set = field(default_factory=set)  # (process, footprint) of every move explored from here on
     key: int | None = None  # the state's key (state caching)
     pending: str = ""  # the process to run next when the schedule is replayed to here
+    cost: dict[str, int] = field(default_factory=dict)  # bounded: 1 where running the process preempts
+    budget: int = -1  # bounded: preemptions left here (-1: no bound)
+    last: str | None = None  # the thread of the last CPU or device move before this node
+    mid: bool = False  # bounded: switching from `last` to another thread here is a preemption
+
+    def feasible(self, p: str) -> bool:
+        """Can `p` run here within the preemption bound?"""
+        return self.budget < 0 or self.cost.get(p, 0) <= self.budget
 
 
 @dataclass
@@ -70,14 +92,33 @@ class _Ev:
     clock: dict[str, int]  # vector clock: process -> moves of it that happen before or are this one
 
 
-def explore_dpor(ex: "Explorer", res: "Result") -> None:
-    """Explore every schedule up to reordering of independent moves; fills `res`."""
+@dataclass(frozen=True)
+class _AnyOther:
+    """A CPU move of a thread that is never the last actor: does switching threads preempt?
+    (`World.preempts` reads only `kind` and `thread`.)"""
+
+    kind: str = "cpu"
+    thread: str = ""
+
+
+def explore_dpor(ex: "Explorer", res: "Result", bound: int | None = None) -> None:
+    """Explore every schedule up to reordering of independent moves; fills `res`.
+
+    `bound`: explore only schedules with at most that many preemptions
+    (`World.preempts`), bounded partial-order reduction (see the module docstring).
+    """
+    other: Move = _AnyOther()  # type: ignore[assignment]
     t0 = time.monotonic()
     deadline = None if ex.time_limit is None else t0 + ex.time_limit
     nodes: list[_Node] = []
     evs: list[_Ev] = []
+    # bounded: no state caching. A state met again is not explored again, and what was run
+    # below it stands for what could run there; but below it a move the bound kept from
+    # running races with nothing, so the prefix would miss the backtrack point it needs
+    # (the states are still hashed, to count the distinct ones)
     hashing = ex.hashing
-    seen: dict[int, frozenset[str]] = {}  # state key -> processes asleep at its first full visit
+    cache = hashing and bound is None
+    seen: dict[int, tuple[frozenset[str], int]] = {}  # state key -> (asleep, budget) at its first full visit
     summary: dict[int, set] = {}  # state key -> (process, footprint) of every move explored below it
     w = ex.world()
 
@@ -95,19 +136,29 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
             if n == len(nodes):  # a new state: no choice made here yet
                 en = enabled_map(w)
                 sleep = _child_sleep(nodes[-1], evs[-1]) if nodes else {}
-                key = w.key(actor=False) if hashing else None
+                cost: dict[str, int] = {}
+                budget = -1
+                if bound is not None:
+                    cost = {p: 1 if w.preempts(m) else 0 for p, m in en.items()}
+                    budget = bound - w.preemptions
+                    # a process stays asleep only where it could run without a preemption:
+                    # the schedule that ran it earlier may have been beyond the bound
+                    sleep = {p: f for p, f in sleep.items() if not cost.get(p, 0)}
+                # (bounded: the last actor decides what preempts, so it is part of the state)
+                key = w.key(actor=bound is not None) if hashing else None
                 if key is not None:
                     old = seen.get(key)
-                    if old is not None and old <= sleep.keys() and key in summary:
-                        # explored before with no more asleep: reuse it, but what was run
-                        # below it may race with this schedule's prefix
+                    if cache and old is not None and old[0] <= sleep.keys() and old[1] >= budget and key in summary:
+                        # explored before with no more asleep (and no smaller budget): reuse it,
+                        # but what was run below it may race with this schedule's prefix
                         res.pruned += 1
                         below = summary[key]
                         _summary_races(nodes, evs, below)
                         nodes[-1].summ |= below
                         break
-                    seen[key] = frozenset(sleep)
-                node = _Node(en, sleep)
+                    seen[key] = (frozenset(sleep), budget)
+                mid = bound is not None and w.preempts(other)
+                node = _Node(en, sleep, cost=cost, budget=budget, last=w.last_actor, mid=mid)
                 node.key = key
                 nodes.append(node)
                 if not en:
@@ -138,7 +189,8 @@ def explore_dpor(ex: "Explorer", res: "Result") -> None:
         # ---- backtrack: the deepest node with a process still to try
         while nodes:
             node = nodes[-1]
-            todo = [p for p in sorted(node.backtrack) if p not in node.done and p not in node.sleep]
+            todo = [p for p in sorted(node.backtrack)
+                    if p not in node.done and p not in node.sleep and node.feasible(p)]
             if todo:
                 break
             nodes.pop()
@@ -171,7 +223,7 @@ def _summary_races(nodes: list[_Node], evs: list[_Ev], below: set) -> None:
                 continue
             node = nodes[j]
             if p in node.enabled and p not in node.backtrack and p not in node.sleep:
-                node.backtrack.add(p)
+                _add(nodes, evs, j, p, p)
 
 
 def _child_sleep(node: _Node, ev: _Ev) -> dict[str, "Footprint"]:
@@ -185,7 +237,7 @@ def _child_sleep(node: _Node, ev: _Ev) -> dict[str, "Footprint"]:
 
 def _pick(node: _Node, last: str | None) -> str | None:
     """The first process to run at a new node: the last actor if it can go on (few switches)."""
-    cands = [p for p in node.enabled if p not in node.sleep]
+    cands = [p for p in node.enabled if p not in node.sleep and node.feasible(p)]
     if not cands:
         return None
     if last is not None and last in cands:
@@ -233,7 +285,7 @@ def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
         first.setdefault(e.proc, e)
         inits = [q for q, x in first.items()
                  if all(x.clock.get(r, 0) < y.idx for r, y in first.items() if r != q)]
-        if any(p in node.backtrack or p in node.sleep for p in inits):
+        if any((p in node.backtrack and node.feasible(p)) or p in node.sleep for p in inits):
             continue
         if e.proc in inits and e.proc not in node.enabled:
             # e's process would have to go first but could not run there (it waits for
@@ -241,6 +293,45 @@ def _races(nodes: list[_Node], evs: list[_Ev], conf: list[int]) -> None:
             continue
         runnable = [p for p in inits if p in node.enabled]
         if runnable:
-            node.backtrack.add(e.proc if e.proc in runnable else runnable[0])
+            ok = [p for p in runnable if node.feasible(p)]
+            q = e.proc if e.proc in (ok or runnable) else (ok or runnable)[0]
+            _add(nodes, evs, j, q, e.proc)
         else:
-            node.backtrack.update(node.enabled)
+            for p in node.enabled:
+                _add(nodes, evs, j, p, e.proc)
+
+
+def _add(nodes: list[_Node], evs: list[_Ev], j: int, q: str, p: str | None = None) -> None:
+    """Try `q` at node j to run `p`'s racing move earlier; bounded, also where the running thread began.
+
+    Bounded partial-order reduction (Coons, Musuvathi and McKinley, OOPSLA
+    2013): at j the thread that ran last may be in the middle of an
+    operation, so reversing the race there costs a preemption (for q, or for
+    p once q has run) that the bound may not allow, while the same reordering
+    started where that thread was switched to (a free switch, or one already
+    paid for) fits. So where j preempts, p (else q, else every enabled
+    process) is also tried at the start of that thread's run.
+    """
+    node = nodes[j]
+    node.backtrack.add(q)
+    if node.budget < 0 or not node.mid:
+        return  # unbounded, or no switch preempts at j
+    if not node.cost.get(q, 0) and (p is None or p == node.last):
+        return
+    i = _run_start(nodes, j)
+    if i == j:
+        return
+    start = nodes[i]
+    for r in (p, q):
+        if r is not None and r in start.enabled:
+            start.backtrack.add(r)
+            return
+    start.backtrack.update(start.enabled)
+
+
+def _run_start(nodes: list[_Node], j: int) -> int:
+    """The latest node before j where switching threads is free (the last actor was at a boundary)."""
+    for i in range(j - 1, -1, -1):
+        if not nodes[i].mid:
+            return i
+    return j

@@ -63,7 +63,11 @@ Three searches (`method`):
   whose equivalent was beyond the bound), and state hashing: a visited
   state is skipped when it was already explored with at least the same
   remaining preemption budget and depth, and a sleep set no larger.
-* `hybrid` (the command line's default): `bounded` for half the time
+* `bpor` (`model.dpor` with a bound): `dpor` restricted to the schedules
+  within a preemption bound (bounded partial-order reduction), by iterative
+  deepening; a run stopped by its time limit still reports the largest bound
+  it finished clean (`Result.decided_bound`).
+* `hybrid` (the command line's default): `bpor` for half the time
   limit (shallow violations come out first, with short schedules), then
   `dpor` for a verdict with any number of preemptions.
 
@@ -827,6 +831,7 @@ class Result:
     levels: list = field(default_factory=list)  # (preemption bound, schedules, states, seconds so far)
     finals: set = field(default_factory=set)  # (final values, device responses, failed rules) per schedule
     verdict_sets: set = field(default_factory=set)
+    decided_bound: int | None = None  # bpor: the largest preemption bound explored to its end, clean
 
     @property
     def exhaustive(self) -> bool:
@@ -839,8 +844,10 @@ class Result:
             pre = "any number of preemptions" if self.bound < 0 else f"at most {self.bound} preemption(s)"
             lim = f"{pre}, {self.depth} moves"
             if self.timed_out:
+                done = "" if self.decided_bound is None else \
+                    f" (clean and exhaustive within at most {self.decided_bound} preemption(s))"
                 return (f"{head}\nUNDECIDED: time limit reached while exploring bound {self.bound}; "
-                        f"no violation in the {self.schedules} schedules run at that bound")
+                        f"no violation in the {self.schedules} schedules run at that bound{done}")
             note = "" if self.exhaustive else f" (NOT exhaustive: {self.cut} schedule(s) cut at depth {self.depth})"
             return f"{head}\nno violation in all {self.schedules} schedules within bound B = {lim}{note}"
         f = self.found
@@ -857,8 +864,8 @@ class Explorer:
                  hashing: bool = True, deepen: bool = True, shuffle: int | None = None,
                  on_leaf: Any = None, method: str = "bounded") -> None:
         self.on_leaf = on_leaf  # called with the World of every complete schedule (model.coverage)
-        if method not in ("bounded", "dpor", "hybrid"):
-            raise ValueError(f"method {method!r}: expected bounded, dpor or hybrid")
+        if method not in ("bounded", "dpor", "hybrid", "bpor"):
+            raise ValueError(f"method {method!r}: expected bounded, dpor, bpor or hybrid")
         self.method = method  # bounded: preemption bound, sleep sets, state hashing; dpor: model.dpor
         self.deepen = deepen
         # shuffle=SEED tries the moves of each node in a seeded random order: the same
@@ -902,14 +909,28 @@ class Explorer:
             return self._hybrid()
         t0 = time.monotonic()
         res = Result(self.sc.name, self.policy.value, 0, self.depth)
-        if self.method == "dpor" and self.reduce:
+        if self.method in ("dpor", "bpor") and self.reduce:
             from .dpor import explore_dpor
-            res.bound = -1  # any number of preemptions
             self._res = res
-            explore_dpor(self, res)
+            if self.method == "dpor":
+                bounds: list[int | None] = [None]
+            else:  # iterative deepening: the first violation has the fewest preemptions
+                bounds = list(range(0 if self.deepen else self.max_preemptions, self.max_preemptions + 1))
+            for b in bounds:
+                res.bound = -1 if b is None else b  # -1: any number of preemptions
+                lim = None if self.time_limit is None else max(0.0, self.time_limit - (time.monotonic() - t0))
+                sub = type(self).__new__(type(self))
+                sub.__dict__.update(self.__dict__)
+                sub.time_limit = lim
+                res.schedules = res.cut = 0
+                explore_dpor(sub, res, bound=b)
+                res.levels.append((res.bound, res.schedules, res.states, round(time.monotonic() - t0, 2)))
+                if res.found is not None or res.timed_out:
+                    break
+                if b is not None and res.cut == 0:
+                    res.decided_bound = b
             if res.found is not None:
                 res.found = self.fewer_switches(res.found)
-            res.levels.append((-1, res.schedules, res.states, round(time.monotonic() - t0, 2)))
             res.seconds = time.monotonic() - t0
             return res
         first = 0 if self.deepen else self.max_preemptions
@@ -998,7 +1019,7 @@ class Explorer:
             sub.method, sub.time_limit = method, limit
             return sub.explore()
 
-        b = run("bounded", half)
+        b = run("bpor", half)
         if b.found is not None:
             return b
         left = None if self.time_limit is None else max(1.0, self.time_limit - (time.monotonic() - t0))
@@ -1113,8 +1134,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.explore", description=__doc__.splitlines()[0])
     ap.add_argument("scenario")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bpor", "bounded"), default="hybrid",
                     help="dpor: every ordering of conflicting moves, any number of preemptions; "
+                         "bpor: every ordering of conflicting moves within --bound preemptions; "
                          "bounded: every schedule within --bound preemptions; hybrid (default): bounded for "
                          "half the time limit, then dpor")
     ap.add_argument("--bound", type=int, default=2, help="bounded: maximum preemptions (default 2)")

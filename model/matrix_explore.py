@@ -50,14 +50,24 @@ def explore_row(row: MatrixRow, policy: str, bound: int, time_limit: float | Non
     return ExploredCell(row.op, policy, row.expect[policy], res)
 
 
+def _within(r: Result) -> str:
+    """The bound the cell was explored to its end at with no violation ('-' if none)."""
+    if r.found is not None:
+        return "-"
+    if r.exhaustive:
+        return "any" if r.bound < 0 else f"{r.bound} preemption(s)"
+    return "-" if r.decided_bound is None else f"{r.decided_bound} preemption(s)"
+
+
 def _rules(r: frozenset[str]) -> str:
     return ",".join(sorted(r)) or "clean"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.matrix_explore", description=__doc__.splitlines()[0])
-    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid",
-                    help="hybrid (default): bounded, then dpor; dpor: any number of preemptions; bounded: within --bound")
+    ap.add_argument("--method", choices=("hybrid", "dpor", "bpor", "bounded"), default="hybrid",
+                    help="hybrid (default): bpor, then dpor; dpor: any number of preemptions; bpor: DPOR within "
+                         "--bound; bounded: every schedule within --bound")
     ap.add_argument("--bound", type=int, default=1, help="bounded: preemption bound per cell (default 1)")
     ap.add_argument("--time-limit", type=float, default=9.0,
                     help="seconds per cell (default 9: the 63 cells in under 10 minutes)")
@@ -73,17 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r.op in want]
     t0 = time.monotonic()
     cells: list[ExploredCell] = []
-    print(f"{'operation':<28} {'policy':<22} {'hand-built':<18} {'explored':<18} {'status':<10} schedules  states  seconds")
+    print(f"{'operation':<28} {'policy':<22} {'hand-built':<18} {'explored':<18} {'status':<10} schedules  states  "
+          f"seconds  clean within")
     for row in rows:
         for p in POLICIES:
             c = explore_row(row, p.value, args.bound, args.time_limit, args.method)
             cells.append(c)
             r = c.result
             print(f"{row.op:<28} {p.value:<22} {_rules(c.expect):<18} {_rules(c.got):<18} {c.status:<10} "
-                  f"{r.schedules:>9} {r.states:>7} {r.seconds:>8.1f}", flush=True)
+                  f"{r.schedules:>9} {r.states:>7} {r.seconds:>8.1f}  {_within(r)}", flush=True)
     diff = [c for c in cells if c.status == "differs"]
     und = [c for c in cells if c.status == "undecided"]
-    how = {"dpor": "any number of preemptions", "bounded": f"bound {args.bound}"}.get(
+    how = {"dpor": "any number of preemptions", "bounded": f"bound {args.bound}", "bpor": f"bound {args.bound}"}.get(
         args.method, f"bound {args.bound}, then any number of preemptions")
     print(f"\n{len(cells)} cells, {how}: {len(cells) - len(diff) - len(und)} agree, "
           f"{len(diff)} differ, {len(und)} undecided (time limit), {time.monotonic() - t0:.0f} s")

@@ -22,19 +22,20 @@ ROOT = Path(__file__).resolve().parent.parent
 COW = ROOT / "scenarios" / "cow_threads.scn"
 
 
-def cow_figures(time_limit: float) -> dict:
+def cow_figures(time_limit: float, method: str = "dpor", bound: int = -1) -> dict:
     from model.explore import Explorer, load_threads
     from model.notifier import POLICIES
 
     sc = load_threads(COW)
     out = {}
     for p in POLICIES:
-        r = Explorer(sc, p.value, method="dpor", time_limit=time_limit).explore()
+        r = Explorer(sc, p.value, method=method, preemptions=bound, time_limit=time_limit).explore()
         out[p.value] = {
             "schedules": r.schedules, "states": r.states, "pruned": r.pruned, "seconds": round(r.seconds, 1),
             "verdict": ("violation " + ",".join(sorted(r.found.rules))) if r.found is not None
             else ("clean" if r.exhaustive else "undecided"),
             "moves": None if r.found is None else len(r.found.schedule),
+            "clean_within": r.decided_bound,
         }
     return out
 
@@ -62,6 +63,11 @@ def report(res: dict) -> str:
     for pol, f in res.get("cow", {}).items():
         lines.append(f"  cow_threads.scn {pol:<21} {f['schedules']:>6} schedules {f['states']:>7} distinct states "
                      f"{f['pruned']:>6} pruned {f['seconds']:>6.1f} s  {f['verdict']}")
+    if "cow_bpor" in res:
+        lines.append(f"  (bounded partial-order reduction, at most {res['bpor_bound']} preemption(s):)")
+    for pol, f in res.get("cow_bpor", {}).items():
+        lines.append(f"  cow_threads.scn {pol:<21} {f['schedules']:>6} schedules {f['states']:>7} distinct states "
+                     f"{f['pruned']:>6} pruned {f['seconds']:>6.1f} s  {f['verdict']}")
     m = res.get("matrix")
     if m:
         lines.append(f"  matrix, exploration mode        {m['cells']} cells in {m['seconds']:.0f} s "
@@ -72,8 +78,12 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def explore_figures(cow_limit: float = 60.0, cell_limit: float = 8.0, matrix: bool = True) -> dict:
+def explore_figures(cow_limit: float = 60.0, cell_limit: float = 8.0, matrix: bool = True,
+                    bpor_bound: int | None = 0) -> dict:
     res: dict = {"cow": cow_figures(cow_limit)}
+    if bpor_bound is not None:
+        res["cow_bpor"] = cow_figures(cow_limit, "bpor", bpor_bound)
+        res["bpor_bound"] = bpor_bound
     if matrix:
         res["matrix"] = matrix_figures(cell_limit)
     return res
@@ -84,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cow-limit", type=float, default=60.0, help="seconds per policy for cow_threads.scn")
     ap.add_argument("--cell-limit", type=float, default=8.0, help="seconds per matrix cell")
     ap.add_argument("--skip-matrix", action="store_true")
+    ap.add_argument("--bpor-bound", type=int, default=0,
+                    help="also explore cow_threads.scn with bounded DPOR at this preemption bound (-1: skip)")
     ap.add_argument("--out", default="build/bench")
     a = ap.parse_args(argv)
-    res = explore_figures(a.cow_limit, a.cell_limit, not a.skip_matrix)
+    res = explore_figures(a.cow_limit, a.cell_limit, not a.skip_matrix, None if a.bpor_bound < 0 else a.bpor_bound)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "explore.json").write_text(json.dumps(res, indent=1))
