@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--matrix", action="store_true", help="every cell of model/matrix.toml (make matrix EXPLORE=1)")
     ap.add_argument("--ops", default="", help="--matrix: comma-separated operations (default: every row)")
     ap.add_argument("--policy", default="all", help="notify-inside-lock | deferred | secondary-with-flush | all")
-    ap.add_argument("--method", choices=("hybrid", "dpor", "bounded"), default="hybrid")
+    ap.add_argument("--method", choices=("hybrid", "bpor", "dpor", "bounded"), default="hybrid")
     ap.add_argument("--bound", type=int, default=None, help="preemption bound (default 2; --matrix: 1)")
     ap.add_argument("--depth", type=int, default=400)
     ap.add_argument("--no-reduce", action="store_true", help="enumerate every schedule (no sleep sets, no hashing)")
@@ -536,7 +536,8 @@ def _matrix(engine: Any, a: argparse.Namespace) -> int:
               f"{r.schedules:>9} {r.states:>7} {r.seconds:>8.1f}")
     diff = [c for c in cells if c.status == "differs"]
     und = [c for c in cells if c.status == "undecided"]
-    how = {"dpor": "any number of preemptions", "bounded": f"bound {bound}"}.get(
+    how = {"dpor": "any number of preemptions", "bounded": f"bound {bound}",
+           "bpor": f"bound {bound} (partial-order reduced)"}.get(
         a.method, f"bound {bound}, then any number of preemptions")
     print(f"\n{len(cells)} cells, {how}: {len(cells) - len(diff) - len(und)} agree, {len(diff)} differ, "
           f"{len(und)} undecided (time limit), {time.monotonic() - t0:.0f} s on {engine.where}")
