@@ -115,8 +115,9 @@ def test_the_driver_and_its_subtrees_partition_the_tree(single):
 
 def test_policies_as_units_give_the_explorers_results_and_resume(cluster, tmp_path):
     sc = load_threads(ZAP)
-    want = Explorer(sc, "deferred", preemptions=1).explore()
-    res, hits = explore_policies(cluster, ZAP, ["deferred"], tmp_path, bound=1, coverage=True, quiet=True)
+    want = Explorer(sc, "deferred", preemptions=1, method="hybrid").explore()
+    res, hits = explore_policies(cluster, ZAP, ["deferred"], tmp_path, method="hybrid", bound=1, coverage=True,
+                                 quiet=True)
     assert counts(res["deferred"]) == counts(want)
     assert hits and all(p == "deferred" and n >= 1 for (_k, p), n in hits.items())
     # a rerun resumes: nothing new is run, the same result comes back from the shards
