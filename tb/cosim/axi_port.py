@@ -39,6 +39,7 @@ the R/B beat is presented in cycle e+L-2 and taken at edge e+L-1.
 from __future__ import annotations
 
 import ctypes
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,9 @@ def _callbacks() -> tuple:
 
 TAMPER = ("rdata", "walk", "drop")
 _DRAIN = 64  # log entries read per call
+# tb/csrc/axi_slave.h AxsAcc: seq, addr, data, accept, due, perform, done, id, write, strb, lock, resp,
+# held, drop (+ padding); unpacked in one C loop per drain instead of a ctypes field read per value
+_ACC = struct.Struct("=7QI6B6x")
 
 
 class AxiPort:
@@ -153,6 +157,9 @@ class AxiPort:
         except RuntimeError as e:
             raise DeviceError(f"{dut._name}: {e}") from None
         self._accbuf = (_Acc * _DRAIN)()
+        if ctypes.sizeof(_Acc) != _ACC.size:
+            raise DeviceError(f"AxsAcc is {ctypes.sizeof(_Acc)} bytes, the unpacker expects {_ACC.size}")
+        self._accview = memoryview(self._accbuf).cast("B")
         self._seqbuf = (ctypes.c_uint64 * _DRAIN)()
         self._cycbuf = (ctypes.c_uint64 * _DRAIN)()
         self._pages: Any = None
@@ -161,8 +168,6 @@ class AxiPort:
 
     def _reset_slave(self) -> None:
         self.inflight: dict[int, AxiAcc] = {}
-        self.log_reads = 0
-        self.log_writes = 0
         self.lat_hist: dict[int, int] = {}  # cycle the request was VALID -> response handshake, cycles
 
     def _stop_slave(self) -> None:
@@ -212,23 +217,19 @@ class AxiPort:
     def drain(self) -> None:
         """Hand every access the slave accepted since the last call to `on_mem`, in acceptance
         order, then retire the answered ones (called once per scheduler step, RtlDevice.run)."""
-        lib, buf = self._lib, self._accbuf
+        lib, buf, view = self._lib, self._accbuf, self._accview
         inflight, obs = self.inflight, self.on_mem
         dirty = getattr(self.mem, "dirty", None)
         while True:
             k = lib.axs_drain(buf, _DRAIN)
-            for i in range(k):
-                c = buf[i]
-                write = bool(c.write)
-                resp = c.resp
-                acc = AxiAcc(write, c.id, c.addr, c.accept, c.data, c.strb, resp >= 2, c.due, c.accept - 1, None,
-                             c.seq, bool(c.lock), resp == 1)
-                if write:
-                    self.log_writes += 1
-                    if dirty is not None and resp < 2:  # written in place: the scoreboard must re-walk
-                        dirty.add(acc.addr >> 12)
-                else:
-                    self.log_reads += 1
+            if not k:
+                break
+            for seq, addr, data, accept, due, _, _, id_, write, strb, lock, resp, _, _ in \
+                    _ACC.iter_unpack(view[:k * _ACC.size]):
+                acc = AxiAcc(write == 1, id_, addr, accept, data, strb, resp >= 2, due, accept - 1, None, seq,
+                             lock == 1, resp == 1)
+                if write and resp < 2 and dirty is not None:  # written in place: the scoreboard must re-walk
+                    dirty.add(addr >> 12)
                 inflight[acc.seq] = acc
                 for f in obs:
                     f(acc)
