@@ -52,7 +52,9 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
     tag = tag or ("cosim_waves" if waves else "cosim")
     if params:
         tag += "_" + toolchain.param_tag(params)
-    from tb.axi_top import SLAVE_CPP, SLAVE_SV
+    from tb.axi_top import CSRC, SLAVE_CPP, SLAVE_SV
+
+    RSP_CPP = CSRC / "cosim_rsp.cpp"  # the response log (tb/cosim/ports.py Ports.poll)
 
     wrap = clock_wrapper()
     # verilated.mk compiles the model with -Os; -O2 is a little faster per cycle.
@@ -62,7 +64,7 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
     # --timing needs C++20 coroutines; this wheel's verilated.mk leaves their flags empty.
     # The AXI slave is C++ in the model (DPI; -rdynamic lets ctypes find its functions).
     extra = ["--timing", "--timescale", "1ns/1ps", "-Wno-TIMESCALEMOD", "-CFLAGS", "-std=c++20",
-             "-CFLAGS", "-fcoroutines", str(SLAVE_CPP), "-LDFLAGS", "-rdynamic"]
+             "-CFLAGS", "-fcoroutines", str(SLAVE_CPP), str(RSP_CPP), "-LDFLAGS", "-rdynamic"]
     if not waves:
         vlt = BUILD / "rtl" / "cosim_ports.vlt"
         vlt.parent.mkdir(parents=True, exist_ok=True)

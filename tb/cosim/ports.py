@@ -26,8 +26,10 @@ and stores their payloads in a ring. Completions wake Python once per
 transfer, at the handshake edge, through a value-change callback on the
 channel's counter; so does each Invalidate Request handshake (on the
 queue's read pointer). Responses wake nobody: `poll()`, called by the
-device binding at each quiet point, reads the ring, where every entry
-carries its handshake cycle and the cycle its command was taken. A
+device binding at each quiet point, reads them in bulk from the wrapper's
+response log (tb/csrc/cosim_rsp.cpp, filled through DPI at each response
+handshake), each with its handshake cycle and the cycle its command was
+taken. A
 counter that jumps further than its ring can hold is reported as a lost
 transfer.
 
@@ -38,6 +40,8 @@ request's handshake edge is known.
 """
 from __future__ import annotations
 
+import ctypes
+import struct
 from typing import Any, Callable
 
 from model.memory import PhysMem
@@ -48,6 +52,11 @@ from tb.cosim.gpi import M32, Sig, Words, simulator
 from tb.cosim.invalidation_driver import InvalidationDriver, InvRec
 from tb.cosim.pri_responder import PriResponder
 from tb.cosim.wrapper import CAP, WRAP_TOP
+
+
+# tb/csrc/cosim_rsp.cpp CosRsp: rdata, pa, meta, handshake cycle, issue cycle (+ padding)
+_RSP = struct.Struct("=QQIII4x")
+_RSP_N = 32  # responses read per call
 
 
 class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
@@ -70,7 +79,7 @@ class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
         self.T0 = 0
         # the wrapper (tb.cosim.wrapper.clock_wrapper): the C++ slave answers AXI, commands and
         # Invalidate Requests go through its queues, handshakes are read from its capture rings
-        if not hasattr(dut, "cq_wp") or not hasattr(dut, "rsp_ccyc"):
+        if not hasattr(dut, "cq_wp") or not hasattr(dut, "invc_n"):
             raise DeviceError(f"{dut._name}: the co-simulation needs the {WRAP_TOP} wrapper (tb.cosim.build)")
         s = lambda n: Sig(dut, n)  # noqa: E731
         self.rsp_ready, self.invc_ready = s("rsp_ready_i"), s("invc_ready_i")
@@ -95,14 +104,20 @@ class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
         self._bind_slave(dut)
         self._bind_commands(dut, s, arr)
         self._bind_invalidations(dut, s, ring)
-        # the response monitor's ring (read by poll)
-        self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue = ring("rsp_cmeta"), ring("rsp_ccyc"), ring("rsp_cissue")
-        self._rsp_crd0, self._rsp_crd1 = ring("rsp_crd0"), ring("rsp_crd1")
-        self._rsp_cpa0, self._rsp_cpa1 = ring("rsp_cpa0"), ring("rsp_cpa1")
+        # the response log (tb/csrc/cosim_rsp.cpp, read by poll)
+        lib = self._lib
+        if not hasattr(lib, "cos_rsp_drain"):
+            raise DeviceError(f"{dut._name}: this simulator has no response log (cos_rsp_drain): rebuild it "
+                              f"(tb.cosim.build)")
+        lib.cos_rsp_drain.restype = ctypes.c_size_t
+        lib.cos_rsp_drain.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.cos_rsp_clear.restype = None
+        lib.cos_rsp_clear.argtypes = []
+        self._rsp_buf = ctypes.create_string_buffer(_RSP.size * _RSP_N)
+        self._rsp_view = memoryview(self._rsp_buf).cast("B")
         self._cnt = {"rsp": s("rsp_n"), "invc": s("invc_n"), "inv": self.iq_rp}
         self._cb = {"invc": self._invc_cb, "inv": self._inv_cb}
         self.seen = {ch: 0 for ch in self._cnt}
-        self._h_rsp_n = self._cnt["rsp"].h
         self._h_kick = s("py_kick").h
         self.bp_cfg = Words(dut, "bp_cfg", len(BP_PORTS))
         self.bp_seed, self.bp_hold = s("bp_seed"), s("bp_hold")
@@ -178,6 +193,7 @@ class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
             raise DeviceError("the wrapper's command / invalidation queues did not empty in reset")
         for ch in self._cnt:  # resynchronise with the capture counters (they never reset)
             self.seen[ch] = self._cnt[ch].get()
+        self._lib.cos_rsp_clear()  # responses of before the reset are never reported
         for ch in self._CH:
             self._arm(ch)
         self._live = True
@@ -241,32 +257,26 @@ class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
     # ------------------------------------------------------------------ response monitor
 
     def poll(self) -> None:
-        """At a quiet point: hand every response captured since the last poll to `on_rsp`,
-        in handshake order (raises DeviceError on a lost one)."""
-        n = self._h_rsp_n.get_signal_val_long() & M32
-        seen = self.seen["rsp"]
-        if n == seen:
+        """At a quiet point: hand every response since the last poll to `on_rsp`, in handshake
+        order (read from the wrapper's response log in bulk)."""
+        lib, buf, view = self._lib, self._rsp_buf, self._rsp_view
+        k = lib.cos_rsp_drain(buf, _RSP_N)
+        if not k:
             return
-        k = (n - seen) & M32
-        if k > CAP:
-            raise DeviceError(f"rsp: {k} responses since the last quiet point, more than the ring holds ({CAP})")
         tb = self.thread_bits
         tmask = (1 << tb) - 1
-        meta, cyc, issue = self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue
-        rd0, rd1, pa0, pa1 = self._rsp_crd0, self._rsp_crd1, self._rsp_cpa0, self._rsp_cpa1
         obs = self.on_rsp
-        for j in range(k):
-            i = (seen + j) % CAP
-            m = meta[i].get_signal_val_long() & M32
-            thread = m & tmask
-            rdata = ((rd1[i].get_signal_val_long() & M32) << 32) | (rd0[i].get_signal_val_long() & M32)
-            pa = ((pa1[i].get_signal_val_long() & M32) << 32) | (pa0[i].get_signal_val_long() & M32)
-            fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
-            edge = cyc[i].get_signal_val_long() & M32
-            iss = issue[i].get_signal_val_long() & M32
-            self.seen["rsp"] = (seen + j + 1) & M32
-            for f in obs:
-                f(thread, fields, edge, iss)
+        while True:
+            for rdata, pa, m, edge, iss in _RSP.iter_unpack(view[:k * _RSP.size]):
+                thread = m & tmask
+                fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
+                for f in obs:
+                    f(thread, fields, edge, iss)
+            if k < _RSP_N:
+                break
+            k = lib.cos_rsp_drain(buf, _RSP_N)
+            if not k:
+                break
 
     # ------------------------------------------------------------------ configuration inputs
 

@@ -141,6 +141,10 @@ _BP_HDL = """
   wire e_m_axi_arready = m_axi_arready && !bp_stall[0] && !arh_hold;
   wire e_m_axi_awready = m_axi_awready && !bp_stall[1];
   wire e_m_axi_wready  = m_axi_wready && !bp_stall[1];
+  // every response handshake, to the response log Python reads once per scheduler step
+  // (tb/csrc/cosim_rsp.cpp; tb/cosim/ports.py Ports.poll)
+  import "DPI-C" function void cos_rsp(input int unsigned meta, input longint unsigned rdata,
+                                       input longint unsigned pa, input int unsigned cyc, input int unsigned issue);
   wire e_rsp_ready_i   = k_rsp_ready_i && !bp_stall[2];
   wire e_invc_ready_i  = k_invc_ready_i && !bp_stall[3];
   always @(posedge clk_i) begin
@@ -182,10 +186,10 @@ _CAP_HDL = """
   // invc_n wakes Python once per completion, at its handshake edge, with the
   // payload still there to read (invalidation_driver.py _invc_cb). (AXI
   // accesses wake nobody either: the C++ slave logs them, read once per
-  // scheduler step, tb/cosim/axi_port.py.) Responses wake nobody: the
-  // device binding reads rsp_n and the ring at its next quiet point (ports.py
-  // Ports.poll); each entry carries its handshake cycle and the cycle its
-  // command was taken. At most one response per device thread can arrive
+  // scheduler step, tb/cosim/axi_port.py.) Responses wake nobody: each also
+  // goes to a C++ log (cos_rsp) the device binding reads at its next quiet
+  // point (ports.py Ports.poll), with its handshake cycle and the cycle its
+  // command was taken; the ring keeps them for waves. At most one response per device thread can arrive
   // between two quiet points (a thread gets its next command only after its
   // response was read), so the ring cannot wrap.
   localparam int unsigned Cap = {cap};
@@ -222,6 +226,8 @@ _CAP_HDL = """
       rsp_ccyc[rsp_n[$clog2(Cap)-1:0]]   <= cyc_q;  // = k at edge k (see cyc_q)
       rsp_cissue[rsp_n[$clog2(Cap)-1:0]] <= cq_issue[rsp_thread_o];
       rsp_n <= rsp_n + 32'd1;
+      cos_rsp(32'({{rsp_atc_hit_o, rsp_fault_o, rsp_cause_o, rsp_thread_o}}), rsp_rdata_o, 64'(rsp_pa_o), cyc_q,
+              cq_issue[rsp_thread_o]);
     end
     if (invc_valid_o && e_invc_ready_i) begin
       invc_citag[invc_n[$clog2(Cap)-1:0]] <= invc_itag_o;
