@@ -29,8 +29,9 @@ other handshakes (response, completion, Invalidate Request) into small rings
 with a counter per channel. The bus functional models (`Ports`) are raw GPI
 callbacks, not cocotb coroutines: a value-change callback per Invalidate
 Request / Completion handshake; AXI accesses and responses wake nobody (the
-slave's access log and the response ring are read once per scheduler step,
-with their handshake and issue cycles). The scheduler's
+slave's access log and the response log, which the wrapper fills through
+DPI, tb/csrc/cosim_rsp.cpp, are read once per scheduler step, with their
+handshake and issue cycles). The scheduler's
 coroutine is stepped from raw timed callbacks too (`RtlDevice.drive`). An
 idle device costs no Python at all. The RTL reads copies of what Python
 writes, taken when Python raises the wrapper's `py_kick` after its writes
