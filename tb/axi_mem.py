@@ -335,6 +335,7 @@ class Resp(enum.IntEnum):
 
 # the C++ slave's no-answer range kind (tb/csrc/axi_slave.cpp `Kind`; 2, 3 are SLVERR, DECERR)
 NO_ANSWER = 4
+FLIP = 6  # a range kind that flips bit `cycles` of the R beat (the co-simulation's tamper faults)
 
 
 @dataclass
@@ -489,12 +490,16 @@ ACC_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(_Acc))
 PAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64)
 EXCL_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64,
                            ctypes.POINTER(ctypes.c_uint64), ctypes.c_uint32)
+ERR_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.c_uint64)
 
 _SIGS = {
     "axs_reset": (None, [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_int]),
     "axs_start": (None, [ctypes.c_uint64]),
     "axs_set_active": (None, [ctypes.c_int]),
     "axs_set_exclusive": (None, [ctypes.c_int]),
+    "axs_set_seed": (None, [ctypes.c_uint64]),
+    "axs_set_id_latency": (None, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
+    "axs_set_error_cb": (None, [ERR_CB]),
     "axs_cycle": (ctypes.c_uint64, []),
     "axs_set_timing": (None, [ctypes.c_uint32, ctypes.c_uint32, ctypes.c_double, ctypes.c_uint32, ctypes.c_uint32,
                               ctypes.c_int]),

@@ -71,8 +71,6 @@ def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_
     `bp` overrides the back-pressure fields of CosimConfig (BP_FIELDS) for this run;
     `timing` is the scenario's `device-timing` line, applied last (the scenario
     arranges its own window)."""
-    import random
-
     cfg, base = ctx.ports.cfg, ctx.base
     cfg.latency = tuple(latency) if latency is not None else base.latency
     cfg.reorder = bool(reorder) if reorder is not None else base.reorder
@@ -88,7 +86,7 @@ def configure(ctx: Ctx, latency=None, reorder=None, seed=None, tamper=None, cmd_
         setattr(cfg, TIMING_KEYS[k], v)
     cfg.__post_init__()  # validates and normalises (tuples)
     s = seed if seed is not None else base.seed
-    ctx.ports.rng = random.Random(s)
+    ctx.ports.axi_seed = s
     ctx.ports.apply_bp(s)
 
 

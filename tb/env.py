@@ -527,7 +527,9 @@ class _Export:
 class CheckerSubscriber(uvm_subscriber, _Bound):
     """The model/check checkers as a subscriber.
 
-    It counts the device events the monitors published; when a job ends it
+    It counts the device events the monitors published (the invalidation
+    events through their analysis ports, responses and memory accesses as
+    `CosimEnv.bind`'s emit appends them to the trace); when a job ends it
     takes the verdicts of `check_all` over the run's trace (the scheduler
     computes them when the run ends; they are recomputed here only if the
     run did not produce them) and checks that the trace holds exactly what
@@ -595,10 +597,24 @@ class CosimEnv(uvm_env):
         for c in (self.cmd.driver, self.cmd.monitor, self.inv.driver, self.inv.monitor, self.axi.slave,
                   self.axi.monitor, self.trace, self.sb, self.chk):
             c.bind(job)
+        # Responses and memory accesses (one or two per device access) go straight into the
+        # trace, counted for the checker's trace comparison (`CheckerSubscriber.finish`):
+        # the analysis ports stay the structure, and carry the invalidation events, which
+        # the scoreboard subscribes to, but a port write per event costs more than the event.
         route = self._route
+        add = job.device.trace.add
+        counts = self.chk._by_type
+        mons = {DevAccess: self.cmd.monitor, MemAccess: self.axi.monitor}
 
         def emit(ev: Any) -> None:
-            route[type(ev)](ev)
+            t = type(ev)
+            m = mons.get(t)
+            if m is None:
+                route[t](ev)
+                return
+            m.count += 1
+            counts[t] = counts.get(t, 0) + 1
+            add(ev)
 
         job.device.emit = emit
 

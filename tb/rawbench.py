@@ -16,8 +16,10 @@ reads/writes, no CPU operation) runs
   --build` with the co-simulation's RTL parameters (tb.rtldev.COSIM_PARAMS),
   the same Verilator options (tb.toolchain.build_rtl: X handling, bound
   assertions unless ATS_ASSERTS=0) and the same C++ optimisation (-O2 for the
-  model), no tracing, no VPI; a C++ clock loop and AXI slave over the memory
-  image the model exported after the scenario's set-up, checking every
+  model), no tracing, no VPI; a C++ clock loop and the project's one C++ AXI
+  slave (tb/csrc/axi_slave.cpp, the co-simulation's and the block tests',
+  called directly instead of through DPI) over the memory image the model
+  exported after the scenario's set-up, checking every
   response against the expected values the model computed
   (model.bench_workload.expected).
 
@@ -44,6 +46,7 @@ from model import bench_workload as bw
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "tb" / "csrc" / "raw_bench.cpp"
+SLAVE = (ROOT / "tb" / "csrc" / "axi_slave.cpp", ROOT / "tb" / "csrc" / "axi_slave.h")  # the one C++ AXI slave
 LATENCY = 2  # AXI address handshake -> response handshake, cycles: CosimConfig's default (2, 2)
 RAW_REPS = 5  # the bare harness runs the batch this many times per measurement (else it is over in ~0.1 s)
 NO_BP = {"stall": {}, "latency_tail": None}  # no back-pressure, no latency tail (tb.rtldev.NO_BACKPRESSURE)
@@ -75,7 +78,7 @@ def raw_command(build_dir: Path) -> list[str]:
     if toolchain.asserts_enabled(COSIM_PARAMS):
         args += ["--assert", f"-I{toolchain.ASSERT_DIR}"]
         srcs += [str(s) for s in toolchain.assert_sources(blocks=True)]
-    return args + srcs + [str(CSRC)]
+    return args + srcs + [str(CSRC), str(SLAVE[0])]
 
 
 def build_raw() -> Path:
@@ -97,7 +100,7 @@ def build_raw() -> Path:
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(toolchain.BUILD / "rtl" / f".{name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        srcs = [Path(c) for c in cmd if c.endswith((".sv", ".cpp"))]
+        srcs = [Path(c) for c in cmd if c.endswith((".sv", ".cpp"))] + [SLAVE[1]]
         fresh = (exe.is_file() and stamp.is_file() and stamp.read_text() == "\n".join(cmd)
                  and all(s.stat().st_mtime <= exe.stat().st_mtime for s in srcs))
         if fresh:

@@ -7,7 +7,7 @@ keeps working.
 """
 from __future__ import annotations
 
-from tb.cosim.axi_slave import AxiAcc
+from tb.cosim.axi_port import AxiAcc
 from tb.cosim.build import COSIM_PARAMS, DEVICE_BUGS, build, run_sim, scenario_params, scenario_params_of_build
 from tb.cosim.command_driver import CmdRec
 from tb.cosim.config import BACKPRESSURE, BP_PORTS, BUILD, NO_BACKPRESSURE, ROOT, CosimConfig, DeviceError
@@ -16,10 +16,10 @@ from tb.cosim.invalidation_driver import InvRec
 from tb.cosim.ports import Ports
 from tb.cosim.server import (CosimRemoteError, CosimServer, ScenarioErrorTypes, compare_with_ref,
                              params_server, run_scenario_rtl, server, variant_server)
-from tb.cosim.wrapper import CAP, CMDQ, INVQ, LEAN_VLT, PRQ, SLOTS, WRAP_TOP, clock_wrapper
+from tb.cosim.wrapper import CAP, CMDQ, INVQ, LEAN_VLT, PRQ, WRAP_TOP, clock_wrapper
 
 __all__ = ["CosimConfig", "BP_PORTS", "BACKPRESSURE", "NO_BACKPRESSURE", "Ports", "RtlDevice", "DeviceError",
            "build", "run_sim", "CosimServer", "server", "run_scenario_rtl", "compare_with_ref", "CosimRemoteError",
            "ScenarioErrorTypes", "DEVICE_BUGS", "variant_server", "params_server", "scenario_params",
            "scenario_params_of_build", "COSIM_PARAMS", "clock_wrapper", "WRAP_TOP",
-           "LEAN_VLT", "SLOTS", "CAP", "CMDQ", "INVQ", "PRQ", "CmdRec", "AxiAcc", "InvRec", "ROOT", "BUILD"]
+           "LEAN_VLT", "CAP", "CMDQ", "INVQ", "PRQ", "CmdRec", "AxiAcc", "InvRec", "ROOT", "BUILD"]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tb import toolchain
-from tb.axi_mem import EXCL_CB, NO_ANSWER, PAGE_CB, ACC_CB, Resp, _Acc, slave_lib
+from tb.axi_mem import ERR_CB, EXCL_CB, FLIP, NO_ANSWER, PAGE_CB, ACC_CB, Resp, _Acc, slave_lib
 
 CPP = Path(__file__).resolve().parent.parent / "tb" / "csrc" / "axi_slave.cpp"
 U8, U32, U64 = ctypes.c_uint8, ctypes.c_uint32, ctypes.c_uint64
@@ -231,6 +231,76 @@ def test_error_ranges(lib, resp):
     m.write(WALK, 0x1000, 0x77)
     m.run_until(lambda: len(m.b) == 2)
     assert m.b[1][2] == Resp.OKAY and int.from_bytes(buf[0:8], "little") == 0x77
+
+
+def test_flip_range_changes_the_beat_not_the_log(lib):
+    """A flip range flips one bit of the R beat of its ID class; memory and the access log keep the value
+    served (the co-simulation's tamper faults: the scoreboard must see the difference)."""
+    m = Master(lib, latency=(1, 1))
+    lib.axs_set_log(1)
+    buf, keep = page(lib, 1)
+    buf[0:8] = (0x1000).to_bytes(8, "little")
+    lib.axs_add_range(0, 2**64 - 1, FLIP, 13, 1, 0, DMA, 0, -1)  # walker reads: bit 13
+    m.read(WALK, 0x1000)
+    m.read(DMA, 0x1000)
+    m.run_until(lambda: len(m.r) == 2)
+    assert [(x[1], x[2]) for x in m.r] == [(WALK, 0x1000 ^ (1 << 13)), (DMA, 0x1000)]
+    out = (_Acc * 4)()
+    assert lib.axs_drain(out, 4) == 2
+    assert [out[i].data for i in range(2)] == [0x1000, 0x1000]
+    assert int.from_bytes(buf[0:8], "little") == 0x1000
+
+
+def test_error_classifier_callback(lib):
+    """The error callback is asked before memory is touched: SLVERR / DECERR answers leave memory alone
+    and read 0; 0 answers normally; a range that decided first is not overridden."""
+    m = Master(lib, latency=(1, 1))
+    buf, keep = page(lib, 1)
+    buf[0:16] = (0x1111).to_bytes(8, "little") + (0x2222).to_bytes(8, "little")
+    asked = []
+
+    def classify(write, id_, addr):
+        asked.append((write, id_, addr))
+        return int(Resp.DECERR) if addr == 0x1000 else int(Resp.SLVERR) if write else 0
+
+    cb = ERR_CB(classify)
+    lib.axs_set_error_cb(cb)
+    m.read(DMA, 0x1000)
+    m.read(DMA, 0x1008)
+    m.write(DMA, 0x1008, 0x99)
+    m.run_until(lambda: len(m.r) == 2 and m.b)
+    assert [(x[2], x[3]) for x in m.r] == [(0, Resp.DECERR), (0x2222, Resp.OKAY)]
+    assert m.b[0][2] == Resp.SLVERR and int.from_bytes(buf[8:16], "little") == 0x2222
+    assert sorted(asked) == [(0, DMA, 0x1000), (0, DMA, 0x1008), (1, DMA, 0x1008)]  # AR and AW side by side
+    lib.axs_set_error_cb(ERR_CB())  # off again
+    m.write(DMA, 0x1008, 0x99)
+    m.run_until(lambda: len(m.b) == 2)
+    assert m.b[1][2] == Resp.OKAY and int.from_bytes(buf[8:16], "little") == 0x99
+
+
+def test_id_class_latency_and_seed(lib):
+    """One ID class (here the walker, DMA bit clear) has its own latency; axs_set_seed replays the draws."""
+    m = Master(lib, latency=(2, 2), reorder=True)
+    lib.axs_set_id_latency(DMA, 0, 6, 6)
+    m.read(WALK, 0x1000)
+    m.read(DMA | 1, 0x1008)
+    m.run_until(lambda: len(m.r) == 2)
+    acc = {a[1]: a[0] for a in m.ar_fire}
+    assert {r[1]: r[0] - acc[r[1]] for r in m.r} == {WALK: 6, DMA | 1: 2}
+    lib.axs_set_id_latency(DMA, 0, 0, 0)  # off: the common latency again
+    m.read(WALK, 0x1010)
+    m.run_until(lambda: len(m.r) == 3)
+    assert m.r[2][0] - m.ar_fire[2][0] == 2
+
+    def draws(seed):
+        m = Master(lib, latency=(2, 9), seed=1)
+        lib.axs_set_seed(seed)
+        for i in range(12):
+            m.read(WALK, 0x1000 + 8 * i)
+        m.run_until(lambda: len(m.r) == 12, limit=2000)
+        return [r[0] - a[0] for a, r in zip(m.ar_fire, m.r)]
+
+    assert draws(7) == draws(7) != draws(8)
 
 
 def test_no_answer(lib):

@@ -4,10 +4,10 @@ One module per concept:
 
     config.py               CosimConfig: latency, reordering, bus errors, back-pressure, watchdogs
     build.py                which RTL is built (COSIM_PARAMS, DEVICE_BUGS), build(), run_sim()
-    wrapper.py              the generated simulation top cosim_top (clock, slots, queues, rings)
+    wrapper.py              the generated simulation top cosim_top (clock, C++ AXI slave, queues, rings)
     gpi.py                  raw signal access through the GPI
     ports.py                Ports: reset, time, back-pressure, callbacks, response monitor
-    axi_slave.py            the AXI4 memory slave over the host's PhysMem
+    axi_port.py             the C++ AXI4 slave over the host's PhysMem; its access log per step
     command_driver.py       the translation/DMA command queue
     invalidation_driver.py  Invalidate Requests and Completions
     pri_responder.py        Page Requests and PRG Responses (PCIe PRI)
@@ -23,13 +23,15 @@ Speed (docs/INTENT.md, "Toolchain facts"): Python never runs per clock. The simu
 generated wrapper (`clock_wrapper`, build/rtl/cosim_top.sv) around
 ats_dev_top that makes the clock in Verilog (Verilator --timing), feeds the
 command and Invalidate Request ports from small queues the drivers fill,
-captures every handshake (AR, AW+W, response, completion, Invalidate Request)
-into small rings with a counter per channel, and presents AXI R/B beats from
-slots the Python slave books. The bus functional models (`Ports`) are raw
-GPI callbacks, not cocotb coroutines: a value-change callback per AXI request
-(the slave must act at once) and per Invalidate Request / Completion
-handshake; responses wake nobody (they are read from their ring at the next
-quiet point, with their handshake and issue cycles). The scheduler's
+answers the AXI port with the C++ slave (tb/csrc/axi_slave.cpp through DPI,
+reading and writing the host's PhysMem pages in place), and captures the
+other handshakes (response, completion, Invalidate Request) into small rings
+with a counter per channel. The bus functional models (`Ports`) are raw GPI
+callbacks, not cocotb coroutines: a value-change callback per Invalidate
+Request / Completion handshake; AXI accesses and responses wake nobody (the
+slave's access log and the response log, which the wrapper fills through
+DPI, tb/csrc/cosim_rsp.cpp, are read once per scheduler step, with their
+handshake and issue cycles). The scheduler's
 coroutine is stepped from raw timed callbacks too (`RtlDevice.drive`). An
 idle device costs no Python at all. The RTL reads copies of what Python
 writes, taken when Python raises the wrapper's `py_kick` after its writes
@@ -52,7 +54,7 @@ Timing convention (one global clock, cycle k = rising edge k):
   changes made while the scheduler stands at cycle t are seen by every device
   access stamped >= t, and a device write stamped t is visible to the host
   from t+1: the same rule as the reference device. The response handshake
-  comes `latency` (>= 2) cycles after the address handshake.
+  comes `latency` (>= 2) cycles after the cycle the request was VALID.
 * Monitors buffer what they see; `run()` hands events to the trace (and the
   scheduler) only once they have happened, in time order.
 

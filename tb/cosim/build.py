@@ -40,8 +40,8 @@ def scenario_params_of_build() -> dict:
 def build(waves: bool = False, params: dict | None = None, tag: str | None = None) -> Path:
     """Build (cached; tb.toolchain.build_rtl locks and fixes the PCH flag) the co-simulation model.
 
-    Both builds simulate the generated wrapper (cosim_top: Verilog clock, AXI
-    response slots) around ats_dev_top, so a run with waves behaves exactly
+    Both builds simulate the generated wrapper (cosim_top: Verilog clock, the
+    C++ AXI slave) around ats_dev_top, so a run with waves behaves exactly
     like one without. Without waves only the wrapper's ports and slots are
     VPI-visible (a faster model); with waves every signal is, so the GTKWave
     save file is generated from the names the simulator reports.
@@ -52,14 +52,19 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
     tag = tag or ("cosim_waves" if waves else "cosim")
     if params:
         tag += "_" + toolchain.param_tag(params)
+    from tb.axi_top import CSRC, SLAVE_CPP, SLAVE_SV
+
+    RSP_CPP = CSRC / "cosim_rsp.cpp"  # the response log (tb/cosim/ports.py Ports.poll)
+
     wrap = clock_wrapper()
     # verilated.mk compiles the model with -Os; -O2 is a little faster per cycle.
     flags = os.environ.get("MAKEFLAGS", "")
     if "OPT_FAST" not in flags:
         os.environ["MAKEFLAGS"] = (flags + " OPT_FAST=-O2").strip()
     # --timing needs C++20 coroutines; this wheel's verilated.mk leaves their flags empty.
+    # The AXI slave is C++ in the model (DPI; -rdynamic lets ctypes find its functions).
     extra = ["--timing", "--timescale", "1ns/1ps", "-Wno-TIMESCALEMOD", "-CFLAGS", "-std=c++20",
-             "-CFLAGS", "-fcoroutines"]
+             "-CFLAGS", "-fcoroutines", str(SLAVE_CPP), str(RSP_CPP), "-LDFLAGS", "-rdynamic"]
     if not waves:
         vlt = BUILD / "rtl" / "cosim_ports.vlt"
         vlt.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +72,7 @@ def build(waves: bool = False, params: dict | None = None, tag: str | None = Non
             vlt.write_text(LEAN_VLT)
         extra = ["--no-public-flat-rw", str(vlt)] + extra
     return toolchain.build_rtl(params, waves=waves, tag=tag, toplevel=WRAP_TOP,
-                               sources=toolchain.rtl_sources() + [wrap], extra_args=extra)
+                               sources=toolchain.rtl_sources() + [SLAVE_SV, wrap], extra_args=extra)
 
 
 def run_sim(module: str, build_dir: Path, *, env: dict | None = None, waves: bool = False,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.device import DevCommand, DevResponse
-from tb.cosim.axi_slave import AxiAcc
+from tb.cosim.axi_port import AxiAcc
 from tb.cosim.config import DeviceError
 from tb.cosim.gpi import M32, Words
 from tb.cosim.wrapper import CMDQ

@@ -33,9 +33,9 @@ class CosimConfig:
     """Bench-side knobs (the RTL's own parameters are Verilog parameters)."""
 
     period_ns: int = 10
-    # AXI address handshake -> response handshake, cycles (uniform). At least 2: the
-    # slave books a beat from the handshake edge's callback for a later cycle (a
-    # slot written for the current cycle would not be seen by the model this cycle).
+    # Cycle the AXI request was VALID (its access's time) -> response handshake, cycles
+    # (uniform). At least 2: the C++ slave answers at the earliest in the cycle after the
+    # address handshake (tb/cosim/axi_port.py gives it latency - 1 from acceptance).
     latency: tuple[int, int] = (2, 2)
     reorder: bool = False  # responses of different AXI IDs may overtake each other
     seed: int = 0

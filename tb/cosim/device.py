@@ -220,9 +220,12 @@ class RtlDevice(DeviceMonitors):
         if p.error is not None:
             self._raise(p.error)
         try:
+            p.drain()  # the slave's accesses first: a response's DMA access is known before it
             p.poll()
         except DeviceError as e:
             self._raise(e)
+        if p.error is not None:  # raised in a callback of the slave (host memory, bus_error)
+            self._raise(p.error)
         self._collect()
         if self._abs > self._wd_at:
             self._watchdog()

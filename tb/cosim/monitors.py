@@ -1,8 +1,8 @@
 """The device monitors: turn what the ports saw into trace events and responses, in time order.
 
-The ports report a transfer the moment its callback runs (an AXI access at
-its address handshake, a completion at its edge) or at the next quiet point
-(responses, from their ring). These monitors buffer each observation with
+The ports report a transfer the moment its callback runs (a completion at
+its edge) or at the next quiet point (AXI accesses, from the slave's log;
+responses, from their ring). These monitors buffer each observation with
 the simulated time it happened and hand it to the trace (through
 `RtlDevice.emit`) and to the scheduler (`take_responses`,
 `take_completions`) only once `run()` has passed that time, in time order
@@ -20,7 +20,7 @@ from typing import Any
 from model.ats import inv_range
 from model.device import DevResponse
 from model.trace import DevAccess, InvCpl, InvReq, MemAccess
-from tb.cosim.axi_slave import AxiAcc
+from tb.cosim.axi_port import AxiAcc
 from tb.cosim.command_driver import CmdRec
 from tb.cosim.config import DeviceError
 from tb.cosim.invalidation_driver import InvRec
@@ -87,7 +87,7 @@ class DeviceMonitors:
         else:
             source = "walk"
             st["walk_reads"] += 1
-        # performed now (h(accept)): visible to the trace right away, stamped with its cycle
+        # performed at its address handshake; in the trace at h(perform), perform = accept - 1
         self._pseq += 1
         p = self.ports
         heapq.heappush(self._pend, (acc.perform * p.P + p.H, self._pseq,

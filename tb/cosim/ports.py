@@ -2,10 +2,10 @@
 
 Works on the generated wrapper `cosim_top` (tb/cosim/wrapper.py): clock in
 Verilog, the RTL as `u_dut`, AXI response slots, command and Invalidate
-Request queues and handshake capture rings. `Ports` is assembled from one
-part per concern, each in its own module:
+Request queues, handshake capture rings and the C++ AXI slave. `Ports` is
+assembled from one part per concern, each in its own module:
 
-* tb/cosim/axi_slave.py: the AXI4 memory slave (AR, AW+W; R and B beats);
+* tb/cosim/axi_port.py: the AXI4 memory slave (C++ in the simulator) and its access log;
 * tb/cosim/command_driver.py: the command queue (`send_cmd`);
 * tb/cosim/invalidation_driver.py: Invalidate Requests and Completions;
 * tb/cosim/pri_responder.py: Page Requests and PRG Responses.
@@ -14,33 +14,38 @@ This module keeps what they share: the simulator's time and the cycle
 arithmetic, reset, the seeded back-pressure (`CosimConfig.stall`,
 `ar_hold`; `apply_bp`), the value-change callback plumbing, and the
 response monitor (`poll`). READY inputs are held high (`rsp_ready_i`,
-`invc_ready_i`, `m_axi_*ready`) except where the wrapper's back-pressure
-refuses for a stretch; the capture rings see the READY the RTL sees. The
-RTL's RREADY/BREADY are constant 1 (checked at start).
+`invc_ready_i`; the slave's `m_axi_*ready`) except where the wrapper's
+back-pressure refuses for a stretch; the capture rings and the slave see
+the READY the RTL sees. The RTL's RREADY/BREADY are constant 1 (checked at
+start).
 
-How monitors see transfers without a wake per clock: the wrapper counts
-the handshakes of each channel and stores their payloads in a ring. AR,
-AW and completions wake Python once per transfer, at the handshake edge,
-through a value-change callback on the channel's counter (the slave must
-act on a request at once); so does each Invalidate Request handshake (on
-the queue's read pointer). Responses wake nobody: `poll()`, called by the
-device binding at each quiet point, reads the ring, where every entry
-carries its handshake cycle and the cycle its command was taken. A
+How monitors see transfers without a wake per clock: AXI accesses wake
+nobody, the C++ slave logs them and `drain()` reads the log once per
+scheduler step. For the other channels the wrapper counts the handshakes
+and stores their payloads in a ring. Completions wake Python once per
+transfer, at the handshake edge, through a value-change callback on the
+channel's counter; so does each Invalidate Request handshake (on the
+queue's read pointer). Responses wake nobody: `poll()`, called by the
+device binding at each quiet point, reads them in bulk from the wrapper's
+response log (tb/csrc/cosim_rsp.cpp, filled through DPI at each response
+handshake), each with its handshake cycle and the cycle its command was
+taken. A
 counter that jumps further than its ring can hold is reported as a lost
 transfer.
 
-Observers: `on_mem(acc)` when the slave performs an access,
+Observers: `on_mem(acc)` for each access the slave performed (from `drain`),
 `on_rsp(thread, fields, edge, issue)` for every response handshake (from
 `poll`), `on_cpl(itag, edge)` for every completion, `on_inv(rec)` when a
 request's handshake edge is known.
 """
 from __future__ import annotations
 
-import random
+import ctypes
+import struct
 from typing import Any, Callable
 
 from model.memory import PhysMem
-from tb.cosim.axi_slave import AxiAcc, AxiSlave
+from tb.cosim.axi_port import AxiAcc, AxiPort
 from tb.cosim.command_driver import CommandDriver
 from tb.cosim.config import BP_PORTS, CosimConfig, DeviceError
 from tb.cosim.gpi import M32, Sig, Words, simulator
@@ -49,10 +54,15 @@ from tb.cosim.pri_responder import PriResponder
 from tb.cosim.wrapper import CAP, WRAP_TOP
 
 
-class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
+# tb/csrc/cosim_rsp.cpp CosRsp: rdata, pa, meta, handshake cycle, issue cycle (+ padding)
+_RSP = struct.Struct("=QQIII4x")
+_RSP_N = 32  # responses read per call
+
+
+class Ports(AxiPort, CommandDriver, InvalidationDriver, PriResponder):
     """Reset and every bus functional model of `ats_dev_top` (see the module docstring)."""
 
-    _CH = ("ar", "aw", "invc", "inv")  # channels that wake Python
+    _CH = ("invc", "inv")  # channels that wake Python
 
     def __init__(self, dut: Any, cfg: CosimConfig | None = None, mem: PhysMem | None = None) -> None:
         from cocotb.utils import get_sim_steps
@@ -67,16 +77,13 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
         self.Q = self.P // 4
         self.H = self.P // 2
         self.T0 = 0
-        self.rng = random.Random(self.cfg.seed)
-        # the wrapper (tb.cosim.wrapper.clock_wrapper): R/B beats are booked into its slots,
-        # commands and Invalidate Requests go through its queues, handshakes are read
-        # from its capture rings
-        if not hasattr(dut, "rs_cyc") or not hasattr(dut, "cq_wp") or not hasattr(dut, "rsp_ccyc"):
+        # the wrapper (tb.cosim.wrapper.clock_wrapper): the C++ slave answers AXI, commands and
+        # Invalidate Requests go through its queues, handshakes are read from its capture rings
+        if not hasattr(dut, "cq_wp") or not hasattr(dut, "invc_n"):
             raise DeviceError(f"{dut._name}: the co-simulation needs the {WRAP_TOP} wrapper (tb.cosim.build)")
         s = lambda n: Sig(dut, n)  # noqa: E731
         self.rsp_ready, self.invc_ready = s("rsp_ready_i"), s("invc_ready_i")
         a = lambda n: Sig(dut, "m_axi_" + n)  # noqa: E731
-        self.arready, self.awready, self.wready = a("arready"), a("awready"), a("wready")
         self.wlast = a("wlast")
         self.rready, self.bready = a("rready"), a("bready")
         self.arlen, self.arsize, self.awlen, self.awsize = a("arlen"), a("arsize"), a("awlen"), a("awsize")
@@ -94,18 +101,23 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
 
         # capture rings: raw GPI handles (read in the callbacks)
         ring = lambda name: [sig.h for sig in arr(name, CAP)]  # noqa: E731
-        self._bind_slave(dut, ring)
+        self._bind_slave(dut)
         self._bind_commands(dut, s, arr)
         self._bind_invalidations(dut, s, ring)
-        # the response monitor's ring (read by poll)
-        self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue = ring("rsp_cmeta"), ring("rsp_ccyc"), ring("rsp_cissue")
-        self._rsp_crd0, self._rsp_crd1 = ring("rsp_crd0"), ring("rsp_crd1")
-        self._rsp_cpa0, self._rsp_cpa1 = ring("rsp_cpa0"), ring("rsp_cpa1")
-        self._cnt = {"ar": s("ar_n"), "aw": s("aw_n"), "rsp": s("rsp_n"), "invc": s("invc_n"), "inv": self.iq_rp}
-        self._cb = {"ar": self._ar_cb, "aw": self._aw_cb, "invc": self._invc_cb, "inv": self._inv_cb}
+        # the response log (tb/csrc/cosim_rsp.cpp, read by poll)
+        lib = self._lib
+        if not hasattr(lib, "cos_rsp_drain"):
+            raise DeviceError(f"{dut._name}: this simulator has no response log (cos_rsp_drain): rebuild it "
+                              f"(tb.cosim.build)")
+        lib.cos_rsp_drain.restype = ctypes.c_size_t
+        lib.cos_rsp_drain.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.cos_rsp_clear.restype = None
+        lib.cos_rsp_clear.argtypes = []
+        self._rsp_buf = ctypes.create_string_buffer(_RSP.size * _RSP_N)
+        self._rsp_view = memoryview(self._rsp_buf).cast("B")
+        self._cnt = {"rsp": s("rsp_n"), "invc": s("invc_n"), "inv": self.iq_rp}
+        self._cb = {"invc": self._invc_cb, "inv": self._inv_cb}
         self.seen = {ch: 0 for ch in self._cnt}
-        self._h_ar_n, self._h_aw_n = self._cnt["ar"].h, self._cnt["aw"].h
-        self._h_rsp_n = self._cnt["rsp"].h
         self._h_kick = s("py_kick").h
         self.bp_cfg = Words(dut, "bp_cfg", len(BP_PORTS))
         self.bp_seed, self.bp_hold = s("bp_seed"), s("bp_hold")
@@ -144,8 +156,7 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
 
     async def start(self, pasid_tbl_base: int = 0) -> None:
         """Hold the READY inputs high and reset; afterwards the ports are live."""
-        for sig, v in ((self.rsp_ready, 1), (self.invc_ready, 1), (self.arready, 1), (self.awready, 1),
-                       (self.wready, 1), (self.rst, 0), (self.tbl_base, pasid_tbl_base)):
+        for sig, v in ((self.rsp_ready, 1), (self.invc_ready, 1), (self.rst, 0), (self.tbl_base, pasid_tbl_base)):
             sig.set(v)
         self.apply_bp()
         self._kick()
@@ -165,6 +176,7 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
         self._live = False
         k = self.cycle()
         await self.to_qp(k + 1)
+        self._stop_slave()
         self.rst.set(0)
         if pasid_tbl_base is not None:
             self.tbl_base.set(pasid_tbl_base)
@@ -175,12 +187,13 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
         await self.to_qp(k + 2 + cycles)
         self._reset_state()
         k = self.cycle()
-        self._forget_beats()
+        self._start_slave()
         self._kick()
         if self.cq_rp.get() != self._cq_w or self.iq_rp.get() != self._iq_w:
             raise DeviceError("the wrapper's command / invalidation queues did not empty in reset")
         for ch in self._cnt:  # resynchronise with the capture counters (they never reset)
             self.seen[ch] = self._cnt[ch].get()
+        self._lib.cos_rsp_clear()  # responses of before the reset are never reported
         for ch in self._CH:
             self._arm(ch)
         self._live = True
@@ -244,32 +257,26 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
     # ------------------------------------------------------------------ response monitor
 
     def poll(self) -> None:
-        """At a quiet point: hand every response captured since the last poll to `on_rsp`,
-        in handshake order (raises DeviceError on a lost one)."""
-        n = self._h_rsp_n.get_signal_val_long() & M32
-        seen = self.seen["rsp"]
-        if n == seen:
+        """At a quiet point: hand every response since the last poll to `on_rsp`, in handshake
+        order (read from the wrapper's response log in bulk)."""
+        lib, buf, view = self._lib, self._rsp_buf, self._rsp_view
+        k = lib.cos_rsp_drain(buf, _RSP_N)
+        if not k:
             return
-        k = (n - seen) & M32
-        if k > CAP:
-            raise DeviceError(f"rsp: {k} responses since the last quiet point, more than the ring holds ({CAP})")
         tb = self.thread_bits
         tmask = (1 << tb) - 1
-        meta, cyc, issue = self._rsp_cmeta, self._rsp_ccyc, self._rsp_cissue
-        rd0, rd1, pa0, pa1 = self._rsp_crd0, self._rsp_crd1, self._rsp_cpa0, self._rsp_cpa1
         obs = self.on_rsp
-        for j in range(k):
-            i = (seen + j) % CAP
-            m = meta[i].get_signal_val_long() & M32
-            thread = m & tmask
-            rdata = ((rd1[i].get_signal_val_long() & M32) << 32) | (rd0[i].get_signal_val_long() & M32)
-            pa = ((pa1[i].get_signal_val_long() & M32) << 32) | (pa0[i].get_signal_val_long() & M32)
-            fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
-            edge = cyc[i].get_signal_val_long() & M32
-            iss = issue[i].get_signal_val_long() & M32
-            self.seen["rsp"] = (seen + j + 1) & M32
-            for f in obs:
-                f(thread, fields, edge, iss)
+        while True:
+            for rdata, pa, m, edge, iss in _RSP.iter_unpack(view[:k * _RSP.size]):
+                thread = m & tmask
+                fields = (thread, (m >> (tb + 4)) & 1, (m >> tb) & 0xF, rdata, pa, m >> (tb + 5))
+                for f in obs:
+                    f(thread, fields, edge, iss)
+            if k < _RSP_N:
+                break
+            k = lib.cos_rsp_drain(buf, _RSP_N)
+            if not k:
+                break
 
     # ------------------------------------------------------------------ configuration inputs
 
@@ -293,9 +300,5 @@ class Ports(AxiSlave, CommandDriver, InvalidationDriver, PriResponder):
         if self.inv_q or self.inv_sent:
             lines.append(f"  Invalidate Requests not yet taken: {len(self.inv_sent)} in the wrapper, "
                          f"{len(self.inv_q)} waiting for room (inv_ready_o={self.inv_ready.get()})")
-        for a in self.inflight.values():
-            lines.append(f"  AXI in flight: {'W' if a.write else 'R'} id={a.id:#x} pa={a.addr:#x} "
-                         f"accept={a.accept} due={a.due}")
-        booked = sorted(c for c in self._booked[0]) + sorted(c for c in self._booked[1])
-        lines.append(f"  AXI beats booked for cycles: {booked[-8:]}")
+        lines += self.slave_state()
         return "\n".join(lines)

@@ -1,11 +1,12 @@
 """The generated simulation top `cosim_top`: ats_dev_top with clock, AXI beats, queues and capture rings in Verilog.
 
 Python never runs per clock (docs/INTENT.md, "Toolchain facts"): the clock
-toggles in Verilog (Verilator --timing); AXI R/B beats are presented from
-slots the slave (tb/cosim/axi_slave.py) books; commands, Invalidate Requests
-and PRG Responses go through small queues the drivers fill; every handshake
-is captured into a ring with a counter per channel; back-pressure is
-generated here too, seeded. `clock_wrapper` writes build/rtl/cosim_top.sv;
+toggles in Verilog (Verilator --timing); the AXI master port is answered
+inside the simulator by the C++ slave (tb/csrc/axi_slave.cpp behind the DPI
+shim tb/csrc/axi_slave_dpi.sv, configured from tb/cosim/axi_port.py);
+commands, Invalidate Requests and PRG Responses go through small queues the
+drivers fill; responses and completions are captured into rings with a
+counter per channel; back-pressure is generated here too, seeded. `clock_wrapper` writes build/rtl/cosim_top.sv;
 `LEAN_VLT` makes only what the co-simulation touches VPI-visible.
 """
 from __future__ import annotations
@@ -17,21 +18,17 @@ from tb.cosim.config import BUILD
 
 LEAN_VLT = """`verilator_config
 // Only what the co-simulation touches is VPI-visible (an all-public model,
-// --public-flat-rw, is slower). Writable: the wrapper's input ports, the AXI
-// response slots, the command / invalidation queues and py_kick; the RTL sees
+// --public-flat-rw, is slower). Writable: the wrapper's input ports, the
+// command / invalidation queues and py_kick; the RTL sees
 // copies of them taken on py_kick (k_*, not VPI-visible), so no externally
 // written variable reaches the RTL's combinational logic (which Verilator
-// would otherwise re-evaluate on every evaluation). Readable: handshake
+// would otherwise re-evaluate on every evaluation). The AXI slave is C++ in
+// the model (DPI), configured through ctypes, not VPI. Readable: handshake
 // counters, capture rings and the few outputs the ports check at start-up.
 public_flat_rw -module "cosim_top" -var "rst_ni"
 public_flat_rw -module "cosim_top" -var "pasid_tbl_base_i"
 public_flat_rw -module "cosim_top" -var "rsp_ready_i"
 public_flat_rw -module "cosim_top" -var "invc_ready_i"
-public_flat_rw -module "cosim_top" -var "m_axi_arready"
-public_flat_rw -module "cosim_top" -var "m_axi_awready"
-public_flat_rw -module "cosim_top" -var "m_axi_wready"
-public_flat_rw -module "cosim_top" -var "rs_*"
-public_flat_rw -module "cosim_top" -var "bs_*"
 public_flat_rw -module "cosim_top" -var "cq_wp"
 public_flat_rw -module "cosim_top" -var "cq_meta"
 public_flat_rw -module "cosim_top" -var "cq_va*"
@@ -48,8 +45,6 @@ public_flat_rd -module "cosim_top" -var "cq_rp"
 public_flat_rd -module "cosim_top" -var "cq_issue"
 public_flat_rd -module "cosim_top" -var "iq_rp"
 public_flat_rd -module "cosim_top" -var "*_n"
-public_flat_rd -module "cosim_top" -var "ar_c*"
-public_flat_rd -module "cosim_top" -var "aw_c*"
 public_flat_rd -module "cosim_top" -var "rsp_c*"
 public_flat_rd -module "cosim_top" -var "invc_c*"
 public_flat_rd -module "cosim_top" -var "*_o"
@@ -75,71 +70,32 @@ public_flat_rd -module "cosim_top" -var "pr_c*"
 WRAP_TOP = "cosim_top"
 
 
-SLOTS = 16  # AXI response slots per channel in the wrapper
-
-_SLOT_HDL = """
-  // ---- AXI R and B beats, booked by the co-simulation's slave (tb/cosim/axi_slave.py, AxiSlave._book).
-  // The slave reads or writes the host memory itself when a request shows up and
-  // books the cycle its response is presented in; a booked beat is on R (or B) for
-  // exactly that cycle, so it needs no Python wake to be raised or dropped.
-  // Only the co-simulation writes rs_* / bs_*; cyc_q is the rising-edge count. The
-  // clock's first rise is at time 0 and counts too, so at edge k the NBA reads cyc_q = k
-  // and during cycle k (after edge k) cyc_q = k + 1.
-  localparam int unsigned Slots = {slots};
+_AXI_HDL = """
+  // ---- the AXI4 slave: C++ in the simulator (tb/csrc/axi_slave.cpp, DPI shim
+  // tb/csrc/axi_slave_dpi.sv u_axi below, configured by tb/cosim/axi_port.py). At each
+  // rising edge it takes the handshakes, reads or writes the host's PhysMem pages in
+  // place, and registers its READYs and R/B beats for the next cycle; no Python runs.
+  // cyc_q is the rising-edge count. The clock's first rise is at time 0 and counts too,
+  // so at edge k the NBA reads cyc_q = k and during cycle k (after edge k) cyc_q = k + 1.
   logic [31:0] cyc_q;
   initial cyc_q = '0;
   always @(posedge clk_i) cyc_q <= cyc_q + 32'd1;
 
-  // Fields wider than 32 bits are split into 32-bit words (<name>0 = bits 31:0,
-  // <name>1 = the rest): the GPI moves a 32-bit integer several times faster than
-  // a binary string. This holds for the queues and capture rings below too.
-  // (k_<name>: the copy the RTL's side reads, see "inputs of the RTL")
-  logic [31:0] rs_cyc  [Slots], k_rs_cyc  [Slots];
-  logic [5:0]  rs_meta [Slots], k_rs_meta [Slots];  // {{resp, id}}
-  logic [31:0] rs_d0   [Slots], k_rs_d0   [Slots];
-  logic [31:0] rs_d1   [Slots], k_rs_d1   [Slots];
-  logic [31:0] bs_cyc  [Slots], k_bs_cyc  [Slots];
-  logic [5:0]  bs_meta [Slots], k_bs_meta [Slots];  // {{resp, id}}
-  initial begin
-    for (int i = 0; i < Slots; i++) begin
-      rs_cyc[i] = '1;
-      bs_cyc[i] = '1;
-      k_rs_cyc[i] = '1;
-      k_bs_cyc[i] = '1;
-    end
-  end
-
+  logic                         m_axi_arready, m_axi_awready, m_axi_wready;
   logic                         m_axi_rvalid, m_axi_rlast, m_axi_bvalid;
   logic [ats_pkg::AxiIdW-1:0]   m_axi_rid, m_axi_bid;
   logic [63:0]                  m_axi_rdata;
   logic [1:0]                   m_axi_rresp, m_axi_bresp;
-  assign m_axi_rlast = 1'b1;
+"""
 
-  always_comb begin
-    m_axi_rvalid = 1'b0;
-    m_axi_rid    = '0;
-    m_axi_rdata  = '0;
-    m_axi_rresp  = '0;
-    for (int i = 0; i < Slots; i++) begin
-      if (k_rs_cyc[i] == cyc_q) begin
-        m_axi_rvalid = 1'b1;
-        {{m_axi_rresp, m_axi_rid}} = k_rs_meta[i];
-        m_axi_rdata  = {{k_rs_d1[i], k_rs_d0[i]}};
-      end
-    end
-  end
-
-  always_comb begin
-    m_axi_bvalid = 1'b0;
-    m_axi_bid    = '0;
-    m_axi_bresp  = '0;
-    for (int i = 0; i < Slots; i++) begin
-      if (k_bs_cyc[i] == cyc_q) begin
-        m_axi_bvalid = 1'b1;
-        {{m_axi_bresp, m_axi_bid}} = k_bs_meta[i];
-      end
-    end
-  end
+_SLAVE_HDL = """
+  // The slave sees VALID only while the wrapper's back-pressure lets the transfer through
+  // (e_m_axi_*ready below), so its handshakes are exactly the RTL's.
+  wire s_arvalid = m_axi_arvalid && !bp_stall[0] && !arh_hold;
+  wire s_awvalid = m_axi_awvalid && !bp_stall[1];
+  wire s_wvalid  = m_axi_wvalid && !bp_stall[1];
+  axi_slave_dpi #(.IdW(ats_pkg::AxiIdW), .AddrW(PaWidth)) u_axi (
+    .m_axi_arvalid(s_arvalid), .m_axi_awvalid(s_awvalid), .m_axi_wvalid(s_wvalid), .*);
 """
 
 _BP_HDL = """
@@ -182,9 +138,13 @@ _BP_HDL = """
   wire arh_new = m_axi_arvalid && m_axi_arid[ats_pkg::AxiIdW-1] && !arh_started_q &&
                  k_bp_hold[15:0] != '0 && k_bp_hold[16 + 32'(m_axi_arid[2:0])];
   wire arh_hold = arh_new || arh_n_q != '0;
-  wire e_m_axi_arready = k_m_axi_arready && !bp_stall[0] && !arh_hold;
-  wire e_m_axi_awready = k_m_axi_awready && !bp_stall[1];
-  wire e_m_axi_wready  = k_m_axi_wready && !bp_stall[1];
+  wire e_m_axi_arready = m_axi_arready && !bp_stall[0] && !arh_hold;
+  wire e_m_axi_awready = m_axi_awready && !bp_stall[1];
+  wire e_m_axi_wready  = m_axi_wready && !bp_stall[1];
+  // every response handshake, to the response log Python reads once per scheduler step
+  // (tb/csrc/cosim_rsp.cpp; tb/cosim/ports.py Ports.poll)
+  import "DPI-C" function void cos_rsp(input int unsigned meta, input longint unsigned rdata,
+                                       input longint unsigned pa, input int unsigned cyc, input int unsigned issue);
   wire e_rsp_ready_i   = k_rsp_ready_i && !bp_stall[2];
   wire e_invc_ready_i  = k_invc_ready_i && !bp_stall[3];
   always @(posedge clk_i) begin
@@ -221,33 +181,24 @@ _BP_HDL = """
 
 _CAP_HDL = """
   // ---- handshake capture for the co-simulation's monitors (tb/cosim/).
-  // At every AR, AW+W, response and completion handshake the payload is stored
-  // in a ring of Cap entries and the channel's counter steps. A value-change
-  // callback on ar_n / aw_n / invc_n wakes Python once per such transfer, at
-  // its handshake edge, with the payload still there to read (axi_slave.py
-  // _ar_cb, _aw_cb; invalidation_driver.py _invc_cb). Responses wake nobody: the
-  // device binding reads rsp_n and the ring at its next quiet point (ports.py
-  // Ports.poll); each entry carries its handshake cycle and the cycle its
-  // command was taken. At most one response per device thread can arrive
+  // At every response and completion handshake the payload is stored in a ring
+  // of Cap entries and the channel's counter steps. A value-change callback on
+  // invc_n wakes Python once per completion, at its handshake edge, with the
+  // payload still there to read (invalidation_driver.py _invc_cb). (AXI
+  // accesses wake nobody either: the C++ slave logs them, read once per
+  // scheduler step, tb/cosim/axi_port.py.) Responses wake nobody: each also
+  // goes to a C++ log (cos_rsp) the device binding reads at its next quiet
+  // point (ports.py Ports.poll), with its handshake cycle and the cycle its
+  // command was taken; the ring keeps them for waves. At most one response per device thread can arrive
   // between two quiet points (a thread gets its next command only after its
   // response was read), so the ring cannot wrap.
   localparam int unsigned Cap = {cap};
-  logic [31:0] ar_n, aw_n, rsp_n, invc_n;
-  logic        aw_w_apart;  // sticky: an AW handshake without its W in the same cycle (or the reverse)
+  logic [31:0] rsp_n, invc_n;
   initial begin
-    ar_n = '0;
-    aw_n = '0;
     rsp_n = '0;
     invc_n = '0;
-    aw_w_apart = 1'b0;
   end
   // (64-bit captures in two 32-bit words, 0 = low)
-  logic [31:0]               ar_c0      [Cap];  // {{lock, id, addr}}
-  logic [31:0]               ar_c1      [Cap];
-  logic [31:0]               aw_c0      [Cap];  // {{lock, AW/W apart so far, strb, id, addr}}
-  logic [31:0]               aw_c1      [Cap];
-  logic [31:0]               aw_cd0     [Cap];  // write data
-  logic [31:0]               aw_cd1     [Cap];
   logic [ThreadW+5:0]        rsp_cmeta  [Cap];  // {{atc hit, fault, cause, thread}}
   logic [31:0]               rsp_crd0   [Cap];  // read data
   logic [31:0]               rsp_crd1   [Cap];
@@ -257,8 +208,6 @@ _CAP_HDL = """
   logic [31:0]               rsp_cissue [Cap];  // cycle its command was taken
   logic [ats_pkg::ItagW-1:0] invc_citag [Cap];
 
-  wire aw_fire = m_axi_awvalid && e_m_axi_awready;
-  wire w_fire  = m_axi_wvalid && e_m_axi_wready;
   always @(posedge clk_i) begin
     if (!k_rst_ni) begin
       for (int p = 0; p < BpN; p++) bp_sn[p] <= '0;
@@ -270,17 +219,6 @@ _CAP_HDL = """
       if (cq_rp != k_cq_wp && !cmd_valid_i) bp_sn[4] <= bp_sn[4] + 32'd1;
       if (iq_rp != k_iq_wp && !inv_valid_i) bp_sn[5] <= bp_sn[5] + 32'd1;
     end
-    if (m_axi_arvalid && e_m_axi_arready) begin
-      {{ar_c1[ar_n[$clog2(Cap)-1:0]], ar_c0[ar_n[$clog2(Cap)-1:0]]}} <= 64'({{m_axi_arlock, m_axi_arid, m_axi_araddr}});
-      ar_n <= ar_n + 32'd1;
-    end
-    if (aw_fire) begin
-      {{aw_c1[aw_n[$clog2(Cap)-1:0]], aw_c0[aw_n[$clog2(Cap)-1:0]]}}
-          <= 64'({{m_axi_awlock, aw_w_apart || !w_fire, m_axi_wstrb, m_axi_awid, m_axi_awaddr}});
-      {{aw_cd1[aw_n[$clog2(Cap)-1:0]], aw_cd0[aw_n[$clog2(Cap)-1:0]]}} <= m_axi_wdata;
-      aw_n <= aw_n + 32'd1;
-    end
-    if (aw_fire != w_fire) aw_w_apart <= 1'b1;
     if (rsp_valid_o && e_rsp_ready_i) begin
       rsp_cmeta[rsp_n[$clog2(Cap)-1:0]]  <= {{rsp_atc_hit_o, rsp_fault_o, rsp_cause_o, rsp_thread_o}};
       {{rsp_crd1[rsp_n[$clog2(Cap)-1:0]], rsp_crd0[rsp_n[$clog2(Cap)-1:0]]}} <= rsp_rdata_o;
@@ -288,6 +226,8 @@ _CAP_HDL = """
       rsp_ccyc[rsp_n[$clog2(Cap)-1:0]]   <= cyc_q;  // = k at edge k (see cyc_q)
       rsp_cissue[rsp_n[$clog2(Cap)-1:0]] <= cq_issue[rsp_thread_o];
       rsp_n <= rsp_n + 32'd1;
+      cos_rsp(32'({{rsp_atc_hit_o, rsp_fault_o, rsp_cause_o, rsp_thread_o}}), rsp_rdata_o, 64'(rsp_pa_o), cyc_q,
+              cq_issue[rsp_thread_o]);
     end
     if (invc_valid_o && e_invc_ready_i) begin
       invc_citag[invc_n[$clog2(Cap)-1:0]] <= invc_itag_o;
@@ -401,7 +341,7 @@ PRQ = 16  # PRG Responses the wrapper holds (>= NumThreads: one group per thread
 INVQ = 32  # Invalidate Requests the wrapper holds; more wait in Python (Ports.inv_q)
 
 # what the co-simulation writes besides the wrapper's ports (copied to k_<name> on py_kick)
-_KICKED = ("rs_cyc", "rs_meta", "rs_d0", "rs_d1", "bs_cyc", "bs_meta", "cq_wp", "cq_meta", "cq_va0", "cq_va1",
+_KICKED = ("cq_wp", "cq_meta", "cq_va0", "cq_va1",
            "cq_wd0", "cq_wd1", "iq_wp", "iq_meta", "iq_a0", "iq_a1", "bp_cfg", "bp_seed", "bp_hold",
            "pq_wp", "pq_meta")
 
@@ -411,10 +351,12 @@ _QUEUE_PORTS = ("cmd_valid_i", "cmd_thread_i", "cmd_write_i", "cmd_pasid_i", "cm
                 "inv_global_i", "prgr_valid_i", "prgr_prgi_i", "prgr_code_i")
 
 # READY inputs the wrapper gates with its back-pressure (e_<name>, `_BP_HDL`)
-_BP_READY = ("m_axi_arready", "m_axi_awready", "m_axi_wready", "rsp_ready_i", "invc_ready_i")
+_BP_READY = ("rsp_ready_i", "invc_ready_i")
 
-_SLOT_PORTS = ("m_axi_rvalid", "m_axi_rid", "m_axi_rdata", "m_axi_rresp", "m_axi_rlast", "m_axi_bvalid",
-               "m_axi_bid", "m_axi_bresp")
+# the RTL's AXI inputs: the C++ slave's outputs (not wrapper ports)
+_SLAVE_PORTS = ("m_axi_arready", "m_axi_awready", "m_axi_wready", "m_axi_rvalid", "m_axi_rid", "m_axi_rdata",
+                "m_axi_rresp", "m_axi_rlast", "m_axi_bvalid", "m_axi_bid", "m_axi_bresp")
+_SLAVE_READY = ("m_axi_arready", "m_axi_awready", "m_axi_wready")  # gated by the back-pressure (e_<name>)
 
 
 def clock_wrapper(period_ns: int = 10) -> Path:
@@ -423,13 +365,14 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     * The clock toggles with `always #` (Verilator --timing) instead of the
       cocotb GPI clock, which costs a VPI callback per edge. Rising edges are
       at k * period (k >= 1), so Python's cycle arithmetic is unchanged.
-    * R and B beats come from response slots the Python slave books (see
-      `_SLOT_HDL`); the slave still performs every access on the host's
-      PhysMem and decides every response's cycle, ID, data and status.
+    * The AXI master port is answered by the C++ slave inside the simulator
+      (`_AXI_HDL`, `_SLAVE_HDL`), which performs every access on the host's
+      PhysMem pages in place and decides every response's cycle, ID, data
+      and status.
     * Commands and Invalidate Requests go through small queues (`_QUEUE_HDL`)
       that present them on the RTL's ports; handshakes are captured into
       rings (`_CAP_HDL`).
-    The wrapper's ports are the RTL's ports minus clk_i, the R/B inputs and
+    The wrapper's ports are the RTL's ports minus clk_i, the AXI inputs and
     the command / Invalidate Request inputs, copied from rtl/ats_dev_top.sv.
     """
     from tb import toolchain
@@ -439,7 +382,7 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     lines = src[start:].splitlines()
     end = next(i for i, ln in enumerate(lines) if ln.strip() == ");")
     port = r"\s*input\s+logic\s*(\[[^\]]*\])?\s*({names})\s*,?\s*(//.*)?$"
-    drop = re.compile(port.format(names="|".join(("clk_i",) + _SLOT_PORTS + _QUEUE_PORTS)))
+    drop = re.compile(port.format(names="|".join(("clk_i",) + _SLAVE_PORTS + _QUEUE_PORTS)))
     queued = re.compile(port.format(names="|".join(_QUEUE_PORTS)))
     head = [ln for ln in lines[:end + 1] if not drop.match(ln)]
     decls = {}
@@ -454,15 +397,20 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     # through a register taken at the falling edge
     inp = re.compile(r"\s*input\s+logic\s*(\[[^\]]*\])?\s*(\w+)\s*,?\s*(//.*)?$")
     latched = [m.groups()[:2] for m in map(inp.match, head) if m]
-    for want in ("rst_ni", "rsp_ready_i", "invc_ready_i", "m_axi_arready", "m_axi_awready", "m_axi_wready"):
+    for want in ("rst_ni", "rsp_ready_i", "invc_ready_i"):
         if want not in [n for _, n in latched]:
             raise RuntimeError(f"clock_wrapper: rtl/ats_dev_top.sv has no input port {want}")
+    found = {m.group(2) for m in map(re.compile(port.format(names="|".join(_SLAVE_PORTS))).match, lines[:end + 1])
+             if m}
+    if set(_SLAVE_PORTS) - found:
+        raise RuntimeError(f"clock_wrapper: rtl/ats_dev_top.sv has no input port(s) "
+                           f"{sorted(set(_SLAVE_PORTS) - found)}")
     latch = [*[f"  logic {w + ' ' if w else ''}k_{n};" for w, n in latched],
              "  initial begin", *[f"    k_{n} = '0;" for _, n in latched], "  end", ""]
     kick = ["  // ---- inputs of the RTL. Everything the co-simulation writes (these ports, the",
-            "  // response slots, the queues) reaches the RTL through a copy (k_<name>) taken when",
-            "  // the co-simulation raises py_kick, which it does after each batch of writes (a",
-            "  // command or Invalidate Request queued, a beat booked, reset); the copy drops",
+            "  // queues) reaches the RTL through a copy (k_<name>) taken when the",
+            "  // co-simulation raises py_kick, which it does after each batch of writes (a",
+            "  // command or Invalidate Request queued, reset); the copy drops",
             "  // py_kick again, so several kicks before one evaluation make one copy. A write",
             "  // and its kick happen before the same evaluation, so the RTL sees what it saw",
             "  // before; but no externally written variable feeds the RTL's combinational",
@@ -481,11 +429,12 @@ def clock_wrapper(period_ns: int = 10) -> Path:
     half = period_ns / 2
     body = ["", "  // generated by tb/cosim/wrapper.py (clock_wrapper): the clock lives in the simulator",
             "  logic clk_i;", "  initial clk_i = 1'b1;  // rising edges at k * period (k >= 1)",
-            f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _SLOT_HDL.format(slots=SLOTS), _BP_HDL,
+            f"  always #({half}ns) clk_i = ~clk_i;", "", *latch, _AXI_HDL, _BP_HDL, _SLAVE_HDL,
             _QUEUE_HDL.format(cmdq=CMDQ, invq=INVQ, decls="\n".join(decls[p] for p in _QUEUE_PORTS)),
             _CAP_HDL.format(cap=CAP), _PRI_HDL.format(prq=PRQ), *kick,
             f"  ats_dev_top #({', '.join(f'.{p}({p})' for p in params)}) u_dut (",
-            *[f"    .{n}({'e' if n in _BP_READY else 'k'}_{n})," for _, n in latched], "    .*", "  );", "",
+            *[f"    .{n}({'e' if n in _BP_READY else 'k'}_{n})," for _, n in latched],
+            *[f"    .{n}(e_{n})," for n in _SLAVE_READY], "    .*", "  );", "",
             "endmodule", ""]
     text = "\n".join(["// Co-simulation wrapper of ats_dev_top (generated; do not edit)", *head, *body])
     out = BUILD / "rtl" / "cosim_top.sv"

@@ -17,15 +17,19 @@
 //    page buffers, read and written in place, never copied. An unmapped page reads as
 //    zero; a write to one asks the page callback to create it (else the slave keeps a
 //    page of its own);
-//  * latency: uniform in [lo, hi], plus a seeded tail: with probability p the latency
-//    is at least a draw from [tail_lo, tail_hi] (the tail only lengthens);
+//  * latency: uniform in [lo, hi] (one ID class, (id & mask) == match, may have its own
+//    [lo, hi]: the co-simulation's walker reads), plus a seeded tail: with probability p
+//    the latency is at least a draw from [tail_lo, tail_hi] (the tail only lengthens);
 //  * ordering: per-ID order always (AXI); across IDs the earliest due head goes first
 //    when reordering is on, else strict acceptance order per channel;
 //  * back-pressure: per channel (AR, AW, W), with probability p the next transfer
 //    finds READY low for a draw from [lo, hi] cycles of VALID;
 //  * errors by address range, per direction and per ID class ((id & mask) == match),
 //    with a hit budget: SLVERR or DECERR (memory untouched, reads return 0), no answer
-//    (the access stays in flight for ever), or a fixed delay;
+//    (the access stays in flight for ever), a fixed delay, or a flipped bit on the R beat
+//    (the access log keeps the value served: a deliberate fault for checkers to find);
+//    and, for what ranges cannot say, an error classifier callback asked before memory
+//    is touched (the co-simulation's CosimConfig.bus_error);
 //  * holds: an access can be held (answered only after axs_release) or given a new due
 //    cycle from the accept callback;
 //  * exclusive accesses (ARLOCK/AWLOCK): by the excl callback when one is set (the host
@@ -51,28 +55,13 @@
 #include <unordered_set>
 #include <vector>
 
-extern "C" {
-
-// One access, as shared with Python (tb/axi_mem.py `_Acc` mirrors this layout).
-struct AxsAcc {
-  uint64_t seq, addr, data, accept, due, perform, done;
-  uint32_t id;
-  uint8_t write, strb, lock, resp, held, drop, pad[2];
-};
-
-typedef void (*axs_acc_cb)(AxsAcc* a);  // on acceptance (may set held / due / drop) and completion
-typedef void (*axs_page_cb)(uint64_t pfn);  // a write to an unmapped page: map it
-// exclusive monitor of the host: kind 0 = exclusive read (returns the value in *v),
-// 1 = exclusive write (returns 1 if performed), 2 = plain write of a granule that may be reserved
-typedef int (*axs_excl_cb)(int kind, uint32_t id, uint64_t pa, uint64_t* v, uint32_t strb);
-
-}  // extern "C"
+#include "axi_slave.h"
 
 namespace {
 
 constexpr uint64_t kPage = 4096;
 enum Resp : uint8_t { OKAY = 0, EXOKAY = 1, SLVERR = 2, DECERR = 3 };
-enum Kind : int { K_SLVERR = 2, K_DECERR = 3, K_DROP = 4, K_DELAY = 5 };
+enum Kind : int { K_SLVERR = 2, K_DECERR = 3, K_DROP = 4, K_DELAY = 5, K_FLIP = 6 };  // K_FLIP: `cycles` = bit
 
 struct Range {
   uint64_t lo, hi;
@@ -97,6 +86,8 @@ struct Slave {
   uint64_t cyc = 0, seq = 0;
   std::mt19937_64 rng{1};
   uint32_t lat_lo = 1, lat_hi = 1, tail_lo = 0, tail_hi = 0;
+  bool cls_on = false;  // one ID class, (id & cls_mask) == cls_match, has its own latency
+  uint32_t cls_mask = 0, cls_match = 0, cls_lo = 1, cls_hi = 1;
   double tail_p = 0;
   bool reorder = false;
   bool exclusive = true;  // false: a slave without a monitor (OKAY; exclusive writes performed as plain ones)
@@ -118,6 +109,7 @@ struct Slave {
   axs_acc_cb on_accept = nullptr, on_done = nullptr;
   axs_page_cb on_page = nullptr;
   axs_excl_cb on_excl = nullptr;
+  axs_err_cb on_err = nullptr;
   // logs and counters
   bool log_on = false;
   std::vector<AxsAcc> log;
@@ -228,8 +220,8 @@ struct Slave {
     return nullptr;
   }
 
-  uint32_t latency() {
-    uint32_t lat = draw(lat_lo, lat_hi);
+  uint32_t latency(uint32_t id) {
+    uint32_t lat = cls_on && (id & cls_mask) == cls_match ? draw(cls_lo, cls_hi) : draw(lat_lo, lat_hi);
     if (tail_p > 0 && unit() < tail_p) {
       const uint32_t t = draw(tail_lo, tail_hi);
       if (t > lat) lat = t;
@@ -248,11 +240,18 @@ struct Slave {
     a.strb = static_cast<uint8_t>(strb);
     a.lock = lock;
     a.accept = a.perform = e;
-    a.due = e + latency();
-    if (const Range* r = match(write, addr, id)) {
+    a.due = e + latency(id);
+    uint64_t flip = 0;
+    const Range* r = match(write, addr, id);
+    if (r) {
       if (r->kind == K_SLVERR || r->kind == K_DECERR) a.resp = static_cast<uint8_t>(r->kind);
       else if (r->kind == K_DROP) a.drop = 1;
+      else if (r->kind == K_FLIP) flip = uint64_t(1) << (r->cycles & 63);
       else a.due = e + (r->cycles < 1 ? 1 : r->cycles);
+    }
+    if (on_err && a.resp < SLVERR) {
+      const int k = on_err(write, id, addr);
+      if (k == SLVERR || k == DECERR) a.resp = static_cast<uint8_t>(k);
     }
     const uint64_t pa = addr & ~uint64_t(7);
     if (write) {
@@ -279,6 +278,7 @@ struct Slave {
     if (a.due <= e) a.due = e + 1;
     if (log_on) log.push_back(a);
     (write ? bq : rq).push_back(a);
+    if (flip && !write) rq.back().data ^= flip;  // the beat only: the log keeps what memory gave
   }
 
   // Index in q of the beat to present in cycle e (handshake at e+1), or -1.
@@ -438,6 +438,8 @@ void axs_reset(uint64_t cycle, uint64_t seed, int active) {
   g.on_accept = g.on_done = nullptr;
   g.on_page = nullptr;
   g.on_excl = nullptr;
+  g.on_err = nullptr;
+  g.cls_on = false;
   g.exclusive = true;
   for (int ch = 0; ch < 3; ch++) {
     g.st[ch] = Stall{};
@@ -452,6 +454,7 @@ void axs_start(uint64_t cycle) {
   for (int ch = 0; ch < 3; ch++) g.redraw(ch);
 }
 void axs_set_active(int active) { g.active = active != 0; }
+void axs_set_seed(uint64_t seed) { g.rng.seed(seed); }
 void axs_set_exclusive(int on) { g.exclusive = on != 0; }
 uint64_t axs_cycle() { return g.cyc; }
 
@@ -463,6 +466,16 @@ void axs_set_timing(uint32_t lat_lo, uint32_t lat_hi, double tail_p, uint32_t ta
   g.tail_lo = tail_lo;
   g.tail_hi = tail_hi;
   g.reorder = reorder != 0;
+}
+
+// Latency [lo, hi] of the IDs with (id & id_mask) == id_match instead of the common one
+// (lo = 0: none); the tail applies to them too.
+void axs_set_id_latency(uint32_t id_mask, uint32_t id_match, uint32_t lo, uint32_t hi) {
+  g.cls_on = lo != 0;
+  g.cls_mask = id_mask;
+  g.cls_match = id_match & id_mask;
+  g.cls_lo = lo < 1 ? 1 : lo;
+  g.cls_hi = hi < g.cls_lo ? g.cls_lo : hi;
 }
 
 // Back-pressure of channel ch (0 AR, 1 AW, 2 W); a stall not yet met by VALID is redrawn.
@@ -514,6 +527,8 @@ void axs_set_callbacks(axs_acc_cb accept, axs_acc_cb done, axs_page_cb page, axs
   g.on_page = page;
   g.on_excl = excl;
 }
+
+void axs_set_error_cb(axs_err_cb cb) { g.on_err = cb; }
 
 void axs_set_log(int on) { g.log_on = on != 0; }
 // Copy up to n accepted accesses (acceptance order) into out and drop them; returns how many.

@@ -3,27 +3,27 @@
 //   raw_bench WORKLOAD.bin [REPS] [+ats_assert_log=PATH]
 //
 // Everything the co-simulation does in Python for a device-bound run, done in
-// C++ with nothing else: a clock loop, an AXI4 slave over the host memory image
-// the model exported (model/bench_workload.py: page tables, PASID table, data
-// pages), and per device thread a command list issued in program order, one
+// C++ with nothing else: a clock loop, the project's C++ AXI4 slave
+// (tb/csrc/axi_slave.cpp, the one every testbench uses, called here directly at
+// each rising edge as its DPI shim calls it in a simulator) over the host memory
+// image the model exported (model/bench_workload.py: page tables, PASID table,
+// data pages), and per device thread a command list issued in program order, one
 // command outstanding per thread. Every response is checked against the
 // expected fault bit and read data the model exported; a mismatch, a bound
 // assertion, an AXI protocol surprise or a thread without a response for
 // `watchdog` cycles ends the run with a message and a non-zero exit.
 //
-// Same timing as the co-simulation's bench run (tb/rtldev.py, CosimConfig
-// latency (L, L), no back-pressure, no reordering):
+// Same timing as the co-simulation's bench run (tb/cosim/, CosimConfig
+// latency (L, L), no back-pressure, no reordering), with the same slave:
 //  * an AR or AW+W handshake at edge e is performed on memory at once and its
 //    R/B beat is presented in cycle e+L-2 (handshake at edge e+L-1), after the
-//    previous beat of the channel, one beat per cycle. That is what the
-//    co-simulation's slave does with latency L: Ports._book books cycle
-//    e+L-1, and the wrapper presents a slot while `rs_cyc == cyc_q`, which is
-//    the cycle before (cyc_q = k+1 during cycle k: the clock's rise at time 0
-//    counts). Checked: with L = 2 both give every response on the same cycle;
-//  * exclusive accesses (ARLOCK/AWLOCK): an exclusive read reserves the 8-byte
-//    granule for its AXI ID (EXOKAY); any write to the granule clears every
-//    reservation on it; an exclusive write is performed (EXOKAY) only while its
-//    ID holds the reservation, else OKAY with memory untouched (model/memory.py);
+//    previous beat of the channel, one beat per cycle: the slave's latency L-1
+//    from acceptance, as tb/cosim/axi_port.py configures it;
+//  * exclusive accesses (ARLOCK/AWLOCK): the slave's own exclusive monitor, with
+//    the rules of model/memory.py (an exclusive read reserves the 8-byte granule
+//    for its AXI ID, EXOKAY; any write to the granule clears every reservation on
+//    it; an exclusive write is performed, EXOKAY, only while its ID holds the
+//    reservation, else OKAY with memory untouched);
 //  * commands are handed to the device on the host scheduler's step grid
 //    (model/scheduler.py, script mode): every `step` cycles, each idle thread
 //    with work left (in thread order) queues its next command; the queue
@@ -41,13 +41,12 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
-#include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "Vats_dev_top.h"
+#include "axi_slave.h"
 #include "verilated.h"
 
 namespace {
@@ -64,11 +63,6 @@ struct Run {
   uint64_t tbl_base = 0;
   std::vector<std::pair<uint64_t, std::vector<uint8_t>>> frames;
   std::vector<Cmd> cmds;
-};
-
-struct Beat {
-  uint8_t id, resp;
-  uint64_t data;
 };
 
 [[noreturn]] void die(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,56 +107,6 @@ class Reader {
   size_t pos_ = 0;
 };
 
-// Sparse physical memory with the AXI exclusive monitor (as model/memory.py).
-class Mem {
- public:
-  void load(const Run& r) {
-    pages_.clear();
-    resv_.clear();
-    for (const auto& [pfn, bytes] : r.frames) std::memcpy(page(pfn), bytes.data(), kPage);
-  }
-  uint64_t read64(uint64_t pa) {
-    auto it = pages_.find(pa / kPage);
-    if (it == pages_.end()) return 0;
-    uint64_t v;
-    std::memcpy(&v, it->second.get() + (pa % kPage), 8);
-    return v;
-  }
-  void write(uint64_t pa, uint64_t v, uint8_t strb) {
-    unreserve(pa >> 3);
-    uint8_t* p = page(pa / kPage) + (pa % kPage);
-    for (int i = 0; i < 8; i++)
-      if (strb >> i & 1) p[i] = static_cast<uint8_t>(v >> (8 * i));
-  }
-  uint64_t read_exclusive(uint8_t id, uint64_t pa) {
-    resv_[id] = pa >> 3;
-    return read64(pa);
-  }
-  bool write_exclusive(uint8_t id, uint64_t pa, uint64_t v, uint8_t strb) {
-    auto it = resv_.find(id);
-    bool ok = it != resv_.end() && it->second == (pa >> 3);
-    if (it != resv_.end()) resv_.erase(it);
-    if (ok) write(pa, v, strb);
-    return ok;
-  }
-
- private:
-  uint8_t* page(uint64_t pfn) {
-    auto& p = pages_[pfn];
-    if (!p) {
-      p.reset(new uint8_t[kPage]);
-      std::memset(p.get(), 0, kPage);
-    }
-    return p.get();
-  }
-  void unreserve(uint64_t granule) {
-    for (auto it = resv_.begin(); it != resv_.end();)
-      it = it->second == granule ? resv_.erase(it) : std::next(it);
-  }
-  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
-  std::unordered_map<uint8_t, uint64_t> resv_;
-};
-
 struct Totals {
   uint64_t accesses = 0, cycles = 0, axi_reads = 0, axi_writes = 0;
 };
@@ -175,7 +119,16 @@ class Harness {
   FILE* log_ = nullptr;  // RAW_BENCH_LOG: one line per response (run, thread, index, issue and response cycle)
 
   void run(const Run& r, int run_index, int rep, Totals& tot) {
-    mem_.load(r);
+    // the slave: quiet during reset, serving a fresh copy of the run's memory image
+    axs_reset(cyc_, 1, 0);
+    pages_.clear();
+    for (const auto& [pfn, bytes] : r.frames) {
+      pages_.emplace_back(new uint8_t[kPage]);
+      std::memcpy(pages_.back().get(), bytes.data(), kPage);
+      axs_map_page(pfn, pages_.back().get());
+    }
+    axs_set_timing(latency_ - 1, latency_ - 1, 0.0, 0, 0, 0);
+    for (int ch = 0; ch < 3; ch++) axs_set_stall(ch, 0.0, 1, 1);
     uint32_t nthreads = 0;
     for (const auto& c : r.cmds) nthreads = std::max<uint32_t>(nthreads, c.thread + 1u);
     std::vector<std::vector<const Cmd*>> per(nthreads);
@@ -184,9 +137,6 @@ class Harness {
     std::vector<bool> busy(nthreads, false);
     std::vector<uint64_t> since(nthreads, 0), issued(nthreads, 0);
     std::deque<const Cmd*> queue;
-    rbeats_.clear();
-    bbeats_.clear();
-    rlast_ = blast_ = 0;
 
     // reset (3 cycles low, as Ports.reset), idle inputs, READYs high
     top_->rst_ni = 0;
@@ -199,16 +149,18 @@ class Harness {
     top_->invc_ready_i = 1;
     top_->pr_ready_i = 1;
     top_->prgr_valid_i = 0;
-    top_->m_axi_awready = 1;
-    top_->m_axi_wready = 1;
-    top_->m_axi_arready = 1;
+    top_->m_axi_awready = 0;
+    top_->m_axi_wready = 0;
+    top_->m_axi_arready = 0;
     top_->m_axi_rvalid = 0;
     top_->m_axi_bvalid = 0;
+    top_->m_axi_rlast = 1;
     top_->clk_i = 0;
     top_->eval();
     for (int i = 0; i < 3; i++) edge();
     top_->rst_ni = 1;
     top_->eval();
+    axs_start(cyc_);  // READYs up from the next edge (as Ports.reset, which starts the slave here)
     const uint64_t k0 = cyc_;  // cycle 0 of the run (the scheduler's first step, as RtlDevice.begin)
     // the host's quiet point of cycle e: on the step grid each idle thread with work left
     // queues its next command (thread order); the queue presents its head
@@ -241,38 +193,15 @@ class Harness {
     uint64_t last_rsp = cyc_;
     while (done < total) {
       // handshakes of this cycle, sampled before the edge
-      const bool ar = top_->m_axi_arvalid && top_->m_axi_arready;
-      const bool aw = top_->m_axi_awvalid && top_->m_axi_awready;
-      const bool w = top_->m_axi_wvalid && top_->m_axi_wready;
       const bool rsp = top_->rsp_valid_o && top_->rsp_ready_i;
       const bool cmd = top_->cmd_valid_i && top_->cmd_ready_o;
-      const uint8_t arid = top_->m_axi_arid, awid = top_->m_axi_awid;
-      const uint64_t araddr = top_->m_axi_araddr, awaddr = top_->m_axi_awaddr, wdata = top_->m_axi_wdata;
-      const bool arlock = top_->m_axi_arlock, awlock = top_->m_axi_awlock;
-      const uint8_t wstrb = top_->m_axi_wstrb;
       const uint32_t rthread = top_->rsp_thread_o;
       const bool rfault = top_->rsp_fault_o;
       const uint64_t rdata = top_->rsp_rdata_o;
-      if (ar && (top_->m_axi_arlen != 0 || top_->m_axi_arsize != 3))
-        die(5, "AR with arlen %u arsize %u at cycle %" PRIu64 ": the slave serves single 8-byte beats",
-            top_->m_axi_arlen, top_->m_axi_arsize, cyc_);
-      if (aw != w) die(5, "AW and W handshakes apart at cycle %" PRIu64 ": the slave takes them together", cyc_);
-      edge_high();  // edge cyc_
+      edge_high();  // edge cyc_ (the slave takes its handshakes and performs them on memory)
       const uint64_t e = cyc_;
-      if (ar) {
-        if (araddr & 7) die(5, "AR address %#" PRIx64 " not 8-byte aligned", araddr);
-        tot.axi_reads++;
-        const uint64_t v = arlock ? mem_.read_exclusive(arid, araddr) : mem_.read64(araddr);
-        book(rbeats_, rlast_, e, Beat{arid, static_cast<uint8_t>(arlock ? 1 : 0), v});
-      }
-      if (aw) {
-        if (awaddr & 7) die(5, "AW address %#" PRIx64 " not 8-byte aligned", awaddr);
-        tot.axi_writes++;
-        bool exok = false;
-        if (awlock) exok = mem_.write_exclusive(awid, awaddr, wdata, wstrb);
-        else mem_.write(awaddr, wdata, wstrb);
-        book(bbeats_, blast_, e, Beat{awid, static_cast<uint8_t>(exok ? 1 : 0), 0});
-      }
+      if (axs_protocol_errors())
+        die(5, "run %d rep %d: AXI protocol at cycle %" PRIu64 ": %s", run_index, rep, e, axs_protocol_error(0));
       if (cmd) {
         issued[queue.front()->thread] = e;
         queue.pop_front();
@@ -296,9 +225,7 @@ class Harness {
         tot.accesses++;
         last_rsp = e;
       }
-      // inputs for cycle e: the booked beats, then the host's step (the scheduler's quiet point)
-      present(rbeats_, true, e);
-      present(bbeats_, false, e);
+      // inputs for cycle e: the host's step (the scheduler's quiet point)
       host_step(e);
       edge_low();
       if (ctx_->gotFinish() || ctx_->gotError())
@@ -316,14 +243,37 @@ class Harness {
       }
     }
     tot.cycles += cyc_ - k0;
+    tot.axi_reads += axs_count(0);
+    tot.axi_writes += axs_count(1);
   }
 
  private:
+  // Rising edge: the slave's call at this edge (what its DPI shim does in a simulator), with
+  // the master's outputs before the edge; its answers are registered: the RTL sees them
+  // from this edge on.
   void edge_high() {
+    unsigned char arready, awready, wready, rvalid, bvalid;
+    uint32_t rid, rresp, bid, bresp;
+    uint64_t rdata;
+    axs_tick(top_->m_axi_arvalid, top_->m_axi_arid, top_->m_axi_araddr, top_->m_axi_arlen, top_->m_axi_arsize,
+             top_->m_axi_arlock, top_->m_axi_awvalid, top_->m_axi_awid, top_->m_axi_awaddr, top_->m_axi_awlen,
+             top_->m_axi_awsize, top_->m_axi_awlock, top_->m_axi_wvalid, top_->m_axi_wdata, top_->m_axi_wstrb,
+             top_->m_axi_wlast, top_->m_axi_rready, top_->m_axi_bready, &arready, &awready, &wready, &rvalid, &rid,
+             &rdata, &rresp, &bvalid, &bid, &bresp);
     top_->clk_i = 1;
     top_->eval();
     ctx_->timeInc(5);
     cyc_++;
+    top_->m_axi_arready = arready;
+    top_->m_axi_awready = awready;
+    top_->m_axi_wready = wready;
+    top_->m_axi_rvalid = rvalid;
+    top_->m_axi_rid = rid;
+    top_->m_axi_rdata = rdata;
+    top_->m_axi_rresp = rresp;
+    top_->m_axi_bvalid = bvalid;
+    top_->m_axi_bid = bid;
+    top_->m_axi_bresp = bresp;
   }
   void edge_low() {
     top_->clk_i = 0;
@@ -334,42 +284,10 @@ class Harness {
     edge_high();
     edge_low();
   }
-  // the cycle the beat of a request accepted at edge e is presented in (see the header)
-  void book(std::map<uint64_t, Beat>& beats, uint64_t& last, uint64_t e, Beat b) {
-    uint64_t want = e + latency_ - 2;
-    if (want < e) want = e;
-    if (want < last + 1) want = last + 1;
-    while (beats.count(want)) want++;
-    beats.emplace(want, b);
-    last = want;
-  }
-  void present(std::map<uint64_t, Beat>& beats, bool r, uint64_t cycle) {
-    auto it = beats.find(cycle);
-    const bool v = it != beats.end();
-    if (r) {
-      top_->m_axi_rvalid = v;
-      top_->m_axi_rlast = v;
-      if (v) {
-        top_->m_axi_rid = it->second.id;
-        top_->m_axi_rdata = it->second.data;
-        top_->m_axi_rresp = it->second.resp;
-      }
-    } else {
-      top_->m_axi_bvalid = v;
-      if (v) {
-        top_->m_axi_bid = it->second.id;
-        top_->m_axi_bresp = it->second.resp;
-      }
-    }
-    if (v) beats.erase(it);  // RREADY/BREADY are constant 1 in this RTL: taken at the next edge
-  }
-
   VerilatedContext* ctx_;
   std::unique_ptr<Vats_dev_top> top_;
   const uint32_t latency_, step_, watchdog_;
-  Mem mem_;
-  std::map<uint64_t, Beat> rbeats_, bbeats_;
-  uint64_t rlast_ = 0, blast_ = 0;
+  std::vector<std::unique_ptr<uint8_t[]>> pages_;  // the run's memory image, served by the slave in place
   uint64_t cyc_ = 0;
 };
 
