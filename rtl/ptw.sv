@@ -59,8 +59,11 @@
 // overlap test). A request of an ID with WalkMaxRetries such completions is
 // "armed": offered with a slot free, it raises the hold (inv_hold_o, a
 // register: inv.sv accepts no new Invalidate Request) and is taken only once
-// the hold is up, one cycle later; the hold stays up until its completion is
-// delivered. No invalidation is accepted in that walk's window, so its result
+// the hold is up, one cycle later, and no invalidation is applied in that
+// cycle (inv.sv applies a request the cycle after its acceptance, so one
+// accepted just before the hold rose lands in the hold's first cycle: the
+// walk is then taken a cycle later); the hold stays up until its completion
+// is delivered. No invalidation is accepted in that walk's window, so its result
 // is neither poisoned nor stale, and the ATC uses it. Invalidations accepted
 // before the hold keep their effect: the walks they raced stay poisoned and
 // are sent again; only the armed walk, which starts under the hold, is
@@ -709,7 +712,9 @@ module ptw #(
       end
     end
   end
-  assign arm_wait   = (WalkMaxRetries != 0) && armed && !hold_q;
+  // taken once the hold is up and no invalidation is applied in that cycle (one
+  // accepted the cycle before the hold rose is applied in the hold's first cycle)
+  assign arm_wait   = (WalkMaxRetries != 0) && armed && (!hold_q || pwc_flush_i);
   assign arm_fire   = (WalkMaxRetries != 0) && xreq_valid_i && xreq_ready_o && armed;
   // up while an armed request is offered with a slot free, or an armed walk runs
   assign hold_d     = (held_d != '0) || ((WalkMaxRetries != 0) && xreq_valid_i && alloc_any && armed && !arm_fire);
