@@ -22,6 +22,13 @@ completion came before the invalidation was applied; thread 1 must get the
 new page whenever its lookup is not earlier than the application, and no
 later access may see the old page.
 
+pipe_dma_vs_inv: a read hits a cached page (the host has remapped it) and
+its DMA access starts while an invalidation of the page is accepted around
+the access's AR handshake; then, with the access's R held back, around its R
+handshake. Whenever the read used the old page, the Invalidate Completion
+must leave after the access's R (rule 2), and a later access must see the new
+page (rule 1).
+
 The lookup and application cycles are read from the top-level lkp_valid /
 xcpl_valid / ap_valid nets; each test fails if the application did not follow
 the acceptance by one cycle, or if its sweep missed the same-cycle and
@@ -198,4 +205,79 @@ async def pipe_fill_vs_inv(dut):
     if not lkp_offs & {0, 1}:
         tb.fail(f"thread 1's lookup never landed in or right after the fill cycle (seen {sorted(seen)})")
     tb.log("(invalidation, lookup) offsets from the fill: %s", sorted(seen))
+    tb.check_protocol()
+
+
+@cocotb.test()
+async def pipe_dma_vs_inv(dut):
+    """An invalidation accepted around a DMA access's AR handshake, then around its R handshake."""
+    rng = random.Random(cocotb.RANDOM_SEED)
+    host = new_host()
+    pasid = 0x49
+    sp = host.new_space(pasid)
+    tb = TB(dut, host.mem, test_name="pipe_dma_vs_inv", axi=dict(latency=(1, 1)))
+    await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=200_000)
+    aps = tb.high_cycles(tb.rtl.ap_valid)
+    seen_ar: set[int] = set()
+    seen_r: set[int] = set()
+    n = 0
+
+    async def one(k: int, hold_r: bool) -> None:
+        nonlocal n
+        n += 1
+        va = 0x4c00_0000_0000 + n * 0x20_0000 + rng.randrange(512) * 0x1000
+        pa_old, pa_new = host.data_pa(), host.data_pa()
+        sp.map(va, pa_old)
+        r0 = await tb.read(0, pasid, va)
+        r1 = await tb.read(0, pasid, va)
+        if r0.fault or r0.pa != pa_old or not r1.atc_hit:
+            tb.fail(f"warm-up of va {va:#x}: {r0} then {r1}")
+        sp.set_leaf(va, make_pte(pa_new))
+        hold = tb.axi.hold(lambda a: a.source == "dma" and a.addr >> 12 == pa_old >> 12) if hold_r else None
+        base = await tb.cycles(2)
+        rd = cocotb.start_soon(tb.read(0, pasid, va))
+        if hold is not None:
+            await hold.wait()
+            base = await tb.cycles(2)
+            t_rel = base + 4          # the held R beat's handshake
+
+            async def release(hold=hold, t_rel=t_rel):
+                await tb.cc.qp(t_rel - 1)
+                hold.release()
+
+            rel = cocotb.start_soon(release())
+            h = await tb.inv.request(va >> 12, False, pasid=pasid, at=t_rel + k)
+            await rel
+        else:
+            # command handshake base+1, lookup base+2, result base+3, AR a few cycles later
+            h = await tb.inv.request(va >> 12, False, pasid=pasid, at=base + 2 + k)
+        r = await rd
+        await h.wait()
+        ap = next((c for c in aps if c >= h.accept), None)
+        where = f"k={k} R held={hold_r}: invalidation accepted @{h.accept}, applied @{ap}, completed @{h.complete}: {r}"
+        if ap != h.accept + 1:
+            tb.fail(f"{where}: expected the application the cycle after the acceptance")
+        if r.fault or r.pa not in (pa_old, pa_new) or r.mem is None or r.mem.done is None:
+            tb.fail(f"{where}: expected pa {pa_new:#x} (or {pa_old:#x}) and its access")
+        if r.pa == pa_old:
+            (seen_r if hold_r else seen_ar).add(h.accept - (r.mem.done if hold_r else r.mem.accept))
+            if r.mem.done >= h.complete:
+                tb.fail(f"{where}: old translation used, but the Invalidate Completion did not wait for its "
+                        f"access (R @{r.mem.done})")
+        r2 = await tb.read(1, pasid, va)
+        if r2.fault or r2.pa != pa_new:
+            tb.fail(f"{where}; later access {r2}: the old translation survived the invalidation")
+        tb.log("%s -> ok", where)
+        await tb.cycles(3)
+
+    for k in range(0, 9):
+        await one(k, False)
+    for k in range(-2, 3):
+        await one(k, True)
+    for name, seen in (("AR", seen_ar), ("R", seen_r)):
+        for need in (-1, 0, 1):
+            if need not in seen:
+                tb.fail(f"no invalidation accepted at offset {need} from the old page's {name} handshake "
+                        f"(seen {sorted(seen)})")
+    tb.log("acceptance offsets from AR %s, from R %s", sorted(seen_ar), sorted(seen_r))
     tb.check_protocol()
