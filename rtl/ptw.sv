@@ -609,21 +609,38 @@ module ptw #(
     logic [PwcIdxW-1:0]               pptr_q, pptr_d;
     logic                             dup;
 
-    // lookup for the request being accepted: deepest hit wins
+    // lookup for the request being accepted: the deepest hit wins, the lowest
+    // index among hits of that level (fills skip duplicates, so there is at
+    // most one). Computed in parallel (hit vector, deepest level with a hit,
+    // one-hot pick, AND-OR mux): this sits behind the ATC's request
+    // arbiter in the request's acceptance cycle.
+    logic [PwcEntries-1:0] pmatch;   // entry matches the request
+    logic [PwcEntries-1:0] pdeep;    // ... and is of the deepest level that matches
+    logic [PwcEntries-1:0] ppick;    // the lowest of pdeep (one-hot or none)
+    logic [3:1]            plvl_any; // some entry of that level matches (level 0: the default)
+
     always_comb begin
-      pwc_hit      = 1'b0;
-      pwc_hit_lvl  = '0;
-      pwc_hit_base = '0;
-      pwc_hit_usr  = 1'b1;
       for (int unsigned i = 0; i < PwcEntries; i++) begin
-        if (pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
-            ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0 &&
-            (!pwc_hit || plvl_q[i*2 +: 2] > pwc_hit_lvl)) begin
-          pwc_hit      = 1'b1;
-          pwc_hit_lvl  = plvl_q[i*2 +: 2];
-          pwc_hit_base = pbase_q[i*PpnW +: PpnW];
-          pwc_hit_usr  = pusr_q[i];
+        pmatch[i] = pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
+                    ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0;
+      end
+      for (int unsigned l = 1; l < 4; l++) begin
+        plvl_any[l] = 1'b0;
+        for (int unsigned i = 0; i < PwcEntries; i++) begin
+          if (pmatch[i] && plvl_q[i*2 +: 2] == 2'(l)) plvl_any[l] = 1'b1;
         end
+      end
+      pwc_hit     = |pmatch;
+      pwc_hit_lvl = plvl_any[3] ? 2'd3 : plvl_any[2] ? 2'd2 : plvl_any[1] ? 2'd1 : 2'd0;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        pdeep[i] = pmatch[i] && plvl_q[i*2 +: 2] == pwc_hit_lvl;
+      end
+      ppick        = pdeep & ~(pdeep - 1'b1);
+      pwc_hit_base = '0;
+      pwc_hit_usr  = !pwc_hit;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        pwc_hit_base = pwc_hit_base | (pbase_q[i*PpnW +: PpnW] & {PpnW{ppick[i]}});
+        pwc_hit_usr  = pwc_hit_usr | (pusr_q[i] & ppick[i]);
       end
     end
 
