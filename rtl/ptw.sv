@@ -721,12 +721,17 @@ module ptw #(
   logic                   cpl_fire;
   logic                   cpl_raced;       // the completion leaving now: an invalidation was accepted in its window
 
+  // per ID: its count reached WalkMaxRetries (registered beside psn_q, so the
+  // request's ID only selects a bit on the way to xreq_ready_o)
+  logic [NumIds-1:0] armed_q, armed_d;
+
   always_comb begin
     armed = 1'b0;
     for (int unsigned i = 0; i < NumIds; i++) begin
-      if (xreq_id_i == IdW'(i) && psn_q[i*PsnW +: PsnW] == PsnW'(WalkMaxRetries)) begin
+      if (xreq_id_i == IdW'(i) && armed_q[i]) begin
         armed = 1'b1;
       end
+      armed_d[i] = psn_d[i*PsnW +: PsnW] == PsnW'(WalkMaxRetries);
     end
   end
   // taken once the hold is up and no invalidation is applied in that cycle (one
@@ -769,10 +774,12 @@ module ptw #(
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       psn_q  <= '0;
+      armed_q <= (WalkMaxRetries == 0) ? '1 : '0;
       held_q <= '0;
       hold_q <= 1'b0;
     end else begin
       psn_q  <= psn_d;
+      armed_q <= armed_d;
       held_q <= held_d;
       hold_q <= hold_d;
     end
