@@ -59,8 +59,11 @@
 // overlap test). A request of an ID with WalkMaxRetries such completions is
 // "armed": offered with a slot free, it raises the hold (inv_hold_o, a
 // register: inv.sv accepts no new Invalidate Request) and is taken only once
-// the hold is up, one cycle later; the hold stays up until its completion is
-// delivered. No invalidation is accepted in that walk's window, so its result
+// the hold is up, one cycle later, and no invalidation is applied in that
+// cycle (inv.sv applies a request the cycle after its acceptance, so one
+// accepted just before the hold rose lands in the hold's first cycle: the
+// walk is then taken a cycle later); the hold stays up until its completion
+// is delivered. No invalidation is accepted in that walk's window, so its result
 // is neither poisoned nor stale, and the ATC uses it. Invalidations accepted
 // before the hold keep their effect: the walks they raced stay poisoned and
 // are sent again; only the armed walk, which starts under the hold, is
@@ -606,21 +609,38 @@ module ptw #(
     logic [PwcIdxW-1:0]               pptr_q, pptr_d;
     logic                             dup;
 
-    // lookup for the request being accepted: deepest hit wins
+    // lookup for the request being accepted: the deepest hit wins, the lowest
+    // index among hits of that level (fills skip duplicates, so there is at
+    // most one). Computed in parallel (hit vector, deepest level with a hit,
+    // one-hot pick, AND-OR mux): this sits behind the ATC's request
+    // arbiter in the request's acceptance cycle.
+    logic [PwcEntries-1:0] pmatch;   // entry matches the request
+    logic [PwcEntries-1:0] pdeep;    // ... and is of the deepest level that matches
+    logic [PwcEntries-1:0] ppick;    // the lowest of pdeep (one-hot or none)
+    logic [3:1]            plvl_any; // some entry of that level matches (level 0: the default)
+
     always_comb begin
-      pwc_hit      = 1'b0;
-      pwc_hit_lvl  = '0;
-      pwc_hit_base = '0;
-      pwc_hit_usr  = 1'b1;
       for (int unsigned i = 0; i < PwcEntries; i++) begin
-        if (pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
-            ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0 &&
-            (!pwc_hit || plvl_q[i*2 +: 2] > pwc_hit_lvl)) begin
-          pwc_hit      = 1'b1;
-          pwc_hit_lvl  = plvl_q[i*2 +: 2];
-          pwc_hit_base = pbase_q[i*PpnW +: PpnW];
-          pwc_hit_usr  = pusr_q[i];
+        pmatch[i] = pv_q[i] && ppasid_q[i*PasidW +: PasidW] == xreq_pasid_i &&
+                    ((ptag_q[i*27 +: 27] ^ xreq_vpn_i[35:9]) & ats_pkg::pwc_lvl_mask(plvl_q[i*2 +: 2])) == '0;
+      end
+      for (int unsigned l = 1; l < 4; l++) begin
+        plvl_any[l] = 1'b0;
+        for (int unsigned i = 0; i < PwcEntries; i++) begin
+          if (pmatch[i] && plvl_q[i*2 +: 2] == 2'(l)) plvl_any[l] = 1'b1;
         end
+      end
+      pwc_hit     = |pmatch;
+      pwc_hit_lvl = plvl_any[3] ? 2'd3 : plvl_any[2] ? 2'd2 : plvl_any[1] ? 2'd1 : 2'd0;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        pdeep[i] = pmatch[i] && plvl_q[i*2 +: 2] == pwc_hit_lvl;
+      end
+      ppick        = pdeep & ~(pdeep - 1'b1);
+      pwc_hit_base = '0;
+      pwc_hit_usr  = !pwc_hit;
+      for (int unsigned i = 0; i < PwcEntries; i++) begin
+        pwc_hit_base = pwc_hit_base | (pbase_q[i*PpnW +: PpnW] & {PpnW{ppick[i]}});
+        pwc_hit_usr  = pwc_hit_usr | (pusr_q[i] & ppick[i]);
       end
     end
 
@@ -701,15 +721,22 @@ module ptw #(
   logic                   cpl_fire;
   logic                   cpl_raced;       // the completion leaving now: an invalidation was accepted in its window
 
+  // per ID: its count reached WalkMaxRetries (registered beside psn_q, so the
+  // request's ID only selects a bit on the way to xreq_ready_o)
+  logic [NumIds-1:0] armed_q, armed_d;
+
   always_comb begin
     armed = 1'b0;
     for (int unsigned i = 0; i < NumIds; i++) begin
-      if (xreq_id_i == IdW'(i) && psn_q[i*PsnW +: PsnW] == PsnW'(WalkMaxRetries)) begin
+      if (xreq_id_i == IdW'(i) && armed_q[i]) begin
         armed = 1'b1;
       end
+      armed_d[i] = psn_d[i*PsnW +: PsnW] == PsnW'(WalkMaxRetries);
     end
   end
-  assign arm_wait   = (WalkMaxRetries != 0) && armed && !hold_q;
+  // taken once the hold is up and no invalidation is applied in that cycle (one
+  // accepted the cycle before the hold rose is applied in the hold's first cycle)
+  assign arm_wait   = (WalkMaxRetries != 0) && armed && (!hold_q || pwc_flush_i);
   assign arm_fire   = (WalkMaxRetries != 0) && xreq_valid_i && xreq_ready_o && armed;
   // up while an armed request is offered with a slot free, or an armed walk runs
   assign hold_d     = (held_d != '0) || ((WalkMaxRetries != 0) && xreq_valid_i && alloc_any && armed && !arm_fire);
@@ -747,10 +774,12 @@ module ptw #(
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       psn_q  <= '0;
+      armed_q <= (WalkMaxRetries == 0) ? '1 : '0;
       held_q <= '0;
       hold_q <= 1'b0;
     end else begin
       psn_q  <= psn_d;
+      armed_q <= armed_d;
       held_q <= held_d;
       hold_q <= hold_d;
     end

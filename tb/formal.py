@@ -65,10 +65,10 @@ MUTATIONS: dict[str, tuple[str, str, str]] = {
     "NO_SNAPSHOT": ("inv.sv", "mask_d[i*NumThreads +: NumThreads] = DbgNoDrain ? '0 : holds_xlat_i;",
                     "mask_d[i*NumThreads +: NumThreads] = '0;"),
     "WRONG_ITAG": ("inv.sv", "invc_itag_o = itag_q[i*5 +: 5];", "invc_itag_o = itag_q[i*5 +: 5] ^ 5'd1;"),
-    "OVERFILL": ("inv.sv", "assign inv_ready_o = cnt_q != CntW'(Depth) && !hold_i;", "assign inv_ready_o = 1'b1;"),
+    "OVERFILL": ("inv.sv", "assign inv_ready_o = room_q && !hold_i;", "assign inv_ready_o = 1'b1;"),
     "RANGE_DECODE": ("ats_pkg.sv", "k = ~(addr ^ (addr + 1'b1));", "k = ~(addr ^ (addr - 1'b1));"),
-    "GLOBAL_IGNORED": ("inv.sv", "assign apply_all_o   = !inv_pasid_valid_i || inv_global_i;",
-                       "assign apply_all_o   = !inv_pasid_valid_i;"),
+    "GLOBAL_IGNORED": ("inv.sv", "ap_all_q   <= !inv_pasid_valid_i || inv_global_i;",
+                       "ap_all_q   <= !inv_pasid_valid_i;"),
     # rule 2, DMA threads
     "HOLDS_NO_TMEM": ("dma.sv", "holds_xlat_o[t] = st_d[t] == ats_pkg::TMem || st_d[t] == ats_pkg::TMwt;",
                       "holds_xlat_o[t] = st_d[t] == ats_pkg::TMwt;"),

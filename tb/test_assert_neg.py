@@ -67,7 +67,7 @@ class H:
 Case = Callable[[H], Awaitable[None]]
 
 # inputs that keep every checker quiet while another one is exercised
-QUIET = {"top_m_axi_rready": 1, "top_m_axi_bready": 1, "atc_xcpl_ready_o": 1, "inv_inv_ready_o": 1,
+QUIET = {"top_m_axi_rready": 1, "top_m_axi_bready": 1, "atc_xcpl_ready_o": 1, "inv_inv_ready_o": 1, "inv_room_q": 1,
          "ptw_usr_q": 3, "ptw_pwc_ins_usr": 1}
 
 
@@ -320,6 +320,9 @@ async def ptw_checks(dut):
         "walk_hold_ends": p(dict(inv_hold_o=1)),
         "walk_hold_bounded": p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, *[dict(xreq_valid_i=0)] * 13),
         "walk_hold_honoured": p(*RACED, *RACED, {**ARMED_TAKE, "inv_hold_o": 1}, dict(xreq_valid_i=0, pwc_flush_i=1)),
+        # an invalidation accepted just before the hold rose is applied in its first cycle: not then
+        "walk_armed_unraced": p(*RACED, *RACED, {**ARMED_TAKE, "xreq_ready_o": 0},
+                                {**ARMED_TAKE, "inv_hold_o": 1, "pwc_flush_i": 1}),
     }
     keep_fill = p(dict(st_q=1, ar_req_o=1, ar_gnt_i=1),
                   dict(st_q=2, ar_req_o=0, ar_gnt_i=0, pwc_keep_sup_i=1, pwc_ins_by=1, pwc_ins_usr=0),
@@ -350,8 +353,15 @@ async def ptw_checks(dut):
     legal_armed = p(*RACED, *RACED, {**ARMED_TAKE, "xreq_ready_o": 0}, {**ARMED_TAKE, "inv_hold_o": 1},
                     *[dict(xreq_valid_i=0)] * 6,
                     dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0), dict(xcpl_valid_o=0, inv_hold_o=0), *RACED)
+    # ... the same, with an invalidation applied in the hold's first cycle: the armed walk is taken a cycle later
+    legal_armed_late = p(*RACED, *RACED, {**ARMED_TAKE, "xreq_ready_o": 0},
+                         {**ARMED_TAKE, "xreq_ready_o": 0, "inv_hold_o": 1, "pwc_flush_i": 1},
+                         {**ARMED_TAKE, "pwc_flush_i": 0}, *[dict(xreq_valid_i=0)] * 6,
+                         dict(xcpl_valid_o=1, xcpl_ready_i=1, xcpl_id_o=0), dict(xcpl_valid_o=0, inv_hold_o=0))
     await run_cases(dut, "ptw", cases, clean={"walk with flush after its last read": (legal, {}),
                                               "armed walk under the hold": (legal_armed, {}),
+                                              "armed walk after a flush in the hold's first cycle":
+                                                  (legal_armed_late, {}),
                                               "write walk setting A and D": (legal_ad, {}),
                                               "keep mode: supervisor path cached, walk faults": (keep_fill, {}),
                                               "read timed out, late R dropped, slot reused": (legal_late, {})})
@@ -437,28 +447,39 @@ async def inv_checks(dut):
                 await h.cyc(**{f"inv_{k}": v for k, v in s.items()})
         return f
 
-    def push(itag, holds=0):
-        return dict(inv_valid_i=1, inv_ready_o=1, inv_itag_i=itag, inv_pasid_valid_i=0, inv_addr_i=0x55,
-                    inv_s_i=0, apply_o=1, apply_all_o=1, apply_addr_o=0x55, apply_keep_o=ONES52, holds_xlat_i=holds)
-    stop = dict(inv_valid_i=0, apply_o=0)
-    q1 = dict(cnt_q=1, wptr_q=1, rptr_q=0, itag_q=2, mask_q=1)   # the FIFO holding ITag 2, thread 0 pending
+    # an Invalidate Request accepted (cycle 1), applied with its drain snapshot (cycle 2), queued (cycle 3)
+    def acc(itag, **kv):
+        return {**dict(inv_valid_i=1, inv_ready_o=1, inv_itag_i=itag, inv_pasid_valid_i=0, inv_addr_i=0x55,
+                       inv_s_i=0), **kv}
+
+    def ap(itag, holds=0, **kv):
+        return {**dict(inv_valid_i=0, apply_o=1, ap_q=1, ap_itag_q=itag, apply_all_o=1, apply_addr_o=0x55,
+                       apply_keep_o=ONES52, holds_xlat_i=holds), **kv}
+    stop = dict(inv_valid_i=0, apply_o=0, ap_q=0)
+    q1 = dict(**stop, cnt_q=1, wptr_q=1, rptr_q=0, itag_q=2, mask_q=1)   # the FIFO holding ITag 2, thread 0 pending
     cases = {
-        "rule2_inv_drain": i(push(2, 1), {**stop, **q1, "invc_valid_o": 1, "invc_itag_o": 2}),
+        "rule2_inv_drain": i(acc(2), ap(2, 1), {**q1, "invc_valid_o": 1, "invc_itag_o": 2}),
         "inv_cpl_requested": i(dict(invc_valid_o=1, invc_itag_o=5)),
+        "inv_cpl_applied": i(acc(2), ap(2, 0, invc_valid_o=1, invc_itag_o=2)),
         "inv_ready_room": i(dict(inv_ready_o=0)),
         "inv_ready_room/held": i(dict(hold_i=1)),
-        "inv_apply": i({**push(2), "apply_o": 0}),
-        "inv_apply/range": i({**push(2), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_keep_o": (ONES52 << 3) & ONES52}),
-        "inv_env_itag_free": i(push(2), {**push(2), **q1}),
-        "inv_env_itag_checked": i(push(9)),
+        "inv_apply": i(acc(2), {**ap(2), "apply_o": 0}),
+        "inv_apply/acceptance_cycle": i(acc(2, apply_o=1, apply_all_o=1, apply_addr_o=0x55, apply_keep_o=ONES52)),
+        "inv_apply/range": i(acc(2, inv_s_i=1, inv_addr_i=0b0111),
+                             ap(2, apply_addr_o=0b0111, apply_keep_o=(ONES52 << 3) & ONES52)),
+        "inv_env_itag_free": i(acc(2), ap(2, 1), {**q1, **acc(2)}),
+        "inv_env_itag_checked": i(acc(9)),
         "inv_inv_fifo": i(dict(cnt_q=1, wptr_q=1)),
-        "inv_inv_slot": i(push(2, 1), {**stop, **q1, "mask_q": 2}),
-        "inv_inv_distinct": i(push(2), {**push(3), **q1, "mask_q": 0},
+        "inv_inv_slot": i(acc(2), ap(2, 1), {**q1, "mask_q": 2}),
+        "inv_inv_distinct": i(acc(2), ap(2), {**q1, "mask_q": 0, **acc(3)}, {**ap(3), "cnt_q": 1},
                               {**stop, "cnt_q": 2, "wptr_q": 2, "itag_q": 2 | 2 << 5, "mask_q": 0}),
+        "inv_inv_stage": i(dict(ap_q=1, ap_itag_q=2)),
+        "inv_inv_room": i(dict(room_q=0)),
     }
     # S=1 range: address ...0111 (bits 12..14 set, bit 15 clear) covers 64 KiB, keep from bit 4 up
-    legal = i({**push(2, 1), "inv_s_i": 1, "inv_addr_i": 0b0111, "apply_addr_o": 0b0111, "apply_keep_o": (ONES52 << 4) & ONES52},
-              {**stop, **q1, "mem_done_i": 1},
+    legal = i(acc(2, inv_s_i=1, inv_addr_i=0b0111),
+              ap(2, 1, apply_addr_o=0b0111, apply_keep_o=(ONES52 << 4) & ONES52),
+              {**q1, "mem_done_i": 1},
               dict(mem_done_i=0, mask_q=0, invc_valid_o=1, invc_ready_i=1, invc_itag_o=2),
               dict(invc_valid_o=0, cnt_q=0, rptr_q=1, mask_q=0))
     await run_cases(dut, "inv", {k: (v, INV_OK) for k, v in cases.items()}, clean={"drained completion": (legal, INV_OK)})
@@ -478,11 +499,15 @@ async def drain_and_walk(dut):
     req = dict(lkp_valid_i=0, inv_valid_i=1, inv_ready_i=1, inv_itag_i=1, inv_pasid_valid_i=1, inv_pasid_i=1,
                inv_addr_i=sext(V) ^ 3, inv_s_i=0)   # another 4 KiB page inside the 2 MiB entry hit
     cpl = dict(inv_valid_i=0, invc_valid_i=1, invc_ready_i=1, invc_itag_i=1)
-    await run_cases(dut, "drn", {"rule2_drain": d(hit, req, cpl)},
+    await run_cases(dut, "drn", {"rule2_drain": d(hit, req, cpl),
+                                 # obtained in the application cycle, the one after the acceptance
+                                 "rule2_drain/applied": d(req, {**hit, "inv_valid_i": 0}, {**cpl, "lkp_valid_i": 0})},
                     clean={"other PASID": d(hit, {**req, "inv_pasid_i": 2}, cpl),
                            "answered first": d(hit, {**req, "rvalid_i": 1, "rready_i": 1, "rid_i": 8},
                                                {**cpl, "rvalid_i": 0}),
-                           "withdrawn unissued": d(hit, {**req, "mem_drop_i": 1}, {**cpl, "mem_drop_i": 0})})
+                           "withdrawn unissued": d(hit, {**req, "mem_drop_i": 1}, {**cpl, "mem_drop_i": 0}),
+                           "obtained after the application": d(req, dict(inv_valid_i=0), {**hit, **cpl},
+                                                               {**cpl, "lkp_valid_i": 0})})
 
     def w(*steps, n=1):
         async def f(h):

@@ -4,7 +4,8 @@ Each test pins down one behaviour that a single-point bug in rtl/ breaks
 without any other test noticing (tb/mutants.toml names the mutants):
 
 walk_issue_same_cycle_as_inv: a Translation Request leaves for the walker in
-the very cycle an invalidation is accepted, while the page-walk cache still
+the very cycle an invalidation is applied (inv.sv: the cycle after its
+acceptance), while the page-walk cache still
 holds an upper-level entry the host has just replaced. The walk started from
 that stale entry (the PWC lookup sees the pre-flush state), so it must be
 poisoned and must not fill the PWC; the access must use the new tables.
@@ -175,16 +176,16 @@ async def walk_issue_same_cycle_as_inv(dut):
         await h.wait()
         fires = [e for e, x in mon.xreq_fires if x == 1 and e >= r.cmd.issue]
         fire = fires[0] if fires else None
-        if fire == h.accept:
+        if fire == h.accept + 1:      # applied (inv.sv) the cycle after its acceptance
             hits_same_cycle += 1
         where = (f"trial {trial}: command @{r.cmd.issue}, request to the walker @{fire}, "
-                 f"invalidation accepted @{h.accept}")
+                 f"invalidation accepted @{h.accept}, applied @{h.accept + 1}")
         expect_pa(tb, r, pa_new + (va2 & 0xFFF), f"{where}: the walk from the stale PWC entry was used")
         r2 = await tb.read(2, pasid, va2)
         expect_pa(tb, r2, pa_new, f"{where}: later access (stale translation or PWC entry kept)")
         tb.log("%s -> new pa (later access hit=%d)", where, r2.atc_hit)
     if hits_same_cycle == 0:
-        tb.fail("no trial put the invalidation in the cycle the request left for the walker: adjust the sweep")
+        tb.fail("no trial applied the invalidation in the cycle the request left for the walker: adjust the sweep")
     mon.check()
     tb.check_protocol()
 

@@ -9,9 +9,10 @@ poisoned and walked again), and later accesses must never see the old one.
 
 race_inv_same_cycle_as_fill: the last walker read is held and released while
 an invalidation is accepted at every offset around the walker's completion
-(found from the top-level xcpl_valid when visible); an invalidation accepted
-in the completion's cycle or before it must not let the old translation be
-used or cached.
+(found from the top-level xcpl_valid when visible); an invalidation applied
+(inv.sv: the cycle after its acceptance; top-level ap_valid) in the
+completion's cycle or before it must not let the old translation be used or
+cached.
 
 race_pwc_flushed_by_invalidation: after a walk filled the page-walk cache,
 the host moves the subtree under the PASID entry / PML4E / PDPTE / PDE and
@@ -143,6 +144,8 @@ async def race_inv_same_cycle_as_fill(dut):
     await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=100_000)
     h_xcpl = getattr(tb.rtl, "xcpl_valid", None)
     xcpl_cycles: list[int] = [] if h_xcpl is None else tb.high_cycles(h_xcpl)
+    h_ap = getattr(tb.rtl, "ap_valid", None)
+    ap_cycles: list[int] | None = None if h_ap is None else tb.high_cycles(h_ap)
     if h_xcpl is None:
         tb.log("top-level xcpl_valid not visible: fill cycles unknown, checking outcomes only")
     same_cycle = 0
@@ -173,15 +176,19 @@ async def race_inv_same_cycle_as_fill(dut):
         if h.accept != t_inv or hold.matched[0].done != t_rel:
             tb.fail(f"k={k}: stimulus timing off: invalidation @{h.accept} (wanted {t_inv}), "
                     f"R @{hold.matched[0].done} (wanted {t_rel})")
+        # applied the cycle after its acceptance (checked where the application is visible)
+        ap = h.accept + 1 if ap_cycles is None else next((c for c in ap_cycles if c >= h.accept), None)
         where = (f"k={k}: PTE read answered @{t_rel}, walker completion @{fill}, invalidation accepted "
-                 f"@{h.accept}: {r}")
+                 f"@{h.accept}, applied @{ap}: {r}")
+        if ap != h.accept + 1:
+            tb.fail(f"{where}: expected the application the cycle after the acceptance")
         if r.fault or r.pa not in (pa_old, pa_new):
             tb.fail(f"{where}: pa must be {pa_new:#x} (or {pa_old:#x} if used before the invalidation)")
         if fill is not None:
-            if h.accept == fill:
+            if ap == fill:
                 same_cycle += 1
-            if h.accept <= fill and r.pa != pa_new:
-                tb.fail(f"{where}: the invalidation was accepted no later than the completion, "
+            if ap <= fill and r.pa != pa_new:
+                tb.fail(f"{where}: the invalidation was applied no later than the completion, "
                         f"so the old translation must be poisoned (expected pa {pa_new:#x})")
         r2 = await tb.read(1, pasid, va)
         if r2.fault or r2.pa != pa_new:

@@ -90,7 +90,7 @@ class Monitor:
 class Mapping:
     pa: int
     data: int
-    replaced_at: int | None = None   # acceptance cycle of the invalidation that removed it
+    replaced_at: int | None = None   # application cycle of the invalidation that removed it
 
 
 class Stream:
@@ -118,12 +118,12 @@ class Stream:
             old = self.maps[-1]
             self.remap()   # the PTE changes first, then the host invalidates (the old one is gone once accepted)
             h = await self.tb.inv.request(self.va >> 12, False, pasid=self.pasid, at=t)
-            old.replaced_at = h.accept
+            old.replaced_at = h.accept + 1   # inv.sv applies a request the cycle after its acceptance
             self.handles.append(h)
             t = max(h.accept + self.period, self.tb.now + 1)
 
     def legal_at(self, cycle: int) -> list[Mapping]:
-        """Mappings no accepted invalidation had removed by `cycle` (included)."""
+        """Mappings no applied invalidation had removed by `cycle` (included)."""
         return [m for m in self.maps if m.replaced_at is None or m.replaced_at > cycle]
 
 
@@ -175,11 +175,23 @@ def check_holds(tb: TB, mon: Monitor, stream: Stream, bound: int) -> tuple[int, 
 @cocotb.test()
 async def walk_under_inval_stream(dut):
     """One thread's walk under a remap + invalidate stream of its own page completes."""
-    rng, host, pasid, sp, tb, mon = await setup(dut, "walk_under_inval_stream")
+    await walk_under_stream(dut, "walk_under_inval_stream", STREAM_PERIOD)
+
+
+@cocotb.test()
+async def walk_under_dense_stream(dut):
+    """The same with an Invalidate Request offered every cycle: one is accepted in the cycle before the
+    hold rises and applied in its first cycle, so the armed walk must be taken a cycle later
+    (ptw.sv arm_wait, walk_armed_unraced)."""
+    await walk_under_stream(dut, "walk_under_dense_stream", 1)
+
+
+async def walk_under_stream(dut, name: str, period: int) -> None:
+    rng, host, pasid, sp, tb, mon = await setup(dut, name)
     retries = rtl_params().get("WalkMaxRetries", 4)
     va = 0x4A_1230_0000 + rng.randrange(512) * 0x1000
     lat0 = clean_walk = await clean_walk_latency(tb, host, sp, pasid, va + 0x20_0000)
-    stream = Stream(tb, host, sp, pasid, va, STREAM_PERIOD, rng)
+    stream = Stream(tb, host, sp, pasid, va, period, rng)
     st = cocotb.start_soon(stream.run())
     await tb.cycles(3 * STREAM_PERIOD)
     c0 = tb.now
@@ -204,7 +216,7 @@ async def walk_under_inval_stream(dut):
     where = (f"response {r} after {n_att} Translation Requests; walker completion @{fill}; "
              f"legal pa then {[hex(m.pa) for m in legal]}")
     if r.fault or not got or got[0] not in legal:
-        tb.fail(f"{where}: the translation used was removed by an invalidation accepted no later than the "
+        tb.fail(f"{where}: the translation used was removed by an invalidation applied no later than the "
                 "walker's completion")
     if r.rdata != got[0].data:
         tb.fail(f"{where}: read data {r.rdata:#x}, expected {got[0].data:#x}")
@@ -214,13 +226,16 @@ async def walk_under_inval_stream(dut):
     if not accepted_after:
         tb.fail("no invalidation accepted after the walk: the hold was not released")
     n_holds, longest = check_holds(tb, mon, stream, clean_walk)
+    if period == 1 and not any(h.accept + 1 == a for h in stream.handles for a, _ in mon.holds()):
+        tb.fail(f"no invalidation was applied in a hold's first cycle (holds {mon.holds()}): the dense "
+                "stream did not exercise the case")
     r2 = await tb.read(2, pasid, va)
     if r2.fault or r2.pa != stream.maps[-1].pa:
         tb.fail(f"after the stream: {r2}, expected the last mapping {stream.maps[-1].pa:#x}")
     lat = r.cycle - r.cmd.issue
     tb.log("progress: WalkMaxRetries=%d period=%d: clean walk %d cycles; under the stream %d cycles, "
            "%d Translation Requests, %d invalidations accepted (%d after the response), %d hold(s), longest %d "
-           "cycles", retries, STREAM_PERIOD, lat0, lat, n_att, len(stream.handles), len(accepted_after), n_holds,
+           "cycles", retries, period, lat0, lat, n_att, len(stream.handles), len(accepted_after), n_holds,
            longest)
     tb.check_protocol()
 

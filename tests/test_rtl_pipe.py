@@ -1,9 +1,9 @@
-"""Pipelined ATC lookup hazards (tb/test_pipe.py): lookup, fill and invalidation in the same or adjacent cycles."""
+"""Pipeline hazards (tb/test_pipe.py): a lookup, a fill or a DMA access and an invalidation in the same or adjacent cycles."""
 import pytest
 
 from conftest import run_rtl
 
-CASES = ["pipe_lookup_vs_inv", "pipe_fill_vs_inv"]
+CASES = ["pipe_lookup_vs_inv", "pipe_fill_vs_inv", "pipe_dma_vs_inv"]
 
 
 @pytest.mark.rtl

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_rtl
 
-CASES = ["walk_under_inval_stream", "all_threads_under_inval_stream"]
+CASES = ["walk_under_inval_stream", "walk_under_dense_stream", "all_threads_under_inval_stream"]
 
 
 PARAMS = {"PwcEntries": 8}  # the build of tests/test_rtl_races.py (default parameters, WalkMaxRetries 4)

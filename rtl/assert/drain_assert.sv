@@ -4,11 +4,13 @@
 //
 // Tracked accesses: a DMA thread's access whose translation the thread
 // obtained (an ATC hit, or a translation result without fault) in or before
-// the cycle the Invalidate Request is accepted, whose translation (PASID,
+// the cycle after the Invalidate Request's acceptance (inv.sv applies it
+// then, so a translation obtained in between is one the request may remove),
+// whose translation (PASID,
 // page at its full size: the hit entry's size, or the completion's) overlaps
 // the request (PASID or all PASIDs, range of ARCHITECTURE.md section 4), and
 // whose AXI response (R or B with ID {1, thread}) has not arrived by that
-// cycle. The request's completion must not be presented (invc_valid_o) until
+// cycle (by the acceptance cycle, for those obtained by then). The request's completion must not be presented (invc_valid_o) until
 // each of them has its response; one arriving in cycle c allows the
 // completion from cycle c+1. An access that timed out after it was issued
 // is still tracked until its late response (it may still land in memory);
@@ -69,8 +71,14 @@ module drain_assert #(
   logic [NumThreads*36-1:0]     tv_q, tv_d, lv_q, lv_d;
   logic [NumThreads*2-1:0]      ts_q, ts_d;
   logic [NI*NumThreads-1:0]     pend_q, pend_d;
-  logic [NumThreads-1:0]        answered, matching;
+  logic [NumThreads-1:0]        answered, matching, matching_rq;
   logic [51:0]                  keep;
+  // the request accepted in the cycle before (applied now)
+  logic                         rq_q;
+  logic [ats_pkg::ItagW-1:0]    rq_itag_q;
+  logic                         rq_all_q;
+  logic [PasidW-1:0]            rq_pasid_q;
+  logic [51:0]                  rq_addr_q, rq_keep_q;
 
   assign keep = ats_pkg::inv_keep(inv_addr_i, inv_s_i);
 
@@ -106,9 +114,17 @@ module drain_assert #(
       matching[t] = hold_d[t] && (!inv_pasid_valid_i || inv_global_i || inv_pasid_i == tp_d[t*PasidW +: PasidW]) &&
                     ats_pkg::range_overlap(inv_addr_i, keep, ats_pkg::sext_vpn(tv_d[t*36 +: 36]),
                                            ats_pkg::size_keep(ts_d[t*2 +: 2]));
+      // a translation obtained in the application cycle (held now, unanswered) against last cycle's request
+      matching_rq[t] = hold_d[t] && ((lk && lkp_hit_i) || xr) && (rq_all_q || rq_pasid_q == tp_d[t*PasidW +: PasidW]) &&
+                       ats_pkg::range_overlap(rq_addr_q, rq_keep_q, ats_pkg::sext_vpn(tv_d[t*36 +: 36]),
+                                              ats_pkg::size_keep(ts_d[t*2 +: 2]));
     end
     for (int unsigned x = 0; x < NI; x++) begin
       pend_d[x*NumThreads +: NumThreads] = pend_q[x*NumThreads +: NumThreads] & ~answered;
+    end
+    if (rq_q) begin
+      pend_d[32'(rq_itag_q) * NumThreads +: NumThreads] = pend_d[32'(rq_itag_q) * NumThreads +: NumThreads] |
+                                                          matching_rq;
     end
     if (inv_valid_i && inv_ready_i) begin
       pend_d[32'(inv_itag_i) * NumThreads +: NumThreads] = matching;
@@ -119,10 +135,20 @@ module drain_assert #(
     if (!rst_ni) begin
       hold_q <= '0;
       pend_q <= '0;
+      rq_q   <= 1'b0;
     end else begin
       hold_q <= hold_d;
       pend_q <= pend_d;
+      rq_q   <= inv_valid_i && inv_ready_i;
     end
+  end
+
+  always_ff @(posedge clk_i) begin
+    rq_itag_q  <= inv_itag_i;
+    rq_all_q   <= !inv_pasid_valid_i || inv_global_i;
+    rq_pasid_q <= inv_pasid_i;
+    rq_addr_q  <= inv_addr_i;
+    rq_keep_q  <= keep;
   end
 
   always_ff @(posedge clk_i) begin

@@ -2,21 +2,28 @@
 //
 // Ghost state per ITag: out (accepted, not completed) and pend (the threads
 // that reported an unanswered translated access, holds_xlat_i, in the
-// acceptance cycle and have not pulsed mem_done_i since).
+// application cycle, the cycle after acceptance, and have not pulsed
+// mem_done_i since); the request accepted in the cycle before (gacc_*).
 //
 //   rule2_inv_drain      an Invalidate Completion is presented only when no
 //                        thread is pending for its ITag
 //   inv_cpl_requested    a completion names an outstanding ITag (so each is
 //                        completed at most once, none without request)
+//   inv_cpl_applied      ... and not the one being applied this cycle: a
+//                        completion leaves only after its invalidation was
+//                        applied (entries dropped, walks poisoned, drain
+//                        snapshot taken)
 //   inv_ready_room       a request is accepted while fewer than Depth are
 //                        outstanding and the walker does not hold new ones
 //                        back (hold_i, ptw.sv forward progress), and only then
-//   inv_apply            the request is applied in its acceptance cycle, with
-//                        the range of docs/ARCHITECTURE.md section 4, written
-//                        here independently of ats_pkg::inv_keep: with S=1 an
-//                        address bit is kept iff a lower address bit is clear
+//   inv_apply            a request is applied exactly in the cycle after its
+//                        acceptance, with the range of docs/ARCHITECTURE.md
+//                        section 4, written here independently of
+//                        ats_pkg::inv_keep: with S=1 an address bit is kept
+//                        iff a lower address bit is clear
 // Environment: an accepted ITag is not outstanding (or completes in that cycle).
-// The inv_inv_* checks tie the ghost to the FIFO (inductive invariants).
+// The inv_inv_* checks tie the ghost to the FIFO, the application stage and
+// the room flag (inductive invariants).
 `include "ats_assert.svh"
 
 module inv_assert #(
@@ -53,7 +60,10 @@ module inv_assert #(
   input logic [Depth*NumThreads-1:0]          mask_q,
   input logic [((Depth > 1) ? $clog2(Depth) : 1)-1:0] wptr_q,
   input logic [((Depth > 1) ? $clog2(Depth) : 1)-1:0] rptr_q,
-  input logic [$clog2(Depth + 1)-1:0]         cnt_q
+  input logic [$clog2(Depth + 1)-1:0]         cnt_q,
+  input logic                                 ap_q,
+  input logic [ats_pkg::ItagW-1:0]            ap_itag_q,
+  input logic                                 room_q
 );
 
   `ATS_CHECKER_COMMON
@@ -66,6 +76,12 @@ module inv_assert #(
 
   logic                       push, pop;
   logic [NI-1:0]              out_q, out_d;
+  // the request accepted in the cycle before, as the environment gave it
+  logic                       gacc_q;
+  logic [ats_pkg::ItagW-1:0]  gacc_itag_q;
+  logic                       gacc_all_q;
+  logic [ats_pkg::PasidW-1:0] gacc_pasid_q;
+  logic [51:0]                gacc_addr_q, gacc_keep_q;
   logic [NI*NumThreads-1:0]   pend_q, pend_d;
   logic [CntW-1:0]            n_out;
   logic                       itag_in_range;
@@ -84,30 +100,6 @@ module inv_assert #(
   assign push = inv_valid_i && inv_ready_o;
   assign pop  = invc_valid_o && invc_ready_i;
 
-  always_comb begin
-    out_d  = out_q;
-    n_out  = '0;
-    for (int unsigned x = 0; x < NI; x++) begin
-      pend_d[x*NumThreads +: NumThreads] = pend_q[x*NumThreads +: NumThreads] & ~mem_done_i;
-      n_out = n_out + CntW'(out_q[x]);
-    end
-    if (pop && 32'(invc_itag_o) < NI) out_d[invc_itag_o] = 1'b0;
-    if (push && itag_in_range) begin
-      out_d[inv_itag_i] = 1'b1;
-      pend_d[32'(inv_itag_i) * NumThreads +: NumThreads] = holds_xlat_i;
-    end
-  end
-
-  always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (!rst_ni) begin
-      out_q  <= '0;
-      pend_q <= '0;
-    end else begin
-      out_q  <= out_d;
-      pend_q <= pend_d;
-    end
-  end
-
   // the range as docs/ARCHITECTURE.md section 4 words it
   logic [51:0] keep_spec;
   always_comb begin
@@ -119,16 +111,53 @@ module inv_assert #(
     end
   end
 
+  always_comb begin
+    out_d  = out_q;
+    n_out  = '0;
+    for (int unsigned x = 0; x < NI; x++) begin
+      pend_d[x*NumThreads +: NumThreads] = pend_q[x*NumThreads +: NumThreads] & ~mem_done_i;
+      n_out = n_out + CntW'(out_q[x]);
+    end
+    if (pop && 32'(invc_itag_o) < NI) out_d[invc_itag_o] = 1'b0;
+    if (gacc_q && 32'(gacc_itag_q) < NI) begin
+      pend_d[32'(gacc_itag_q) * NumThreads +: NumThreads] = holds_xlat_i;
+    end
+    if (push && itag_in_range) begin
+      out_d[inv_itag_i] = 1'b1;
+      pend_d[32'(inv_itag_i) * NumThreads +: NumThreads] = '0;
+    end
+  end
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      out_q  <= '0;
+      pend_q <= '0;
+      gacc_q <= 1'b0;
+    end else begin
+      out_q  <= out_d;
+      pend_q <= pend_d;
+      gacc_q <= push;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    gacc_itag_q  <= inv_itag_i;
+    gacc_all_q   <= !inv_pasid_valid_i || inv_global_i;
+    gacc_pasid_q <= inv_pasid_i;
+    gacc_addr_q  <= inv_addr_i;
+    gacc_keep_q  <= keep_spec;
+  end
+
   // FIFO invariants: live slots hold distinct outstanding ITags whose pending
   // threads are the slot's drain mask
   logic [Depth-1:0] live;
-  logic             fifo_bad, slot_bad, dist_bad;
+  logic             fifo_bad, slot_bad, dist_bad, stage_bad;
   logic [CntW:0] wsum;  // rptr + cnt, wrapped at Depth
   always_comb begin
     wsum     = (CntW + 1)'(rptr_q) + (CntW + 1)'(cnt_q);
     if (wsum >= (CntW + 1)'(Depth)) wsum = wsum - (CntW + 1)'(Depth);
     fifo_bad = 32'(cnt_q) > Depth || 32'(wptr_q) >= Depth || 32'(rptr_q) >= Depth ||
-               wsum != (CntW + 1)'(wptr_q) || n_out != cnt_q;
+               wsum != (CntW + 1)'(wptr_q) || (CntW + 1)'(n_out) != (CntW + 1)'(cnt_q) + (CntW + 1)'(gacc_q);
     slot_bad = 1'b0;
     dist_bad = 1'b0;
     for (int unsigned i = 0; i < Depth; i++) begin
@@ -145,7 +174,12 @@ module inv_assert #(
       for (int unsigned j = i + 1; j < Depth; j++) begin
         if (live[i] && live[j] && itag_q[i*5 +: 5] == itag_q[j*5 +: 5]) dist_bad = 1'b1;
       end
+      // the request in the application stage is not queued yet
+      if (gacc_q && live[i] && itag_q[i*5 +: 5] == gacc_itag_q) dist_bad = 1'b1;
     end
+    stage_bad = ap_q != gacc_q ||
+                (gacc_q && (ap_itag_q != gacc_itag_q || !out_at(out_q, gacc_itag_q) ||
+                            pend_at(pend_q, gacc_itag_q) != '0));
   end
 
   `ATS_CHECK begin
@@ -159,16 +193,20 @@ module inv_assert #(
         `ATS_ASSERT(rule2_inv_drain, pend_at(pend_q, invc_itag_o) == '0,
                     "Invalidate Completion before every access reported at acceptance was answered")
         `ATS_ASSERT(inv_cpl_requested, out_at(out_q, invc_itag_o), "Invalidate Completion for an ITag not outstanding")
+        `ATS_ASSERT(inv_cpl_applied, !(gacc_q && invc_itag_o == gacc_itag_q),
+                    "Invalidate Completion in its request's application cycle (before the invalidation took effect)")
       end
       `ATS_ASSERT(inv_ready_room, inv_ready_o == (32'(n_out) < Depth && !hold_i),
                   "Invalidate Request not accepted with room and no walker hold, or accepted when full or held")
-      `ATS_ASSERT(inv_apply, apply_o == push &&
-                  (!push || (apply_all_o == (!inv_pasid_valid_i || inv_global_i) && apply_pasid_o == inv_pasid_i &&
-                             apply_addr_o == inv_addr_i && apply_keep_o == keep_spec)),
-                  "invalidation not applied in its acceptance cycle with the documented range")
+      `ATS_ASSERT(inv_apply, apply_o == gacc_q &&
+                  (!gacc_q || (apply_all_o == gacc_all_q && apply_pasid_o == gacc_pasid_q &&
+                               apply_addr_o == gacc_addr_q && apply_keep_o == gacc_keep_q)),
+                  "invalidation not applied in the cycle after its acceptance with the documented range")
       `ATS_LEMMA(inv_inv_fifo, !fifo_bad, "FIFO pointers/count differ from the ITags outstanding")
       `ATS_LEMMA(inv_inv_slot, !slot_bad, "a queued request's drain mask differs from the ghost")
       `ATS_LEMMA(inv_inv_distinct, !dist_bad, "two queued requests share an ITag")
+      `ATS_LEMMA(inv_inv_stage, !stage_bad, "the application stage differs from the request accepted the cycle before")
+      `ATS_LEMMA(inv_inv_room, room_q == (32'(n_out) < Depth), "the room flag differs from the ITags outstanding")
       `ATS_COVER(cov_inv_cpl_waits_drain, n_out != '0 && |pend_q && !invc_valid_o)
       `ATS_COVER(cov_inv_cpl_after_drain, pop)
       `ATS_COVER(cov_inv_full, !inv_ready_o)

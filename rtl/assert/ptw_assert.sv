@@ -54,8 +54,13 @@
 //                        a row (default: every ID armed once, each waiting for
 //                        a slot and walking for the longest walk AxiTimeout
 //                        and AdRetries allow)
-//   walk_hold_honoured   environment: no invalidation is applied while the
-//                        hold is up (inv.sv honours it)
+//   walk_armed_unraced   an armed request is not taken in a cycle an
+//                        invalidation is applied (one accepted just before
+//                        the hold rose lands in the hold's first cycle)
+//   walk_hold_honoured   environment: no invalidation is applied in a cycle
+//                        after one with the hold up (inv.sv accepts none
+//                        during the hold and applies a request the cycle
+//                        after its acceptance)
 `include "ats_assert.svh"
 
 module ptw_assert #(
@@ -266,6 +271,7 @@ module ptw_assert #(
   logic [NumIds*PsnW-1:0] gpsn_q, gpsn_d;      // raced completions in a row
   logic [NumIds-1:0]      gheld_q, gheld_d;    // the outstanding request was taken armed
   logic [HoldW-1:0]       ghold_q, ghold_d;    // consecutive cycles with the hold up
+  logic                   ghold_up_q;          // the hold was up in the cycle before
   logic                   acc, cpl, acc_armed, offer_armed, psn_bad;
 
   assign acc = xreq_valid_i && xreq_ready_o;
@@ -307,11 +313,13 @@ module ptw_assert #(
       gpsn_q   <= '0;
       gheld_q  <= '0;
       ghold_q  <= '0;
+      ghold_up_q <= 1'b0;
     end else begin
       graced_q <= graced_d;
       gpsn_q   <= gpsn_d;
       gheld_q  <= gheld_d;
       ghold_q  <= ghold_d;
+      ghold_up_q <= inv_hold_o;
     end
   end
 
@@ -324,7 +332,10 @@ module ptw_assert #(
                   "invalidation hold up with no armed request offered and no armed walk in flight")
       `ATS_ASSERT(walk_hold_bounded, 32'(ghold_q) < HoldMaxCycles,
                   "invalidation hold up for HoldMaxCycles cycles in a row")
-      `ATS_ENV(walk_hold_honoured, !(inv_hold_o && pwc_flush_i), "invalidation applied while the walker holds them")
+      `ATS_ASSERT(walk_armed_unraced, !(acc_armed && pwc_flush_i),
+                  "armed walk taken in a cycle an invalidation is applied")
+      `ATS_ENV(walk_hold_honoured, !(ghold_up_q && pwc_flush_i),
+               "invalidation applied after a cycle in which the walker held them")
       `ATS_COVER(cov_walk_armed, acc_armed)
       `ATS_ASSERT(rule1_pwc_no_stale_fill, ins_bad == '0,
                   "page-walk cache filled by a walk that an invalidation raced")
