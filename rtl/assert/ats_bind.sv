@@ -19,12 +19,31 @@ bind ptw ptw_assert #(
   .WalkMaxRetries(WalkMaxRetries)
 ) u_ptw_assert (.*);
 
+// per slot: the slot's side of its thread's memory port
 bind dma dma_assert #(
-  .NumThreads(NumThreads),
+  .NumThreads(NumSlots),
   .PaWidth   (PaWidth),
-  .ThreadW   (ThreadW),
-  .AxiTimeout(AxiTimeout)
-) u_dma_assert (.*);
+  .ThreadW   (SlotW),
+  .AxiTimeout(AxiTimeout),
+  .DrainExact(DrainExact)
+) u_dma_assert (
+  .*,
+  .cmd_thread_i(cmd_slot),
+  .rd_req_o    (srd_req),
+  .wr_req_o    (swr_req),
+  .mem_addr_o  (saddr),
+  .mem_gnt_i   (sgnt),
+  .r_valid_i   (sr_valid),
+  .b_valid_i   (sb_valid)
+);
+
+// per thread: the command queue and the thread's AXI ID
+bind dma dma_queue_assert #(
+  .NumThreads (NumThreads),
+  .Outstanding(Outstanding),
+  .ThreadW    (ThreadW),
+  .SlotW      (SlotW)
+) u_dma_queue_assert (.*);
 
 bind inv inv_assert #(
   .NumThreads(NumThreads),
@@ -32,8 +51,9 @@ bind inv inv_assert #(
 ) u_inv_assert (.*);
 
 bind ats_dev_top drain_assert #(
-  .NumThreads(NumThreads),
-  .ThreadW   (ThreadW)
+  .NumThreads (NumSlots),
+  .ThreadW    (SlotW),
+  .Outstanding(DmaOutstanding)
 ) u_drain_assert (
   .clk_i,
   .rst_ni,
@@ -64,11 +84,12 @@ bind ats_dev_top drain_assert #(
   .bvalid_i         (m_axi_bvalid),
   .bready_i         (m_axi_bready),
   .bid_i            (m_axi_bid),
-  .mem_drop_i       (u_dma.mem_drop)
+  .mem_drop_i       (u_dma.mem_drop),
+  .slot_ans_i       (u_dma.sr_valid | u_dma.sb_valid)
 );
 
 bind ats_dev_top walk_live_assert #(
-  .IdW(ats_pkg::XIdW)
+  .IdW(IdW)
 ) u_walk_live_assert (
   .clk_i,
   .rst_ni,
@@ -92,9 +113,10 @@ bind ats_dev_top walk_live_assert #(
   .bid_i       (m_axi_bid)
 );
 
+// per slot (PRG index = slot)
 bind ats_dev_top pri_assert #(
-  .NumThreads(NumThreads),
-  .ThreadW   (ThreadW),
+  .NumThreads(NumSlots),
+  .ThreadW   (SlotW),
   .PriTimeout(PriTimeout),
   .PriRetries(PriRetries)
 ) u_pri_assert (
@@ -103,7 +125,7 @@ bind ats_dev_top pri_assert #(
   .pri_en_i,
   .cmd_valid_i,
   .cmd_ready_i  (cmd_ready_o),
-  .cmd_thread_i,
+  .cmd_thread_i (u_dma.cmd_slot),
   .cmd_write_i,
   .lkp_valid_i  (lkp_valid),
   .lkp_thread_i (lkp_thread),
@@ -121,6 +143,6 @@ bind ats_dev_top pri_assert #(
   .prgr_valid_i,
   .prgr_prgi_i,
   .rsp_valid_i  (rsp_valid_o),
-  .rsp_thread_i (rsp_thread_o),
+  .rsp_thread_i (u_dma.rsp_slot),
   .rsp_cause_i  (rsp_cause_o)
 );
