@@ -291,6 +291,16 @@ module dma #(
     end
   end
 
+  // an R (B) on the thread's ID while its accesses in flight are reads
+  // (writes); any other is named by no access and dropped
+  logic [NumThreads-1:0] r_own, b_own;
+  always_comb begin
+    for (int unsigned h = 0; h < NumThreads; h++) begin
+      r_own[h] = r_valid_i[h] && ifo_cnt_q[h*CW +: CW] != '0 && !ifo_wr_q[h];
+      b_own[h] = b_valid_i[h] && ifo_cnt_q[h*CW +: CW] != '0 && ifo_wr_q[h];
+    end
+  end
+
   always_comb begin
     for (int unsigned h = 0; h < NumThreads; h++) begin
       rd_req_o[h] = 1'b0;
@@ -311,8 +321,8 @@ module dma #(
         // R/B answer the oldest access in flight
         for (int unsigned k = 0; k < Outstanding; k++) begin
           if (ifo_rp_q[h*QW +: QW] == QW'(k) && ifo_q[(h * Outstanding + k)*QW +: QW] == QW'(i)) begin
-            sr_valid[h * Outstanding + i] = r_valid_i[h];
-            sb_valid[h * Outstanding + i] = b_valid_i[h];
+            sr_valid[h * Outstanding + i] = r_own[h];
+            sb_valid[h * Outstanding + i] = b_own[h];
           end
         end
       end
@@ -328,7 +338,7 @@ module dma #(
     for (int unsigned h = 0; h < NumThreads; h++) begin
       logic push, pop;
       push = isel_any[h] && mem_gnt_i[h];
-      pop  = r_valid_i[h] || b_valid_i[h];
+      pop  = r_own[h] || b_own[h];
       if (push) begin
         for (int unsigned k = 0; k < Outstanding; k++) begin
           if (ifo_wp_q[h*QW +: QW] == QW'(k)) ifo_d[(h * Outstanding + k)*QW +: QW] = isel[h*QW +: QW];

@@ -91,7 +91,8 @@ module dma_queue_assert #(
         if (sr_valid[s] || sb_valid[s]) nans++;
       end
       rsp_h = rsp_valid_o && rsp_ready_i && rsp_thread_o == ThreadW'(h);
-      ans_h = r_valid_i[h] || b_valid_i[h];
+      // an R/B some access of the thread waits for (others name none: dropped)
+      ans_h = (r_valid_i[h] && any_rd) || (b_valid_i[h] && any_wr);
       if (ans_h && nans != 1) route_bad = 1'b1;
       if (!ans_h && nans != 0) route_bad = 1'b1;
       for (int unsigned s = h * Outstanding; s < (h + 1) * Outstanding; s++) begin
