@@ -37,13 +37,32 @@ bind dma dma_assert #(
   .b_valid_i   (sb_valid)
 );
 
-// per thread: the command queue and the thread's AXI ID
-bind dma dma_queue_assert #(
+// per thread: the command queue and the thread's AXI ID (checked in
+// simulation; bound at the top so the DMA's proof keeps to dma_assert)
+bind ats_dev_top dma_queue_assert #(
   .NumThreads (NumThreads),
-  .Outstanding(Outstanding),
+  .Outstanding(DmaOutstanding),
   .ThreadW    (ThreadW),
   .SlotW      (SlotW)
-) u_dma_queue_assert (.*);
+) u_dma_queue_assert (
+  .clk_i,
+  .rst_ni,
+  .cmd_valid_i,
+  .cmd_ready_o,
+  .cmd_thread_i,
+  .cmd_write_i,
+  .cmd_slot    (u_dma.cmd_slot),
+  .rsp_valid_o,
+  .rsp_ready_i,
+  .rsp_thread_o,
+  .rsp_slot    (u_dma.rsp_slot),
+  .r_valid_i   (dm_r_valid),
+  .b_valid_i   (dm_b_valid),
+  .sgnt        (u_dma.sgnt),
+  .sr_valid    (u_dma.sr_valid),
+  .sb_valid    (u_dma.sb_valid),
+  .st_q        (u_dma.st_q)
+);
 
 bind inv inv_assert #(
   .NumThreads(NumThreads),
