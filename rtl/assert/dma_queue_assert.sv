@@ -41,10 +41,10 @@ module dma_queue_assert #(
   input logic [SlotW-1:0]        rsp_slot,
   input logic [NumThreads-1:0]   r_valid_i,
   input logic [NumThreads-1:0]   b_valid_i,
-  input logic [NumSlots-1:0]     sgnt,
-  input logic [NumSlots-1:0]     sr_valid,
-  input logic [NumSlots-1:0]     sb_valid,
-  input ats_pkg::dma_st_e [NumSlots-1:0] st_q
+  input logic [NumThreads*Outstanding-1:0] sgnt,
+  input logic [NumThreads*Outstanding-1:0] sr_valid,
+  input logic [NumThreads*Outstanding-1:0] sb_valid,
+  input ats_pkg::dma_st_e [NumThreads*Outstanding-1:0] st_q
 );
 
   `ATS_CHECKER_COMMON
