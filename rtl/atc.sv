@@ -63,6 +63,7 @@ module atc #(
   output logic [ThreadW-1:0]         lkp_rthread_o,
   output logic                       lkp_hit_o,
   output logic [PaWidth-13:0]        lkp_ppn_o,         // PA[PaWidth-1:12] of the access
+  output logic [1:0]                 lkp_size_o,        // page size of the entry hit (DMA drain matching)
   // translation result of a miss, back to the thread
   output logic                       xres_valid_o,
   output logic [ThreadW-1:0]         xres_thread_o,
@@ -198,6 +199,7 @@ module atc #(
   assign lkp_rthread_o = lr_thread_q;
   assign lkp_hit_o     = lr_hit_q;
   assign lkp_ppn_o     = lr_ppn_q;
+  assign lkp_size_o    = lr_size_q;
   assign lkp_rhit      = lr_valid_q && lr_hit_q;
   assign lkp_rmiss     = lr_valid_q && !lr_hit_q;
 

@@ -27,11 +27,19 @@ module ats_dev_top #(
   // Translation Request ID before the next one runs while new Invalidate
   // Requests are held back (0: never hold; a walk may starve)
   parameter int unsigned WalkMaxRetries = 4,
+  // DMA command queue (docs/ARCHITECTURE.md 2): commands (accesses in flight)
+  // per thread, answered in order per thread
+  parameter int unsigned DmaOutstanding = 1,
+  // 1: an Invalidate Completion waits only for the accesses whose translation
+  // overlaps it; 0: for every access holding a translation when it was accepted
+  parameter bit          DmaDrainExact  = 1'b0,
   // Test-only switches (docs/ARCHITECTURE.md 5): each breaks one ATS rule on
   // purpose so the co-simulation can show what the host relies on. Keep 0.
   parameter bit          DbgNoDrain  = 1'b0,  // Invalidate Completion does not wait for DMA
   parameter bit          DbgNoPoison = 1'b0,  // a walk raced by an invalidation still fills
-  localparam int unsigned ThreadW   = (NumThreads > 1) ? $clog2(NumThreads) : 1
+  localparam int unsigned ThreadW   = (NumThreads > 1) ? $clog2(NumThreads) : 1,
+  localparam int unsigned NumSlots  = NumThreads * DmaOutstanding,  // DMA command slots
+  localparam int unsigned SlotW     = (NumSlots > 1) ? $clog2(NumSlots) : 1
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -119,21 +127,23 @@ module ats_dev_top #(
 );
 
   localparam int unsigned PpnW = PaWidth - 12;
-  localparam int unsigned IdW  = ats_pkg::XIdW;
+  // Translation Request ID: one per DMA slot
+  localparam int unsigned IdW  = (SlotW > ats_pkg::XIdW) ? SlotW : ats_pkg::XIdW;
 
   // ATC lookup
   logic               lkp_valid;
-  logic [ThreadW-1:0] lkp_thread;
+  logic [SlotW-1:0]   lkp_thread;
   logic [ats_pkg::PasidW-1:0] lkp_pasid;
   logic [35:0]        lkp_vpn;
   logic               lkp_write;
   logic               lkp_rvalid;
-  logic [ThreadW-1:0] lkp_rthread;
+  logic [SlotW-1:0]   lkp_rthread;
+  logic [1:0]         lkp_size;
   logic               lkp_hit;
   logic [PpnW-1:0]    lkp_ppn;
   // miss results
   logic               xres_valid;
-  logic [ThreadW-1:0] xres_thread;
+  logic [SlotW-1:0]   xres_thread;
   logic [3:0]         xres_cause;
   logic [PpnW-1:0]    xres_ppn;
   // Translation Request / Completion
@@ -152,7 +162,7 @@ module ats_dev_top #(
   logic               ap_valid, ap_all;
   logic [ats_pkg::PasidW-1:0] ap_pasid;
   logic [51:0]        ap_addr, ap_keep;
-  logic [NumThreads-1:0] holds_xlat, mem_done;
+  logic [NumSlots-1:0] holds_xlat, mem_done;
   logic               walk_hold;  // walker forward progress: no new Invalidate Request accepted
   // memory
   logic [NumWalks-1:0]           pw_req, pw_gnt, pw_r_valid, pw_lock;
@@ -171,9 +181,12 @@ module ats_dev_top #(
   assign prgr_ready_o = 1'b1;
 
   dma #(
-    .NumThreads(NumThreads),
-    .PaWidth   (PaWidth),
-    .ThreadW   (ThreadW),
+    .NumThreads (NumThreads),
+    .Outstanding(DmaOutstanding),
+    .PaWidth    (PaWidth),
+    .ThreadW    (ThreadW),
+    .SlotW      (SlotW),
+    .DrainExact (DmaDrainExact),
     .PriTimeout(PriTimeout),
     .PriRetries(PriRetries),
     .AxiTimeout(AxiTimeout)
@@ -205,10 +218,12 @@ module ats_dev_top #(
     .lkp_rthread_i(lkp_rthread),
     .lkp_hit_i    (lkp_hit),
     .lkp_ppn_i    (lkp_ppn),
+    .lkp_size_i   (lkp_size),
     .xres_valid_i (xres_valid),
     .xres_thread_i(xres_thread),
     .xres_cause_i (xres_cause),
     .xres_ppn_i   (xres_ppn),
+    .xres_size_i  (xcpl_size),
     .pr_valid_o,
     .pr_ready_i,
     .pr_pasid_o,
@@ -230,15 +245,19 @@ module ats_dev_top #(
     .r_err_i      (r_err),
     .b_valid_i    (dm_b_valid),
     .b_err_i      (b_err),
+    .ap_all_i     (ap_all),
+    .ap_pasid_i   (ap_pasid),
+    .ap_addr_i    (ap_addr),
+    .ap_keep_i    (ap_keep),
     .holds_xlat_o (holds_xlat),
     .mem_done_o   (mem_done)
   );
 
   atc #(
-    .NumThreads (NumThreads),
+    .NumThreads (NumSlots),
     .AtcEntries (AtcEntries),
     .PaWidth    (PaWidth),
-    .ThreadW    (ThreadW),
+    .ThreadW    (SlotW),
     .IdW        (IdW),
     .SplitHuge  (AtcSplitHuge),
     .DbgNoPoison(DbgNoPoison)
@@ -255,6 +274,7 @@ module ats_dev_top #(
     .lkp_rthread_o  (lkp_rthread),
     .lkp_hit_o      (lkp_hit),
     .lkp_ppn_o      (lkp_ppn),
+    .lkp_size_o     (lkp_size),
     .xres_valid_o   (xres_valid),
     .xres_thread_o  (xres_thread),
     .xres_cause_o   (xres_cause),
@@ -324,7 +344,7 @@ module ats_dev_top #(
   );
 
   inv #(
-    .NumThreads(NumThreads),
+    .NumThreads(NumSlots),
     .Depth     (ats_pkg::NumItag),
     .DbgNoDrain(DbgNoDrain)
   ) u_inv (

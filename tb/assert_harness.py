@@ -24,6 +24,8 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
     "ptw": ("ptw_assert", {"NumWalks": 2, "PaWidth": 48, "IdW": 3, "AdRetries": 2, "AxiTimeout": 8,
                            "WalkMaxRetries": 2, "HoldMaxCycles": 12}),
     "dma": ("dma_assert", {"NumThreads": 2, "PaWidth": 48, "ThreadW": 1, "AxiTimeout": 8}),
+    "dmx": ("dma_assert", {"NumThreads": 2, "PaWidth": 48, "ThreadW": 1, "AxiTimeout": 8, "DrainExact": 1}),
+    "dq": ("dma_queue_assert", {"NumThreads": 2, "Outstanding": 2, "ThreadW": 1, "SlotW": 2}),
     "inv": ("inv_assert", {"NumThreads": 2, "Depth": 4, "NumItagChk": 8}),
     "drn": ("drain_assert", {"NumThreads": 2, "ThreadW": 1}),
     "wlk": ("walk_live_assert", {"IdW": 3, "MaxCycles": 20}),

@@ -96,6 +96,18 @@ class Response:
                 f"rdata={self.rdata:#x} hit={int(self.atc_hit)} @{self.cycle}")
 
 
+@dataclass
+class Pending:
+    """A command queued with `DeviceThread.issue`: `await p.wait()` gives its response."""
+    cmd: Command
+    event: Event = field(default_factory=Event)
+    response: Response | None = None
+
+    async def wait(self) -> Response:
+        await self.event.wait()
+        return self.response
+
+
 # --------------------------------------------------------------------------- command path
 
 
@@ -177,7 +189,17 @@ class CommandDriver:
             if done is not None:
                 done.set()
         elif len(self._q) > 1:
-            self._q.append(self._q.pop(0))  # let another thread try
+            blocked = self._q[0][0].thread
+            if sum(c.thread == blocked for c, _ in self._q) == 1:
+                self._q.append(self._q.pop(0))  # let another thread try
+            else:
+                # several commands of the blocked thread queued (a command queue per
+                # thread): offer the first command of another thread, keeping the
+                # order of each thread's commands
+                for j in range(1, len(self._q)):
+                    if self._q[j][0].thread != blocked:
+                        self._q.insert(0, self._q.pop(j))
+                        break
         if self._q:
             self._drive(k)
         else:
@@ -234,7 +256,9 @@ class ResponseMonitor:
 
 
 class DeviceThread:
-    """Per-thread driver: one command at a time, in order, like a device thread context."""
+    """Per-thread driver: `access` one command at a time, in order, like a device thread
+    context; `issue` queues several (the device's command queue, DmaOutstanding), each
+    answered in order through its `Pending`."""
 
     def __init__(self, tb: "TB", thread: int):
         self.tb = tb
@@ -242,13 +266,38 @@ class DeviceThread:
         self._resp: list[Response] = []
         self._evt = Event()
         self.busy = False
+        self._issued: list[Pending] = []
 
     def _on_response(self, r: Response) -> None:
+        if self._issued:
+            p = self._issued.pop(0)
+            if p.cmd is not r.cmd:
+                raise AssertionError(f"cycle {r.cycle}: thread {self.thread} answered {r} before {p.cmd}")
+            self.tb._record(r)
+            p.response = r
+            p.event.set()
+            return
         self._resp.append(r)
         self._evt.set()
 
-    async def access(self, write: bool, pasid: int, va: int, wdata: int = 0, tag: Any = None) -> Response:
+    @property
+    def in_flight(self) -> int:
+        """Commands issued with `issue` and not answered yet."""
+        return len(self._issued)
+
+    def issue(self, write: bool, pasid: int, va: int, wdata: int = 0, tag: Any = None) -> "Pending":
+        """Queue a command without waiting (several may be outstanding); responses come in order."""
         if self.busy:
+            raise RuntimeError(f"thread {self.thread} has an `access` in flight")
+        cmd = Command(self.thread, bool(write), pasid, va, wdata if write else 0, tag=tag)
+        p = Pending(cmd)
+        self._issued.append(p)
+        self.tb.rsp.expect(cmd)
+        self.tb.cmd.submit(cmd)
+        return p
+
+    async def access(self, write: bool, pasid: int, va: int, wdata: int = 0, tag: Any = None) -> Response:
+        if self.busy or self._issued:
             raise RuntimeError(f"thread {self.thread} already has a command in flight")
         self.busy = True
         try:
@@ -457,12 +506,21 @@ class DrainChecker:
     already accepted on AXI (address handshake at or before the request's) are
     snapshotted; their commands passed ATC lookup before the request, so each
     must have its R/B handshake strictly before the Invalidate Completion.
+
+    With the exact drain (DmaDrainExact = 1) a completion may leave before an
+    access whose translation does not overlap it; such an access is judged when
+    its command answers: it must not have been to a page (PASID, VA) in the
+    invalidated range (a translation holds at least the access's page, so this
+    is a necessary condition of the exact rule; drain_assert checks the rule
+    itself with the translation's size).
     """
 
     def __init__(self, tb: "TB"):
         self.tb = tb
         self.checked = 0
         self.max_wait: list[int] = []
+        self.exact = bool(tb.params.get("DmaDrainExact", 0))
+        self.suspects: list[tuple[Any, InvHandle]] = []  # (access, invalidation it did not delay)
         tb.inv.accept_hooks.append(self._on_accept)
         tb.invc.hooks.append(self._on_complete)
 
@@ -470,13 +528,35 @@ class DrainChecker:
         h.dma_inflight = [a for a in self.tb.axi.inflight if a.source == "dma" and a.accept <= h.accept]
 
     def _on_complete(self, h: InvHandle) -> None:
+        waited = []
         for a in h.dma_inflight:
             self.checked += 1
             if a.done is None or a.done >= h.complete:
+                if self.exact:
+                    self.suspects.append((a, h))
+                    continue
                 self.tb.fail(f"Invalidate Completion ITag {h.req.itag} (accepted @{h.accept}) left @{h.complete} "
                              f"before the DMA access in flight at acceptance answered: {a}")
-        if h.dma_inflight:
-            self.max_wait.append(h.complete - max(a.done for a in h.dma_inflight))
+            waited.append(a.done)
+        if waited:
+            self.max_wait.append(h.complete - max(waited))
+
+    def on_response(self, r: Response) -> None:
+        """Exact drain: an access a completion did not wait for must not be to its range."""
+        if not self.suspects or r.mem is None or r.cmd is None:
+            return
+        keep = []
+        for a, h in self.suspects:
+            if a is not r.mem:
+                keep.append((a, h))
+                continue
+            q = h.req
+            start, size = inv_range(q.addr, q.s)
+            page = r.cmd.va & ~0xFFF & ((1 << 64) - 1)
+            if (q.pasid is None or q.global_ or q.pasid == r.cmd.pasid) and start <= page < start + size:
+                self.tb.fail(f"Invalidate Completion ITag {q.itag} (accepted @{h.accept}) left @{h.complete} "
+                             f"before the DMA access to a page it invalidates answered: {r} ({a})")
+        self.suspects = keep
 
 
 # --------------------------------------------------------------------------- host side
@@ -569,6 +649,7 @@ class TB:
         self._dma: dict[int, list] = {}
         self.axi.accept_hooks.append(self._on_axi_accept)
         self.rsp.hooks.append(self._attach_mem)
+        self.rsp.hooks.append(lambda r: self.drain_check.on_response(r))
         self.rsp.hooks.append(lambda r: self.threads[r.thread]._on_response(r))
         self.drain_check = DrainChecker(self)
         self.devaccess_hooks: list[Callable[[Response], Any]] = []
@@ -651,6 +732,15 @@ class TB:
             self._dma.setdefault(a.tag, []).append(a)
 
     def _attach_mem(self, r: Response) -> None:
+        if self.rsp.pending.get(r.thread) or self.params.get("DmaOutstanding", 1) > 1:
+            # later commands of the thread are in flight: their accesses may be in the
+            # queue already (issued in another order); this command's is the one to its PA
+            q = self._dma.get(r.thread, [])
+            for i, a in enumerate(q):
+                if a.write == r.cmd.write and a.addr == r.pa:
+                    r.mem = q.pop(i)
+                    break
+            return
         q = self._dma.pop(r.thread, None)
         if q:
             r.mem = q[-1]

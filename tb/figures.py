@@ -14,6 +14,10 @@ memory latency (address handshake to response handshake, no back-pressure):
   the translation), cold (PWC flushed: PASID entry + every level read) and
   with PWC hits (a neighbouring page of one just walked);
 - Invalidate Request -> Completion with nothing in flight;
+- with command queues (DmaOutstanding 4; measure_queue, one build per drain
+  rule, exact and conservative): hit throughput with every queue full, the
+  same under a stream of Invalidate Requests of other pages, and those
+  requests' completion latency;
 - Verilator build time, cold, into a fresh directory;
 - testbench speed: device accesses and AXI transactions per wall-clock second.
 
@@ -182,6 +186,74 @@ if cocotb is not None:
         Path(os.environ[FIG_ENV]).write_text(json.dumps(figs, indent=1))
 
 
+# Command queues (DmaOutstanding) and the drain rule, measured side by side on two builds
+QUEUE_DEPTH = 4
+QUEUE_BUILDS = {"exact": {"DmaOutstanding": QUEUE_DEPTH, "DmaDrainExact": 1},
+                "conservative": {"DmaOutstanding": QUEUE_DEPTH, "DmaDrainExact": 0}}
+INV_PERIOD = 32  # cycles between Invalidate Requests of the invalidation stream
+
+
+if cocotb is not None:
+    @cocotb.test()
+    async def measure_queue(dut):
+        """Hit throughput with full command queues, alone and under a stream of Invalidate
+        Requests of other pages (their completion latency shows what the drain rule waits for)."""
+        from model.ats import encode_range
+        from model.pagetable import va_of
+        from tb.atsbench import TB, Host, rtl_params
+        from tb.test_outstanding import stream_hits
+
+        lat = int(os.environ.get(LAT_ENV, "10"))
+        params = rtl_params()
+        rule = "exact" if params.get("DmaDrainExact") else "conservative"
+        host = Host(pa_bits=params["PaWidth"])
+        pasid = 0x21
+        sp = host.new_space(pasid)
+        tb = TB(dut, host.mem, test_name="measure_queue", axi=dict(latency=(lat, lat)))
+        await tb.start(pasid_tbl_base=host.pasid_tbl_base, budget=2_000_000)
+        n, d = tb.num_threads, params["DmaOutstanding"]
+        vas = [va_of(1, 2, 3, 16 + t) for t in range(n)]
+        for t, va in enumerate(vas):
+            sp.map(va, host.data_pa())
+            await tb.read(t, pasid, va)
+        figs: list[dict] = []
+        cond = f"{n} threads x {d} outstanding, back-to-back reads that hit, memory latency {lat}"
+        for l in (1, lat):
+            tb.axi.set_timing(latency=(l, l))
+            rate = await stream_hits(tb, pasid, vas, 2000)
+            figs.append({"name": f"ATC hit throughput, {d} outstanding (memory latency {l}, {rule} drain)",
+                         "value": round(rate, 3), "unit": "accesses/cycle", "conditions": cond.replace(
+                             f"latency {lat}", f"latency {l}")})
+        tb.axi.set_timing(latency=(lat, lat))
+        # the same stream while other pages of the PASID are invalidated every INV_PERIOD cycles
+        stop = False
+        handles = []
+
+        async def inv_stream() -> None:
+            k = 0
+            while not stop:
+                addr, s = encode_range(0x7000_0000 + (k % 64) * 0x1000, 4096)
+                handles.append(await tb.inv.request(addr, s, pasid=pasid))
+                k += 1
+                await tb.cycles(INV_PERIOD)
+
+        task = cocotb.start_soon(inv_stream())
+        rate = await stream_hits(tb, pasid, vas, 2000)
+        stop = True
+        await task
+        for h in handles:
+            await h.wait()
+        lats = [h.complete - h.accept for h in handles]
+        figs.append({"name": f"ATC hit throughput under invalidations ({rule} drain)", "value": round(rate, 3),
+                     "unit": "accesses/cycle",
+                     "conditions": f"{cond}; an Invalidate Request of another page every {INV_PERIOD} cycles"})
+        figs.append({"name": f"Invalidate Request to Completion under hits ({rule} drain)",
+                     "value": _median(lats), "unit": "cycles",
+                     "conditions": f"median of {len(lats)} (max {max(lats)}), other pages than the ones accessed; {cond}"})
+        tb.check_protocol()
+        Path(os.environ[FIG_ENV]).write_text(json.dumps(figs, indent=1))
+
+
 def _table(figs: list[dict]) -> str:
     w = max(len(f["name"]) for f in figs)
     lines = [f"{'figure':{w}}  {'value':>10}  unit            conditions", "-" * (w + 60)]
@@ -212,10 +284,21 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - t0
     raw = out / "measured.json"
     raw.unlink(missing_ok=True)
-    toolchain.run_cocotb("tb.figures", build, toplevel=axi_top.TOP, seed=1, results_xml=str(out / "results.xml"),
+    toolchain.run_cocotb("tb.figures", build, toplevel=axi_top.TOP, testcase="measure", seed=1,
+               results_xml=str(out / "results.xml"),
                extra_env={FIG_ENV: str(raw), LAT_ENV: str(a.mem_latency),
                           "ATS_PARAMS": json.dumps(DEFAULT_PARAMS)})
     figs = json.loads(raw.read_text())
+    for rule, qp in QUEUE_BUILDS.items():
+        qparams = {**DEFAULT_PARAMS, **qp}
+        qbuild = axi_top.build(qparams, tag=f"figures_queue_{rule}")
+        qraw = out / f"measured_queue_{rule}.json"
+        qraw.unlink(missing_ok=True)
+        toolchain.run_cocotb("tb.figures", qbuild, toplevel=axi_top.TOP, testcase="measure_queue", seed=1,
+                             results_xml=str(out / f"results_queue_{rule}.xml"),
+                             extra_env={FIG_ENV: str(qraw), LAT_ENV: str(a.mem_latency),
+                                        "ATS_PARAMS": json.dumps(qparams)})
+        figs += json.loads(qraw.read_text())
     figs.append({"name": "Verilator build time (cold)", "value": round(build_s, 1), "unit": "s (wall)",
                  "conditions": f"fresh build dir, default parameters, {os.cpu_count()} CPUs, make -j"})
     doc = {"parameters": DEFAULT_PARAMS, "clock": "cycles of clk_i", "memory_latency": a.mem_latency,

@@ -72,10 +72,10 @@ MUTATIONS: dict[str, tuple[str, str, str]] = {
     # rule 2, DMA threads
     "HOLDS_NO_TMEM": ("dma.sv", "holds_xlat_o[t] = st_d[t] == ats_pkg::TMem || st_d[t] == ats_pkg::TMwt;",
                       "holds_xlat_o[t] = st_d[t] == ats_pkg::TMwt;"),
-    "DONE_AT_GRANT": ("dma.sv", "if (mem_gnt_i[t]) st_d[t] = ats_pkg::TMwt;",
-                      "if (mem_gnt_i[t]) begin st_d[t] = ats_pkg::TMwt; mem_done_o[t] = 1'b1; end"),
-    "WRONG_PAGE": ("dma.sv", "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};",
-                   "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW] ^ PpnW'(1), va_q[t*48 +: 12]};"),
+    "DONE_AT_GRANT": ("dma.sv", "if (sgnt[t]) st_d[t] = ats_pkg::TMwt;",
+                      "if (sgnt[t]) begin st_d[t] = ats_pkg::TMwt; mem_done_o[t] = 1'b1; end"),
+    "WRONG_PAGE": ("dma.sv", "saddr[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};",
+                   "saddr[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW] ^ PpnW'(1), va_q[t*48 +: 12]};"),
     # AXI response timeout, DMA threads
     "ORPHAN_NO_HOLD": ("dma.sv", "if (orph_d[t]) holds_xlat_o[t] = 1'b1;", "if (1'b0) holds_xlat_o[t] = 1'b1;"),
     "NO_TIMEOUT": ("dma.sv", "tmo_out       = atmo_q[t*AtmW +: AtmW] == AtmW'(AxiTimeout - 1);",

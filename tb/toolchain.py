@@ -48,7 +48,7 @@ TOPLEVEL = "ats_dev_top"
 # flattened netlist (no blocks, no parameters).
 ASSERT_DIR = RTL / "assert"
 ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv",
-                  "dma_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv",
+                  "dma_assert.sv", "dma_queue_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv",
                   "pri_assert.sv"]
 LZ4_HEADER = Path("/usr/include/lz4.h")
 

@@ -170,8 +170,8 @@ env = { SMOKE_PWC = "1" }
 [[mutant]]
 id = "no_page_offset"
 file = "dma.sv"
-find = "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};"
-replace = "mem_addr_o[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], 12'h0};"
+find = "saddr[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], va_q[t*48 +: 12]};"
+replace = "saddr[t*PaWidth +: PaWidth] = {ppn_q[t*PpnW +: PpnW], 12'h0};"
 breaks = "every access goes to offset 0 of its page"
 category = "walker"
 """)

@@ -19,12 +19,50 @@ bind ptw ptw_assert #(
   .WalkMaxRetries(WalkMaxRetries)
 ) u_ptw_assert (.*);
 
+// per slot: the slot's side of its thread's memory port
 bind dma dma_assert #(
-  .NumThreads(NumThreads),
+  .NumThreads(NumSlots),
   .PaWidth   (PaWidth),
-  .ThreadW   (ThreadW),
-  .AxiTimeout(AxiTimeout)
-) u_dma_assert (.*);
+  .ThreadW   (SlotW),
+  .AxiTimeout(AxiTimeout),
+  .DrainExact(DrainExact)
+) u_dma_assert (
+  .*,
+  .cmd_thread_i(cmd_slot),
+  .rd_req_o    (srd_req),
+  .wr_req_o    (swr_req),
+  .mem_addr_o  (saddr),
+  .mem_gnt_i   (sgnt),
+  .r_valid_i   (sr_valid),
+  .b_valid_i   (sb_valid)
+);
+
+// per thread: the command queue and the thread's AXI ID (checked in
+// simulation; bound at the top so the DMA's proof keeps to dma_assert)
+bind ats_dev_top dma_queue_assert #(
+  .NumThreads (NumThreads),
+  .Outstanding(DmaOutstanding),
+  .ThreadW    (ThreadW),
+  .SlotW      (SlotW)
+) u_dma_queue_assert (
+  .clk_i,
+  .rst_ni,
+  .cmd_valid_i,
+  .cmd_ready_o,
+  .cmd_thread_i,
+  .cmd_write_i,
+  .cmd_slot    (u_dma.cmd_slot),
+  .rsp_valid_o,
+  .rsp_ready_i,
+  .rsp_thread_o,
+  .rsp_slot    (u_dma.rsp_slot),
+  .r_valid_i   (dm_r_valid),
+  .b_valid_i   (dm_b_valid),
+  .sgnt        (u_dma.sgnt),
+  .sr_valid    (u_dma.sr_valid),
+  .sb_valid    (u_dma.sb_valid),
+  .st_q        (u_dma.st_q)
+);
 
 bind inv inv_assert #(
   .NumThreads(NumThreads),
@@ -32,8 +70,9 @@ bind inv inv_assert #(
 ) u_inv_assert (.*);
 
 bind ats_dev_top drain_assert #(
-  .NumThreads(NumThreads),
-  .ThreadW   (ThreadW)
+  .NumThreads (NumSlots),
+  .ThreadW    (SlotW),
+  .Outstanding(DmaOutstanding)
 ) u_drain_assert (
   .clk_i,
   .rst_ni,
@@ -64,11 +103,12 @@ bind ats_dev_top drain_assert #(
   .bvalid_i         (m_axi_bvalid),
   .bready_i         (m_axi_bready),
   .bid_i            (m_axi_bid),
-  .mem_drop_i       (u_dma.mem_drop)
+  .mem_drop_i       (u_dma.mem_drop),
+  .slot_ans_i       (u_dma.sr_valid | u_dma.sb_valid)
 );
 
 bind ats_dev_top walk_live_assert #(
-  .IdW(ats_pkg::XIdW)
+  .IdW(IdW)
 ) u_walk_live_assert (
   .clk_i,
   .rst_ni,
@@ -92,9 +132,10 @@ bind ats_dev_top walk_live_assert #(
   .bid_i       (m_axi_bid)
 );
 
+// per slot (PRG index = slot)
 bind ats_dev_top pri_assert #(
-  .NumThreads(NumThreads),
-  .ThreadW   (ThreadW),
+  .NumThreads(NumSlots),
+  .ThreadW   (SlotW),
   .PriTimeout(PriTimeout),
   .PriRetries(PriRetries)
 ) u_pri_assert (
@@ -103,7 +144,7 @@ bind ats_dev_top pri_assert #(
   .pri_en_i,
   .cmd_valid_i,
   .cmd_ready_i  (cmd_ready_o),
-  .cmd_thread_i,
+  .cmd_thread_i (u_dma.cmd_slot),
   .cmd_write_i,
   .lkp_valid_i  (lkp_valid),
   .lkp_thread_i (lkp_thread),
@@ -121,6 +162,6 @@ bind ats_dev_top pri_assert #(
   .prgr_valid_i,
   .prgr_prgi_i,
   .rsp_valid_i  (rsp_valid_o),
-  .rsp_thread_i (rsp_thread_o),
+  .rsp_thread_i (u_dma.rsp_slot),
   .rsp_cause_i  (rsp_cause_o)
 );

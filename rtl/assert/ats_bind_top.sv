@@ -3,5 +3,6 @@
 bind ats_dev_top top_assert #(
   .NumThreads(NumThreads),
   .NumWalks  (NumWalks),
-  .PaWidth   (PaWidth)
+  .PaWidth   (PaWidth),
+  .Outstanding(DmaOutstanding)
 ) u_top_assert (.*);

@@ -1,6 +1,9 @@
 // Rule 2, DMA half: the DMA threads report to the invalidation block every
 // access that uses a translation until its AXI response; bound into `dma`.
 //
+// Bound per command slot (ats_bind.sv: a "thread" here is a slot of
+// dma.sv, its memory signals the slot's side of its thread's port; with
+// DmaOutstanding = 1 slots and threads are the same).
 // Ghost state per thread, from the thread's interfaces only:
 //   wait  lookup missed, translation result pending
 //   hold  the thread obtained a translation (ATC hit, or a translation result
@@ -16,7 +19,10 @@
 //   rule2_dma_holds      a thread holding a translation (including one
 //                        obtained this cycle, excluding one answered this
 //                        cycle) has holds_xlat_o set: the invalidation block
-//                        snapshots it when a request is accepted
+//                        snapshots it when a request is accepted; with
+//                        DrainExact, a thread whose translation (PASID, page at
+//                        the size obtained) overlaps the invalidation applied
+//                        this cycle (ap_*_i)
 //   rule2_dma_mem_done   mem_done_o pulses exactly when a held access gets
 //                        its R/B or is withdrawn ungranted (an early pulse
 //                        would end a drain early)
@@ -39,6 +45,7 @@ module dma_assert #(
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
   parameter int unsigned AxiTimeout = 4096,
+  parameter bit          DrainExact = 1'b0,
   parameter bit          AssumeEnv  = 1'b0
 ) (
   input logic                          clk_i,
@@ -47,16 +54,24 @@ module dma_assert #(
   input logic                          cmd_ready_o,
   input logic [ThreadW-1:0]            cmd_thread_i,
   input logic                          cmd_write_i,
+  input logic [ats_pkg::PasidW-1:0]    cmd_pasid_i,
+  input logic [63:0]                   cmd_va_i,
   input logic                          lkp_valid_o,
   input logic [ThreadW-1:0]            lkp_thread_o,
   input logic                          lkp_rvalid_i,   // lookup result (hit: a translation obtained)
   input logic [ThreadW-1:0]            lkp_rthread_i,
   input logic                          lkp_hit_i,
   input logic [PaWidth-13:0]           lkp_ppn_i,
+  input logic [1:0]                    lkp_size_i,
   input logic                          xres_valid_i,
   input logic [ThreadW-1:0]            xres_thread_i,
   input logic [3:0]                    xres_cause_i,
   input logic [PaWidth-13:0]           xres_ppn_i,
+  input logic [1:0]                    xres_size_i,
+  input logic                          ap_all_i,
+  input logic [ats_pkg::PasidW-1:0]    ap_pasid_i,
+  input logic [51:0]                   ap_addr_i,
+  input logic [51:0]                   ap_keep_i,
   input logic [NumThreads-1:0]         rd_req_o,
   input logic [NumThreads-1:0]         wr_req_o,
   input logic [NumThreads*PaWidth-1:0] mem_addr_o,
@@ -87,6 +102,11 @@ module dma_assert #(
   logic [NumThreads-1:0]      holds_bad, done_bad, access_bad, inv_bad, env_gnt_bad, env_rb_bad, env_xres_bad;
   logic [NumThreads-1:0]      drop_bad, reuse_bad, age_bad, env_lkp_bad;
   logic [NumThreads-1:0]      lq_q, lq_d;  // looked up last cycle: its result is due
+  // the command's PASID/VPN, and the translation held: PASID, VPN, size
+  logic [NumThreads*ats_pkg::PasidW-1:0] cp_q, cp_d, tp_q, tp_d;
+  logic [NumThreads*36-1:0]   cv_q, cv_d, tv_q, tv_d;
+  logic [NumThreads*2-1:0]    ts_q, ts_d;
+  logic [NumThreads-1:0]      inv_match;
 
   always_comb begin
     wait_d = wait_q;
@@ -96,6 +116,11 @@ module dma_assert #(
     ppn_d  = ppn_q;
     awr_d  = awr_q;
     age_d  = age_q;
+    cp_d   = cp_q;
+    cv_d   = cv_q;
+    tp_d   = tp_q;
+    tv_d   = tv_q;
+    ts_d   = ts_q;
     for (int unsigned t = 0; t < NumThreads; t++) begin
       logic lk, xr, waiting;
       ats_pkg::dma_st_e st;
@@ -107,7 +132,19 @@ module dma_assert #(
       answered[t] = acc_q[t] && (awr_q[t] ? b_valid_i[t] : r_valid_i[t]);
       dropped[t]  = hold_q[t] && !acc_q[t] && mem_drop[t];
       holds_now[t] = (hold_q[t] || obtained[t]) && !answered[t] && !dropped[t];
-      if (cmd_valid_i && cmd_ready_o && cmd_thread_i == ThreadW'(t)) wr_gd[t] = cmd_write_i;
+      if (cmd_valid_i && cmd_ready_o && cmd_thread_i == ThreadW'(t)) begin
+        wr_gd[t] = cmd_write_i;
+        cp_d[t*ats_pkg::PasidW +: ats_pkg::PasidW] = cmd_pasid_i;
+        cv_d[t*36 +: 36] = cmd_va_i[47:12];
+      end
+      if (obtained[t]) begin
+        tp_d[t*ats_pkg::PasidW +: ats_pkg::PasidW] = cp_q[t*ats_pkg::PasidW +: ats_pkg::PasidW];
+        tv_d[t*36 +: 36] = cv_q[t*36 +: 36];
+        ts_d[t*2 +: 2]   = lk ? lkp_size_i : xres_size_i;
+      end
+      inv_match[t] = (ap_all_i || ap_pasid_i == tp_d[t*ats_pkg::PasidW +: ats_pkg::PasidW]) &&
+                   ats_pkg::range_overlap(ap_addr_i, ap_keep_i, ats_pkg::sext_vpn(tv_d[t*36 +: 36]),
+                                          ats_pkg::size_keep(ts_d[t*2 +: 2]));
       if (lk && !lkp_hit_i) wait_d[t] = 1'b1;
       if (xr) wait_d[t] = 1'b0;
       if (lk && lkp_hit_i) ppn_d[t*PpnW +: PpnW] = lkp_ppn_i;
@@ -121,7 +158,7 @@ module dma_assert #(
       lq_d[t]   = lkp_valid_o && lkp_thread_o == ThreadW'(t);
       env_lkp_bad[t] = lk && !lq_q[t];
 
-      holds_bad[t]  = holds_now[t] && !holds_xlat_o[t];
+      holds_bad[t]  = holds_now[t] && !holds_xlat_o[t] && (!DrainExact || inv_match[t]);
       done_bad[t]   = mem_done_o[t] != (answered[t] || dropped[t]);
       drop_bad[t]   = mem_drop[t] && (!(rd_req_o[t] || wr_req_o[t]) || mem_gnt_i[t]);
       reuse_bad[t]  = (rd_req_o[t] || wr_req_o[t]) && acc_q[t];
@@ -169,7 +206,15 @@ module dma_assert #(
     wr_gq <= wr_gd;
     awr_q <= awr_d;
     ppn_q <= ppn_d;
+    cp_q  <= cp_d;
+    cv_q  <= cv_d;
+    tp_q  <= tp_d;
+    tv_q  <= tv_d;
+    ts_q  <= ts_d;
   end
+
+  logic unused_dma_chk;
+  assign unused_dma_chk = ^{cmd_va_i[63:48], cmd_va_i[11:0]};
 
   `ATS_CHECK begin
     if (ats_on_q) begin

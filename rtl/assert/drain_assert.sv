@@ -16,13 +16,18 @@
 // is still tracked until its late response (it may still land in memory);
 // only a request the thread withdrew before its grant (mem_drop_i, it never
 // reached AXI) ends without one.
+// With DmaOutstanding > 1 the "threads" here are the DMA's command slots
+// (several share an AXI ID); a slot's response is the R/B the DMA routes to
+// it (slot_ans_i: the oldest access in flight on the ID, which
+// dma_queue_assert checks against the grant order).
 //
 //   rule2_drain   the above, per ITag
 `include "ats_assert.svh"
 
 module drain_assert #(
-  parameter int unsigned NumThreads = 4,
-  parameter int unsigned ThreadW    = 2
+  parameter int unsigned NumThreads  = 4,
+  parameter int unsigned ThreadW     = 2,
+  parameter int unsigned Outstanding = 1   // slots per AXI ID (DmaOutstanding)
 ) (
   input logic                       clk_i,
   input logic                       rst_ni,
@@ -57,7 +62,9 @@ module drain_assert #(
   input logic                       bready_i,
   input logic [ats_pkg::AxiIdW-1:0] bid_i,
   // DMA request withdrawn ungranted after a timeout (never issued)
-  input logic [NumThreads-1:0]      mem_drop_i
+  input logic [NumThreads-1:0]      mem_drop_i,
+  // the AXI response of each slot's access (used when Outstanding > 1)
+  input logic [NumThreads-1:0]      slot_ans_i
 );
 
   `ATS_CHECKER_COMMON
@@ -93,8 +100,12 @@ module drain_assert #(
       logic lk, xr;
       lk = lkp_valid_i && lkp_thread_i == ThreadW'(t);
       xr = xres_valid_i && xres_thread_i == ThreadW'(t) && xres_cause_i == ats_pkg::FaultNone;
-      answered[t] = (rvalid_i && rready_i && rid_i == {1'b1, 3'(t)}) ||
-                    (bvalid_i && bready_i && bid_i == {1'b1, 3'(t)}) || mem_drop_i[t];
+      if (Outstanding == 1) begin
+        answered[t] = (rvalid_i && rready_i && rid_i == {1'b1, 3'(t)}) ||
+                      (bvalid_i && bready_i && bid_i == {1'b1, 3'(t)}) || mem_drop_i[t];
+      end else begin
+        answered[t] = slot_ans_i[t] || mem_drop_i[t];
+      end
       if (lk) begin
         lp_d[t*PasidW +: PasidW] = lkp_pasid_i;
         lv_d[t*36 +: 36]         = lkp_vpn_i;

@@ -6,7 +6,7 @@
 //   AXI         single beat (LEN 0, SIZE 3, BURST INCR, WSTRB ff, WLAST 1);
 //               IDs {1, thread} for DMA (reads and writes), {0, slot} for the
 //               walker (entry reads, A/D writes); one access outstanding per
-//               ID; exclusive (ARLOCK/AWLOCK) only for the walker, and every
+//               walker ID, at most Outstanding (DmaOutstanding) per DMA ID; exclusive (ARLOCK/AWLOCK) only for the walker, and every
 //               walker write is exclusive; R and B always accepted, only for
 //               an outstanding ID, EXOKAY only for an exclusive access
 //               (environment)
@@ -15,8 +15,8 @@
 //               accepted ITag is completed at most once, none without request,
 //               and at least once within 64 cycles of an idle memory port
 //   responses   one per command: a thread's command is taken only when it has
-//               no response pending, a response names a thread with a command
-//               pending (so responses come in command order per thread);
+//               fewer than Outstanding responses pending, a response names a
+//               thread with a command pending;
 //               FAULT iff cause != 0
 // Only top-level ports are used, so this checker also binds to a flattened
 // netlist of the top.
@@ -27,6 +27,7 @@ module top_assert #(
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = (NumThreads > 1) ? $clog2(NumThreads) : 1,
+  parameter int unsigned Outstanding = 1,  // DMA commands (and accesses per AXI ID) in flight per thread
   parameter bit          AssumeEnv  = 1'b0
 ) (
   input logic                       clk_i,
@@ -141,6 +142,10 @@ module top_assert #(
   logic [NumIds-1:0]          rd_lock_q, rd_lock_d, wr_lock_q, wr_lock_d;  // outstanding access is exclusive
   logic [ats_pkg::NumItag-1:0] itag_out_q, itag_out_d;
   logic [NumThreads-1:0]      cmd_out_q, cmd_out_d;
+  // DMA IDs and threads: accesses and commands outstanding, counted
+  localparam int unsigned OcW = $clog2(Outstanding + 1);
+  logic [8*OcW-1:0]           drd_q, drd_d, dwr_q, dwr_d;
+  logic [NumThreads*OcW-1:0]  dcmd_q, dcmd_d;
 
   always_comb begin
     rd_out_d   = rd_out_q;
@@ -159,6 +164,22 @@ module top_assert #(
     if (inv_fire) itag_out_d[inv_itag_i] = 1'b1;
     if (rsp_fire) cmd_out_d[rsp_thread_o] = 1'b0;
     if (cmd_fire) cmd_out_d[cmd_thread_i] = 1'b1;
+    drd_d  = drd_q;
+    dwr_d  = dwr_q;
+    dcmd_d = dcmd_q;
+    for (int unsigned t = 0; t < 8; t++) begin
+      if (ar_fire && m_axi_arid == {1'b1, 3'(t)}) drd_d[t*OcW +: OcW] = drd_d[t*OcW +: OcW] + 1'b1;
+      if (r_fire && m_axi_rid == {1'b1, 3'(t)})   drd_d[t*OcW +: OcW] = drd_d[t*OcW +: OcW] - 1'b1;
+      if (aw_fire && m_axi_awid == {1'b1, 3'(t)}) dwr_d[t*OcW +: OcW] = dwr_d[t*OcW +: OcW] + 1'b1;
+      if (b_fire && m_axi_bid == {1'b1, 3'(t)})   dwr_d[t*OcW +: OcW] = dwr_d[t*OcW +: OcW] - 1'b1;
+      if (drd_d[t*OcW +: OcW] != '0) rd_out_d[{1'b1, 3'(t)}] = 1'b1;
+      if (dwr_d[t*OcW +: OcW] != '0) wr_out_d[{1'b1, 3'(t)}] = 1'b1;
+    end
+    for (int unsigned t = 0; t < NumThreads; t++) begin
+      if (cmd_fire && cmd_thread_i == ThreadW'(t)) dcmd_d[t*OcW +: OcW] = dcmd_d[t*OcW +: OcW] + 1'b1;
+      if (rsp_fire && rsp_thread_o == ThreadW'(t)) dcmd_d[t*OcW +: OcW] = dcmd_d[t*OcW +: OcW] - 1'b1;
+      if (dcmd_d[t*OcW +: OcW] != '0) cmd_out_d[t] = 1'b1;
+    end
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
@@ -169,6 +190,9 @@ module top_assert #(
       wr_lock_q  <= '0;
       itag_out_q <= '0;
       cmd_out_q  <= '0;
+      drd_q      <= '0;
+      dwr_q      <= '0;
+      dcmd_q     <= '0;
     end else begin
       rd_out_q   <= rd_out_d;
       wr_out_q   <= wr_out_d;
@@ -176,6 +200,9 @@ module top_assert #(
       wr_lock_q  <= wr_lock_d;
       itag_out_q <= itag_out_d;
       cmd_out_q  <= cmd_out_d;
+      drd_q      <= drd_d;
+      dwr_q      <= dwr_d;
+      dcmd_q     <= dcmd_d;
     end
   end
 
@@ -228,12 +255,14 @@ module top_assert #(
         `ATS_ASSERT(axi_w_single_beat, m_axi_wlast && m_axi_wstrb == 8'hff, "W is not WLAST=1, WSTRB=ff")
       end
       if (ar_fire) begin
-        `ATS_ASSERT(axi_ar_id_unique, !rd_out_q[m_axi_arid] || (r_fire && m_axi_rid == m_axi_arid),
-                    "second read with an ID whose read is outstanding")
+        `ATS_ASSERT(axi_ar_id_unique, !rd_out_q[m_axi_arid] || (r_fire && m_axi_rid == m_axi_arid) ||
+                    (m_axi_arid[3] && 32'(drd_q[32'(m_axi_arid[2:0])*OcW +: OcW]) < Outstanding),
+                    "second read with an ID whose read is outstanding (DMA: more than Outstanding)")
       end
       if (aw_fire) begin
-        `ATS_ASSERT(axi_aw_id_unique, !wr_out_q[m_axi_awid] || (b_fire && m_axi_bid == m_axi_awid),
-                    "second write with an ID whose write is outstanding")
+        `ATS_ASSERT(axi_aw_id_unique, !wr_out_q[m_axi_awid] || (b_fire && m_axi_bid == m_axi_awid) ||
+                    (m_axi_awid[3] && 32'(dwr_q[32'(m_axi_awid[2:0])*OcW +: OcW]) < Outstanding),
+                    "second write with an ID whose write is outstanding (DMA: more than Outstanding)")
       end
       `ATS_ASSERT(axi_r_b_ready, m_axi_rready && m_axi_bready, "R or B not always accepted")
       if (m_axi_rvalid) begin
@@ -263,8 +292,9 @@ module top_assert #(
         `ATS_ENV(cmd_thread_exists, 32'(cmd_thread_i) < NumThreads, "command for a thread that does not exist")
       end
       if (cmd_fire) begin
-        `ATS_ASSERT(rsp_cmd_one_per_thread, !cmd_out_q[cmd_thread_i] || (rsp_fire && rsp_thread_o == cmd_thread_i),
-                    "command taken for a thread whose previous response is pending")
+        `ATS_ASSERT(rsp_cmd_one_per_thread, !cmd_out_q[cmd_thread_i] || (rsp_fire && rsp_thread_o == cmd_thread_i) ||
+                    32'(dcmd_q[32'(cmd_thread_i)*OcW +: OcW]) < Outstanding,
+                    "command taken for a thread whose queue of Outstanding responses is full")
       end
       if (rsp_valid_o) begin
         `ATS_ASSERT(rsp_has_cmd, cmd_out_q[rsp_thread_o], "response for a thread with no command pending")
