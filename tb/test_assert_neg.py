@@ -236,7 +236,7 @@ async def atc_rule1(dut):
         "atc_xreq_waiting": atc({**ISSUE, "tst_q": 0}),
         # the lookup pipeline: an invalidation of the looked-up page in the compare cycle (L0)
         "rule1_no_stale_hit": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
-        "rule1_no_stale_hit/ro_fault": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lr_ro_q": 1}),
+        "rule1_no_stale_hit/ro_fault": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lkp_ro": 1}),
         "rule1_no_stale_hit/2m_entry": atc({**LKP, **INV, "inv_addr_i": sext(V) | 0x1FF, "inv_keep_i": ~0x1FF & ONES52},
                                            {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
         "atc_lkp_result": atc(dict(lkp_rvalid_o=1, lkp_rthread_o=0)),

@@ -37,6 +37,7 @@ RTL_SOURCES = [
     "rr_arb.sv",
     "axi_arb.sv",
     "ptw.sv",
+    "atc_sa.sv",
     "atc.sv",
     "inv.sv",
     "dma.sv",
