@@ -11,8 +11,8 @@
 // registered address (the set of the lookup, L0), so the tag compare runs in
 // L1 on the RAM output and its result goes to the thread that same cycle, as
 // the fully associative ATC's registered result does. Valid bits, the tree
-// pseudo-LRU state of each set and a short key per entry (KeyW low PASID bits
-// and KeyW VPN bits above the set index) are flops:
+// pseudo-LRU state of each set and a short key per entry (KeyPasidW low PASID
+// bits and the VPN bits from the set index up to VPN[KnownW-1]) are flops:
 //   - an invalidation clears, in its acceptance cycle, every entry whose key
 //     and set index may lie in the range (PASID and range compared on the bits
 //     kept in flops: a superset of the entries that overlap it; dropping more
@@ -36,13 +36,18 @@ module atc_sa #(
   parameter int unsigned Ways    = 4,
   parameter int unsigned Entries = 64,
   parameter int unsigned PaWidth = 48,
-  parameter int unsigned KeyW    = 4,   // PASID bits and VPN bits of each entry kept in flops
+  // per entry in flops: PASID[KeyPasidW-1:0] and the VPN bits above the set
+  // index up to VPN[KnownW-1] (VA[KnownW+11:12] known with the set index)
+  parameter int unsigned KeyPasidW = 4,
+  parameter int unsigned KnownW  = 18,
   localparam int unsigned PpnW   = PaWidth - 12,
   localparam int unsigned Sets   = Entries / Ways,
   localparam int unsigned SetW   = (Sets > 1) ? $clog2(Sets) : 1,
   localparam int unsigned WayW   = (Ways > 1) ? $clog2(Ways) : 1,
   localparam int unsigned TagW   = ats_pkg::CVpnW - SetW,
-  localparam int unsigned EW     = ats_pkg::PasidW + TagW + PpnW + 1  // RAM word
+  localparam int unsigned EW     = ats_pkg::PasidW + TagW + PpnW + 1,  // RAM word
+  localparam int unsigned KeyVW  = KnownW - SetW,
+  localparam int unsigned KeyW   = KeyPasidW + KeyVW
 ) (
   input  logic                       clk_i,
   input  logic                       rst_ni,
@@ -75,18 +80,18 @@ module atc_sa #(
 
   localparam int unsigned PasidW = ats_pkg::PasidW;
   localparam int unsigned E      = Sets * Ways;
-  localparam int unsigned KnownW = SetW + KeyW;    // VPN bits known from flops: key and set index
 
   if (Ways < 2 || (Ways & (Ways - 1)) != 0 || Sets < 2 || (Sets & (Sets - 1)) != 0 ||
-      Sets * Ways != Entries || KnownW > ats_pkg::CVpnW || KeyW > PasidW) begin : g_bad_param
-    $error("atc_sa: Ways and Entries / Ways must be powers of two >= 2");
+      Sets * Ways != Entries || KnownW <= SetW || KnownW > ats_pkg::CVpnW || KeyPasidW > PasidW ||
+      KeyPasidW == 0) begin : g_bad_param
+    $error("atc_sa: Ways and Entries / Ways must be powers of two >= 2, SetW < KnownW <= 36");
   end
 
   // ---------------------------------------------------------------------------
   // state
   // ---------------------------------------------------------------------------
   logic [E-1:0]             v_q, v_d;
-  logic [E*2*KeyW-1:0]      key_q, key_d;     // per entry {PASID[KeyW-1:0], VPN[SetW +: KeyW]}
+  logic [E*KeyW-1:0]        key_q, key_d;     // per entry {PASID[KeyPasidW-1:0], VPN[KnownW-1:SetW]}
   logic [Sets*(Ways-1)-1:0] plru_q, plru_d;   // per set, heap order: node n's children 2n+1 (lower), 2n+2
   logic [Ways-1:0]          wm_q;             // ways of the set read in L0 written in L0
 
@@ -159,14 +164,14 @@ module atc_sa #(
   always_comb begin
     for (int unsigned s = 0; s < Sets; s++) begin
       for (int unsigned w = 0; w < Ways; w++) begin
-        logic [2*KeyW-1:0] k;
+        logic [KeyW-1:0]   k;
         logic [KnownW-1:0] known;
-        k     = key_q[(s * Ways + w) * 2 * KeyW +: 2 * KeyW];
-        known = {k[KeyW-1:0], SetW'(s)};
+        k     = key_q[(s * Ways + w) * KeyW +: KeyW];
+        known = {k[KeyVW-1:0], SetW'(s)};
         inv_drop[s * Ways + w] = inv_valid_i && v_q[s * Ways + w] &&
-                                 (inv_all_i || k[2*KeyW-1:KeyW] == inv_pasid_i[KeyW-1:0]) &&
+                                 (inv_all_i || k[KeyW-1:KeyVW] == inv_pasid_i[KeyPasidW-1:0]) &&
                                  ((known ^ inv_addr_i[KnownW-1:0]) & inv_keep_i[KnownW-1:0]) == '0;
-        hfill_drop[s * Ways + w] = hfill_i && v_q[s * Ways + w] && k[2*KeyW-1:KeyW] == fill_pasid_i[KeyW-1:0] &&
+        hfill_drop[s * Ways + w] = hfill_i && v_q[s * Ways + w] && k[KeyW-1:KeyVW] == fill_pasid_i[KeyPasidW-1:0] &&
                                    ((known ^ fill_vpn_i[KnownW-1:0]) & hkeep) == '0;
       end
     end
@@ -176,13 +181,13 @@ module atc_sa #(
   // fill: way of the same key, else the first invalid way, else the PLRU victim
   // ---------------------------------------------------------------------------
   logic [E-1:0]      v_kept;
-  logic [2*KeyW-1:0] fkey;
+  logic [KeyW-1:0]   fkey;
   logic [Ways-1:0]   fsame;                 // ways of the fill's set with its key (dropped)
   logic              same_any, free_any;
   logic [WayW-1:0]   same_way, free_way, vic_way, fway;
 
   assign v_kept = v_q & ~inv_drop & ~hfill_drop;
-  assign fkey   = {fill_pasid_i[KeyW-1:0], fill_vpn_i[SetW +: KeyW]};
+  assign fkey   = {fill_pasid_i[KeyPasidW-1:0], fill_vpn_i[KnownW-1:SetW]};
 
   always_comb begin
     same_any = 1'b0;
@@ -192,7 +197,7 @@ module atc_sa #(
     for (int unsigned w = 0; w < Ways; w++) begin
       logic vk;
       vk = v_kept[32'(fset) * Ways + w];
-      fsame[w] = fill_i && vk && key_q[(32'(fset) * Ways + w) * 2 * KeyW +: 2 * KeyW] == fkey;
+      fsame[w] = fill_i && vk && key_q[(32'(fset) * Ways + w) * KeyW +: KeyW] == fkey;
       if (!same_any && fsame[w]) begin
         same_any = 1'b1;
         same_way = WayW'(w);
@@ -204,30 +209,27 @@ module atc_sa #(
     end
   end
 
-  // tree PLRU of one set: a node's bit set means the victim lies in its upper subtree
+  // tree PLRU of one set, heap order (level l, position j is node 2^l - 1 + j):
+  // a node's bit set means the victim lies in its upper subtree
   function automatic logic [WayW-1:0] plru_victim(input logic [Ways-2:0] tree);
     logic [WayW-1:0] way;
-    int unsigned     n;
     way = '0;
-    n   = 0;
     for (int unsigned l = 0; l < WayW; l++) begin
-      way[WayW-1-l] = tree[n];
-      n = 2 * n + 1 + 32'(tree[n]);
+      way[WayW-1-l] = tree[(1 << l) - 1 + (32'(way) >> (WayW - l))];
     end
-    return way;
+    plru_victim = way;
   endfunction
 
   // touching a way points every node on its path at the other subtree
   function automatic logic [Ways-2:0] plru_point_away(input logic [Ways-2:0] tree, input logic [WayW-1:0] way);
     logic [Ways-2:0] t;
-    int unsigned     n;
     t = tree;
-    n = 0;
     for (int unsigned l = 0; l < WayW; l++) begin
-      t[n] = !way[WayW-1-l];
-      n = 2 * n + 1 + 32'(way[WayW-1-l]);
+      for (int unsigned j = 0; j < (1 << l); j++) begin
+        if ((32'(way) >> (WayW - l)) == j) t[(1 << l) - 1 + j] = !way[WayW-1-l];
+      end
     end
-    return t;
+    plru_point_away = t;
   endfunction
 
   assign vic_way = plru_victim(plru_q[32'(fset) * (Ways - 1) +: (Ways - 1)]);
@@ -267,7 +269,7 @@ module atc_sa #(
     end
     if (fill_i) begin
       v_d[32'(fset) * Ways + 32'(fway)] = 1'b1;
-      key_d[(32'(fset) * Ways + 32'(fway)) * 2 * KeyW +: 2 * KeyW] = fkey;
+      key_d[(32'(fset) * Ways + 32'(fway)) * KeyW +: KeyW] = fkey;
       plru_d[32'(fset) * (Ways - 1) +: (Ways - 1)] =
         plru_point_away(plru_d[32'(fset) * (Ways - 1) +: (Ways - 1)], fway);
     end
@@ -289,7 +291,7 @@ module atc_sa #(
 
   // only the set index bits and the key bits of the addresses are compared here
   logic unused_sa;
-  assign unused_sa = ^{inv_addr_i[51:KnownW], inv_keep_i[51:KnownW], inv_pasid_i[PasidW-1:KeyW],
+  assign unused_sa = ^{inv_addr_i[51:KnownW], inv_keep_i[51:KnownW], inv_pasid_i[PasidW-1:KeyPasidW],
                        lkp_vpn_i[35:SetW]};
 
 endmodule
