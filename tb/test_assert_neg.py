@@ -467,6 +467,35 @@ async def inv_checks(dut):
 # --------------------------------------------------------------------------- drain_assert / walk_live_assert
 
 
+# --------------------------------------------------------------------------- atc_sa_assert
+
+
+def asa(*steps: dict) -> Case:
+    async def f(h):
+        for s in steps:
+            await h.cyc(**{f"asa_{k}": v for k, v in s.items()})
+    return f
+
+
+@cocotb.test()
+async def atc_sa_checks(dut):
+    """Set 1 way 0 (entry 2) written with V of PASID 1, then kept valid across its invalidation."""
+    fill = dict(we=1, wset=1, fill_pasid_i=1, fill_vpn_i=V)
+    inv = dict(inv_valid_i=1, inv_all_i=0, inv_pasid_i=1, inv_addr_i=sext(V), inv_keep_i=ONES52)
+    cases = {
+        "sa_hit_onehot": asa(dict(lr_valid_i=1, m=3)),
+        "sa_fill_one_way": asa(dict(we=3)),
+        "sa_rule1_drop": asa(fill, dict(we=0, v_q=4), {**inv, "v_q": 4}, dict(inv_valid_i=0, v_q=4)),
+        "sa_rule1_drop/all_pasids": asa(fill, dict(we=0, v_q=4), {**inv, "inv_all_i": 1, "inv_pasid_i": 9, "v_q": 4},
+                                        dict(inv_valid_i=0, v_q=4)),
+    }
+    # dropped (v_q clear the cycle after), another PASID's or another page's invalidation, one hit
+    dropped = asa(fill, dict(we=0, v_q=4), {**inv, "v_q": 4}, dict(inv_valid_i=0, v_q=0))
+    other = asa(fill, dict(we=0, v_q=4), {**inv, "inv_pasid_i": 2, "v_q": 4}, dict(inv_valid_i=0, v_q=4),
+                {**inv, "inv_addr_i": sext(V) ^ 1}, dict(inv_valid_i=0, lr_valid_i=1, m=2))
+    await run_cases(dut, "asa", cases, clean={"dropped": dropped, "other PASID or page, one hit": other})
+
+
 @cocotb.test()
 async def drain_and_walk(dut):
     def d(*steps):

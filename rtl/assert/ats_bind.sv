@@ -10,6 +10,12 @@ bind atc atc_assert #(
   .IdW       (IdW)
 ) u_atc_assert (.*);
 
+bind atc_sa atc_sa_assert #(
+  .Ways   (Ways),
+  .Entries(Entries),
+  .SetW   (SetW)
+) u_atc_sa_assert (.*);
+
 bind ptw ptw_assert #(
   .NumWalks  (NumWalks),
   .PaWidth   (PaWidth),
