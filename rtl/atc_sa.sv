@@ -130,26 +130,39 @@ module atc_sa #(
   logic [Ways-1:0]  m;     // matching entry
   logic [Ways-1:0]  ok;    // ... that permits the access
   logic [WayW-1:0]  hway;
-  logic [Ways*PpnW-1:0] rppn;
+  logic [Ways-1:0]  lr_v;  // valid bits of the set read
+  logic [PpnW-1:0]  hppn;
+
+  // per-set fields are selected by decoding the set index (loops with constant
+  // slices): a variable part-select of the flat vectors would synthesize to
+  // shifters as wide as the whole ATC
+  always_comb begin
+    lr_v = '0;
+    for (int unsigned s = 0; s < Sets; s++) begin
+      if (lr_set == SetW'(s)) lr_v = v_q[s * Ways +: Ways];
+    end
+  end
 
   always_comb begin
     hway = '0;
+    hppn = '0;
     for (int unsigned w = 0; w < Ways; w++) begin
-      logic [EW-1:0] e;
-      e = rd[w*EW +: EW];
-      rppn[w*PpnW +: PpnW] = e[1 +: PpnW];
-      m[w]  = v_q[32'(lr_set) * Ways + w] && !wm_q[w] &&
-              e[EW-1 -: PasidW] == lr_pasid_i && e[PpnW + 1 +: TagW] == lr_vpn_i[35:SetW];
-      ok[w] = m[w] && (!lr_write_i || e[0]);
+      // RAM word: {PASID, VPN tag, PPN, writable}
+      m[w]  = lr_v[w] && !wm_q[w] && rd[w * EW + EW - PasidW +: PasidW] == lr_pasid_i &&
+              rd[w * EW + PpnW + 1 +: TagW] == lr_vpn_i[35:SetW];
+      ok[w] = m[w] && (!lr_write_i || rd[w * EW]);
     end
     for (int unsigned w = Ways; w > 0; w--) begin
-      if (ok[w-1]) hway = WayW'(w - 1);
+      if (ok[w-1]) begin
+        hway = WayW'(w - 1);
+        hppn = rd[(w - 1) * EW + 1 +: PpnW];
+      end
     end
   end
 
   assign hit_o = |ok;
   assign ro_o  = wp_fault_en_i && lr_write_i && |m && !hit_o;
-  assign ppn_o = rppn[32'(hway) * PpnW +: PpnW];
+  assign ppn_o = hppn;
 
   // ---------------------------------------------------------------------------
   // drops: invalidation, a huge fill's page, a 4 KiB fill's own address
@@ -189,6 +202,23 @@ module atc_sa #(
   assign v_kept = v_q & ~inv_drop & ~hfill_drop;
   assign fkey   = {fill_pasid_i[KeyPasidW-1:0], fill_vpn_i[KnownW-1:SetW]};
 
+  logic [Ways-1:0]      fv;     // the fill set's valid bits after the drops
+  logic [Ways*KeyW-1:0] fkeys;  // ... and keys
+  logic [Ways-2:0]      fplru;  // ... and PLRU tree
+
+  always_comb begin
+    fv    = '0;
+    fkeys = '0;
+    fplru = '0;
+    for (int unsigned s = 0; s < Sets; s++) begin
+      if (fset == SetW'(s)) begin
+        fv    = v_kept[s * Ways +: Ways];
+        fkeys = key_q[s * Ways * KeyW +: Ways * KeyW];
+        fplru = plru_q[s * (Ways - 1) +: (Ways - 1)];
+      end
+    end
+  end
+
   always_comb begin
     same_any = 1'b0;
     free_any = 1'b0;
@@ -196,8 +226,8 @@ module atc_sa #(
     free_way = '0;
     for (int unsigned w = 0; w < Ways; w++) begin
       logic vk;
-      vk = v_kept[32'(fset) * Ways + w];
-      fsame[w] = fill_i && vk && key_q[(32'(fset) * Ways + w) * KeyW +: KeyW] == fkey;
+      vk = fv[w];
+      fsame[w] = fill_i && vk && fkeys[w * KeyW +: KeyW] == fkey;
       if (!same_any && fsame[w]) begin
         same_any = 1'b1;
         same_way = WayW'(w);
@@ -232,7 +262,7 @@ module atc_sa #(
     plru_point_away = t;
   endfunction
 
-  assign vic_way = plru_victim(plru_q[32'(fset) * (Ways - 1) +: (Ways - 1)]);
+  assign vic_way = plru_victim(fplru);
 
   always_comb begin
     if (same_any) begin
@@ -260,18 +290,21 @@ module atc_sa #(
     v_d    = v_kept;
     key_d  = key_q;
     plru_d = plru_q;
-    for (int unsigned w = 0; w < Ways; w++) begin
-      if (fsame[w]) v_d[32'(fset) * Ways + w] = 1'b0;
-    end
-    if (lr_valid_i && hit_o) begin
-      plru_d[32'(lr_set) * (Ways - 1) +: (Ways - 1)] =
-        plru_point_away(plru_d[32'(lr_set) * (Ways - 1) +: (Ways - 1)], hway);
-    end
-    if (fill_i) begin
-      v_d[32'(fset) * Ways + 32'(fway)] = 1'b1;
-      key_d[(32'(fset) * Ways + 32'(fway)) * KeyW +: KeyW] = fkey;
-      plru_d[32'(fset) * (Ways - 1) +: (Ways - 1)] =
-        plru_point_away(plru_d[32'(fset) * (Ways - 1) +: (Ways - 1)], fway);
+    for (int unsigned s = 0; s < Sets; s++) begin
+      // PLRU: touch the delivered hit, then the fill
+      if (lr_valid_i && hit_o && lr_set == SetW'(s)) begin
+        plru_d[s * (Ways - 1) +: (Ways - 1)] = plru_point_away(plru_d[s * (Ways - 1) +: (Ways - 1)], hway);
+      end
+      if (fill_i && fset == SetW'(s)) begin
+        plru_d[s * (Ways - 1) +: (Ways - 1)] = plru_point_away(plru_d[s * (Ways - 1) +: (Ways - 1)], fway);
+        for (int unsigned w = 0; w < Ways; w++) begin
+          if (fsame[w]) v_d[s * Ways + w] = 1'b0;
+          if (fway == WayW'(w)) begin
+            v_d[s * Ways + w]              = 1'b1;
+            key_d[(s * Ways + w) * KeyW +: KeyW] = fkey;
+          end
+        end
+      end
     end
   end
 
