@@ -44,11 +44,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	@$(VPY) -m tb.toolchain lint
 
+# CONFIG = a named parameter set of tb/fpga.py CONFIGS (fa16, sa64x4, sa512x8)
+FPGA_CFG = $(if $(CONFIG),--config $(CONFIG) --synth-dir $(BUILD)/synth_$(CONFIG))
 synth: $(STAMP)
-	@$(VPY) -m tb.fpga synth --out $(BUILD)/synth
+	@$(VPY) -m tb.fpga synth --out $(BUILD)/synth$(if $(CONFIG),_$(CONFIG)) $(if $(CONFIG),--config $(CONFIG))
 
 pnr: $(STAMP)
-	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr
+	@$(VPY) -m tb.fpga pnr --out $(BUILD)/pnr$(if $(CONFIG),_$(CONFIG)) $(FPGA_CFG)
 
 # exhaustive bounded exploration on the reference device (model/explore.py), one Dask task
 # per policy or matrix cell (tb/explore_cluster.py; SCHEDULER as for stress, reruns resume,

@@ -104,6 +104,10 @@ _P_INV, _P_WALK, _P_LOOKUP, _P_DMA, _P_RSP, _P_CPL = range(6)
 class RefConfig:
     num_threads: int = 8  # the RTL's NumThreads as the co-simulation builds it (tb.rtldev.COSIM_PARAMS)
     atc_entries: int = 16
+    # the RTL's AtcWays / AtcHugeEntries: 0 fully associative; N: 4 KiB entries in
+    # atc_entries / N sets of N (set = VPN mod sets), 2 MiB / 1 GiB ones in atc_huge_entries
+    atc_ways: int = 0
+    atc_huge_entries: int = 4
     pwc_entries: int = 8  # the RTL's PwcEntries (0: no page-walk cache)
     num_walks: int = 2
     pa_bits: int = 48
@@ -134,6 +138,8 @@ class RefConfig:
             raise ValueError("pwc_entries must be >= 0")
         if self.atc_entries < 1 or self.num_walks < 1:
             raise ValueError("atc_entries and num_walks must be >= 1")
+        if self.atc_ways and (self.atc_entries % self.atc_ways or self.atc_huge_entries < 1):
+            raise ValueError("atc_entries must be a multiple of atc_ways, atc_huge_entries >= 1")
         lat = (self.lookup_latency, self.walk_latency, self.walk_return, self.dma_latency, self.rsp_latency,
                self.fault_latency, self.inv_latency, self.cpl_latency, self.jitter)
         if min(lat) < 0:
@@ -402,8 +408,16 @@ class RefDevice:
         # One translation per address: a fill replaces anything it overlaps.
         self.atc = [e for e in self.atc
                     if not (e.pasid == pasid and e.vbase < vbase + size and vbase < e.vbase + e.size)]
-        if len(self.atc) >= self.cfg.atc_entries:
-            victim = min(self.atc, key=lambda e: e.used)
+        group, cap = self.atc, self.cfg.atc_entries
+        if self.cfg.atc_ways:  # the victim comes from the fill's set, or from the huge entries
+            sets = self.cfg.atc_entries // self.cfg.atc_ways
+            if size == SIZE_4K:
+                group = [e for e in self.atc if e.size == SIZE_4K and (e.vbase >> 12) % sets == (vbase >> 12) % sets]
+                cap = self.cfg.atc_ways
+            else:
+                group, cap = [e for e in self.atc if e.size != SIZE_4K], self.cfg.atc_huge_entries
+        if len(group) >= cap:
+            victim = min(group, key=lambda e: e.used)
             self.atc.remove(victim)
             self.stats["evictions"] += 1
         self._lru += 1

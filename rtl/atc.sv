@@ -34,10 +34,20 @@
 //     and whose 1 GiB region overlaps: its completion is neither cached nor
 //     used, the request is sent again (rule 1). A completion arriving in the
 //     invalidation cycle is checked against it too.
+//
+// Organisation (AtcWays): 0, the fully associative array above (AtcEntries
+// entries, every entry in flops). N > 0: AtcEntries 4 KiB entries in N-way
+// sets in atc_sa.sv (block RAM, compared in L1), and 2 MiB / 1 GiB entries in
+// the fully associative array above, cut to AtcHugeEntries entries; a lookup
+// probes both, a hit is a matching entry of either that permits the access.
 
 module atc #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned AtcEntries = 16,
+  // 0: fully associative; N: N-way set-associative 4 KiB entries (atc_sa.sv)
+  // and a fully associative array of AtcHugeEntries for 2 MiB / 1 GiB pages
+  parameter int unsigned AtcWays    = 0,
+  parameter int unsigned AtcHugeEntries = 4,
   parameter int unsigned PaWidth    = 48,
   parameter int unsigned ThreadW    = 2,
   parameter int unsigned IdW        = 3,
@@ -95,7 +105,8 @@ module atc #(
   localparam int unsigned CVpnW  = ats_pkg::CVpnW;
   localparam int unsigned PasidW = ats_pkg::PasidW;
   localparam int unsigned PpnW  = PaWidth - 12;
-  localparam int unsigned N     = AtcEntries;
+  localparam bit          SetAssoc = AtcWays != 0;
+  localparam int unsigned N     = SetAssoc ? AtcHugeEntries : AtcEntries;  // fully associative entries
   localparam int unsigned IdxW  = (N > 1) ? $clog2(N) : 1;
   localparam int unsigned TreeN = 1 << IdxW;  // PLRU leaves (N rounded up)
 
@@ -195,13 +206,21 @@ module atc #(
     lr_vpn_q    <= lkp_vpn_i;
   end
 
+  // set-associative part (AtcWays > 0): its L1 compare on the set read in L0
+  logic            sa_hit, sa_ro;
+  logic [PpnW-1:0] sa_ppn;
+  logic            lkp_ro;     // L1: a write on a cached read-only entry, faulted from the ATC
+  logic [1:0]      lkp_rsize;  // L1: page size of the hit entry
+
   assign lkp_rvalid_o  = lr_valid_q;
   assign lkp_rthread_o = lr_thread_q;
-  assign lkp_hit_o     = lr_hit_q;
-  assign lkp_ppn_o     = lr_ppn_q;
-  assign lkp_size_o    = lr_size_q;
+  assign lkp_hit_o     = lr_hit_q || sa_hit;
+  assign lkp_ppn_o     = (!SetAssoc || lr_hit_q) ? lr_ppn_q : sa_ppn;
+  assign lkp_size_o    = lkp_rsize;
   assign lkp_rhit      = lr_valid_q && lr_hit_q;
-  assign lkp_rmiss     = lr_valid_q && !lr_hit_q;
+  assign lkp_rmiss     = lr_valid_q && !lr_hit_q && !sa_hit;
+  assign lkp_ro        = (lr_ro_q || sa_ro) && !sa_hit;
+  assign lkp_rsize     = (!SetAssoc || lr_hit_q) ? lr_size_q : ats_pkg::Pg4K;
 
   // ---------------------------------------------------------------------------
   // invalidation: entries to drop, trackers to poison
@@ -317,6 +336,12 @@ module atc #(
   assign fill_size = SplitHuge ? ats_pkg::Pg4K : xcpl_size_i;
   assign fill_ppn  = SplitHuge ? cpl_ppn40[PpnW-1:0] : xcpl_ppn_i;
 
+  // the array a fill writes: the fully associative one, or (set-associative) the
+  // sets for a 4 KiB entry and the fully associative one for a huge entry
+  logic fa_fill, sa_fill;
+  assign sa_fill = SetAssoc && fill_en && fill_size == ats_pkg::Pg4K;
+  assign fa_fill = fill_en && !sa_fill;
+
   // read-only faults held by trackers: the lowest thread, when no completion is delivered
   logic               flt_any;
   logic [ThreadW-1:0] flt_t;
@@ -418,10 +443,10 @@ module atc #(
 
     // PLRU: touch the lookup hit, then the fill
     plru_d = plru_touch(plru_d, lkp_rhit, lr_idx_q);
-    plru_d = plru_touch(plru_d, fill_en, fill_idx);
+    plru_d = plru_touch(plru_d, fa_fill, fill_idx);
 
     for (int unsigned i = 0; i < N; i++) begin
-      if (fill_en && fill_idx == IdxW'(i)) begin
+      if (fa_fill && fill_idx == IdxW'(i)) begin
         v_d[i]                  = 1'b1;
         pasid_d[i*PasidW +: PasidW]     = cpl_pasid;
         vpn_d[i*CVpnW +: CVpnW] = cpl_vpn;
@@ -458,7 +483,7 @@ module atc #(
       end
       // a miss opens a request for the thread (its tracker is free)
       if (lkp_rmiss && lr_thread_q == ThreadW'(t)) begin
-        tst_d[t]                 = lr_ro_q ? ats_pkg::TFlt : ats_pkg::TNeed;
+        tst_d[t]                 = lkp_ro ? ats_pkg::TFlt : ats_pkg::TNeed;
         tpois_d[t]               = 1'b0;
         tpasid_d[t*PasidW +: PasidW]     = lr_pasid_q;
         tvpn_d[t*CVpnW +: CVpnW] = lr_vpn_q;
@@ -490,6 +515,42 @@ module atc #(
     tpasid_q <= tpasid_d;
     tvpn_q   <= tvpn_d;
     twr_q    <= twr_d;
+  end
+
+  if (SetAssoc) begin : g_sa
+    atc_sa #(
+      .Ways   (AtcWays),
+      .Entries(AtcEntries),
+      .PaWidth(PaWidth)
+    ) u_sa (
+      .clk_i,
+      .rst_ni,
+      .wp_fault_en_i,
+      .lkp_vpn_i,
+      .lr_valid_i  (lr_valid_q),
+      .lr_pasid_i  (lr_pasid_q),
+      .lr_vpn_i    (lr_vpn_q),
+      .lr_write_i  (lr_write_q),
+      .hit_o       (sa_hit),
+      .ro_o        (sa_ro),
+      .ppn_o       (sa_ppn),
+      .fill_i      (sa_fill),
+      .hfill_i     (fill_en && fill_size != ats_pkg::Pg4K),
+      .fill_pasid_i(cpl_pasid),
+      .fill_vpn_i  (cpl_vpn),
+      .fill_size_i (fill_size),
+      .fill_ppn_i  (fill_ppn),
+      .fill_wr_i   (xcpl_writable_i),
+      .inv_valid_i,
+      .inv_all_i,
+      .inv_pasid_i,
+      .inv_addr_i,
+      .inv_keep_i
+    );
+  end else begin : g_fa_only
+    assign sa_hit = 1'b0;
+    assign sa_ro  = 1'b0;
+    assign sa_ppn = '0;
   end
 
   // only the VA/PPN bits of the access are used

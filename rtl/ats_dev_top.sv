@@ -9,6 +9,11 @@
 module ats_dev_top #(
   parameter int unsigned NumThreads = 4,
   parameter int unsigned AtcEntries = 16,
+  // ATC organisation (docs/ARCHITECTURE.md): 0 fully associative; N: N-way
+  // set-associative 4 KiB entries (block RAM) and AtcHugeEntries fully
+  // associative entries for 2 MiB / 1 GiB pages
+  parameter int unsigned AtcWays    = 0,
+  parameter int unsigned AtcHugeEntries = 4,
   parameter int unsigned NumWalks   = 2,
   parameter int unsigned PwcEntries = 8,
   parameter int unsigned PaWidth    = 48,
@@ -256,6 +261,8 @@ module ats_dev_top #(
   atc #(
     .NumThreads (NumSlots),
     .AtcEntries (AtcEntries),
+    .AtcWays    (AtcWays),
+    .AtcHugeEntries(AtcHugeEntries),
     .PaWidth    (PaWidth),
     .ThreadW    (SlotW),
     .IdW        (IdW),

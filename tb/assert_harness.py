@@ -21,6 +21,7 @@ INSTANCES: dict[str, tuple[str, dict[str, int]]] = {
     "hse": ("hs_assert", {"W": 8, "AssumeEnv": 1}),
     "top": ("top_assert", {"NumThreads": 3, "NumWalks": 2, "PaWidth": 48}),
     "atc": ("atc_assert", {"NumThreads": 2, "AtcEntries": 4, "ThreadW": 1, "IdW": 3}),
+    "asa": ("atc_sa_assert", {"Ways": 2, "Entries": 4, "SetW": 1}),
     "ptw": ("ptw_assert", {"NumWalks": 2, "PaWidth": 48, "IdW": 3, "AdRetries": 2, "AxiTimeout": 8,
                            "WalkMaxRetries": 2, "HoldMaxCycles": 12}),
     "dma": ("dma_assert", {"NumThreads": 2, "PaWidth": 48, "ThreadW": 1, "AxiTimeout": 8}),

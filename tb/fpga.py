@@ -6,8 +6,11 @@ system package, and every machine runs the same tool versions. Resource counts
 are read from `stat -json` (the text form of `stat` changes between Yosys
 versions); timing and utilisation from nextpnr's `--report` JSON.
 
-    python -m tb.fpga synth [--out DIR] [-P Name=Value ...]
-    python -m tb.fpga pnr   [--out DIR] [-P ...] [--seed N] [--freq MHz]
+    python -m tb.fpga synth [--out DIR] [--config NAME] [-P Name=Value ...]
+    python -m tb.fpga pnr   [--out DIR] [--config NAME] [-P ...] [--seed N] [--freq MHz]
+
+`--config` names a parameter set of CONFIGS (the ATC organisations the
+README's synthesis table reports); `-P` overrides on top of it.
 
 Place-and-route is out of context (`--out-of-context`): the top level has more
 ports than any ECP5 package has pins, and the device is meant to sit inside a
@@ -32,6 +35,15 @@ from tb.buildlog import failure_text
 DEVICE = "85k"       # LFE5U-85F
 SPEED = "6"
 FREQ_MHZ = 100.0     # the target asked of the device; Fmax is reported whatever it is
+
+
+# Named top-level parameter sets (`--config`, `make synth CONFIG=...`).
+CONFIGS: dict[str, dict[str, int]] = {
+    "default": {},                                 # 16 entries, fully associative
+    "fa16": {"AtcEntries": 16, "AtcWays": 0},
+    "sa64x4": {"AtcEntries": 64, "AtcWays": 4},    # 16 sets x 4 ways
+    "sa512x8": {"AtcEntries": 512, "AtcWays": 8},  # 64 sets x 8 ways (block RAM)
+}
 
 
 class FlowError(RuntimeError):
@@ -254,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.fpga", description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=["synth", "pnr"])
     ap.add_argument("--out", type=Path, default=None, help="output directory (default build/<what>)")
+    ap.add_argument("--config", default=None, choices=sorted(CONFIGS),
+                    help="named parameter set (CONFIGS); -P overrides on top of it")
     ap.add_argument("-P", "--param", type=_param, action="append", default=[],
                     help="top-level parameter override, e.g. -P AtcEntries=64")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
@@ -261,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="reuse an up-to-date `make synth` netlist from here (pnr)")
     ap.add_argument("--freq", type=float, default=FREQ_MHZ, help="nextpnr target frequency (MHz)")
     a = ap.parse_args(argv)
-    out = a.out or BUILD / a.what
+    out = a.out or BUILD / (a.what + (f"_{a.config}" if a.config else ""))
+    params = {**CONFIGS.get(a.config or "default", {}), **dict(a.param)}
     try:
         if a.what == "synth":
-            _print_counts(synth(out, dict(a.param)))
+            _print_counts(synth(out, params))
         else:
-            r = pnr(out, dict(a.param), seed=a.seed, freq=a.freq, synth_dir=a.synth_dir)
+            r = pnr(out, params, seed=a.seed, freq=a.freq, synth_dir=a.synth_dir)
             _print_counts(r)
             _print_pnr(r)
     except FlowError as e:

@@ -33,6 +33,8 @@ from tb import toolchain
 ROOT = toolchain.ROOT
 HARNESS = Path(__file__).with_name("lockstep.cpp")
 PREFIX = "old_"
+# RTL files an older revision may lack (its design does not use them)
+OPTIONAL_SOURCES = ("atc_sa.sv",)
 WORKTREE = "WORKTREE"  # --rev value: a copy of the working tree's rtl/ (with --mutant: the known-bad case)
 
 # Top-level parameter sets of the regression (tests/test_rtl_*.py, tb/rtldev.py COSIM_PARAMS).
@@ -60,6 +62,8 @@ def old_sources(rev: str, mutant: str | None = None) -> dict[str, str]:
             texts[name] = (toolchain.RTL / name).read_text()
             continue
         r = subprocess.run(["git", "show", f"{rev}:rtl/{name}"], cwd=ROOT, capture_output=True, text=True)
+        if r.returncode and name in OPTIONAL_SOURCES:
+            continue  # added after `rev`: the old design does not instantiate it
         if r.returncode:
             why = (r.stderr.strip().splitlines() or ["git failed"])[-1]
             raise LockstepError(f"cannot read rtl/{name} at revision {rev!r}: {why}")
@@ -141,6 +145,7 @@ def wrapper(new_top: str, old_top: str) -> tuple[str, list[str], list[str]]:
     old_by = {p.name: p for p in old_ports}
     # a parameter the old top lacks is new behaviour behind a switch: the old
     # instance simply has none (the run compares the new one at its value)
+    missing = [p for p in pnames if p not in old_pnames]  # new parameters: compared at their defaults
     decl = []
     new_conn, old_conn, outs = [], [], []
     for p in ports:
@@ -167,7 +172,7 @@ def wrapper(new_top: str, old_top: str) -> tuple[str, list[str], list[str]]:
         f"  {toolchain.TOPLEVEL} #({pover}) u_new (\n" + ",\n".join(new_conn) + "\n  );\n"
         f"  {PREFIX}{toolchain.TOPLEVEL} #({pover_old}) u_old (\n" + ",\n".join(old_conn) + "\n  );\n"
         "endmodule\n")
-    return text, outs, pnames
+    return text, outs, [n for n in pnames if n not in missing]
 
 
 def param_defaults(top_text: str) -> dict[str, int]:
@@ -219,7 +224,7 @@ def build(rev: str, params: dict[str, int], mutant: str | None = None, trace: bo
     if exe.exists() and stamp.exists() and stamp.read_text() == key:
         return exe
     srcs = [toolchain.RTL / n for n in toolchain.RTL_SOURCES]
-    srcs += [src / "old" / f"{PREFIX}{n}" for n in toolchain.RTL_SOURCES]
+    srcs += [src / "old" / f"{PREFIX}{n}" for n in toolchain.RTL_SOURCES if f"{PREFIX}{n}" in old]
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", "lockstep_top",
            "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "0", "--x-initial", "0",
            "-O3", "--Mdir", str(bdir / "obj"), "-o", "lockstep", "-CFLAGS", f"{cflags} -I{src}",

@@ -236,7 +236,7 @@ async def atc_rule1(dut):
         "atc_xreq_waiting": atc({**ISSUE, "tst_q": 0}),
         # the lookup pipeline: an invalidation of the looked-up page in the compare cycle (L0)
         "rule1_no_stale_hit": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
-        "rule1_no_stale_hit/ro_fault": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lr_ro_q": 1}),
+        "rule1_no_stale_hit/ro_fault": atc({**LKP, **INV}, {**NO_INV, **LKP_RES, "lkp_ro": 1}),
         "rule1_no_stale_hit/2m_entry": atc({**LKP, **INV, "inv_addr_i": sext(V) | 0x1FF, "inv_keep_i": ~0x1FF & ONES52},
                                            {**NO_INV, **LKP_RES, "lkp_hit_o": 1}),
         "atc_lkp_result": atc(dict(lkp_rvalid_o=1, lkp_rthread_o=0)),
@@ -556,6 +556,35 @@ async def inv_checks(dut):
 
 
 # --------------------------------------------------------------------------- drain_assert / walk_live_assert
+
+
+# --------------------------------------------------------------------------- atc_sa_assert
+
+
+def asa(*steps: dict) -> Case:
+    async def f(h):
+        for s in steps:
+            await h.cyc(**{f"asa_{k}": v for k, v in s.items()})
+    return f
+
+
+@cocotb.test()
+async def atc_sa_checks(dut):
+    """Set 1 way 0 (entry 2) written with V of PASID 1, then kept valid across its invalidation."""
+    fill = dict(we=1, wset=1, fill_pasid_i=1, fill_vpn_i=V)
+    inv = dict(inv_valid_i=1, inv_all_i=0, inv_pasid_i=1, inv_addr_i=sext(V), inv_keep_i=ONES52)
+    cases = {
+        "sa_hit_onehot": asa(dict(lr_valid_i=1, m=3)),
+        "sa_fill_one_way": asa(dict(we=3)),
+        "sa_rule1_drop": asa(fill, dict(we=0, v_q=4), {**inv, "v_q": 4}, dict(inv_valid_i=0, v_q=4)),
+        "sa_rule1_drop/all_pasids": asa(fill, dict(we=0, v_q=4), {**inv, "inv_all_i": 1, "inv_pasid_i": 9, "v_q": 4},
+                                        dict(inv_valid_i=0, v_q=4)),
+    }
+    # dropped (v_q clear the cycle after), another PASID's or another page's invalidation, one hit
+    dropped = asa(fill, dict(we=0, v_q=4), {**inv, "v_q": 4}, dict(inv_valid_i=0, v_q=0))
+    other = asa(fill, dict(we=0, v_q=4), {**inv, "inv_pasid_i": 2, "v_q": 4}, dict(inv_valid_i=0, v_q=4),
+                {**inv, "inv_addr_i": sext(V) ^ 1}, dict(inv_valid_i=0, lr_valid_i=1, m=2))
+    await run_cases(dut, "asa", cases, clean={"dropped": dropped, "other PASID or page, one hit": other})
 
 
 @cocotb.test()

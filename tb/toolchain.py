@@ -37,6 +37,7 @@ RTL_SOURCES = [
     "rr_arb.sv",
     "axi_arb.sv",
     "ptw.sv",
+    "atc_sa.sv",
     "atc.sv",
     "inv.sv",
     "dma.sv",
@@ -47,8 +48,9 @@ TOPLEVEL = "ats_dev_top"
 # ports, ats_bind.sv into the blocks; ats_bind_netlist.sv on the ports of a
 # flattened netlist (no blocks, no parameters).
 ASSERT_DIR = RTL / "assert"
-ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "ptw_assert.sv",
-                  "dma_assert.sv", "dma_queue_assert.sv", "inv_assert.sv", "drain_assert.sv", "walk_live_assert.sv",
+ASSERT_SOURCES = ["ats_assert_pkg.sv", "hs_assert.sv", "top_assert.sv", "atc_assert.sv", "atc_sa_assert.sv",
+                  "ptw_assert.sv", "dma_assert.sv", "dma_queue_assert.sv", "inv_assert.sv", "drain_assert.sv",
+                  "walk_live_assert.sv",
                   "pri_assert.sv"]
 LZ4_HEADER = Path("/usr/include/lz4.h")
 

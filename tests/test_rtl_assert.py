@@ -17,7 +17,8 @@ from conftest import run_rtl, session_build
 from tb import assert_harness
 from tests import rtl_batch
 
-NEG_CASES = ["hs", "top", "atc_rule1", "ptw_checks", "dma_checks", "dma_exact_checks", "dma_queue_checks", "inv_checks", "drain_and_walk", "pri_checks"]
+NEG_CASES = ["hs", "top", "atc_rule1", "atc_sa_checks", "ptw_checks", "dma_checks", "dma_exact_checks",
+             "dma_queue_checks", "inv_checks", "drain_and_walk", "pri_checks"]
 
 
 @pytest.mark.rtl

@@ -79,7 +79,7 @@ module atc_assert #(
   input logic [51:0]                           inv_keep_i,
   // internals
   input logic                                  fill_en,
-  input logic                                  lr_ro_q,
+  input logic                                  lkp_ro,
   input logic [AtcEntries-1:0]                 v_q,
   input logic [AtcEntries*ats_pkg::PasidW-1:0] pasid_q,
   input logic [AtcEntries*ats_pkg::CVpnW-1:0]  vpn_q,
@@ -291,7 +291,7 @@ module atc_assert #(
       if (lkp_rvalid_o) begin
         `ATS_ASSERT(atc_lkp_result, pq_q && pt_q == lkp_rthread_o,
                     "lookup result for a thread that did not look up the cycle before")
-        `ATS_ASSERT(rule1_no_stale_hit, !gk_q || (!lkp_hit_o && !lr_ro_q),
+        `ATS_ASSERT(rule1_no_stale_hit, !gk_q || (!lkp_hit_o && !lkp_ro),
                     "lookup raced by an overlapping invalidation in its compare cycle used the dropped entry")
       end
       `ATS_ASSERT(rule1_drop, drop_missed == '0, "an ATC entry overlapping an accepted invalidation survived it")

@@ -5,10 +5,16 @@
 
 bind atc atc_assert #(
   .NumThreads(NumThreads),
-  .AtcEntries(AtcEntries),
+  .AtcEntries(N),           // the fully associative array
   .ThreadW   (ThreadW),
   .IdW       (IdW)
 ) u_atc_assert (.*);
+
+bind atc_sa atc_sa_assert #(
+  .Ways   (Ways),
+  .Entries(Entries),
+  .SetW   (SetW)
+) u_atc_sa_assert (.*);
 
 bind ptw ptw_assert #(
   .NumWalks  (NumWalks),
@@ -81,7 +87,7 @@ bind ats_dev_top drain_assert #(
   .lkp_pasid_i      (u_atc.lr_pasid_q),
   .lkp_vpn_i        (u_atc.lr_vpn_q),
   .lkp_hit_i        (lkp_hit),
-  .lkp_size_i       (u_atc.lr_size_q),
+  .lkp_size_i       (u_atc.lkp_rsize),
   .xres_valid_i     (xres_valid),
   .xres_thread_i    (xres_thread),
   .xres_cause_i     (xres_cause),
