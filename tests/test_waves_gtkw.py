@@ -258,8 +258,8 @@ def test_state_names_come_from_the_rtl_through_filter_files(run):
         assert Path(t["filter"]).parent == run["gtkw"].parent
         for name in _rtl_names("walk_st_e"):
             assert re.search(rf"^\d+ {name}$", text, re.M), (name, text)
-    # the DMA thread state
-    t = by_alias["dma.thread0.st_q"]
+    # the DMA command slot state
+    t = by_alias["dma.slot0.st_q"]  # a DMA command slot (with DmaOutstanding 1, slot k is thread k)
     text = Path(t["filter"]).read_text()
     names = _rtl_names("dma_st_e")
     assert len(names) >= 5 and all(re.search(rf"^\d+ {n}$", text, re.M) for n in names), text
@@ -290,7 +290,7 @@ def test_per_slot_vectors_are_split_into_one_trace_per_slot(run, dump):
             seen.update(bits)
         assert seen == set(range(width))
     # state arrays of a package enum: one dumped variable per slot, named by the enum in the dump
-    for scope, label, n in (("u_ptw", "ptw.walk", 2), ("u_dma", "dma.thread", 8)):
+    for scope, label, n in (("u_ptw", "ptw.walk", 2), ("u_dma", "dma.slot", 8)):
         for k in range(n):
             t = by_alias[f"{label}{k}.st_q"]
             full = f"cosim_top.u_dut.{scope}.st_q.[{k}][2:0]"
