@@ -21,7 +21,7 @@ hook says the page went away.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -155,6 +155,25 @@ class PhysMem:
             return False
         self.write64(pa, value)
         return True
+
+    def slave_exclusive(self, kind: int, tag: int, pa: int, value: Any, strb: int) -> int:
+        """The AXI slave's exclusive-monitor callback (tb/csrc/axi_slave.cpp `axs_excl_cb`),
+        one place for both testbenches: kind 0 = exclusive read (its value into value[0]),
+        1 = exclusive write of value[0] (1 if performed), 2 = a plain write of a granule
+        that may be reserved (value[0] under byte mask `strb`). Returns the slave's answer."""
+        if kind == 0:
+            value[0] = self.read_exclusive(tag, pa)
+            return 1
+        if kind == 1:
+            return int(self.write_exclusive(tag, pa, value[0]))
+        if strb == 0xFF:
+            self.write64(pa, value[0])
+        else:
+            raw = value[0].to_bytes(8, "little")
+            for i in range(8):
+                if strb >> i & 1:
+                    self.write(pa + i, raw[i:i + 1])
+        return 1
 
     def reserved(self, tag: int) -> int | None:
         """PA of the granule `tag` holds a reservation on (tests), or None."""

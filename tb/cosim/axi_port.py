@@ -94,20 +94,7 @@ def _cb_excl(kind: int, id_: int, pa: int, v: Any, strb: int) -> int:
     if p is None or p.mem is None:
         return 0
     try:
-        mem = p.mem
-        if kind == 0:
-            v[0] = mem.read_exclusive(id_, pa)
-            return 1
-        if kind == 1:
-            return int(mem.write_exclusive(id_, pa, v[0]))
-        if strb == 0xFF:
-            mem.write64(pa, v[0])
-        else:
-            raw = v[0].to_bytes(8, "little")
-            for i in range(8):
-                if strb >> i & 1:
-                    mem.write(pa + i, raw[i:i + 1])
-        return 1
+        return p.mem.slave_exclusive(kind, id_, pa, v, strb)
     except BaseException as e:  # noqa: BLE001 - reported by RtlDevice.run
         p._fail(e)
         return 0
