@@ -18,18 +18,9 @@ import pytest
 
 from model.explore import Explorer, load_threads
 from tb import shards
+from tests.test_explore import COW_ONE, ZAP  # the scenarios the single-process explorer tests use
 from tb.explore_cluster import Subtree, enumerate_subtree, explore_policies, explore_split, main, open_engine
 
-ROOT = Path(__file__).resolve().parent.parent
-ZAP = ROOT / "scenarios" / "zap_threads.scn"
-COW_ONE = """
-scenario cow_one
-pasid 1
-vma  0x10000000 0x10010000 anon rw
-page addrA 0x10000000 cow
-CPU-thread-0  {store addrA}
-DEV-thread-0  {read addrA}
-"""
 
 
 def counts(r) -> tuple:
